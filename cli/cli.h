@@ -1,0 +1,37 @@
+/* What the verbs share: exit codes, error printing, the progress bar and interrupts. */
+#ifndef ORL_CLI_H
+#define ORL_CLI_H
+
+#include "orl/orl.h"
+
+#include <stdio.h>
+
+enum { CLI_EXIT_OK = 0, CLI_EXIT_CHECK_FAILED = 1, CLI_EXIT_BAD_INPUT = 2 };
+
+/* prints "orl VERB: <status>: <detail>" to stderr and returns the exit code for st */
+int cli_fail(const char *verb, orl_status st);
+
+/* prints "orl VERB: message" to stderr and returns CLI_EXIT_BAD_INPUT */
+int cli_usage_error(const char *verb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* a progress reporter that draws a bar (rate, ETA) on stderr when it is a terminal and stays
+ * silent otherwise; it also reports SIGINT/SIGTERM as a request to stop */
+orl_progress cli_progress(void);
+
+/* ends the bar's line if one was drawn */
+void cli_progress_done(void);
+
+/* installs SIGINT/SIGTERM handlers that ask running work to stop cleanly */
+void cli_install_signal_handlers(void);
+
+/* 1 if the argument is --help or -h */
+int cli_is_help(const char *arg);
+
+/* the verbs */
+int cmd_ingest(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

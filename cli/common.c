@@ -1,0 +1,118 @@
+/* Error printing, the terminal progress bar and interrupt handling for all verbs. */
+#define _DEFAULT_SOURCE
+#include "cli/cli.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+void cli_install_signal_handlers(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_fail(const char *verb, orl_status st) {
+    const char *detail = orl_error_message();
+    if (detail[0])
+        fprintf(stderr, "orl %s: %s\n", verb, detail);
+    else
+        fprintf(stderr, "orl %s: %s\n", verb, orl_status_string(st));
+    return st == ORL_OK ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
+}
+
+int cli_usage_error(const char *verb, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "orl %s: ", verb);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (see orl %s --help)\n", verb);
+    va_end(ap);
+    return CLI_EXIT_BAD_INPUT;
+}
+
+int cli_is_help(const char *arg) {
+    return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+/* ---- the bar ---- */
+
+typedef struct bar_state {
+    int active;     /* stderr is a terminal */
+    int drawn;      /* a line is on screen */
+    double start;   /* monotonic seconds */
+    double last;    /* time of the last draw */
+} bar_state;
+
+static bar_state bar;
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void human(double x, char *buf, size_t cap) {
+    if (x >= 1e9)
+        snprintf(buf, cap, "%.2fG", x / 1e9);
+    else if (x >= 1e6)
+        snprintf(buf, cap, "%.2fM", x / 1e6);
+    else if (x >= 1e3)
+        snprintf(buf, cap, "%.1fk", x / 1e3);
+    else
+        snprintf(buf, cap, "%.0f", x);
+}
+
+static int draw(void *ctx, int64_t done, int64_t total, const char *what) {
+    (void)ctx;
+    if (stop_requested) return 1;
+    if (!bar.active) return 0;
+    double t = now_seconds();
+    if (bar.start == 0.0) bar.start = t;
+    if (t - bar.last < 0.1 && !(total > 0 && done >= total)) return 0;
+    bar.last = t;
+    double elapsed = t - bar.start, rate = elapsed > 0 ? (double)done / elapsed : 0.0;
+    char d[32], r[32], name[41];
+    human((double)done, d, sizeof d);
+    human(rate, r, sizeof r);
+    snprintf(name, sizeof name, "%s", what ? what : "");
+    if (total > 0) {
+        double frac = (double)done / (double)total;
+        if (frac > 1.0) frac = 1.0;
+        char fill[31];
+        int w = (int)(frac * 30.0);
+        for (int i = 0; i < 30; i++) fill[i] = i < w ? '#' : '.';
+        fill[30] = '\0';
+        double eta = rate > 0 ? (double)(total - done) / rate : 0.0;
+        fprintf(stderr, "\r%-40s [%s] %5.1f%% %s %s/s ETA %.0fs ", name, fill, 100.0 * frac, d, r,
+                eta < 0 ? 0.0 : eta);
+    } else {
+        fprintf(stderr, "\r%-40s %s %s/s %.0fs ", name, d, r, elapsed);
+    }
+    bar.drawn = 1;
+    return 0;
+}
+
+orl_progress cli_progress(void) {
+    bar.active = isatty(STDERR_FILENO);
+    bar.start = 0.0;
+    bar.last = 0.0;
+    orl_progress p = {draw, NULL};
+    return p;
+}
+
+void cli_progress_done(void) {
+    if (bar.drawn) fprintf(stderr, "\n");
+    bar.drawn = 0;
+}

@@ -1,0 +1,47 @@
+/* orl: the command-line program. Dispatches to one cmd_<verb> per verb. */
+#include "cli/cli.h"
+
+#include <string.h>
+
+typedef struct verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} verb;
+
+static const verb verbs[] = {
+    {"ingest", cmd_ingest, "turn robot logs (CSV/TSV, JSON Lines) into a dataset"},
+    {"info", cmd_info, "describe a dataset file"},
+    {"validate", cmd_validate, "check every invariant of a dataset file"},
+    {"convert", cmd_convert, "convert between HDF5 (D4RL), Minari, d3rlpy and SQLite"},
+    {"demo", cmd_demo, "the main job on an embedded example"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "orl %s - offline reinforcement learning toolkit\n\nusage: orl VERB [ARGS]\n\n",
+            ORL_VERSION);
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+    fprintf(f, "\nEvery verb has --help. Exit status: 0 ok, 1 a check failed, 2 bad input.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_BAD_INPUT;
+    }
+    if (cli_is_help(argv[1])) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("orl %s\n", ORL_VERSION);
+        return CLI_EXIT_OK;
+    }
+    cli_install_signal_handlers();
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strcmp(argv[1], verbs[i].name) == 0) return verbs[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "orl: unknown verb '%s'\n", argv[1]);
+    usage(stderr);
+    return CLI_EXIT_BAD_INPUT;
+}

@@ -1,0 +1,92 @@
+/* Temporary names, atomic renames, recursive removal and sizes. POSIX only. */
+#include "orl/fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static atomic_int temp_counter;
+
+orl_status orl_fs_temp_name(const char *path, char *tmp, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path + 1) : 0;
+    const char *base = slash ? slash + 1 : path;
+    int n = snprintf(tmp, cap, "%.*s.%s.tmp-%ld-%d", dir_len, path, base, (long)getpid(),
+                     atomic_fetch_add(&temp_counter, 1));
+    if (n < 0 || (size_t)n >= cap) ORL_FAIL(ORL_ERR_INPUT, "%s: path too long", path);
+    return ORL_OK;
+}
+
+orl_status orl_fs_commit(const char *tmp, const char *path) {
+    if (orl_fs_is_dir(tmp) && orl_fs_is_dir(path)) {
+        /* rename(2) replaces only an empty directory: move the old one out of the way */
+        char old[4096];
+        ORL_TRY(orl_fs_temp_name(path, old, sizeof old));
+        if (rename(path, old) != 0)
+            ORL_FAIL(ORL_ERR_IO, "%s: cannot replace: %s", path, strerror(errno));
+        if (rename(tmp, path) != 0) {
+            int err = errno;
+            rename(old, path);
+            ORL_FAIL(ORL_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(err));
+        }
+        orl_fs_remove(old);
+        return ORL_OK;
+    }
+    if (rename(tmp, path) != 0)
+        ORL_FAIL(ORL_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+    return ORL_OK;
+}
+
+void orl_fs_remove(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (d) {
+            struct dirent *e;
+            char child[4096];
+            while ((e = readdir(d)) != NULL) {
+                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+                snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+                orl_fs_remove(child);
+            }
+            closedir(d);
+        }
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+int orl_fs_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int orl_fs_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int64_t orl_fs_size(const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) return (int64_t)st.st_size;
+    int64_t total = 0;
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    struct dirent *e;
+    char child[4096];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        int64_t s = orl_fs_size(child);
+        if (s > 0) total += s;
+    }
+    closedir(d);
+    return total;
+}

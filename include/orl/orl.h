@@ -1,0 +1,11 @@
+/* orl: everything public. */
+#ifndef ORL_H
+#define ORL_H
+
+#include "orl/status.h"
+#include "orl/rng.h"
+#include "orl/progress.h"
+#include "orl/fs.h"
+#include "orl/dataset.h"
+
+#endif

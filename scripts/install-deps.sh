@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian package orl's build, tests and benchmarks need.
+# Idempotent and non-interactive; run as root (or with sudo available) on Debian 12.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libhdf5-dev hdf5-tools
+  libsqlite3-dev sqlite3
+  libopenblas-dev
+  libjansson-dev
+  libcriterion-dev
+  python3 python3-h5py python3-numpy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && { echo "install-deps: all ${#packages[@]} packages present"; exit 0; }
+
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"
