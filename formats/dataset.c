@@ -124,6 +124,7 @@ orl_status orl_dataset_create(const orl_header *h, int64_t cap_steps, int64_t ca
     ds->cap_steps = cap_steps;
     ds->cap_episodes = cap_episodes;
     ds->ep_off[0] = 0;
+    *out = ds;
     return ORL_OK;
 }
 
@@ -232,17 +233,54 @@ static const char *first_nonfinite(const float *x, size_t n, size_t *at) {
     return NULL;
 }
 
-orl_status orl_dataset_validate(const orl_dataset *ds) {
+orl_status orl_dataset_validate_rows(const orl_dataset *ds, orl_validate_cursor *c) {
     const orl_header *h = &ds->h;
+    size_t s = (size_t)h->obs_dim, a = (size_t)h->act_dim;
+    for (int64_t t = 0; t < ds->n_steps; t++, c->row++) {
+        long long e = (long long)c->episode, k = (long long)c->step;
+        size_t at;
+        const char *bad;
+        if (ds->terminal[t] && ds->timeout[t])
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: both terminal and timeout", e, k);
+        if ((bad = first_nonfinite(ds->obs + (size_t)t * s, s, &at)))
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: obs[%zu] is %s", e, k, at, bad);
+        if ((bad = first_nonfinite(ds->next_obs + (size_t)t * s, s, &at)))
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: next_obs[%zu] is %s", e, k, at, bad);
+        if (ds->act && (bad = first_nonfinite(ds->act + (size_t)t * a, a, &at)))
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: act[%zu] is %s", e, k, at, bad);
+        if (ds->act_idx &&
+            (ds->act_idx[t] < 0 || (h->n_actions > 0 && ds->act_idx[t] >= h->n_actions)))
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: act_idx %d outside [0, %d)", e, k,
+                     ds->act_idx[t], h->n_actions);
+        if (!isfinite(ds->rew[t]))
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: rew is %g", e, k, (double)ds->rew[t]);
+        if (h->has_logp && !isfinite(ds->logp_b[t]))
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: logp_b is %g (the behaviour took "
+                     "this action, so its log-probability is finite)", e, k, (double)ds->logp_b[t]);
+        if (h->has_logp && ds->act_idx && ds->logp_b[t] > 0.0f)
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: logp_b %g > 0 for a discrete action",
+                     e, k, (double)ds->logp_b[t]);
+        if (ds->terminal[t] || ds->timeout[t]) {
+            c->episode++;
+            c->step = 0;
+        } else {
+            c->step++;
+        }
+    }
+    return ORL_OK;
+}
+
+orl_status orl_dataset_validate(const orl_dataset *ds) {
     int64_t n = ds->n_steps, eps = ds->n_episodes;
     if (n < 0 || eps < 0 || (n > 0 && eps == 0))
         ORL_FAIL(ORL_ERR_INVALID, "%lld steps in %lld episodes", (long long)n, (long long)eps);
     if (ds->ep_off[0] != 0)
-        ORL_FAIL(ORL_ERR_INVALID, "episode 0 starts at step %lld, expected 0", (long long)ds->ep_off[0]);
+        ORL_FAIL(ORL_ERR_INVALID, "episode 0 starts at step %lld, expected 0",
+                 (long long)ds->ep_off[0]);
     if (ds->ep_off[eps] != n)
         ORL_FAIL(ORL_ERR_INVALID, "the last episode ends at step %lld, but there are %lld steps",
                  (long long)ds->ep_off[eps], (long long)n);
-    size_t s = (size_t)h->obs_dim, a = (size_t)h->act_dim;
+    /* the episode index must agree with the flags */
     for (int64_t e = 0; e < eps; e++) {
         int64_t lo = ds->ep_off[e], hi = ds->ep_off[e + 1];
         if (hi <= lo)
@@ -257,35 +295,8 @@ orl_status orl_dataset_validate(const orl_dataset *ds) {
             if (!last && ends)
                 ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: %s set before the episode's end",
                          (long long)e, (long long)(t - lo), ds->terminal[t] ? "terminal" : "timeout");
-            if (ds->terminal[t] && ds->timeout[t])
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: both terminal and timeout",
-                         (long long)e, (long long)(t - lo));
-            size_t at;
-            const char *bad;
-            if ((bad = first_nonfinite(ds->obs + (size_t)t * s, s, &at)))
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: obs[%zu] is %s", (long long)e,
-                         (long long)(t - lo), at, bad);
-            if ((bad = first_nonfinite(ds->next_obs + (size_t)t * s, s, &at)))
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: next_obs[%zu] is %s",
-                         (long long)e, (long long)(t - lo), at, bad);
-            if (ds->act && (bad = first_nonfinite(ds->act + (size_t)t * a, a, &at)))
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: act[%zu] is %s", (long long)e,
-                         (long long)(t - lo), at, bad);
-            if (ds->act_idx &&
-                (ds->act_idx[t] < 0 || (h->n_actions > 0 && ds->act_idx[t] >= h->n_actions)))
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: act_idx %d outside [0, %d)",
-                         (long long)e, (long long)(t - lo), ds->act_idx[t], h->n_actions);
-            if (!isfinite(ds->rew[t]))
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: rew is %g", (long long)e,
-                         (long long)(t - lo), (double)ds->rew[t]);
-            if (h->has_logp && isnan(ds->logp_b[t]))
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: logp_b is NaN", (long long)e,
-                         (long long)(t - lo));
-            if (h->has_logp && ds->act_idx && ds->logp_b[t] > 0.0f)
-                ORL_FAIL(ORL_ERR_INVALID,
-                         "episode %lld, step %lld: logp_b %g > 0 for a discrete action",
-                         (long long)e, (long long)(t - lo), (double)ds->logp_b[t]);
         }
     }
-    return ORL_OK;
+    orl_validate_cursor cursor = {0, 0, 0};
+    return orl_dataset_validate_rows(ds, &cursor);
 }

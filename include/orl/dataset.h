@@ -109,9 +109,21 @@ int orl_dataset_open_tail(const orl_dataset *ds);
  * field): ep_off starts at 0, ends at N and grows strictly (no empty episode); the last step of
  * every episode has terminal or timeout set and no other step does; no step is both terminal
  * and timeout; obs, next_obs, act and rew are finite; discrete actions lie in
- * [0, n_actions); when has_logp, logp_b is not NaN and discrete log-probabilities are <= 0.
+ * [0, n_actions); when has_logp, logp_b is finite and discrete log-probabilities are <= 0.
  * Returns ORL_OK or ORL_ERR_INVALID with the detail. */
 orl_status orl_dataset_validate(const orl_dataset *ds);
+
+/* where a streamed validation stands: the episode and step the next row belongs to */
+typedef struct orl_validate_cursor {
+    int64_t episode; /* episodes closed so far */
+    int64_t step;    /* steps of the current episode seen so far */
+    int64_t row;     /* rows seen so far */
+} orl_validate_cursor;
+
+/* checks the rows of a streamed block (the per-row invariants of orl_dataset_validate), naming
+ * violations by global episode and step, and advances the cursor. A file is valid when every
+ * block passes and, at the end, cursor->step == 0 (the last episode was closed). */
+orl_status orl_dataset_validate_rows(const orl_dataset *block, orl_validate_cursor *cursor);
 
 /* ---- streaming readers ---- */
 
