@@ -198,4 +198,40 @@ void orl_writer_abort(orl_writer *w);
 orl_status orl_dataset_write(const orl_dataset *ds, const char *path,
                              const orl_write_options *opt, const orl_progress *progress);
 
+/* ---- summaries (orl info) ---- */
+
+typedef struct orl_summary {
+    orl_header h;          /* the file's header (owned) */
+    char layout[16];       /* as orl_reader_layout */
+    int64_t rows_in_file;  /* rows stored before any were dropped, -1 if unknown */
+    int64_t n_steps;       /* N as read */
+    int64_t n_episodes;    /* E; an episode open at the end of the file counts */
+    int64_t n_terminal;    /* episodes ending terminal */
+    int64_t n_timeout;     /* episodes ending by timeout */
+    int64_t n_open;        /* 1 if the file ends inside an episode */
+    int64_t len_min, len_max;
+    double len_mean;
+    double return_min, return_median, return_max, return_mean; /* undiscounted, per episode */
+    double rew_min, rew_max;
+    float *act_min; /* (A) observed; for discrete actions the index range */
+    float *act_max; /* (A) */
+    float *obs_min; /* (S) observed */
+    float *obs_max; /* (S) */
+    int64_t size_bytes; /* on disk, all files of the dataset */
+} orl_summary;
+
+/* reads a dataset file block by block (memory follows the block and the episode count, not
+ * the number of steps) and fills *out. Free with orl_summary_free. */
+orl_status orl_summarize(const char *path, const orl_read_options *opt,
+                         const orl_progress *progress, orl_summary *out);
+
+/* frees what orl_summarize allocated; s may be NULL */
+void orl_summary_free(orl_summary *s);
+
+/* reads a dataset file block by block and checks every invariant: returns ORL_OK or the first
+ * violation (ORL_ERR_INVALID naming episode, step and field; ORL_ERR_FORMAT for a file that
+ * cannot be read). *n_steps and *n_episodes (may be NULL) receive the counts checked. */
+orl_status orl_validate_file(const char *path, const orl_read_options *opt,
+                             const orl_progress *progress, int64_t *n_steps, int64_t *n_episodes);
+
 #endif
