@@ -5,20 +5,23 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: orl convert IN OUT [--layout d4rl|minari|sqlite] [--in-layout L]\n"
-            "                   [--max-episode-steps K] [--append] [--gzip LEVEL]\n\n"
-            "Reads IN (HDF5 D4RL layout, Minari directory, d3rlpy v1 HDF5, SQLite; sniffed\n"
-            "unless --in-layout) and writes OUT in the layout --layout names, or the one its\n"
-            "name implies: .sqlite/.db -> SQLite, .h5/.hdf5 -> D4RL, otherwise a Minari\n"
-            "directory. OUT appears only when complete. --append adds to an existing SQLite.\n");
+    fprintf(f, "usage: orl convert IN OUT [--layout d4rl|minari|sqlite] [--in-layout L]\n"
+               "                   [--max-episode-steps K] [--append] [--gzip LEVEL]\n\n"
+               "Reads IN (HDF5 D4RL layout, Minari directory, d3rlpy v1 HDF5, SQLite; sniffed\n"
+               "unless --in-layout) and writes OUT in the layout --layout names, or the one its\n"
+               "name implies: .sqlite/.db -> SQLite, .h5/.hdf5 -> D4RL, otherwise a Minari\n"
+               "directory. OUT appears only when complete. --append adds to an existing SQLite.\n");
 }
 
 static int parse_layout(const char *s, orl_layout *out) {
-    if (strcmp(s, "d4rl") == 0) *out = ORL_LAYOUT_D4RL;
-    else if (strcmp(s, "minari") == 0) *out = ORL_LAYOUT_MINARI;
-    else if (strcmp(s, "sqlite") == 0) *out = ORL_LAYOUT_SQLITE;
-    else return 0;
+    if (strcmp(s, "d4rl") == 0)
+        *out = ORL_LAYOUT_D4RL;
+    else if (strcmp(s, "minari") == 0)
+        *out = ORL_LAYOUT_MINARI;
+    else if (strcmp(s, "sqlite") == 0)
+        *out = ORL_LAYOUT_SQLITE;
+    else
+        return 0;
     return 1;
 }
 
@@ -75,7 +78,8 @@ int cmd_convert(int argc, char **argv) {
         if (block->n_steps == 0) break;
         ORL_TRY_GOTO(st, fail, orl_writer_write(w, block));
         rows += block->n_steps;
-        for (int64_t t = 0; t < block->n_steps; t++) episodes += block->terminal[t] | block->timeout[t];
+        for (int64_t t = 0; t < block->n_steps; t++)
+            episodes += block->terminal[t] | block->timeout[t];
         open_tail = orl_dataset_open_tail(block);
         ORL_TRY_GOTO(st, fail, orl_progress_report(&progress, rows, orl_reader_rows_hint(r), in));
     }

@@ -7,11 +7,12 @@
 #include <string.h>
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: orl info FILE [--json] [--layout d4rl|minari|d3rlpy|sqlite] "
-               "[--max-episode-steps K]\n\n"
-               "Describes a dataset: format and layout, steps, episodes, dimensions, action kind\n"
-               "and bounds, return statistics, terminal/timeout counts, whether behaviour\n"
-               "log-probabilities are present, size on disk. Reads the file in one streaming pass.\n");
+    fprintf(f,
+            "usage: orl info FILE [--json] [--layout d4rl|minari|d3rlpy|sqlite] "
+            "[--max-episode-steps K]\n\n"
+            "Describes a dataset: format and layout, steps, episodes, dimensions, action kind\n"
+            "and bounds, return statistics, terminal/timeout counts, whether behaviour\n"
+            "log-probabilities are present, size on disk. Reads the file in one streaming pass.\n");
 }
 
 static json_t *float_array(const float *x, int32_t n) {
@@ -27,7 +28,8 @@ static json_t *summary_json(const char *path, const orl_summary *s) {
     json_t *j = json_object();
     json_object_set_new(j, "file", json_string(path));
     json_object_set_new(j, "layout", json_string(s->layout));
-    json_object_set_new(j, "format", json_string(strcmp(s->layout, "sqlite") == 0 ? "sqlite" : "hdf5"));
+    json_object_set_new(j, "format",
+                        json_string(strcmp(s->layout, "sqlite") == 0 ? "sqlite" : "hdf5"));
     json_object_set_new(j, "steps", json_integer(s->n_steps));
     json_object_set_new(j, "rows_in_file", json_integer(s->rows_in_file));
     json_object_set_new(j, "episodes", json_integer(s->n_episodes));
@@ -60,7 +62,8 @@ static json_t *summary_json(const char *path, const orl_summary *s) {
     json_object_set_new(j, "behavior", json_string(h->behavior));
     json_object_set_new(j, "source", json_string(h->source));
     json_object_set_new(j, "tool", json_string(h->tool));
-    json_object_set_new(j, "discount", isfinite(h->discount) ? json_real(h->discount) : json_null());
+    json_object_set_new(j, "discount",
+                        isfinite(h->discount) ? json_real(h->discount) : json_null());
     json_object_set_new(j, "size_bytes", json_integer(s->size_bytes));
     return j;
 }
@@ -90,7 +93,8 @@ static void print_text(const char *path, const orl_summary *s) {
         printf(" (%lld rows stored; %lld without a successor dropped)", (long long)s->rows_in_file,
                (long long)(s->rows_in_file - s->n_steps));
     printf("\n  %-18s %lld (%lld terminal, %lld timeout%s)\n", "episodes", (long long)s->n_episodes,
-           (long long)s->n_terminal, (long long)s->n_timeout, s->n_open ? ", 1 open at the end" : "");
+           (long long)s->n_terminal, (long long)s->n_timeout,
+           s->n_open ? ", 1 open at the end" : "");
     printf("  %-18s min %lld, mean %.1f, max %lld\n", "episode length", (long long)s->len_min,
            s->len_mean, (long long)s->len_max);
     printf("  %-18s %d\n", "observation dim", h->obs_dim);
@@ -103,8 +107,8 @@ static void print_text(const char *path, const orl_summary *s) {
             print_range("action bounds", h->act_low, h->act_high, h->act_dim);
         print_range("actions observed", s->act_min, s->act_max, h->act_dim);
     }
-    printf("  %-18s min %.4g, median %.4g, mean %.4g, max %.4g\n", "episode return",
-           s->return_min, s->return_median, s->return_mean, s->return_max);
+    printf("  %-18s min %.4g, median %.4g, mean %.4g, max %.4g\n", "episode return", s->return_min,
+           s->return_median, s->return_mean, s->return_max);
     printf("  %-18s [%.4g, %.4g]\n", "reward range", s->rew_min, s->rew_max);
     printf("  %-18s %s\n", "behaviour log-prob", h->has_logp ? "present" : "absent");
     if (h->env_id[0]) printf("  %-18s %s\n", "env", h->env_id);

@@ -49,10 +49,10 @@ int cli_is_help(const char *arg) {
 /* ---- the bar ---- */
 
 typedef struct bar_state {
-    int active;     /* stderr is a terminal */
-    int drawn;      /* a line is on screen */
-    double start;   /* monotonic seconds */
-    double last;    /* time of the last draw */
+    int active;   /* stderr is a terminal */
+    int drawn;    /* a line is on screen */
+    double start; /* monotonic seconds */
+    double last;  /* time of the last draw */
 } bar_state;
 
 static bar_state bar;

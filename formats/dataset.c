@@ -12,8 +12,8 @@ static orl_status index_from(orl_dataset *ds, int64_t e0);
 
 /* ---- headers ---- */
 
-orl_status orl_header_init(orl_header *h, int32_t obs_dim, int32_t act_dim,
-                           orl_action_kind kind, int32_t n_actions) {
+orl_status orl_header_init(orl_header *h, int32_t obs_dim, int32_t act_dim, orl_action_kind kind,
+                           int32_t n_actions) {
     memset(h, 0, sizeof *h);
     if (obs_dim <= 0 || act_dim < 0 || (kind == ORL_ACTION_KIND_CONTINUOUS && act_dim <= 0))
         ORL_FAIL(ORL_ERR_INPUT, "bad dataset shape: obs %d, act %d", obs_dim, act_dim);
@@ -143,7 +143,8 @@ orl_status orl_dataset_reserve(orl_dataset *ds, int64_t cap_steps, int64_t cap_e
     while (new_eps < cap_episodes) new_eps *= 2;
     layout l = dataset_layout(&ds->h, new_steps, new_eps);
     char *mem = aligned_alloc(ALIGN, l.total);
-    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "dataset of %lld rows (%zu bytes)", (long long)new_steps, l.total);
+    if (!mem)
+        ORL_FAIL(ORL_ERR_NOMEM, "dataset of %lld rows (%zu bytes)", (long long)new_steps, l.total);
     orl_dataset old = *ds;
     point_columns(ds, mem, &l);
     size_t n = (size_t)old.n_steps, s = (size_t)ds->h.obs_dim, a = (size_t)ds->h.act_dim;
@@ -188,9 +189,9 @@ orl_status orl_dataset_append(orl_dataset *dst, const orl_dataset *src, int64_t 
     memcpy(dst->next_obs + (size_t)at * s, src->next_obs + (size_t)row0 * s,
            (size_t)n * s * sizeof(float));
     if (dst->act)
-        memcpy(dst->act + (size_t)at * a, src->act + (size_t)row0 * a, (size_t)n * a * sizeof(float));
-    if (dst->act_idx)
-        memcpy(dst->act_idx + at, src->act_idx + row0, (size_t)n * sizeof(int32_t));
+        memcpy(dst->act + (size_t)at * a, src->act + (size_t)row0 * a,
+               (size_t)n * a * sizeof(float));
+    if (dst->act_idx) memcpy(dst->act_idx + at, src->act_idx + row0, (size_t)n * sizeof(int32_t));
     memcpy(dst->rew + at, src->rew + row0, (size_t)n * sizeof(float));
     memcpy(dst->terminal + at, src->terminal + row0, (size_t)n);
     memcpy(dst->timeout + at, src->timeout + row0, (size_t)n);
@@ -245,7 +246,8 @@ orl_status orl_dataset_validate_rows(const orl_dataset *ds, orl_validate_cursor 
         if ((bad = first_nonfinite(ds->obs + (size_t)t * s, s, &at)))
             ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: obs[%zu] is %s", e, k, at, bad);
         if ((bad = first_nonfinite(ds->next_obs + (size_t)t * s, s, &at)))
-            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: next_obs[%zu] is %s", e, k, at, bad);
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: next_obs[%zu] is %s", e, k, at,
+                     bad);
         if (ds->act && (bad = first_nonfinite(ds->act + (size_t)t * a, a, &at)))
             ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: act[%zu] is %s", e, k, at, bad);
         if (ds->act_idx &&
@@ -253,13 +255,17 @@ orl_status orl_dataset_validate_rows(const orl_dataset *ds, orl_validate_cursor 
             ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: act_idx %d outside [0, %d)", e, k,
                      ds->act_idx[t], h->n_actions);
         if (!isfinite(ds->rew[t]))
-            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: rew is %g", e, k, (double)ds->rew[t]);
+            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: rew is %g", e, k,
+                     (double)ds->rew[t]);
         if (h->has_logp && !isfinite(ds->logp_b[t]))
-            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: logp_b is %g (the behaviour took "
-                     "this action, so its log-probability is finite)", e, k, (double)ds->logp_b[t]);
-        if (h->has_logp && ds->act_idx && ds->logp_b[t] > 0.0f)
-            ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: logp_b %g > 0 for a discrete action",
+            ORL_FAIL(ORL_ERR_INVALID,
+                     "episode %lld, step %lld: logp_b is %g (the behaviour took "
+                     "this action, so its log-probability is finite)",
                      e, k, (double)ds->logp_b[t]);
+        if (h->has_logp && ds->act_idx && ds->logp_b[t] > 0.0f)
+            ORL_FAIL(ORL_ERR_INVALID,
+                     "episode %lld, step %lld: logp_b %g > 0 for a discrete action", e, k,
+                     (double)ds->logp_b[t]);
         if (ds->terminal[t] || ds->timeout[t]) {
             c->episode++;
             c->step = 0;
@@ -293,8 +299,9 @@ orl_status orl_dataset_validate(const orl_dataset *ds) {
                          "episode %lld, step %lld: last step has neither terminal nor timeout",
                          (long long)e, (long long)(t - lo));
             if (!last && ends)
-                ORL_FAIL(ORL_ERR_INVALID, "episode %lld, step %lld: %s set before the episode's end",
-                         (long long)e, (long long)(t - lo), ds->terminal[t] ? "terminal" : "timeout");
+                ORL_FAIL(ORL_ERR_INVALID,
+                         "episode %lld, step %lld: %s set before the episode's end", (long long)e,
+                         (long long)(t - lo), ds->terminal[t] ? "terminal" : "timeout");
         }
     }
     orl_validate_cursor cursor = {0, 0, 0};

@@ -15,9 +15,9 @@ typedef struct orl_reader_ops {
 struct orl_reader {
     const orl_reader_ops *ops;
     void *impl;
-    orl_header header;   /* filled by the back-end's open */
-    char layout[16];     /* "d4rl", "minari", "d3rlpy", "sqlite" */
-    int64_t rows_hint;   /* -1 when unknown */
+    orl_header header; /* filled by the back-end's open */
+    char layout[16];   /* "d4rl", "minari", "d3rlpy", "sqlite" */
+    int64_t rows_hint; /* -1 when unknown */
     char path[4096];
 };
 
@@ -33,9 +33,9 @@ struct orl_writer {
     const orl_writer_ops *ops;
     void *impl;
     orl_header header;
-    char path[4096];     /* final name */
-    char tmp[4096];      /* where the back-end writes; equal to path when appending in place */
-    int in_place;        /* 1: no rename on close, and abort must not delete the file */
+    char path[4096]; /* final name */
+    char tmp[4096];  /* where the back-end writes; equal to path when appending in place */
+    int in_place;    /* 1: no rename on close, and abort must not delete the file */
 };
 
 /* back-end openers: fill r (ops, impl, header, layout, rows_hint) for the file at r->path */

@@ -71,8 +71,8 @@ orl_status orl_reader_open(const char *path, const orl_read_options *opt, orl_re
     else if (strcmp(layout, "sqlite") == 0)
         st = orl_sqlite_reader_open(r, opt);
     else
-        st = orl_error_set(ORL_ERR_INPUT, "unknown layout '%s' (expected d4rl, minari, d3rlpy or sqlite)",
-                           layout);
+        st = orl_error_set(ORL_ERR_INPUT,
+                           "unknown layout '%s' (expected d4rl, minari, d3rlpy or sqlite)", layout);
     if (st) {
         orl_header_free(&r->header);
         free(r);
@@ -163,7 +163,8 @@ orl_status orl_writer_open(const char *path, const orl_header *h, const orl_writ
     if (!w) ORL_FAIL(ORL_ERR_NOMEM, "writer");
     orl_status st;
     ORL_TRY_GOTO(st, fail, orl_header_copy(&w->header, h));
-    if (strlen(path) >= sizeof w->path) ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT, "%s: path too long", path);
+    if (strlen(path) >= sizeof w->path)
+        ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT, "%s: path too long", path);
     snprintf(w->path, sizeof w->path, "%s", path);
     w->in_place = opt->append && layout == ORL_LAYOUT_SQLITE && orl_fs_exists(path);
     if (w->in_place)

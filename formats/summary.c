@@ -124,8 +124,8 @@ orl_status orl_summarize(const char *path, const orl_read_options *opt,
         int64_t m = s->n_episodes / 2;
         s->return_min = acc.returns[0];
         s->return_max = acc.returns[s->n_episodes - 1];
-        s->return_median = s->n_episodes % 2 ? acc.returns[m]
-                                             : 0.5 * (acc.returns[m - 1] + acc.returns[m]);
+        s->return_median =
+            s->n_episodes % 2 ? acc.returns[m] : 0.5 * (acc.returns[m - 1] + acc.returns[m]);
     }
     st = ORL_OK;
 done:

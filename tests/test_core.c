@@ -7,7 +7,8 @@
 #include <string.h>
 
 Test(status, strings_and_messages) {
-    for (int s = 0; s < ORL_STATUS_COUNT; s++) cr_assert(strlen(orl_status_string((orl_status)s)) > 0);
+    for (int s = 0; s < ORL_STATUS_COUNT; s++)
+        cr_assert(strlen(orl_status_string((orl_status)s)) > 0);
     cr_assert_str_eq(orl_status_string(ORL_OK), "ok");
     cr_assert_str_eq(orl_status_string((orl_status)999), "unknown status");
     orl_status st = orl_error_set(ORL_ERR_FORMAT, "%s: key '%s'", "x.h5", "observations");
@@ -111,7 +112,8 @@ Test(rng, range_inclusive_and_uniform) {
         cr_assert(x >= -3 && x <= 3);
         counts[x + 3]++;
     }
-    for (int i = 0; i < 7; i++) cr_assert_lt(abs(counts[i] - 10000), 400, "value %d: %d", i - 3, counts[i]);
+    for (int i = 0; i < 7; i++)
+        cr_assert_lt(abs(counts[i] - 10000), 400, "value %d: %d", i - 3, counts[i]);
     int64_t big = orl_rng_range(&rng, INT64_MIN, INT64_MAX);
     (void)big;
     for (int i = 0; i < 1000; i++) {
@@ -142,7 +144,8 @@ Test(fs, temp_name_commit_and_remove) {
     fputs("abc", f);
     fclose(f);
     cr_assert_eq(orl_fs_size(ORL_BINARY_DIR "/tmp-core-file"), 3);
-    cr_assert_eq(orl_fs_commit(ORL_BINARY_DIR "/tmp-core-file", ORL_BINARY_DIR "/tmp-core-final"), ORL_OK);
+    cr_assert_eq(orl_fs_commit(ORL_BINARY_DIR "/tmp-core-file", ORL_BINARY_DIR "/tmp-core-final"),
+                 ORL_OK);
     cr_assert_eq(orl_fs_exists(ORL_BINARY_DIR "/tmp-core-file"), 0);
     cr_assert_eq(orl_fs_size(ORL_BINARY_DIR "/tmp-core-final"), 3);
     orl_fs_remove(ORL_BINARY_DIR "/tmp-core-final");

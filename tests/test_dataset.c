@@ -81,7 +81,8 @@ Test(dataset, validate_names_first_violation) {
 
     ds->timeout[1] = 1; /* a flag inside episode 0, the index unchanged */
     cr_assert_eq(orl_dataset_validate(ds), ORL_ERR_INVALID);
-    cr_assert_str_eq(orl_error_message(), "episode 0, step 1: timeout set before the episode's end");
+    cr_assert_str_eq(orl_error_message(),
+                     "episode 0, step 1: timeout set before the episode's end");
     ds->timeout[1] = 0;
 
     ds->timeout[2] = 1; /* terminal and timeout together */

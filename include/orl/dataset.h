@@ -69,8 +69,8 @@ typedef struct orl_dataset {
 
 /* sets a header for the given shape: empty metadata, NaN bounds, discount NaN.
  * act_dim is forced to 1 for discrete actions. Returns ORL_ERR_NOMEM or ORL_ERR_INPUT. */
-orl_status orl_header_init(orl_header *h, int32_t obs_dim, int32_t act_dim,
-                           orl_action_kind kind, int32_t n_actions);
+orl_status orl_header_init(orl_header *h, int32_t obs_dim, int32_t act_dim, orl_action_kind kind,
+                           int32_t n_actions);
 
 /* deep copy (bounds included); dst must not hold bounds (init or freed) */
 orl_status orl_header_copy(orl_header *dst, const orl_header *src);
@@ -164,7 +164,8 @@ orl_status orl_dataset_read(const char *path, const orl_read_options *opt,
 /* ---- streaming writers ---- */
 
 typedef enum orl_layout {
-    ORL_LAYOUT_AUTO = 0, /* from the path: .sqlite/.db -> sqlite, a directory -> minari, else d4rl */
+    ORL_LAYOUT_AUTO =
+        0, /* from the path: .sqlite/.db -> sqlite, a directory -> minari, else d4rl */
     ORL_LAYOUT_D4RL,
     ORL_LAYOUT_MINARI,
     ORL_LAYOUT_SQLITE,
@@ -172,8 +173,8 @@ typedef enum orl_layout {
 
 typedef struct orl_write_options {
     orl_layout layout;
-    int append;        /* SQLite: add episodes to an existing database (no temporary copy) */
-    int gzip_level;    /* HDF5: 0..9 (default 4 when 0 is not meant: use -1 for none) */
+    int append;         /* SQLite: add episodes to an existing database (no temporary copy) */
+    int gzip_level;     /* HDF5: 0..9 (default 4 when 0 is not meant: use -1 for none) */
     int64_t chunk_rows; /* HDF5 chunk length in rows (0: a default) */
 } orl_write_options;
 
@@ -195,28 +196,28 @@ orl_status orl_writer_close(orl_writer *w);
 void orl_writer_abort(orl_writer *w);
 
 /* writes a whole dataset (a writer loop) */
-orl_status orl_dataset_write(const orl_dataset *ds, const char *path,
-                             const orl_write_options *opt, const orl_progress *progress);
+orl_status orl_dataset_write(const orl_dataset *ds, const char *path, const orl_write_options *opt,
+                             const orl_progress *progress);
 
 /* ---- summaries (orl info) ---- */
 
 typedef struct orl_summary {
-    orl_header h;          /* the file's header (owned) */
-    char layout[16];       /* as orl_reader_layout */
-    int64_t rows_in_file;  /* rows stored before any were dropped, -1 if unknown */
-    int64_t n_steps;       /* N as read */
-    int64_t n_episodes;    /* E; an episode open at the end of the file counts */
-    int64_t n_terminal;    /* episodes ending terminal */
-    int64_t n_timeout;     /* episodes ending by timeout */
-    int64_t n_open;        /* 1 if the file ends inside an episode */
+    orl_header h;         /* the file's header (owned) */
+    char layout[16];      /* as orl_reader_layout */
+    int64_t rows_in_file; /* rows stored before any were dropped, -1 if unknown */
+    int64_t n_steps;      /* N as read */
+    int64_t n_episodes;   /* E; an episode open at the end of the file counts */
+    int64_t n_terminal;   /* episodes ending terminal */
+    int64_t n_timeout;    /* episodes ending by timeout */
+    int64_t n_open;       /* 1 if the file ends inside an episode */
     int64_t len_min, len_max;
     double len_mean;
     double return_min, return_median, return_max, return_mean; /* undiscounted, per episode */
     double rew_min, rew_max;
-    float *act_min; /* (A) observed; for discrete actions the index range */
-    float *act_max; /* (A) */
-    float *obs_min; /* (S) observed */
-    float *obs_max; /* (S) */
+    float *act_min;     /* (A) observed; for discrete actions the index range */
+    float *act_max;     /* (A) */
+    float *obs_min;     /* (S) observed */
+    float *obs_max;     /* (S) */
     int64_t size_bytes; /* on disk, all files of the dataset */
 } orl_summary;
 
