@@ -7,5 +7,6 @@
 #include "orl/progress.h"
 #include "orl/fs.h"
 #include "orl/dataset.h"
+#include "orl/ingest.h"
 
 #endif
