@@ -27,6 +27,9 @@ void cli_install_signal_handlers(void);
 /* 1 if the argument is --help or -h */
 int cli_is_help(const char *arg);
 
+/* prints orl info's text for a summary of the file at path */
+void cli_print_summary(const char *path, const orl_summary *s);
+
 /* the verbs */
 int cmd_ingest(int argc, char **argv);
 int cmd_info(int argc, char **argv);

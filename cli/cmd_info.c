@@ -82,7 +82,7 @@ static int has_bounds(const float *x, int32_t n) {
     return 0;
 }
 
-static void print_text(const char *path, const orl_summary *s) {
+void cli_print_summary(const char *path, const orl_summary *s) {
     const orl_header *h = &s->h;
     int discrete = h->action_kind == ORL_ACTION_KIND_DISCRETE;
     printf("%s\n", path);
@@ -153,7 +153,7 @@ int cmd_info(int argc, char **argv) {
         free(text);
         json_decref(j);
     } else {
-        print_text(path, &s);
+        cli_print_summary(path, &s);
     }
     orl_summary_free(&s);
     return CLI_EXIT_OK;

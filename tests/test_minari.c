@@ -217,6 +217,10 @@ Test(minari, fixture_sniffed_and_opened_by_file, .init = setup) {
     cr_assert_str_eq(orl_reader_layout(r), "minari");
     cr_assert_eq(orl_reader_rows_hint(r), 6729);
     orl_reader_close(r);
+    cr_assert_eq(orl_reader_open(DOOR "/main_data.hdf5", NULL, &r), ORL_OK, "%s",
+                 orl_error_message());
+    cr_assert_str_eq(orl_reader_layout(r), "minari", "sniffed from the episode_0 group");
+    orl_reader_close(r);
 
     orl_dataset *by_dir = NULL, *by_file = NULL;
     cr_assert_eq(read_minari(DOOR, 0, &by_dir), ORL_OK, "%s", orl_error_message());
