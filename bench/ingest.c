@@ -11,7 +11,10 @@
  * MB are 10^6 bytes. The "parse" target reads the log into blocks and discards them: the
  * parser alone.
  *
- * usage: ingest [--rows N] [--dir DIR] [--keep] [--targets hdf5,sqlite,parse] */
+ * usage: ingest [--rows N] [--dir DIR] [--keep] [--targets hdf5,sqlite,parse] [--log CSV]
+ *               [--block-rows N]
+ * (--log measures an existing log with these columns instead of writing one, e.g. for perf;
+ * --block-rows sets orl_ingest_options.block_rows, the rows handed to the writer at a time) */
 #define _DEFAULT_SOURCE
 #include "orl/orl.h"
 
@@ -26,8 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_JOINTS 7
-#define N_ACT 6
+#define N_JOINTS     7
+#define N_ACT        6
 #define EPISODE_ROWS 1000
 
 static double now_seconds(void) {
@@ -103,8 +106,8 @@ static int64_t generate(const char *path, int64_t rows) {
         }
         for (int j = 0; j < N_JOINTS; j++) {
             *p++ = ',';
-            p = put_fixed(p, 1.7 * freq[j] * cos(freq[j] * time + phase[j]) +
-                                 0.01 * orl_rng_normal(&rng), 8);
+            p = put_fixed(
+                p, 1.7 * freq[j] * cos(freq[j] * time + phase[j]) + 0.01 * orl_rng_normal(&rng), 8);
         }
         double ee[3] = {0.4 + 0.2 * sin(q[0]), 0.1 * cos(q[1]), 0.3 + 0.25 * sin(q[2] + q[3])};
         for (int k = 0; k < 3; k++) {
@@ -127,13 +130,21 @@ static int64_t generate(const char *path, int64_t rows) {
     }
     fwrite(buf, 1, (size_t)(p - buf), f);
     free(buf);
+    /* on disk before timing starts, so write-back does not compete with the ingest */
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        fclose(f);
+        return -1;
+    }
     if (fclose(f) != 0) return -1;
     return orl_fs_size(path);
 }
 
+static int64_t block_rows; /* 0: the library's default */
+
 static orl_ingest_options bench_options(void) {
     orl_ingest_options opt;
     orl_ingest_options_init(&opt);
+    opt.block_rows = block_rows;
     orl_ingest_map_set(&opt, "obs", "joint_pos_*,joint_vel_*,ee_*");
     orl_ingest_map_set(&opt, "act", "cmd_*");
     orl_ingest_map_set(&opt, "reward", "reward");
@@ -144,49 +155,59 @@ static orl_ingest_options bench_options(void) {
 }
 
 /* the parser alone: blocks read and discarded */
-static orl_status parse_only(const char *log, const orl_ingest_options *opt) {
+static orl_status parse_only(const char *log, const orl_ingest_options *opt,
+                             orl_ingest_report *rep) {
     const char *logs[1] = {log};
     orl_ingest_stream *s = NULL;
     orl_dataset *block = NULL;
     orl_status st = orl_ingest_open(logs, 1, opt, NULL, &s);
     if (st) return st;
-    st = orl_dataset_create(orl_ingest_header(s), 4096, 16, &block);
+    st = orl_dataset_create(orl_ingest_header(s), block_rows > 0 ? block_rows : 4096, 16, &block);
     while (st == ORL_OK) {
         st = orl_ingest_next(s, block);
         if (st || block->n_steps == 0) break;
     }
+    orl_ingest_stream_report(s, rep);
     orl_dataset_free(block);
     orl_ingest_close(s);
     return st;
 }
 
-/* runs one ingest in a child; fills seconds and the child's peak RSS in MB */
+/* runs one ingest in a child; fills seconds, the child's peak RSS in MB and its report */
 static int measure(const char *target, const char *log, const char *out, double *seconds,
-                   double *peak_mb) {
+                   double *peak_mb, orl_ingest_report *rep) {
     orl_fs_remove(out);
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
     double t0 = now_seconds();
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
+        close(fds[0]);
         orl_ingest_options opt = bench_options();
         const char *logs[1] = {log};
-        orl_status st = strcmp(target, "parse") == 0
-                            ? parse_only(log, &opt)
-                            : orl_ingest(logs, 1, out, &opt, NULL, NULL);
+        orl_ingest_report r;
+        memset(&r, 0, sizeof r);
+        orl_status st = strcmp(target, "parse") == 0 ? parse_only(log, &opt, &r)
+                                                     : orl_ingest(logs, 1, out, &opt, NULL, &r);
         if (st) fprintf(stderr, "bench ingest %s: %s\n", target, orl_error_message());
-        _exit(st ? 1 : 0);
+        ssize_t wrote = write(fds[1], &r, sizeof r);
+        _exit(st || wrote != (ssize_t)sizeof r ? 1 : 0);
     }
+    close(fds[1]);
+    ssize_t got = read(fds[0], rep, sizeof *rep);
+    close(fds[0]);
     int status;
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) != pid) return -1;
     *seconds = now_seconds() - t0;
     *peak_mb = (double)ru.ru_maxrss / 1024.0; /* ru_maxrss is in KiB on Linux */
-    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+    return got == (ssize_t)sizeof *rep && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv) {
     int64_t rows = 1000000;
-    const char *dir = NULL, *targets = "hdf5,sqlite,parse";
+    const char *dir = NULL, *targets = "hdf5,sqlite,parse", *given_log = NULL;
     int keep = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
@@ -195,16 +216,22 @@ int main(int argc, char **argv) {
             dir = argv[++i];
         else if (strcmp(argv[i], "--targets") == 0 && i + 1 < argc)
             targets = argv[++i];
+        else if (strcmp(argv[i], "--block-rows") == 0 && i + 1 < argc)
+            block_rows = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+            given_log = argv[++i];
         else if (strcmp(argv[i], "--keep") == 0)
             keep = 1;
         else {
             fprintf(stderr, "usage: ingest [--rows N] [--dir DIR] [--keep] "
-                            "[--targets hdf5,sqlite,parse]\n");
+                            "[--targets hdf5,sqlite,parse] [--log CSV] [--block-rows N]\n");
             return 2;
         }
     }
     if (rows < 2) rows = 2;
-    char tmpdir[] = "/tmp/orl-bench-ingest-XXXXXX";
+    /* mkdtemp replaces the name's last six characters, which must be 'X' */
+    char tmpdir[] = "/tmp/orl-bench-ingest-......";
+    memset(tmpdir + strlen(tmpdir) - 6, 'X', 6);
     if (!dir) {
         if (!mkdtemp(tmpdir)) {
             perror("mkdtemp");
@@ -219,7 +246,8 @@ int main(int argc, char **argv) {
     snprintf(h5, sizeof h5, "%s/out.h5", dir);
     snprintf(db, sizeof db, "%s/out.sqlite", dir);
     snprintf(none, sizeof none, "%s/none", dir);
-    int64_t bytes = generate(log, rows);
+    if (given_log) snprintf(log, sizeof log, "%s", given_log);
+    int64_t bytes = given_log ? orl_fs_size(log) : generate(log, rows);
     if (bytes < 0) {
         fprintf(stderr, "bench ingest: cannot write %s\n", log);
         return 1;
@@ -231,17 +259,19 @@ int main(int argc, char **argv) {
         if (!strstr(targets, all[k])) continue;
         const char *out = k == 0 ? h5 : k == 1 ? db : none;
         double seconds, peak;
-        if (measure(all[k], log, out, &seconds, &peak) != 0) {
+        orl_ingest_report rep;
+        if (measure(all[k], log, out, &seconds, &peak, &rep) != 0) {
             failed = 1;
             continue;
         }
         printf("{\"bench\":\"ingest\",\"target\":\"%s\",\"rows\":%lld,\"csv_mb\":%.1f,"
                "\"seconds\":%.3f,\"mb_per_s\":%.1f,\"rows_per_s\":%.0f,\"peak_rss_mb\":%.1f}\n",
-               all[k], (long long)rows, mb, seconds, mb / seconds, (double)rows / seconds, peak);
+               all[k], (long long)rep.rows_read, mb, seconds, mb / seconds,
+               (double)rep.rows_read / seconds, peak);
         fflush(stdout);
     }
     if (!keep) {
-        orl_fs_remove(log);
+        if (!given_log) orl_fs_remove(log);
         orl_fs_remove(h5);
         orl_fs_remove(db);
         if (dir == tmpdir) rmdir(tmpdir);

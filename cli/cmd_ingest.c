@@ -37,7 +37,8 @@ static const char usage_text[] =
     "                        in a mapped column fails, or drops its whole episode\n"
     "\n"
     "Output:\n"
-    "  -o, --output OUT      the dataset file (.h5/.hdf5, .sqlite/.db)\n"
+    "  -o, --output OUT      the dataset file (.h5/.hdf5, .sqlite/.db, or a Minari directory)\n"
+    "  --layout L            d4rl, minari or sqlite (default: from the output's name)\n"
     "  --env-id ID           environment id recorded in the dataset\n"
     "  --behavior NAME       behaviour policy name recorded in the dataset\n"
     "  --append              add the episodes to an existing SQLite dataset\n"
@@ -47,9 +48,9 @@ static const char usage_text[] =
 
 /* flags that take a value, by the mapping key they set (the flag without its dashes) */
 static const char *const value_flags[] = {
-    "obs",  "act",         "next-obs",  "reward",    "episode", "terminal", "done",
-    "timeout", "logp",     "time",      "episode-gap", "n-actions", "format", "delimiter",
-    "on-nan", "env-id",    "behavior",
+    "obs",    "act",       "next-obs", "reward", "episode",     "terminal",
+    "done",   "timeout",   "logp",     "time",   "episode-gap", "n-actions",
+    "format", "delimiter", "on-nan",   "env-id", "behavior",
 };
 
 typedef struct setting {
@@ -86,7 +87,7 @@ int cmd_ingest(int argc, char **argv) {
         return cli_usage_error(verb, "out of memory");
     }
     int n_logs = 0, n_settings = 0, json = 0, code = CLI_EXIT_OK;
-    const char *out = NULL, *map = NULL;
+    const char *out = NULL, *map = NULL, *layout = NULL;
     char name[64];
 
     for (int i = 1; i < argc; i++) {
@@ -120,7 +121,8 @@ int cmd_ingest(int argc, char **argv) {
         }
         memcpy(name, arg + 2, len);
         name[len] = '\0';
-        if (strcmp(name, "output") == 0 || strcmp(name, "map") == 0 || is_value_flag(name)) {
+        if (strcmp(name, "output") == 0 || strcmp(name, "map") == 0 ||
+            strcmp(name, "layout") == 0 || is_value_flag(name)) {
             const char *value = eq ? eq + 1 : NULL;
             if (!value) {
                 if (i + 1 >= argc) {
@@ -133,6 +135,8 @@ int cmd_ingest(int argc, char **argv) {
                 out = value;
             else if (strcmp(name, "map") == 0)
                 map = value;
+            else if (strcmp(name, "layout") == 0)
+                layout = value;
             else
                 settings[n_settings++] = (setting){arg + 2, value};
             continue;
@@ -178,6 +182,18 @@ int cmd_ingest(int argc, char **argv) {
         code = cli_fail(verb, st);
         goto done;
     }
+    if (layout) {
+        if (strcmp(layout, "d4rl") == 0 || strcmp(layout, "hdf5") == 0)
+            opt.write.layout = ORL_LAYOUT_D4RL;
+        else if (strcmp(layout, "minari") == 0)
+            opt.write.layout = ORL_LAYOUT_MINARI;
+        else if (strcmp(layout, "sqlite") == 0)
+            opt.write.layout = ORL_LAYOUT_SQLITE;
+        else {
+            code = cli_usage_error(verb, "--layout '%s': expected d4rl, minari or sqlite", layout);
+            goto done;
+        }
+    }
 
     orl_progress progress = cli_progress();
     orl_ingest_report rep;
@@ -196,12 +212,12 @@ int cmd_ingest(int argc, char **argv) {
                (long long)rep.dropped_rows, (long long)rep.dropped_episodes,
                (long long)rep.bytes_read, rep.obs_dim, rep.act_dim);
     } else {
-        printf("%s: %lld steps in %lld episodes (obs %d, act %d) from %lld rows of %d log%s",
-               out, (long long)rep.steps_written, (long long)rep.episodes, rep.obs_dim,
-               rep.act_dim, (long long)rep.rows_read, n_logs, n_logs == 1 ? "" : "s");
-        if (rep.dropped_rows > 0)
-            printf("; %lld rows dropped (%lld episodes)", (long long)rep.dropped_rows,
-                   (long long)rep.dropped_episodes);
+        printf("%s: %lld steps in %lld episode%s (obs %d, act %d) from %lld rows of %d log%s", out,
+               (long long)rep.steps_written, (long long)rep.episodes, rep.episodes == 1 ? "" : "s",
+               rep.obs_dim, rep.act_dim, (long long)rep.rows_read, n_logs, n_logs == 1 ? "" : "s");
+        if (rep.dropped_rows > 0) printf("; %lld rows dropped", (long long)rep.dropped_rows);
+        if (rep.dropped_episodes > 0)
+            printf(" (%lld whole episodes)", (long long)rep.dropped_episodes);
         printf("\n");
     }
 done:

@@ -21,8 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BYTES (1u << 20) /* one read(2); the buffer grows only for a longer row */
-#define SHOW_CELL 40          /* characters of a bad cell quoted in a message */
+#define READ_BYTES (1u << 20)          /* one read(2); the buffer grows only for a longer row */
+#define SHOW_CELL  40                  /* characters of a bad cell quoted in a message */
+#define PAD        ORL_INGEST_TEXT_PAD /* readable bytes after any text the number scanner reads */
 
 /* ---- decimal -> binary ---- */
 
@@ -42,10 +43,37 @@ static inline int is_digit(char c) {
     return (unsigned)(c - '0') < 10u;
 }
 
+/* 1 when the 8 bytes at p are all digits, with their value in *v (SWAR: one load, three
+ * multiplies, instead of eight dependent steps) */
+static inline __attribute__((always_inline)) int eight_digits(const char *p, uint64_t *v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t x;
+    memcpy(&x, p, sizeof x);
+    /* every byte 0x30..0x39: high nibble 3, and still 3 after adding 6 */
+    if (((x & UINT64_C(0xF0F0F0F0F0F0F0F0)) |
+         (((x + UINT64_C(0x0606060606060606)) & UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4)) !=
+        UINT64_C(0x3333333333333333))
+        return 0;
+    x -= UINT64_C(0x3030303030303030);
+    x = x * 10 + (x >> 8); /* pairs */
+    x = ((x & UINT64_C(0x000000FF000000FF)) * (100 + (UINT64_C(1000000) << 32)) +
+         ((x >> 16) & UINT64_C(0x000000FF000000FF)) * (1 + (UINT64_C(10000) << 32))) >>
+        32;
+    *v = x;
+    return 1;
+#else
+    (void)p, (void)v;
+    return 0;
+#endif
+}
+
 /* scans [+-]digits[.digits][(e|E)[+-]digits] at p (at least one digit in the mantissa); an
  * 'e' without exponent digits is not consumed. Returns the end, or NULL if no number starts at
- * p. Reads until a non-digit, so the text must be followed by one (a NUL sentinel at least). */
-static inline const char *decimal_scan(const char *p, decimal *d) {
+ * p. Reads until a non-digit, and 8 bytes at a time: the text must be followed by a non-digit
+ * and PAD readable bytes (the read buffer and the cell copies have them). */
+#define HOT static inline __attribute__((always_inline))
+
+HOT const char *decimal_scan(const char *p, decimal *d) {
     d->negative = 0;
     if (*p == '-') {
         d->negative = 1;
@@ -53,12 +81,17 @@ static inline const char *decimal_scan(const char *p, decimal *d) {
     } else if (*p == '+') {
         p++;
     }
-    uint64_t m = 0;
+    /* integer parts are mostly short: digit by digit; fractions 8 digits at a time */
+    uint64_t m = 0, eight;
     const char *int0 = p;
     while (is_digit(*p)) m = m * 10 + (uint64_t)(*p++ - '0');
     size_t n_int = (size_t)(p - int0), n_frac = 0;
     if (*p == '.') {
         const char *frac0 = ++p;
+        while (eight_digits(p, &eight)) {
+            m = m * 100000000 + eight;
+            p += 8;
+        }
         while (is_digit(*p)) m = m * 10 + (uint64_t)(*p++ - '0');
         n_frac = (size_t)(p - frac0);
     }
@@ -115,7 +148,7 @@ static double strtod_c(const char *s) {
 
 /* the scanned number starting at start as a float; start must be followed by a byte that ends
  * strtof's parse right where decimal_scan stopped (a delimiter, a line end, a NUL) */
-static inline float decimal_float(const decimal *d, const char *start) {
+HOT float decimal_float(const decimal *d, const char *start) {
     if (!d->many_digits && d->mantissa <= (UINT64_C(1) << 53) && d->exp10 >= -22 &&
         d->exp10 <= 22) {
         /* Clinger's fast path: both operands exact, so one rounding: x is the double nearest
@@ -217,10 +250,10 @@ int orl_ingest_parse_flag(const char *text, size_t n, uint8_t *flag, int *nonfin
 int orl_ingest_parse_float(const char *text, size_t n, float *out) {
     /* a NUL-terminated copy: the scanner reads one byte past the number */
     char small[128];
-    char *z = n < sizeof small ? small : malloc(n + 1);
+    char *z = n + 1 + PAD <= sizeof small ? small : malloc(n + 1 + PAD);
     if (!z) return 0;
     memcpy(z, text, n);
-    z[n] = '\0';
+    memset(z + n, 0, 1 + PAD);
     /* an embedded NUL would end the text early */
     int ok = strlen(z) == n && parse_float_z(z, n, out);
     if (z != small) free(z);
@@ -233,18 +266,18 @@ typedef struct csv_source {
     orl_ingest_source *src;
     const char *path;
     int fd;
-    char *buf;     /* (cap + 1) data [0, len) then a NUL sentinel */
+    char *buf; /* (cap + 1 + PAD) data [0, len), a NUL sentinel, padding */
     size_t cap;
     size_t len;
-    size_t pos;    /* start of the next row */
-    int eof;       /* no more bytes to read */
-    int64_t line;  /* line number at pos */
+    size_t pos;   /* start of the next row */
+    int eof;      /* no more bytes to read */
+    int64_t line; /* line number at pos */
     char delim;
 
-    char **names;  /* (n_cols) header fields */
+    char **names; /* (n_cols) header fields */
     int n_cols;
 
-    char *cell;    /* (cell_cap) a quoted or trimmed cell's text */
+    char *cell; /* (cell_cap) a quoted or trimmed cell's text */
     size_t cell_cap;
 } csv_source;
 
@@ -260,7 +293,7 @@ static orl_status csv_fill(csv_source *c) {
     }
     if (c->cap - c->len < READ_BYTES / 2) {
         size_t cap = c->cap * 2;
-        char *buf = realloc(c->buf, cap + 1);
+        char *buf = realloc(c->buf, cap + 1 + PAD);
         if (!buf) ORL_FAIL(ORL_ERR_NOMEM, "%s: a row longer than %zu bytes", c->path, c->cap);
         c->buf = buf;
         c->cap = cap;
@@ -274,28 +307,55 @@ static orl_status csv_fill(csv_source *c) {
         c->src->bytes_read += got;
         break;
     }
-    c->buf[c->len] = '\0';
+    memset(c->buf + c->len, 0, 1 + PAD);
     return ORL_OK;
 }
 
 static orl_status cell_reserve(csv_source *c, size_t n) {
-    if (n + 1 <= c->cell_cap) return ORL_OK;
+    if (n + 1 + PAD <= c->cell_cap) return ORL_OK;
     size_t cap = c->cell_cap ? c->cell_cap : 256;
-    while (cap < n + 1) cap *= 2;
+    while (cap < n + 1 + PAD) cap *= 2;
     char *cell = realloc(c->cell, cap);
     if (!cell) ORL_FAIL(ORL_ERR_NOMEM, "%s: a cell of %zu bytes", c->path, n);
+    memset(cell + c->cell_cap, 0, cap - c->cell_cap);
     c->cell = cell;
     c->cell_cap = cap;
     return ORL_OK;
 }
 
-/* the end of an unquoted cell: the delimiter, a line end, or the end of the data */
-static inline const char *skip_cell(const char *p, const char *end, char delim) {
+/* the bytes of x equal to the byte in every lane of b, as their top bits (exact up to the
+ * first match, which is all a scan needs) */
+static inline uint64_t bytes_equal(uint64_t x, uint64_t b) {
+    uint64_t y = x ^ b;
+    return (y - UINT64_C(0x0101010101010101)) & ~y & UINT64_C(0x8080808080808080);
+}
+
+/* the end of an unquoted cell: the delimiter, a line end, or the end of the data. Looks at 8
+ * bytes at a time (the buffer has PAD bytes after its sentinel). */
+HOT const char *skip_cell(const char *p, const char *end, char delim) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t lanes = UINT64_C(0x0101010101010101);
+    const uint64_t d = lanes * (unsigned char)delim, lf = lanes * '\n', cr = lanes * '\r';
+    for (;;) {
+        uint64_t x;
+        memcpy(&x, p, sizeof x);
+        uint64_t hit =
+            bytes_equal(x, d) | bytes_equal(x, lf) | bytes_equal(x, cr) | bytes_equal(x, 0);
+        if (!hit) {
+            p += 8;
+            continue;
+        }
+        p += __builtin_ctzll(hit) / 8;
+        if (*p != '\0' || p == end) return p;
+        p++; /* a NUL byte inside the data is cell text */
+    }
+#else
     for (;;) {
         char ch = *p;
         if (ch == delim || ch == '\n' || ch == '\r' || (ch == '\0' && p == end)) return p;
         p++;
     }
+#endif
 }
 
 static int is_blank(char c) {
@@ -362,7 +422,15 @@ static orl_status cell_value(csv_source *c, orl_ingest_row *row, const orl_inges
         text++;
         n--;
     }
-    if (n == 0) return nonfinite_cell(c, row, at, "an empty cell (a missing value)");
+    if (n == 0) {
+        /* a missing value: NaN, and no flag, so the row's episode boundaries stay defined */
+        if (t->kind == ORL_INGEST_KIND_VALUE) row->val[t->slot] = NAN;
+        if (t->kind == ORL_INGEST_KIND_TIME) row->time = NAN;
+        if (t->kind == ORL_INGEST_KIND_TERMINAL) row->terminal = 0;
+        if (t->kind == ORL_INGEST_KIND_TIMEOUT) row->timeout = 0;
+        if (t->kind == ORL_INGEST_KIND_ACTION_INDEX) row->act_idx = 0;
+        return nonfinite_cell(c, row, at, "an empty cell (a missing value)");
+    }
     char shown[72];
     switch (t->kind) {
     case ORL_INGEST_KIND_VALUE: {
@@ -384,8 +452,10 @@ static orl_status cell_value(csv_source *c, orl_ingest_row *row, const orl_inges
     case ORL_INGEST_KIND_TERMINAL:
     case ORL_INGEST_KIND_TIMEOUT: {
         uint8_t flag;
-        int nan_flag;
-        if (!orl_ingest_parse_flag(text, n, &flag, &nan_flag))
+        int nan_flag = 0;
+        if (n == 1 && (text[0] == '0' || text[0] == '1'))
+            flag = (uint8_t)(text[0] - '0');
+        else if (!orl_ingest_parse_flag(text, n, &flag, &nan_flag))
             return not_a_number(c, at, text, n, "0, 1, true or false");
         if (t->kind == ORL_INGEST_KIND_TERMINAL)
             row->terminal = flag;
@@ -485,7 +555,7 @@ static int csv_row(csv_source *c, orl_ingest_row *row, orl_status *st) {
                     line_start = p + 1;
                 }
                 if (t->kind != ORL_INGEST_KIND_SKIP) {
-                    if (k + 1 >= c->cell_cap && (*st = cell_reserve(c, k + 1)) != ORL_OK)
+                    if (k + 1 + PAD >= c->cell_cap && (*st = cell_reserve(c, k + 1)) != ORL_OK)
                         return ROW_FAIL;
                     c->cell[k++] = ch;
                 }
@@ -738,11 +808,12 @@ orl_status orl_ingest_csv_open(const char *path, char delimiter, orl_ingest_sour
     c->path = path;
     c->line = 1;
     c->cap = READ_BYTES;
-    c->buf = malloc(c->cap + 1);
+    c->buf = calloc(1, c->cap + 1 + PAD);
     c->fd = open(path, O_RDONLY);
     orl_status st = ORL_OK;
     if (!c->buf) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: read buffer", path);
-    if (c->fd < 0) ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (c->fd < 0)
+        ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 #ifdef POSIX_FADV_SEQUENTIAL
     posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif
@@ -752,8 +823,8 @@ orl_status orl_ingest_csv_open(const char *path, char delimiter, orl_ingest_sour
     /* a UTF-8 byte order mark, then blank lines before the header */
     if (c->len >= 3 && memcmp(c->buf, "\xEF\xBB\xBF", 3) == 0) c->pos = 3;
     for (;;) {
-        while (c->pos < c->len && (c->buf[c->pos] == '\n' || c->buf[c->pos] == '\r' ||
-                                   is_blank(c->buf[c->pos]))) {
+        while (c->pos < c->len &&
+               (c->buf[c->pos] == '\n' || c->buf[c->pos] == '\r' || is_blank(c->buf[c->pos]))) {
             if (c->buf[c->pos] == '\n') c->line++;
             c->pos++;
         }

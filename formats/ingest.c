@@ -18,8 +18,8 @@
 #include <string.h>
 
 #define DEFAULT_BLOCK_ROWS 4096
-#define MIN_BLOCK_ROWS 4
-#define SCAN_REPORT_ROWS 65536 /* progress during the drop-episode pass, every so many rows */
+#define MIN_BLOCK_ROWS     4
+#define SCAN_REPORT_ROWS   65536 /* progress during the drop-episode pass, every so many rows */
 
 /* ---- options ---- */
 
@@ -31,21 +31,22 @@ typedef struct text_key {
     const char *key;
     size_t offset; /* of a char array in orl_ingest_options */
     size_t size;
-    int list;      /* a column list: a mapping file may give it on several lines */
+    int list; /* a column list: a mapping file may give it on several lines */
 } text_key;
 
-#define TEXT_KEY(name, list) {#name, offsetof(orl_ingest_options, name), sizeof(((orl_ingest_options *)0)->name), list}
+#define TEXT_KEY(name, list)                                                                       \
+    { #name, offsetof(orl_ingest_options, name), sizeof(((orl_ingest_options *)0)->name), list }
 
 static const text_key text_keys[] = {
-    TEXT_KEY(obs, 1),      TEXT_KEY(act, 1),     TEXT_KEY(next_obs, 1), TEXT_KEY(reward, 0),
-    TEXT_KEY(episode, 0),  TEXT_KEY(terminal, 0), TEXT_KEY(timeout, 0), TEXT_KEY(logp, 0),
-    TEXT_KEY(time, 0),     TEXT_KEY(env_id, 0),  TEXT_KEY(behavior, 0),
+    TEXT_KEY(obs, 1),     TEXT_KEY(act, 1),      TEXT_KEY(next_obs, 1), TEXT_KEY(reward, 0),
+    TEXT_KEY(episode, 0), TEXT_KEY(terminal, 0), TEXT_KEY(timeout, 0),  TEXT_KEY(logp, 0),
+    TEXT_KEY(time, 0),    TEXT_KEY(env_id, 0),   TEXT_KEY(behavior, 0),
 };
 
-static const char *const value_keys[] = {"format",    "delimiter", "on_nan", "episode_gap",
-                                         "discrete",  "n_actions", "append"};
+static const char *const value_keys[] = {"format",   "delimiter", "on_nan", "episode_gap",
+                                         "discrete", "n_actions", "append"};
 
-#define N_TEXT_KEYS (sizeof text_keys / sizeof text_keys[0])
+#define N_TEXT_KEYS  (sizeof text_keys / sizeof text_keys[0])
 #define N_VALUE_KEYS (sizeof value_keys / sizeof value_keys[0])
 #define ALL_KEYS                                                                                   \
     "obs, act, next_obs, reward, episode, terminal (done), timeout, logp, time, env_id, "          \
@@ -332,9 +333,9 @@ struct orl_ingest_stream {
     orl_header header;
 
     /* the shape, and where values go in a row */
-    int32_t obs_dim;  /* S */
-    int32_t act_dim;  /* A (1 for discrete) */
-    int has_next;     /* next_obs columns are mapped */
+    int32_t obs_dim; /* S */
+    int32_t act_dim; /* A (1 for discrete) */
+    int has_next;    /* next_obs columns are mapped */
     int has_reward;
     int has_logp;
     int has_episode;
@@ -344,17 +345,16 @@ struct orl_ingest_stream {
     int32_t slot_logp;
     char **ref_names; /* (n_ref) the first log's obs, next_obs and act columns */
     int n_ref;
-    int shape_known;  /* the first log has been mapped */
+    int shape_known; /* the first log has been mapped */
 
     /* the log being read */
-    int pass;          /* 0: marking NaN episodes (drop-episode), 1: making rows */
-    int file;          /* index of the open log, -1 when none */
+    int file; /* index of the open log, -1 when none */
     int source_open;
     orl_ingest_source src;
     orl_ingest_target *targets; /* (src.n_cols) */
     int64_t file_rows;
-    int file_start;    /* the next row is its log's first */
-    int64_t bytes_done; /* of logs finished, over all passes */
+    int file_start;      /* the next row is its log's first */
+    int64_t bytes_done;  /* of logs finished, over all passes */
     int64_t bytes_total; /* of all logs, over all passes */
 
     /* rows: the parser fills rows[cur]; rows[cur ^ 1] is the row before */
@@ -365,15 +365,15 @@ struct orl_ingest_stream {
     /* episodes */
     int64_t raw_episode; /* ordinal of the current episode before any row is dropped */
     int episode_open;
-    int episode_bad;     /* the current episode is dropped (drop-episode) */
-    uint8_t *bad;        /* (bad_bytes) one bit per raw episode holding a non-finite value */
+    int episode_bad; /* the current episode is dropped (drop-episode) */
+    uint8_t *bad;    /* (bad_bytes) one bit per raw episode holding a non-finite value */
     int64_t bad_bytes;
-    int have_prev;       /* rows[cur ^ 1] waits for its next observation */
-    int64_t ep_emitted;  /* rows of the current episode emitted */
+    int have_prev;      /* rows[cur ^ 1] waits for its next observation */
+    int64_t ep_emitted; /* rows of the current episode emitted */
 
     /* the last row of the previous block, whose flags were not known yet */
     int has_held;
-    float *held;         /* (S + S + A + 2) obs | next_obs | act | rew | logp */
+    float *held; /* (S + S + A + 2) obs | next_obs | act | rew | logp */
     int32_t held_act_idx;
 
     int done;
@@ -398,19 +398,19 @@ orl_status orl_ingest_row_set_episode(orl_ingest_row *row, const char *text, siz
 static int is_jsonl(const char *path, orl_ingest_format format) {
     if (format != ORL_INGEST_FORMAT_AUTO) return format == ORL_INGEST_FORMAT_JSONL;
     const char *dot = strrchr(path, '.');
-    if (dot && (strcmp(dot, ".jsonl") == 0 || strcmp(dot, ".ndjson") == 0 ||
-                strcmp(dot, ".json") == 0))
+    if (dot &&
+        (strcmp(dot, ".jsonl") == 0 || strcmp(dot, ".ndjson") == 0 || strcmp(dot, ".json") == 0))
         return 1;
     if (dot && (strcmp(dot, ".csv") == 0 || strcmp(dot, ".tsv") == 0)) return 0;
-    /* sniff: JSON Lines start with '{' */
+    /* sniff: JSON Lines start with '{' (after blank lines or a byte order mark) */
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    int c;
-    while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xEF ||
-           c == 0xBB || c == 0xBF) {
-    }
+    unsigned char head[256];
+    size_t n = fread(head, 1, sizeof head, f);
     fclose(f);
-    return c == '{';
+    size_t i = n >= 3 && memcmp(head, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (i < n && (head[i] == ' ' || head[i] == '\t' || head[i] == '\n' || head[i] == '\r')) i++;
+    return i < n && head[i] == '{';
 }
 
 static void close_log(orl_ingest_stream *s) {
@@ -435,8 +435,8 @@ static orl_status put_target(orl_ingest_stream *s, const char *path, const char 
 
 /* the first log fixes the shape; every later one must select the same obs, next_obs and act
  * columns by name */
-static orl_status check_same_columns(orl_ingest_stream *s, const char *path, const int *cols,
-                                     int n, int first, const char *flag) {
+static orl_status check_same_columns(orl_ingest_stream *s, const char *path, const int *cols, int n,
+                                     int first, const char *flag) {
     const char *ref_log = s->logs[0];
     for (int i = 0; i < n; i++) {
         const char *name = s->src.names[cols[i]];
@@ -477,10 +477,12 @@ static orl_status open_log(orl_ingest_stream *s, int file) {
     ORL_TRY_GOTO(st, done, select_columns(&s->src, path, o->obs, "--obs", obs, &n_obs));
     ORL_TRY_GOTO(st, done, select_columns(&s->src, path, o->act, "--act", act, &n_act));
     if (o->next_obs[0])
-        ORL_TRY_GOTO(st, done, select_columns(&s->src, path, o->next_obs, "--next-obs", next, &n_next));
+        ORL_TRY_GOTO(st, done,
+                     select_columns(&s->src, path, o->next_obs, "--next-obs", next, &n_next));
     if (o->next_obs[0] && n_next != n_obs)
         ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT,
-                      "%s: --next-obs selects %d columns but --obs selects %d", path, n_next, n_obs);
+                      "%s: --next-obs selects %d columns but --obs selects %d", path, n_next,
+                      n_obs);
     if (o->discrete && n_act != 1)
         ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT,
                       "%s: --discrete needs one action column, --act selects %d", path, n_act);
@@ -517,9 +519,6 @@ static orl_status open_log(orl_ingest_stream *s, int file) {
                           "%s: the mapping selects %d observation and %d action columns, %d and "
                           "%d in %s",
                           path, n_obs, n_act, s->obs_dim, s->act_dim, s->logs[0]);
-        if ((logp >= 0) != s->has_logp || (episode >= 0) != s->has_episode)
-            ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "%s: columns mapped differently than in %s",
-                          path, s->logs[0]);
     }
     ORL_TRY_GOTO(st, done, check_same_columns(s, path, obs, n_obs, 0, "--obs"));
     ORL_TRY_GOTO(st, done, check_same_columns(s, path, next, n_next, n_obs, "--next-obs"));
@@ -527,32 +526,40 @@ static orl_status open_log(orl_ingest_stream *s, int file) {
 
     /* where each column's value goes; a column serves one purpose */
     for (int i = 0; i < n_obs; i++)
-        ORL_TRY_GOTO(st, done, put_target(s, path, role, obs[i], "--obs", ORL_INGEST_KIND_VALUE, i));
+        ORL_TRY_GOTO(st, done,
+                     put_target(s, path, role, obs[i], "--obs", ORL_INGEST_KIND_VALUE, i));
     for (int i = 0; i < n_next; i++)
-        ORL_TRY_GOTO(st, done, put_target(s, path, role, next[i], "--next-obs", ORL_INGEST_KIND_VALUE,
-                                          s->obs_dim + i));
+        ORL_TRY_GOTO(st, done,
+                     put_target(s, path, role, next[i], "--next-obs", ORL_INGEST_KIND_VALUE,
+                                s->obs_dim + i));
     for (int i = 0; i < n_act; i++)
         ORL_TRY_GOTO(st, done,
                      put_target(s, path, role, act[i], "--act",
                                 o->discrete ? ORL_INGEST_KIND_ACTION_INDEX : ORL_INGEST_KIND_VALUE,
                                 s->slot_act + i));
     if (reward >= 0)
-        ORL_TRY_GOTO(st, done, put_target(s, path, role, reward, "--reward", ORL_INGEST_KIND_VALUE,
-                                          s->slot_rew));
+        ORL_TRY_GOTO(
+            st, done,
+            put_target(s, path, role, reward, "--reward", ORL_INGEST_KIND_VALUE, s->slot_rew));
     if (logp >= 0)
-        ORL_TRY_GOTO(st, done,
-                     put_target(s, path, role, logp, "--logp", ORL_INGEST_KIND_VALUE, s->slot_logp));
+        ORL_TRY_GOTO(
+            st, done,
+            put_target(s, path, role, logp, "--logp", ORL_INGEST_KIND_VALUE, s->slot_logp));
     if (episode >= 0)
-        ORL_TRY_GOTO(st, done, put_target(s, path, role, episode, "--episode", ORL_INGEST_KIND_EPISODE, 0));
-    if (terminal >= 0)
         ORL_TRY_GOTO(st, done,
-                     put_target(s, path, role, terminal, "--terminal", ORL_INGEST_KIND_TERMINAL, 0));
+                     put_target(s, path, role, episode, "--episode", ORL_INGEST_KIND_EPISODE, 0));
+    if (terminal >= 0)
+        ORL_TRY_GOTO(
+            st, done,
+            put_target(s, path, role, terminal, "--terminal", ORL_INGEST_KIND_TERMINAL, 0));
     if (timeout >= 0)
-        ORL_TRY_GOTO(st, done, put_target(s, path, role, timeout, "--timeout", ORL_INGEST_KIND_TIMEOUT, 0));
+        ORL_TRY_GOTO(st, done,
+                     put_target(s, path, role, timeout, "--timeout", ORL_INGEST_KIND_TIMEOUT, 0));
     if (time >= 0)
         ORL_TRY_GOTO(st, done, put_target(s, path, role, time, "--time", ORL_INGEST_KIND_TIME, 0));
     if (o->episode_gap > 0 && time < 0)
-        ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "%s: --episode-gap needs a time column (--time)", path);
+        ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "%s: --episode-gap needs a time column (--time)",
+                      path);
 
     s->src.binding.targets = s->targets;
     s->src.binding.on_nan_error = o->on_nan == ORL_INGEST_ON_NAN_ERROR;
@@ -747,7 +754,7 @@ static orl_status mark_pass(orl_ingest_stream *s) {
     /* the producing pass starts over with the same episode numbering */
     s->file = -1;
     s->raw_episode = -1;
-    s->pass = 1;
+    s->cur = 0;
     return ORL_OK;
 }
 
@@ -769,8 +776,10 @@ orl_status orl_ingest_open(const char *const *logs, int n_logs, const orl_ingest
                            const orl_progress *progress, orl_ingest_stream **out) {
     *out = NULL;
     if (n_logs < 1) ORL_FAIL(ORL_ERR_INPUT, "no log to ingest");
-    if (!opt->obs[0]) ORL_FAIL(ORL_ERR_INPUT, "no observation columns: give --obs (or obs = in a mapping file)");
-    if (!opt->act[0]) ORL_FAIL(ORL_ERR_INPUT, "no action columns: give --act (or act = in a mapping file)");
+    if (!opt->obs[0])
+        ORL_FAIL(ORL_ERR_INPUT, "no observation columns: give --obs (or obs = in a mapping file)");
+    if (!opt->act[0])
+        ORL_FAIL(ORL_ERR_INPUT, "no action columns: give --act (or act = in a mapping file)");
     if (!opt->reward[0])
         ORL_FAIL(ORL_ERR_INPUT, "no reward column: give --reward COL, or --reward none for a log "
                                 "without rewards");
@@ -797,10 +806,11 @@ orl_status orl_ingest_open(const char *const *logs, int n_logs, const orl_ingest
     }
     s->file = -1;
     s->bytes_done = 0;
-    ORL_TRY_GOTO(st, fail,
-                 orl_header_init(&s->header, s->obs_dim, s->act_dim,
-                                 opt->discrete ? ORL_ACTION_KIND_DISCRETE : ORL_ACTION_KIND_CONTINUOUS,
-                                 opt->n_actions));
+    ORL_TRY_GOTO(
+        st, fail,
+        orl_header_init(&s->header, s->obs_dim, s->act_dim,
+                        opt->discrete ? ORL_ACTION_KIND_DISCRETE : ORL_ACTION_KIND_CONTINUOUS,
+                        opt->n_actions));
     s->header.has_logp = s->has_logp;
     snprintf(s->header.env_id, sizeof s->header.env_id, "%s", opt->env_id);
     snprintf(s->header.behavior, sizeof s->header.behavior, "%s", opt->behavior);
@@ -818,10 +828,7 @@ orl_status orl_ingest_open(const char *const *logs, int n_logs, const orl_ingest
 
     if (opt->on_nan == ORL_INGEST_ON_NAN_DROP_EPISODE) {
         s->bytes_total *= 2;
-        s->pass = 0;
         ORL_TRY_GOTO(st, fail, mark_pass(s));
-    } else {
-        s->pass = 1;
     }
     *out = s;
     return ORL_OK;
@@ -923,10 +930,20 @@ static int64_t block_rows(const orl_ingest_options *opt) {
     return opt->block_rows < MIN_BLOCK_ROWS ? MIN_BLOCK_ROWS : opt->block_rows;
 }
 
+/* appending is for SQLite outputs: any other layout would replace the file */
+static int sqlite_output(const char *out, orl_layout layout) {
+    if (layout != ORL_LAYOUT_AUTO) return layout == ORL_LAYOUT_SQLITE;
+    const char *dot = strrchr(out, '.');
+    return dot &&
+           (strcmp(dot, ".sqlite") == 0 || strcmp(dot, ".sqlite3") == 0 || strcmp(dot, ".db") == 0);
+}
+
 orl_status orl_ingest(const char *const *logs, int n_logs, const char *out,
                       const orl_ingest_options *opt, const orl_progress *progress,
                       orl_ingest_report *report) {
     if (report) memset(report, 0, sizeof *report);
+    if (opt->write.append && !sqlite_output(out, opt->write.layout))
+        ORL_FAIL(ORL_ERR_INPUT, "%s: appending works only for SQLite outputs (.sqlite, .db)", out);
     orl_ingest_stream *s = NULL;
     orl_writer *w = NULL;
     orl_dataset *block = NULL;

@@ -36,16 +36,16 @@ typedef struct orl_ingest_binding {
 
 /* one parsed row; the parser fills the mapped fields and leaves the others alone */
 typedef struct orl_ingest_row {
-    float *val;         /* (n_val) obs (S) | next_obs (S, when mapped) | act (A) | rew | logp */
-    int32_t act_idx;    /* discrete action */
-    uint8_t terminal;   /* flags as logged */
+    float *val;       /* (n_val) obs (S) | next_obs (S, when mapped) | act (A) | rew | logp */
+    int32_t act_idx;  /* discrete action */
+    uint8_t terminal; /* flags as logged */
     uint8_t timeout;
-    uint8_t nonfinite;  /* a mapped value was NaN, inf or missing (only when !on_nan_error) */
-    double time;        /* seconds */
-    char *episode;      /* (episode_cap) episode id text, NUL-terminated; owned by the row */
+    uint8_t nonfinite; /* a mapped value was NaN, inf or missing (only when !on_nan_error) */
+    double time;       /* seconds */
+    char *episode;     /* (episode_cap) episode id text, NUL-terminated; owned by the row */
     size_t episode_len;
     size_t episode_cap;
-    int64_t line;       /* line of the log where the row starts */
+    int64_t line; /* line of the log where the row starts */
 } orl_ingest_row;
 
 /* sets row->episode to text[0, n); returns ORL_ERR_NOMEM on failure */
@@ -61,9 +61,9 @@ typedef struct orl_ingest_source_ops {
 typedef struct orl_ingest_source {
     const orl_ingest_source_ops *ops;
     void *impl;
-    int n_cols;          /* columns of the log (CSV header fields, JSON leaves of line 1) */
-    char **names;        /* (n_cols) column names, owned by impl */
-    int64_t bytes_read;  /* bytes of the file consumed so far, kept current by next_row */
+    int n_cols;                 /* columns of the log (CSV header fields, JSON leaves of line 1) */
+    char **names;               /* (n_cols) column names, owned by impl */
+    int64_t bytes_read;         /* bytes of the file consumed so far, kept current by next_row */
     orl_ingest_binding binding; /* set by the front end before the first next_row */
 } orl_ingest_source;
 
@@ -73,11 +73,14 @@ orl_status orl_ingest_csv_open(const char *path, char delimiter, orl_ingest_sour
 /* opens a JSON Lines log and flattens its first object into columns (jsonl.c) */
 orl_status orl_ingest_jsonl_open(const char *path, orl_ingest_source *src);
 
-/* "nan", "inf", "infinity" in any case with an optional sign (text NUL-terminated, length n) */
+/* "nan", "inf", "infinity" in any case with an optional sign (text of length n) */
 int orl_ingest_is_nonfinite_word(const char *text, size_t n);
 
-/* parses a NUL-terminated decimal or non-finite word of length n exactly as strtod (C locale);
- * 1 on success */
+/* the number parsers below read text 8 bytes at a time: text[n] must be NUL and the 8 bytes
+ * after it readable */
+#define ORL_INGEST_TEXT_PAD 8
+
+/* parses a decimal or non-finite word exactly as strtod (C locale); 1 on success */
 int orl_ingest_parse_double(const char *text, size_t n, double *out);
 
 /* parses "true"/"false" (any case) or a number into a flag; 1 on success, *nonfinite set

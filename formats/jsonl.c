@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #define READ_BYTES (1u << 20)
-#define MAX_DEPTH 32
-#define MAX_NAME 1024
+#define MAX_DEPTH  32
+#define MAX_NAME   1024
 
 /* one step of a column's path from the line's object */
 typedef struct json_step {
@@ -42,23 +42,23 @@ typedef struct jsonl_source {
     int64_t line;       /* number of the line last returned */
     int64_t first_line; /* the line the columns come from */
 
-    char **names;       /* (n_cols) */
-    int32_t *path_at;   /* (n_cols) first step of each column's path in steps */
-    int32_t *path_len;  /* (n_cols) */
+    char **names;      /* (n_cols) */
+    int32_t *path_at;  /* (n_cols) first step of each column's path in steps */
+    int32_t *path_len; /* (n_cols) */
     int n_cols;
     int cols_cap;
-    json_step *steps;   /* (n_steps) */
+    json_step *steps; /* (n_steps) */
     size_t n_steps;
     size_t steps_cap;
 
-    json_t *pending;    /* the first line's object, parsed at open, not yet returned */
-    int *bound;         /* (n_bound) the mapped columns */
+    json_t *pending; /* the first line's object, parsed at open, not yet returned */
+    int *bound;      /* (n_bound) the mapped columns */
     int n_bound;
     int bound_ready;
 
-    char *fixed;        /* (fixed_cap) a line with its NaN/Infinity words quoted */
+    char *fixed; /* (fixed_cap) a line with its NaN/Infinity words quoted */
     size_t fixed_cap;
-    size_t *quoted_at;  /* (n_quoted) end of each quoted word in fixed */
+    size_t *quoted_at; /* (n_quoted) end of each quoted word in fixed */
     size_t n_quoted;
     size_t quoted_cap;
 } jsonl_source;
@@ -128,17 +128,17 @@ static orl_status quote_nonfinite_words(jsonl_source *j, const char **text, size
     const char *s = *text;
     size_t len = *n;
     if (!memchr(s, 'N', len) && !memchr(s, 'I', len)) return ORL_OK;
+    /* the copy is at most 5/3 of the line: room for every word quoted */
+    if (j->fixed_cap < 2 * len + 2) {
+        size_t cap = 2 * len + 2;
+        char *fixed = realloc(j->fixed, cap);
+        if (!fixed) ORL_FAIL(ORL_ERR_NOMEM, "%s:%lld: line copy", j->path, (long long)j->line);
+        j->fixed = fixed;
+        j->fixed_cap = cap;
+    }
     size_t k = 0;
     int in_string = 0;
     for (size_t i = 0; i < len; i++) {
-        /* a fixed copy is at most 5/3 of the line: room for every word quoted */
-        if (j->fixed_cap < 2 * len + 2) {
-            size_t cap = 2 * len + 2;
-            char *fixed = realloc(j->fixed, cap);
-            if (!fixed) ORL_FAIL(ORL_ERR_NOMEM, "%s:%lld: line copy", j->path, (long long)j->line);
-            j->fixed = fixed;
-            j->fixed_cap = cap;
-        }
         char c = s[i];
         size_t word = 0;
         if (in_string) {
@@ -304,14 +304,21 @@ static orl_status flatten(jsonl_source *j, json_t *v, walk *w) {
 
 static const char *type_name(const json_t *v) {
     switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    default: return "null";
+    case JSON_REAL:
+        return "a number";
+    case JSON_TRUE:
+        return "true";
+    case JSON_FALSE:
+        return "false";
+    default:
+        return "null";
     }
 }
 
@@ -346,9 +353,11 @@ static int json_number(const json_t *v, double *out, const char **what) {
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
         size_t n = json_string_length(v);
-        if (orl_ingest_is_nonfinite_word(s, n) && strlen(s) == n) {
+        char word[16 + ORL_INGEST_TEXT_PAD] = {0};
+        if (n < 16 && orl_ingest_is_nonfinite_word(s, n) && strlen(s) == n) {
             *what = s;
-            return orl_ingest_parse_double(s, n, out);
+            memcpy(word, s, n);
+            return orl_ingest_parse_double(word, n, out);
         }
     }
     return 0;
@@ -364,10 +373,18 @@ static orl_status column_value(jsonl_source *j, orl_ingest_row *row, int col,
         case JSON_INTEGER:
             snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
             break;
-        case JSON_REAL: snprintf(text, sizeof text, "%.17g", json_real_value(v)); break;
-        case JSON_TRUE: snprintf(text, sizeof text, "true"); break;
-        case JSON_FALSE: snprintf(text, sizeof text, "false"); break;
-        case JSON_NULL: text[0] = '\0'; break;
+        case JSON_REAL:
+            snprintf(text, sizeof text, "%.17g", json_real_value(v));
+            break;
+        case JSON_TRUE:
+            snprintf(text, sizeof text, "true");
+            break;
+        case JSON_FALSE:
+            snprintf(text, sizeof text, "false");
+            break;
+        case JSON_NULL:
+            text[0] = '\0';
+            break;
         default:
             ORL_FAIL(ORL_ERR_INPUT, "%s:%lld: key '%s': expected an episode id, got %s", j->path,
                      (long long)j->line, j->names[col], type_name(v));
@@ -446,8 +463,8 @@ static orl_status lookup(jsonl_source *j, json_t *root, int col, json_t **out) {
             size_t size = json_array_size(v);
             if (size != step->array_size)
                 ORL_FAIL(ORL_ERR_INPUT,
-                         "%s:%lld: key '%s': its array has %zu elements, %zu on line %lld",
-                         j->path, (long long)j->line, j->names[col], size, step->array_size,
+                         "%s:%lld: key '%s': its array has %zu elements, %zu on line %lld", j->path,
+                         (long long)j->line, j->names[col], size, step->array_size,
                          (long long)j->first_line);
             v = json_array_get(v, step->index);
         }
@@ -524,13 +541,16 @@ orl_status orl_ingest_jsonl_open(const char *path, orl_ingest_source *src) {
     orl_status st = ORL_OK;
     walk *w = NULL;
     if (!j->buf) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: read buffer", path);
-    if (j->fd < 0) ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (j->fd < 0)
+        ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     j->buf[0] = '\0';
     ORL_TRY_GOTO(st, fail, jsonl_fill(j));
     if (j->len >= 3 && memcmp(j->buf, "\xEF\xBB\xBF", 3) == 0) j->pos = 3;
 
     ORL_TRY_GOTO(st, fail, parse_line(j, &j->pending));
-    if (!j->pending) ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT, "%s: empty file (expected JSON objects, one per line)", path);
+    if (!j->pending)
+        ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT,
+                      "%s: empty file (expected JSON objects, one per line)", path);
     j->first_line = j->line;
     w = calloc(1, sizeof *w);
     if (!w) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: columns", path);

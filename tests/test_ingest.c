@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 
 #define SCRATCH ORL_BINARY_DIR "/tmp-ingest"
-#define ORL ORL_BINARY_DIR "/orl"
+#define ORL     ORL_BINARY_DIR "/orl"
 
 /* ---- helpers ---- */
 
@@ -27,13 +27,17 @@ static const char *scratch(const char *name) {
     return p;
 }
 
-static const char *write_file(const char *name, const char *text) {
+static const char *write_bytes(const char *name, const char *bytes, size_t n) {
     const char *path = scratch(name);
     FILE *f = fopen(path, "wb");
     cr_assert_not_null(f, "cannot write %s", path);
-    fwrite(text, 1, strlen(text), f);
+    fwrite(bytes, 1, n, f);
     fclose(f);
     return path;
+}
+
+static const char *write_file(const char *name, const char *text) {
+    return write_bytes(name, text, strlen(text));
 }
 
 static orl_ingest_options base_options(void) {
@@ -139,12 +143,11 @@ static float f32(const char *decimal) {
 /* ---- CSV dialects ---- */
 
 Test(ingest, csv_quotes_embedded_delimiters_and_crlf) {
-    const char *log = write_file("quotes.csv",
-                                 "q0,\"note, with comma\",q1,a0,r,done\r\n"
-                                 "1.5,\"say \"\"hi\"\", ok\",2.5,0.25,1,0\r\n"
-                                 "\"1.75\",\"two\r\nlines\",\" 2.75 \",0.5,2,0\r\n"
-                                 "2,plain,3,0.75,3,1\r\n"
-                                 "\r\n");
+    const char *log = write_file("quotes.csv", "q0,\"note, with comma\",q1,a0,r,done\r\n"
+                                               "1.5,\"say \"\"hi\"\", ok\",2.5,0.25,1,0\r\n"
+                                               "\"1.75\",\"two\r\nlines\",\" 2.75 \",0.5,2,0\r\n"
+                                               "2,plain,3,0.75,3,1\r\n"
+                                               "\r\n");
     orl_ingest_options opt = base_options();
     ARM_MAP(opt);
     map(&opt, "terminal", "done");
@@ -168,6 +171,19 @@ Test(ingest, csv_quotes_embedded_delimiters_and_crlf) {
     ARM_MAP(o2);
     const char *pieces[] = {"quotes-bad.csv:4:5:", "'q1'", "'oops'", NULL};
     expect_failure(bad, &o2, ORL_ERR_INPUT, pieces);
+
+    /* a NUL byte is text: harmless in an unmapped cell, not a number in a mapped one; a UTF-8
+     * byte order mark and a last line without its line end */
+    static const char nul[] = "\xEF\xBB\xBFq0,note,q1,a0,r\n1,a\0b,2,3,4\n5,c,6,7,8";
+    orl_ingest_report rep2;
+    orl_dataset *d2 = ingest_one(write_bytes("nul.csv", nul, sizeof nul - 1), &o2, &rep2);
+    cr_assert_eq(rep2.rows_read, 2);
+    cr_assert_eq(d2->obs[1], 2.0f);
+    cr_assert_eq(d2->next_obs[1], 6.0f);
+    orl_dataset_free(d2);
+    static const char nul_num[] = "q0,note,q1,a0,r\n1,x,2\0,3,4\n";
+    const char *p2[] = {"nul-num.csv:2:5:", "'q1'", "expected a number", NULL};
+    expect_failure(write_bytes("nul-num.csv", nul_num, sizeof nul_num - 1), &o2, ORL_ERR_INPUT, p2);
 }
 
 Test(ingest, tsv_semicolon_and_delimiter_flag) {
@@ -260,12 +276,13 @@ Test(ingest, jsonl_nested_objects_arrays_booleans) {
 
 Test(ingest, jsonl_nonfinite_words_and_errors) {
     /* Python's json writes NaN: accepted as a value, then subject to --on-nan */
-    const char *log = write_file("nan.jsonl", "{\"o\": [1, 2], \"a\": 0, \"r\": 1, \"ep\": 1}\n"
-                                              "{\"o\": [NaN, 2], \"a\": 0, \"r\": 1, \"ep\": 1}\n"
-                                              "{\"o\": [3, 4], \"a\": 0, \"r\": 1, \"ep\": 2}\n"
-                                              "{\"o\": [5, 6], \"a\": 1, \"r\": -Infinity, \"ep\": 2}\n"
-                                              "{\"o\": [7, 8], \"a\": 1, \"r\": 1, \"ep\": \"3\"}\n"
-                                              "{\"o\": [9, 10], \"a\": 1, \"r\": 1, \"ep\": \"3\"}\n");
+    const char *log =
+        write_file("nan.jsonl", "{\"o\": [1, 2], \"a\": 0, \"r\": 1, \"ep\": 1}\n"
+                                "{\"o\": [NaN, 2], \"a\": 0, \"r\": 1, \"ep\": 1}\n"
+                                "{\"o\": [3, 4], \"a\": 0, \"r\": 1, \"ep\": 2}\n"
+                                "{\"o\": [5, 6], \"a\": 1, \"r\": -Infinity, \"ep\": 2}\n"
+                                "{\"o\": [7, 8], \"a\": 1, \"r\": 1, \"ep\": \"3\"}\n"
+                                "{\"o\": [9, 10], \"a\": 1, \"r\": 1, \"ep\": \"3\"}\n");
     orl_ingest_options opt = base_options();
     map(&opt, "obs", "o");
     map(&opt, "act", "a");
@@ -597,6 +614,27 @@ Test(ingest, on_nan_drop_episode) {
     cr_assert_eq(rep.dropped_rows, 10);
     cr_assert_eq(rep.bytes_read, 2 * orl_fs_size(log), "two passes");
     orl_dataset_free(ds);
+
+    /* a missing flag is a missing value too: it drops its episode and splits nothing */
+    const char *flags = write_file("nan-flag.csv", "q,a,r,done\n"
+                                                   "1,0,1,0\n2,0,1,1\n"
+                                                   "3,0,1,0\n4,0,1,\n5,0,1,1\n"
+                                                   "6,0,1,0\n7,0,1,1\n");
+    orl_ingest_options o2 = base_options();
+    map(&o2, "obs", "q");
+    map(&o2, "act", "a");
+    map(&o2, "reward", "r");
+    map(&o2, "terminal", "done");
+    const char *p2[] = {"nan-flag.csv:5:7:", "column 'done'", "an empty cell", NULL};
+    expect_failure(flags, &o2, ORL_ERR_INPUT, p2);
+    map(&o2, "on_nan", "drop-episode");
+    orl_dataset *d2 = ingest_one(flags, &o2, &rep);
+    cr_assert_eq(d2->n_episodes, 2);
+    float obs2[] = {1, 2, 6, 7};
+    cr_assert_eq(d2->n_steps, 4);
+    for (int t = 0; t < 4; t++) cr_assert_eq(d2->obs[t], obs2[t]);
+    cr_assert_eq(rep.dropped_rows, 3);
+    orl_dataset_free(d2);
 }
 
 /* ---- bad input: library messages ---- */
@@ -653,8 +691,8 @@ Test(ingest, bad_input_messages) {
     const char *logs[] = {good, other};
     orl_dataset *out = NULL;
     cr_assert_eq(orl_ingest_dataset(logs, 2, &opt, NULL, &out, NULL), ORL_ERR_INPUT);
-    cr_assert_not_null(strstr(orl_error_message(), "other.csv: --obs selects other columns"),
-                       "%s", orl_error_message());
+    cr_assert_not_null(strstr(orl_error_message(), "other.csv: --obs selects other columns"), "%s",
+                       orl_error_message());
     const char *missing_file = scratch("no-such-log.csv");
     const char *p10[] = {"no-such-log.csv: cannot open", NULL};
     expect_failure(missing_file, &opt, ORL_ERR_IO, p10);
@@ -684,8 +722,9 @@ Test(ingest, cli_bad_input_exit_2_and_no_output) {
     const char *p6[] = {"quote-cli.csv:2:1:", "unterminated quote", NULL};
     cli_rejects(write_file("quote-cli.csv", "q0,a0,r\n\"1,2,3\n"), "quote.h5", map_args, p6);
     const char *p7[] = {"json-cli.jsonl:2:11:", "invalid JSON", NULL};
-    cli_rejects(write_file("json-cli.jsonl", "{\"q\": 1, \"a\": 2, \"r\": 3}\n{\"q\": 1 \"a\": 2}\n"),
-                "json.h5", "--obs q --act a --reward r", p7);
+    cli_rejects(
+        write_file("json-cli.jsonl", "{\"q\": 1, \"a\": 2, \"r\": 3}\n{\"q\": 1 \"a\": 2}\n"),
+        "json.h5", "--obs q --act a --reward r", p7);
     const char *p8[] = {"unknown option '--bogus'", NULL};
     cli_rejects(write_file("ok-cli.csv", "q0,a0,r\n1,2,3\n"), "bogus.h5", "--bogus", p8);
     const char *p9[] = {"no-map.map: cannot open the mapping file", NULL};
@@ -707,8 +746,9 @@ Test(ingest, cli_writes_hdf5_and_sqlite_with_map_file) {
         snprintf(name, sizeof name, "cli-ok.%s", exts[i]);
         const char *out = scratch(name);
         remove(out);
-        snprintf(cmd, sizeof cmd, "'%s' ingest '%s' -o '%s' --map '%s' --behavior=teleop --json >'%s.json'",
-                 ORL, log, out, m, out);
+        snprintf(cmd, sizeof cmd,
+                 "'%s' ingest '%s' -o '%s' --map '%s' --behavior=teleop --json >'%s.json'", ORL,
+                 log, out, m, out);
         cr_assert_eq(run(cmd), 0, "%s", cmd);
         char json_path[4200];
         snprintf(json_path, sizeof json_path, "%s.json", out);
@@ -749,6 +789,25 @@ Test(ingest, sqlite_append) {
     cr_assert_eq(ds->n_episodes, 2);
     cr_assert_eq(ds->n_steps, 4);
     orl_dataset_free(ds);
+
+    /* a failed append leaves the database as it was, though blocks had been written */
+    char *big = malloc(1 << 20);
+    size_t k = (size_t)sprintf(big, "q,a,r,done\n");
+    for (int i = 0; i < 20000; i++) k += (size_t)sprintf(big + k, "%d,0,1,%d\n", i, i % 100 == 99);
+    sprintf(big + k, "1,2\n");
+    const char *bad[] = {write_file("append-bad.csv", big)};
+    free(big);
+    cr_assert_eq(orl_ingest(bad, 1, out, &opt, NULL, NULL), ORL_ERR_INPUT);
+    cr_assert_not_null(strstr(orl_error_message(), "append-bad.csv:20002:4:"), "%s",
+                       orl_error_message());
+    cr_assert_eq(orl_dataset_read(out, NULL, NULL, &ds), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(ds->n_episodes, 2);
+    cr_assert_eq(ds->n_steps, 4);
+    orl_dataset_free(ds);
+
+    /* an HDF5 output would be replaced, not appended to */
+    cr_assert_eq(orl_ingest(logs, 1, scratch("append.h5"), &opt, NULL, NULL), ORL_ERR_INPUT);
+    cr_assert_not_null(strstr(orl_error_message(), "appending works only for SQLite outputs"));
 }
 
 static int stop_at_once(void *ctx, int64_t done, int64_t total, const char *what) {
@@ -905,14 +964,35 @@ Test(ingest, float_parser_matches_strtof) {
     }
     /* the cases the fast path must hand to strtof did occur */
     cr_assert_gt(double_rounding, 100, "only %d double-rounding cases", double_rounding);
-    const char *special[] = {"0", "-0", "0.0", "+1", "1.", ".5", "-.5", "1e0", "1E+2", "3.4028235e38",
-                             "3.4028236e38", "1e39", "1e-46", "1.4e-45", "1.17549435e-38",
-                             "16777217", "16777216.5", "0.000000000000000000000000001",
-                             "123456789012345678901234567890", "nan", "-NaN", "inf", "-Infinity",
-                             "9007199254740993", "1.00000005960464477539062500000000001", NULL};
+    const char *special[] = {"0",
+                             "-0",
+                             "0.0",
+                             "+1",
+                             "1.",
+                             ".5",
+                             "-.5",
+                             "1e0",
+                             "1E+2",
+                             "3.4028235e38",
+                             "3.4028236e38",
+                             "1e39",
+                             "1e-46",
+                             "1.4e-45",
+                             "1.17549435e-38",
+                             "16777217",
+                             "16777216.5",
+                             "0.000000000000000000000000001",
+                             "123456789012345678901234567890",
+                             "nan",
+                             "-NaN",
+                             "inf",
+                             "-Infinity",
+                             "9007199254740993",
+                             "1.00000005960464477539062500000000001",
+                             NULL};
     for (int i = 0; special[i]; i++) check_parse(special[i]);
-    const char *rejected[] = {"", " 1", "1 ", "abc", "1e", "1.2.3", "0x10", "1,5", "--1", "+",
-                              ".", "e5", "nan1", "1e+", "- 1", NULL};
+    const char *rejected[] = {"",    " 1", "1 ", "abc", "1e",   "1.2.3", "0x10", "1,5",
+                              "--1", "+",  ".",  "e5",  "nan1", "1e+",   "- 1",  NULL};
     for (int i = 0; rejected[i]; i++) {
         float v;
         cr_assert_eq(orl_ingest_parse_float(rejected[i], strlen(rejected[i]), &v), 0, "'%s'",
@@ -933,7 +1013,8 @@ Test(ingest, round_trip_decimal_values) {
     char(*cells)[7][40] = malloc(sizeof(char[5000][7][40]));
     for (int i = 0; i < rows; i++) {
         for (int c = 0; c < 6; c++) {
-            double v = (orl_rng_uniform(&rng) - 0.5) * pow(10.0, (double)orl_rng_range(&rng, -8, 8));
+            double v =
+                (orl_rng_uniform(&rng) - 0.5) * pow(10.0, (double)orl_rng_range(&rng, -8, 8));
             const char *fmt[] = {"%.6f", "%.9g", "%.17g", "%.3e"};
             snprintf(cells[i][c], 40, fmt[orl_rng_below(&rng, 4)], v);
         }
@@ -963,8 +1044,7 @@ Test(ingest, round_trip_decimal_values) {
             for (int c = 0; c < 3; c++) {
                 cr_assert_eq(ds->obs[3 * i + c], f32(cells[i][c]), "row %d obs %d '%s'", i, c,
                              cells[i][c]);
-                if (i % 50 != 49)
-                    cr_assert_eq(ds->next_obs[3 * i + c], f32(cells[i + 1][c]));
+                if (i % 50 != 49) cr_assert_eq(ds->next_obs[3 * i + c], f32(cells[i + 1][c]));
             }
             cr_assert_eq(ds->act[2 * i], f32(cells[i][3]));
             cr_assert_eq(ds->act[2 * i + 1], f32(cells[i][4]));

@@ -61,9 +61,10 @@ typedef struct orl_ingest_options {
     orl_ingest_format format; /* for every log; AUTO sniffs each one */
     char delimiter;           /* CSV delimiter; 0 sniffs ',' '\t' ';' from the header line */
     orl_ingest_on_nan on_nan;
-    double episode_gap; /* > 0: a time gap larger than this (or time going back) starts an episode */
-    int discrete;       /* actions are integers in one column (act_idx) */
-    int32_t n_actions;  /* discrete: number of actions, checked when > 0 (0: unknown) */
+    double
+        episode_gap;   /* > 0: a time gap larger than this (or time going back) starts an episode */
+    int discrete;      /* actions are integers in one column (act_idx) */
+    int32_t n_actions; /* discrete: number of actions, checked when > 0 (0: unknown) */
 
     char env_id[128];   /* metadata copied into the header */
     char behavior[128]; /* behaviour policy name */
@@ -74,7 +75,7 @@ typedef struct orl_ingest_options {
 
 /* what an ingest did */
 typedef struct orl_ingest_report {
-    int64_t rows_read;        /* data rows parsed from the logs (headers and blank lines not counted) */
+    int64_t rows_read; /* data rows parsed from the logs (headers and blank lines not counted) */
     int64_t steps_written;    /* N: rows in the dataset */
     int64_t episodes;         /* E: episodes in the dataset */
     int64_t dropped_rows;     /* rows read but not written (last non-terminal rows, NaN episodes) */
@@ -110,8 +111,11 @@ orl_status orl_ingest_map_load(const char *path, orl_ingest_options *opt);
 /* opens the logs (n_logs >= 1; each log is its own source and the files' names go into
  * header.source), reads every header, resolves the mapping against each and checks that all
  * logs give the same columns. With on_nan DROP_EPISODE this reads every log once to find the
- * episodes holding non-finite values. opt and the strings of logs must outlive the stream;
- * progress may be NULL (it is called with bytes read and the log's name). */
+ * episodes holding non-finite values. opt is copied; the strings of logs must outlive the
+ * stream; progress may be NULL (it is called with bytes read and the log's name). Returns
+ * ORL_ERR_INPUT for a mapping that does not fit a log (naming the log, the pattern and the
+ * columns there are) or bad rows in the drop-episode pass, ORL_ERR_IO, ORL_ERR_NOMEM,
+ * ORL_ERR_INTERRUPTED. */
 orl_status orl_ingest_open(const char *const *logs, int n_logs, const orl_ingest_options *opt,
                            const orl_progress *progress, orl_ingest_stream **out);
 
@@ -119,8 +123,11 @@ orl_status orl_ingest_open(const char *const *logs, int n_logs, const orl_ingest
 const orl_header *orl_ingest_header(const orl_ingest_stream *s);
 
 /* fills block (created with orl_ingest_header's shape; cap_steps >= 4) with the next rows:
- * it is cleared, filled with up to cap_steps - 1 finished rows (every row's flags final, so
- * episodes end exactly where the rules say) and indexed. block->n_steps == 0 at the end. */
+ * it is cleared, filled with up to cap_steps finished rows and indexed. Every row's flags are
+ * final: an episode may continue in the next block, but a block never ends on a row whose
+ * fate is unknown. block->n_steps == 0 at the end. Returns the parsers' errors (ORL_ERR_INPUT
+ * naming file, line, column), ORL_ERR_IO, ORL_ERR_NOMEM, or ORL_ERR_INTERRUPTED when the
+ * progress callback asks to stop. */
 orl_status orl_ingest_next(orl_ingest_stream *s, orl_dataset *block);
 
 /* counts so far (final after next returned 0 rows); report must not be NULL */
@@ -132,8 +139,8 @@ void orl_ingest_close(orl_ingest_stream *s);
 /* ingests the logs into the dataset file out (layout from opt->write or the path), writing
  * to a temporary name that is renamed into place only when everything succeeded: on any
  * failure, including an interrupt from progress (ORL_ERR_INTERRUPTED), no output is left
- * (with write.append into an existing SQLite file, the episodes of this call are discarded).
- * report may be NULL. */
+ * (with write.append into an existing SQLite file, the episodes of this call are discarded;
+ * write.append with any other layout is ORL_ERR_INPUT). report may be NULL. */
 orl_status orl_ingest(const char *const *logs, int n_logs, const char *out,
                       const orl_ingest_options *opt, const orl_progress *progress,
                       orl_ingest_report *report);
