@@ -67,8 +67,15 @@ int cmd_convert(int argc, char **argv) {
     ORL_TRY_GOTO(st, fail, orl_reader_open(in, &ropt, &r));
     orl_header h;
     ORL_TRY_GOTO(st, fail, orl_header_copy(&h, orl_reader_header(r)));
-    if (!h.tool[0]) snprintf(h.tool, sizeof h.tool, "orl %s", ORL_VERSION);
-    if (!h.source[0]) snprintf(h.source, sizeof h.source, "%s (%s)", in, orl_reader_layout(r));
+    /* orl wrote this file; where the data came from stays in source */
+    char from[sizeof h.source];
+    snprintf(from, sizeof from, "%s", h.source[0] ? h.source : in);
+    if (h.tool[0])
+        snprintf(h.source, sizeof h.source, "%.300s (%.100s, converted from %s)", from, h.tool,
+                 orl_reader_layout(r));
+    else
+        snprintf(h.source, sizeof h.source, "%.400s (converted from %s)", from, orl_reader_layout(r));
+    snprintf(h.tool, sizeof h.tool, "orl %s", ORL_VERSION);
     st = orl_writer_open(out, &h, &wopt, &w);
     orl_header_free(&h);
     if (st) goto fail;

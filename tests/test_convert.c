@@ -221,8 +221,8 @@ Test(convert, info_statistics_match_memory, .init = setup) {
 Test(convert, validate_names_violation_and_exits_2, .init = setup) {
     orl_dataset *ds = synthetic(ORL_ACTION_KIND_CONTINUOUS, 0);
     ds->rew[9] = NAN; /* episode 2, step 1 */
-    cr_assert_eq(orl_dataset_write(ds, DIR "/nan.sqlite", NULL, NULL), ORL_OK);
-    cr_assert_eq(run("%s validate " DIR "/nan.sqlite 2> " DIR "/nan.err", ORL), 2);
+    cr_assert_eq(orl_dataset_write(ds, DIR "/nan.h5", NULL, NULL), ORL_OK);
+    cr_assert_eq(run("%s validate " DIR "/nan.h5 2> " DIR "/nan.err", ORL), 2);
     char *msg = slurp(DIR "/nan.err");
     cr_assert(strstr(msg, "episode 2, step 1: rew is nan") != NULL, "%s", msg);
     orl_dataset_free(ds);
