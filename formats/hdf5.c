@@ -5,8 +5,10 @@
  * assembler: every raw row is classified as continuing, terminal or timeout (from `terminals`
  * and `timeouts`, or `episode_terminals`, or a fixed episode length), and when the file has no
  * `next_observations` the successor of a row is the next row of the same episode; a timeout row
- * has no successor, so it is dropped and its predecessor takes the timeout (d3rlpy v1 and D4RL's
- * qlearning_dataset drop the same rows). A terminal row is kept, with next_obs = obs.
+ * has no successor, so it is dropped and its predecessor takes the timeout (D4RL's
+ * qlearning_dataset drops the same rows). A terminal row is kept, with next_obs = obs. A file
+ * that ends inside an episode is read with that episode open, unless it has no timeouts key
+ * (then its last row is a timeout, as D4RL has it).
  *
  * Writing stores chunked, extendible datasets that declare shuffle + deflate. The chunks are
  * shuffled and deflated here, on a worker thread, while the caller produces the next rows, and
@@ -27,16 +29,16 @@
 
 #define STAGE_ROWS_DEFAULT 65536      /* raw rows staged per read when block_rows is 0 */
 #define SCAN_ROWS          65536      /* rows per read when scanning discrete actions */
-#define READ_CACHE_BYTES   (8u << 20) /* chunk cache per dataset when reading */
+#define READ_CACHE_BYTES   (4u << 20) /* chunk cache per dataset when reading */
 #define READ_CACHE_SLOTS   1031
-#define CHUNK_TARGET_BYTES (512 * 1024) /* default chunk: about this many bytes of the widest key */
+#define CHUNK_TARGET_BYTES (512 * 1024) /* default chunk bytes of the widest key */
 #define CHUNK_ROWS_MAX     65536
 #define GZIP_LEVEL_DEFAULT 4 /* opt->gzip_level 0 */
 #define N_SLOTS            4 /* chunks in flight between the caller and the worker */
 #define FORMAT_VERSION     1 /* orl_format_version */
-#ifndef LIBVER_LOW
-#define LIBVER_LOW H5F_LIBVER_V18
-#endif
+/* files in the HDF5 1.8 format: object headers carry checksums, so a corrupt file fails to
+ * open instead of crashing HDF5; any HDF5 >= 1.8 (every h5py since 2.0) reads them */
+#define LIBVER_LOW         H5F_LIBVER_V18
 #define DEFLATE_FILTER_BIT (1u << 1) /* filter mask: pipeline entry 1 (deflate) not applied */
 
 /* ---- HDF5 errors ---- */
@@ -92,17 +94,28 @@ static int link_exists(hid_t loc, const char *key) {
 
 static const char *class_name(H5T_class_t c) {
     switch (c) {
-    case H5T_INTEGER: return "integer";
-    case H5T_FLOAT: return "float";
-    case H5T_STRING: return "string";
-    case H5T_BITFIELD: return "bitfield";
-    case H5T_OPAQUE: return "opaque";
-    case H5T_COMPOUND: return "compound";
-    case H5T_REFERENCE: return "reference";
-    case H5T_ENUM: return "enum";
-    case H5T_VLEN: return "variable-length";
-    case H5T_ARRAY: return "array";
-    default: return "unknown";
+    case H5T_INTEGER:
+        return "integer";
+    case H5T_FLOAT:
+        return "float";
+    case H5T_STRING:
+        return "string";
+    case H5T_BITFIELD:
+        return "bitfield";
+    case H5T_OPAQUE:
+        return "opaque";
+    case H5T_COMPOUND:
+        return "compound";
+    case H5T_REFERENCE:
+        return "reference";
+    case H5T_ENUM:
+        return "enum";
+    case H5T_VLEN:
+        return "variable-length";
+    case H5T_ARRAY:
+        return "array";
+    default:
+        return "unknown";
     }
 }
 
@@ -139,7 +152,8 @@ static int read_one_string(hid_t id, int is_attr, char *out, size_t cap) {
     if (is_var) {
         char *s = NULL;
         H5Tset_size(mtype, H5T_VARIABLE);
-        herr_t e = is_attr ? H5Aread(id, mtype, &s) : H5Dread(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s);
+        herr_t e = is_attr ? H5Aread(id, mtype, &s)
+                           : H5Dread(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s);
         if (e >= 0) {
             snprintf(out, cap, "%s", s ? s : "");
             ok = 1;
@@ -151,7 +165,8 @@ static int read_one_string(hid_t id, int is_attr, char *out, size_t cap) {
         if (!buf) goto done;
         H5Tset_size(mtype, size);
         H5Tset_strpad(mtype, H5T_STR_NULLPAD);
-        herr_t e = is_attr ? H5Aread(id, mtype, buf) : H5Dread(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+        herr_t e = is_attr ? H5Aread(id, mtype, buf)
+                           : H5Dread(id, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
         if (e >= 0) {
             snprintf(out, cap, "%s", buf);
             ok = 1;
@@ -209,12 +224,16 @@ static herr_t attr_put(hid_t obj, const char *name, hid_t ftype, hid_t mtype, hs
     return e;
 }
 
+/* a fixed-length UTF-8 string: it lives in the (checksummed) object header, where a
+ * variable-length one would sit in the global heap, which HDF5 reads without a checksum and
+ * can crash or hang on when it is corrupt. h5py returns it as bytes. */
 static herr_t attr_put_text(hid_t obj, const char *name, const char *value) {
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0) return -1;
-    herr_t e = H5Tset_size(t, H5T_VARIABLE);
+    herr_t e = H5Tset_size(t, strlen(value) + 1);
+    if (e >= 0) e = H5Tset_strpad(t, H5T_STR_NULLTERM);
     if (e >= 0) e = H5Tset_cset(t, H5T_CSET_UTF8);
-    if (e >= 0) e = attr_put(obj, name, t, t, 0, &value);
+    if (e >= 0) e = attr_put(obj, name, t, t, 0, value);
     H5Tclose(t);
     return e;
 }
@@ -244,30 +263,32 @@ typedef struct column {
     hid_t dset;             /* H5I_INVALID_HID when the file lacks the key */
     H5T_class_t type_class; /* H5T_INTEGER, H5T_FLOAT or H5T_ENUM */
     int rank;
-    hsize_t rows;      /* dims[0] */
-    hsize_t width;     /* values per row */
-    hid_t enum_type;   /* native memory type of an enum (h5py bool) column */
-    size_t enum_size;  /* bytes per enum value */
+    hsize_t rows;     /* dims[0] */
+    hsize_t width;    /* values per row */
+    hid_t enum_type;  /* native memory type of an enum (h5py bool) column */
+    size_t enum_size; /* bytes per enum value */
 } column;
 
-/* raw row classes */
-enum { END_NONE = 0, END_TERMINAL = 1, END_TIMEOUT = 2 };
+/* raw row classes; END_OPEN is the last row of a file that can mark episode ends (it has
+ * timeouts or episode_terminals) but did not mark this one: the log ended inside an episode,
+ * and the reader leaves that visible (an open tail) for orl info and orl validate to report */
+enum { END_NONE = 0, END_TERMINAL = 1, END_TIMEOUT = 2, END_OPEN = 3 };
 
 typedef struct hdf5_reader {
     const char *path; /* the orl_reader's path, for messages */
     hid_t file;
     column col[COLUMN_COUNT];
-    int d3rlpy;             /* episode ends come from episode_terminals */
-    int infer_next;         /* no next_observations: successor rows give next_obs */
-    int discrete;           /* act_idx from integer actions */
-    int32_t n_actions;      /* discrete: actions lie in [0, n_actions) */
+    int d3rlpy;                /* episode ends come from episode_terminals */
+    int infer_next;            /* no next_observations: successor rows give next_obs */
+    int discrete;              /* act_idx from integer actions */
+    int32_t n_actions;         /* discrete: actions lie in [0, n_actions) */
     int64_t max_episode_steps; /* D4RL without timeouts: cut at this length (0: never) */
-    int64_t n_rows;         /* N: raw rows in the file */
+    int64_t n_rows;            /* N: raw rows in the file */
     int32_t obs_dim, act_dim;
 
     /* staging: raw rows [s0, s0 + len) of the file, processed up to row cur */
     int64_t cap, s0, len, cur;
-    int64_t ep_step; /* raw rows of the current episode staged before the next one loads */
+    int64_t ep_step;  /* raw rows of the current episode staged before the next one loads */
     float *obs;       /* (cap, S) */
     float *next_obs;  /* (cap, S) only with a next_observations key */
     float *act;       /* (cap, A) continuous */
@@ -276,7 +297,7 @@ typedef struct hdf5_reader {
     float *logp;      /* (cap) */
     uint8_t *term;    /* (cap) terminals flag */
     uint8_t *end;     /* (cap) timeouts / episode_terminals flag */
-    uint8_t *kind;    /* (cap) END_NONE, END_TERMINAL or END_TIMEOUT */
+    uint8_t *kind;    /* (cap) END_NONE, END_TERMINAL, END_TIMEOUT or END_OPEN */
     void *scratch;    /* (cap x 8 bytes) flags before conversion */
     void *mem;        /* the one allocation behind the staging columns */
 } hdf5_reader;
@@ -334,8 +355,9 @@ static orl_status column_open(hdf5_reader *rd, column *c, const char *key, colum
         break;
     case COLUMN_SHAPE_VECTOR:
         if (rank != 1 && !(rank == 2 && dims[1] == 1))
-            ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s': expected 1-D array (N) or (N, 1), got rank %d%s",
-                     rd->path, key, rank, rank == 2 ? " with more than one column" : "");
+            ORL_FAIL(ORL_ERR_FORMAT,
+                     "%s: key '%s': expected 1-D array (N) or (N, 1), got rank %d%s", rd->path, key,
+                     rank, rank == 2 ? " with more than one column" : "");
         break;
     case COLUMN_SHAPE_ACTIONS:
         if (rank != 1 && rank != 2)
@@ -345,8 +367,7 @@ static orl_status column_open(hdf5_reader *rd, column *c, const char *key, colum
     }
     c->rows = dims[0];
     c->width = rank == 2 ? dims[1] : 1;
-    if (c->width == 0)
-        ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s': rows of width 0", rd->path, key);
+    if (c->width == 0) ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s': rows of width 0", rd->path, key);
     if (c->width > (1u << 24))
         ORL_FAIL(ORL_ERR_UNSUPPORTED, "%s: key '%s': rows of %llu values are too wide", rd->path,
                  key, (unsigned long long)c->width);
@@ -419,9 +440,9 @@ static size_t stage_layout(hdf5_reader *rd, char *mem) {
         if (mem) rd->field = (type *)(void *)(mem + at);                                           \
         at += ((count) * sizeof(type) + 63) / 64 * 64;                                             \
     } while (0)
-    STAGE_PLACE(obs, float, cap * s);
-    STAGE_PLACE(next_obs, float, rd->infer_next ? 0 : cap * s);
-    STAGE_PLACE(act, float, rd->discrete ? 0 : cap * a);
+    STAGE_PLACE(obs, float, cap *s);
+    STAGE_PLACE(next_obs, float, rd->infer_next ? 0 : cap *s);
+    STAGE_PLACE(act, float, rd->discrete ? 0 : cap *a);
     STAGE_PLACE(act_idx, int32_t, rd->discrete ? cap : 0);
     STAGE_PLACE(rew, float, cap);
     STAGE_PLACE(logp, float, cap);
@@ -446,8 +467,11 @@ static uint8_t classify(const hdf5_reader *rd, int64_t row, uint8_t term, uint8_
     else
         k = rd->max_episode_steps > 0 && ep_step + 1 >= rd->max_episode_steps ? END_TIMEOUT
                                                                               : END_NONE;
-    /* the log ends inside an episode: it was cut */
-    if (k == END_NONE && row == rd->n_rows - 1) k = END_TIMEOUT;
+    /* the log ends inside an episode. Without a timeouts key that is how every D4RL file
+     * ends (D4RL cuts there too): a timeout. Otherwise the file could have said so and did
+     * not: the episode stays open */
+    if (k == END_NONE && row == rd->n_rows - 1)
+        k = !rd->d3rlpy && rd->col[COLUMN_END].dset < 0 ? END_TIMEOUT : END_OPEN;
     return k;
 }
 
@@ -460,15 +484,18 @@ static orl_status stage_load(hdf5_reader *rd, int64_t row0, int64_t at, int64_t 
         ORL_TRY(column_read(rd->path, &col[COLUMN_NEXT_OBS], H5T_NATIVE_FLOAT, row0, n,
                             rd->next_obs + p * s));
     if (rd->discrete) {
-        ORL_TRY(column_read(rd->path, &col[COLUMN_ACT], H5T_NATIVE_INT32, row0, n, rd->act_idx + p));
+        ORL_TRY(
+            column_read(rd->path, &col[COLUMN_ACT], H5T_NATIVE_INT32, row0, n, rd->act_idx + p));
         for (int64_t i = 0; i < n; i++) {
             int32_t v = rd->act_idx[p + (size_t)i];
             if (v < 0 || (rd->n_actions > 0 && v >= rd->n_actions))
-                ORL_FAIL(ORL_ERR_FORMAT, "%s: key 'actions': discrete action %d at row %lld outside [0, %d)",
+                ORL_FAIL(ORL_ERR_FORMAT,
+                         "%s: key 'actions': discrete action %d at row %lld outside [0, %d)",
                          rd->path, v, (long long)(row0 + i), rd->n_actions);
         }
     } else
-        ORL_TRY(column_read(rd->path, &col[COLUMN_ACT], H5T_NATIVE_FLOAT, row0, n, rd->act + p * a));
+        ORL_TRY(
+            column_read(rd->path, &col[COLUMN_ACT], H5T_NATIVE_FLOAT, row0, n, rd->act + p * a));
     ORL_TRY(column_read(rd->path, &col[COLUMN_REW], H5T_NATIVE_FLOAT, row0, n, rd->rew + p));
     if (col[COLUMN_LOGP].dset >= 0)
         ORL_TRY(column_read(rd->path, &col[COLUMN_LOGP], H5T_NATIVE_FLOAT, row0, n, rd->logp + p));
@@ -521,13 +548,14 @@ static void emit_row(hdf5_reader *rd, orl_dataset *block) {
     uint8_t terminal = k == END_TERMINAL, timeout = k == END_TIMEOUT;
     if (!rd->infer_next)
         next = rd->next_obs + i * s;
-    else if (k == END_TIMEOUT)
+    else if (k == END_TIMEOUT || k == END_OPEN)
         return; /* no successor was logged: the row cannot be a transition */
     else if (k == END_TERMINAL)
         next = rd->obs + i * s; /* never used for bootstrapping */
     else {
         next = rd->obs + (i + 1) * s;
-        timeout = rd->kind[i + 1] == END_TIMEOUT; /* the successor is dropped: we end here */
+        /* a timeout successor is dropped: the episode ends here (an open one stays open) */
+        timeout = rd->kind[i + 1] == END_TIMEOUT;
     }
     size_t b = (size_t)block->n_steps;
     memcpy(block->obs + b * s, rd->obs + i * s, s * sizeof(float));
@@ -587,9 +615,10 @@ static orl_status scan_actions(hdf5_reader *rd, int32_t *n_actions) {
         st = column_read(rd->path, &rd->col[COLUMN_ACT], H5T_NATIVE_INT32, row, n, buf);
         for (int64_t i = 0; i < n && st == ORL_OK; i++) {
             if (buf[i] < 0 || buf[i] == INT32_MAX)
-                st = orl_error_set(ORL_ERR_FORMAT,
-                                   "%s: key 'actions': discrete action %d at row %lld is not an index",
-                                   rd->path, buf[i], (long long)(row + i));
+                st = orl_error_set(
+                    ORL_ERR_FORMAT,
+                    "%s: key 'actions': discrete action %d at row %lld is not an index", rd->path,
+                    buf[i], (long long)(row + i));
             if (buf[i] > max) max = buf[i];
         }
     }
@@ -605,11 +634,16 @@ static orl_status read_metadata(hdf5_reader *rd, orl_header *h) {
     attr_text(rd->file, "orl_source", h->source, sizeof h->source);
     attr_text(rd->file, "orl_behavior", h->behavior, sizeof h->behavior);
     attr_text(rd->file, "orl_tool", h->tool, sizeof h->tool);
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_discount", H5T_NATIVE_DOUBLE, &h->discount, 1, &found));
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_obs_low", H5T_NATIVE_FLOAT, h->obs_low, h->obs_dim, &found));
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_obs_high", H5T_NATIVE_FLOAT, h->obs_high, h->obs_dim, &found));
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_act_low", H5T_NATIVE_FLOAT, h->act_low, h->act_dim, &found));
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_act_high", H5T_NATIVE_FLOAT, h->act_high, h->act_dim, &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_discount", H5T_NATIVE_DOUBLE, &h->discount, 1,
+                         &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_obs_low", H5T_NATIVE_FLOAT, h->obs_low,
+                         h->obs_dim, &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_obs_high", H5T_NATIVE_FLOAT, h->obs_high,
+                         h->obs_dim, &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_act_low", H5T_NATIVE_FLOAT, h->act_low,
+                         h->act_dim, &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_act_high", H5T_NATIVE_FLOAT, h->act_high,
+                         h->act_dim, &found));
     return ORL_OK;
 }
 
@@ -632,31 +666,44 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
     char why[256];
     rd->file = H5Fopen(r->path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (rd->file < 0)
-        ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT, "%s: not a readable HDF5 file, truncated or corrupt (%s)", r->path,
+        ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
+                      "%s: not a readable HDF5 file, truncated or corrupt (%s)", r->path,
                       hdf5_detail(why, sizeof why));
 
     /* the keys, their shapes and their lengths */
     column *col = rd->col;
-    ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_OBS], "observations", COLUMN_SHAPE_MATRIX, 1, 0));
-    ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_ACT], "actions", COLUMN_SHAPE_ACTIONS, 1, 0));
+    ORL_TRY_GOTO(st, fail,
+                 column_open(rd, &col[COLUMN_OBS], "observations", COLUMN_SHAPE_MATRIX, 1, 0));
+    ORL_TRY_GOTO(st, fail,
+                 column_open(rd, &col[COLUMN_ACT], "actions", COLUMN_SHAPE_ACTIONS, 1, 0));
     ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_REW], "rewards", COLUMN_SHAPE_VECTOR, 1, 0));
-    ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_TERMINAL], "terminals", COLUMN_SHAPE_VECTOR, 1, 1));
+    ORL_TRY_GOTO(st, fail,
+                 column_open(rd, &col[COLUMN_TERMINAL], "terminals", COLUMN_SHAPE_VECTOR, 1, 1));
     if (d3rlpy) {
-        ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_END], "episode_terminals", COLUMN_SHAPE_VECTOR, 1, 1));
+        ORL_TRY_GOTO(
+            st, fail,
+            column_open(rd, &col[COLUMN_END], "episode_terminals", COLUMN_SHAPE_VECTOR, 1, 1));
         col[COLUMN_NEXT_OBS].key = "next_observations";
     } else {
-        ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_END], "timeouts", COLUMN_SHAPE_VECTOR, 0, 1));
-        ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_NEXT_OBS], "next_observations", COLUMN_SHAPE_MATRIX, 0, 0));
+        ORL_TRY_GOTO(st, fail,
+                     column_open(rd, &col[COLUMN_END], "timeouts", COLUMN_SHAPE_VECTOR, 0, 1));
+        ORL_TRY_GOTO(
+            st, fail,
+            column_open(rd, &col[COLUMN_NEXT_OBS], "next_observations", COLUMN_SHAPE_MATRIX, 0, 0));
     }
-    ORL_TRY_GOTO(st, fail, column_open(rd, &col[COLUMN_LOGP], "infos/action_log_probs", COLUMN_SHAPE_VECTOR, 0, 0));
+    ORL_TRY_GOTO(
+        st, fail,
+        column_open(rd, &col[COLUMN_LOGP], "infos/action_log_probs", COLUMN_SHAPE_VECTOR, 0, 0));
     rd->n_rows = (int64_t)col[COLUMN_OBS].rows;
     for (int c = 0; c < COLUMN_COUNT; c++)
         if (col[c].dset >= 0 && col[c].rows != col[COLUMN_OBS].rows)
-            ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT, "%s: key '%s' has %llu rows, but 'observations' has %llu",
-                          r->path, col[c].key, (unsigned long long)col[c].rows,
+            ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
+                          "%s: key '%s' has %llu rows, but 'observations' has %llu", r->path,
+                          col[c].key, (unsigned long long)col[c].rows,
                           (unsigned long long)col[COLUMN_OBS].rows);
     if (col[COLUMN_NEXT_OBS].dset >= 0 && col[COLUMN_NEXT_OBS].width != col[COLUMN_OBS].width)
-        ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT, "%s: key 'next_observations' has %llu columns, but 'observations' has %llu",
+        ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
+                      "%s: key 'next_observations' has %llu columns, but 'observations' has %llu",
                       r->path, (unsigned long long)col[COLUMN_NEXT_OBS].width,
                       (unsigned long long)col[COLUMN_OBS].width);
     rd->infer_next = col[COLUMN_NEXT_OBS].dset < 0;
@@ -672,11 +719,15 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
         hid_t space = flag >= 0 ? H5Dget_space(flag) : -1;
         hid_t type = flag >= 0 ? H5Dget_type(flag) : -1;
         hid_t mtype = type >= 0 ? H5Tget_native_type(type, H5T_DIR_ASCEND) : -1;
-        uint64_t value = 0;
-        if (space_points(space) == 1 && mtype >= 0 && H5Tget_size(mtype) <= sizeof value &&
-            H5Tget_class(type) != H5T_STRING &&
-            H5Dread(flag, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) >= 0)
-            said_discrete = value != 0;
+        uint8_t value[8] = {0};
+        size_t size = mtype >= 0 ? H5Tget_size(mtype) : 0;
+        H5T_class_t tc = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
+        if (space_points(space) == 1 && size >= 1 && size <= sizeof value &&
+            (tc == H5T_ENUM || tc == H5T_INTEGER) &&
+            H5Dread(flag, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, value) >= 0) {
+            said_discrete = 0;
+            for (size_t b = 0; b < size; b++) said_discrete |= value[b] != 0;
+        }
         close_id(&mtype, H5Tclose);
         close_id(&type, H5Tclose);
         close_id(&space, H5Sclose);
@@ -686,7 +737,8 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
     if (act->type_class == H5T_INTEGER) {
         if (act->width != 1)
             ORL_FAIL_GOTO(st, fail, ORL_ERR_UNSUPPORTED,
-                          "%s: key 'actions': integer actions of %llu columns (multi-discrete) are not supported",
+                          "%s: key 'actions': integer actions of %llu columns (multi-discrete) are "
+                          "not supported",
                           r->path, (unsigned long long)act->width);
         rd->discrete = 1;
     } else
@@ -696,14 +748,17 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
     int32_t n_actions = 0;
     if (rd->discrete) {
         int found;
-        ORL_TRY_GOTO(st, fail, attr_numbers(r->path, rd->file, "orl_n_actions", H5T_NATIVE_INT32, &n_actions, 1, &found));
+        ORL_TRY_GOTO(st, fail,
+                     attr_numbers(r->path, rd->file, "orl_n_actions", H5T_NATIVE_INT32, &n_actions,
+                                  1, &found));
         if (!found || n_actions <= 0) ORL_TRY_GOTO(st, fail, scan_actions(rd, &n_actions));
         rd->n_actions = n_actions;
     }
 
     /* the header */
     st = orl_header_init(&r->header, rd->obs_dim, rd->act_dim,
-                         rd->discrete ? ORL_ACTION_KIND_DISCRETE : ORL_ACTION_KIND_CONTINUOUS, n_actions);
+                         rd->discrete ? ORL_ACTION_KIND_DISCRETE : ORL_ACTION_KIND_CONTINUOUS,
+                         n_actions);
     if (st) goto fail;
     r->header.has_logp = col[COLUMN_LOGP].dset >= 0;
     ORL_TRY_GOTO(st, fail, read_metadata(rd, &r->header));
@@ -770,8 +825,8 @@ enum { SLOT_FREE = 0, SLOT_FILLING, SLOT_QUEUED, SLOT_DONE };
 
 /* one chunk of every column, from filling through compression to the file */
 typedef struct slot {
-    int state;    /* SLOT_*, under the writer's mutex once the worker runs */
-    int64_t rows; /* rows filled */
+    int state;                       /* SLOT_*, under the writer's mutex once the worker runs */
+    int64_t rows;                    /* rows filled */
     uint8_t *raw[WRITE_COUNT];       /* (C, width) values as stored */
     uint8_t *packed[WRITE_COUNT];    /* compressed chunk, capacity packed_cap[c] */
     const uint8_t *out[WRITE_COUNT]; /* what goes to the file: packed or raw */
@@ -803,7 +858,7 @@ typedef struct hdf5_writer {
     pthread_t worker;
     int sync_ready, worker_running, stop;
 
-    z_stream z;       /* worker's deflate state */
+    z_stream z; /* worker's deflate state */
     int z_ready;
     uint8_t *shuffled; /* (max chunk bytes) worker's shuffle buffer */
     void *mem;         /* the one allocation behind slots and the shuffle buffer */
@@ -1003,11 +1058,13 @@ static orl_status writer_write(void *impl, const orl_dataset *block) {
         int64_t m = hw->chunk_rows - sl->rows;
         if (block->n_steps - i < m) m = block->n_steps - i;
         size_t at = (size_t)sl->rows, from = (size_t)i, rows = (size_t)m;
-        memcpy((float *)(void *)sl->raw[WRITE_OBS] + at * s, block->obs + from * s, rows * s * sizeof(float));
+        memcpy((float *)(void *)sl->raw[WRITE_OBS] + at * s, block->obs + from * s,
+               rows * s * sizeof(float));
         memcpy((float *)(void *)sl->raw[WRITE_NEXT_OBS] + at * s, block->next_obs + from * s,
                rows * s * sizeof(float));
         if (hw->discrete)
-            memcpy((int32_t *)(void *)sl->raw[WRITE_ACT] + at, block->act_idx + from, rows * sizeof(int32_t));
+            memcpy((int32_t *)(void *)sl->raw[WRITE_ACT] + at, block->act_idx + from,
+                   rows * sizeof(int32_t));
         else
             memcpy((float *)(void *)sl->raw[WRITE_ACT] + at * a, block->act + from * a,
                    rows * a * sizeof(float));
@@ -1017,7 +1074,8 @@ static orl_status writer_write(void *impl, const orl_dataset *block) {
             sl->raw[WRITE_TIMEOUT][at + k] = block->timeout[from + k] != 0;
         }
         if (hw->used[WRITE_LOGP])
-            memcpy((float *)(void *)sl->raw[WRITE_LOGP] + at, block->logp_b + from, rows * sizeof(float));
+            memcpy((float *)(void *)sl->raw[WRITE_LOGP] + at, block->logp_b + from,
+                   rows * sizeof(float));
         sl->rows += m;
         i += m;
         hw->n_rows += m;
@@ -1141,13 +1199,20 @@ static orl_status write_metadata(hdf5_writer *hw, const orl_header *h) {
     if (e >= 0)
         e = attr_put_text(hw->file, "orl_action_kind",
                           h->action_kind == ORL_ACTION_KIND_DISCRETE ? "discrete" : "continuous");
-    if (e >= 0) e = attr_put(hw->file, "orl_discount", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &h->discount);
-    if (e >= 0) e = attr_put(hw->file, "orl_n_actions", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &n_actions);
-    if (e >= 0) e = attr_put(hw->file, "orl_obs_low", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, s, h->obs_low);
-    if (e >= 0) e = attr_put(hw->file, "orl_obs_high", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, s, h->obs_high);
-    if (e >= 0) e = attr_put(hw->file, "orl_act_low", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, a, h->act_low);
-    if (e >= 0) e = attr_put(hw->file, "orl_act_high", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, a, h->act_high);
-    if (e >= 0) e = attr_put(hw->file, "orl_format_version", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &version);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_discount", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &h->discount);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_n_actions", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &n_actions);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_obs_low", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, s, h->obs_low);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_obs_high", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, s, h->obs_high);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_act_low", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, a, h->act_low);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_act_high", H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, a, h->act_high);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_format_version", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &version);
     if (e < 0) {
         char why[256];
         ORL_FAIL(ORL_ERR_IO, "%s: cannot write metadata attributes (%s)", hw->path,
@@ -1230,7 +1295,8 @@ orl_status orl_d4rl_writer_open(orl_writer *w, const orl_write_options *opt) {
     }
     size_t bytes = writer_layout(hw, NULL);
     hw->mem = aligned_alloc(64, bytes);
-    if (!hw->mem) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: write buffers of %zu bytes", w->path, bytes);
+    if (!hw->mem)
+        ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: write buffers of %zu bytes", w->path, bytes);
     writer_layout(hw, hw->mem);
     hw->slots[0].state = SLOT_FILLING;
 
@@ -1248,10 +1314,13 @@ orl_status orl_d4rl_writer_open(orl_writer *w, const orl_write_options *opt) {
         ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot make the bool type (%s)", w->path,
                       hdf5_detail(why, sizeof why));
     st = create_column(hw, WRITE_OBS, hw->file, "observations", H5T_NATIVE_FLOAT, s, 1);
-    if (!st) st = create_column(hw, WRITE_NEXT_OBS, hw->file, "next_observations", H5T_NATIVE_FLOAT, s, 1);
     if (!st)
-        st = hw->discrete ? create_column(hw, WRITE_ACT, hw->file, "actions", H5T_NATIVE_INT32, 1, 0)
-                          : create_column(hw, WRITE_ACT, hw->file, "actions", H5T_NATIVE_FLOAT, a, 1);
+        st = create_column(hw, WRITE_NEXT_OBS, hw->file, "next_observations", H5T_NATIVE_FLOAT, s,
+                           1);
+    if (!st)
+        st = hw->discrete
+                 ? create_column(hw, WRITE_ACT, hw->file, "actions", H5T_NATIVE_INT32, 1, 0)
+                 : create_column(hw, WRITE_ACT, hw->file, "actions", H5T_NATIVE_FLOAT, a, 1);
     if (!st) st = create_column(hw, WRITE_REW, hw->file, "rewards", H5T_NATIVE_FLOAT, 1, 0);
     if (!st) st = create_column(hw, WRITE_TERMINAL, hw->file, "terminals", flag_type, 1, 0);
     if (!st) st = create_column(hw, WRITE_TIMEOUT, hw->file, "timeouts", flag_type, 1, 0);

@@ -21,10 +21,15 @@
 #define FORMAT_NAME    "orl-sqlite"
 #define FORMAT_VERSION 1
 #define MAX_DIM        (1 << 20) /* largest obs_dim / act_dim a file may declare */
-#define PAGE_SIZE      8192      /* for new databases; measured against 4096..65536 */
-#define CACHE_KIB      65536     /* page cache of a writer */
-#define BUSY_MS        10000     /* how long an appender waits for another writer */
-#define NOW_SQL        "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+/* page size of new databases: 16 KiB writes 1000-step episodes fastest, 4 KiB 10-step ones (each
+ * commit rewrites a partly filled leaf); 8 KiB is best at 100 steps and close at both ends */
+#define PAGE_SIZE 8192
+#define CACHE_KIB 8192  /* page cache of a writer (64 MiB measured no faster) */
+#define BUSY_MS   10000 /* how long an appender waits for another writer */
+/* each connection is used by one thread at a time: skip SQLite's per-call mutexes (~9% of the
+ * instructions of an insert) */
+#define OPEN_FLAGS SQLITE_OPEN_NOMUTEX
+#define NOW_SQL    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 static const char schema_sql[] =
     "CREATE TABLE meta(\n"
@@ -195,8 +200,8 @@ static const char *skip_space(const char *p) {
 }
 
 /* parses a JSON array of exactly n numbers or nulls into out (n) */
-static orl_status parse_json_floats(const char *path, const char *key, const char *text,
-                                    float *out, int32_t n) {
+static orl_status parse_json_floats(const char *path, const char *key, const char *text, float *out,
+                                    int32_t n) {
     const char *p = skip_space(text);
     if (*p++ != '[') goto bad;
     for (int32_t i = 0; i < n; i++) {
@@ -260,8 +265,9 @@ static orl_status meta_int(meta_query *m, const char *key, int64_t lo, int64_t h
     errno = 0;
     long long v = strtoll(text, &end, 10);
     if (end == text || *skip_space(end) != '\0' || errno == ERANGE || v < lo || v > hi)
-        ORL_FAIL(ORL_ERR_FORMAT, "%s: meta key '%s' is '%.40s', expected an integer in [%lld, %lld]",
-                 m->path, key, text, (long long)lo, (long long)hi);
+        ORL_FAIL(ORL_ERR_FORMAT,
+                 "%s: meta key '%s' is '%.40s', expected an integer in [%lld, %lld]", m->path, key,
+                 text, (long long)lo, (long long)hi);
     *out = v;
     return ORL_OK;
 }
@@ -285,8 +291,8 @@ static orl_status meta_bounds(meta_query *m, const char *key, float *dst, int32_
 static orl_status check_table(sqlite3 *db, const char *path, const char *table) {
     int64_t found = 0;
     char sql[160];
-    snprintf(sql, sizeof sql, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'",
-             table);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '%s'", table);
     ORL_TRY(db_int64(db, path, sql, 0, &found, "reading the schema"));
     if (!found)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: not an orl SQLite dataset: missing table '%s'", path, table);
@@ -311,12 +317,14 @@ static orl_status read_meta(meta_query *m, orl_header *h) {
     else if (strcmp(text, "discrete") == 0)
         kind = ORL_ACTION_KIND_DISCRETE;
     else
-        ORL_FAIL(ORL_ERR_FORMAT, "%s: meta key 'action_kind' is '%.40s', expected 'continuous' or "
-                 "'discrete'", m->path, text);
+        ORL_FAIL(ORL_ERR_FORMAT,
+                 "%s: meta key 'action_kind' is '%.40s', expected 'continuous' or "
+                 "'discrete'",
+                 m->path, text);
     ORL_TRY(meta_int(m, "obs_dim", 1, MAX_DIM, &obs_dim));
     ORL_TRY(meta_int(m, "act_dim", 1, kind == ORL_ACTION_KIND_DISCRETE ? 1 : MAX_DIM, &act_dim));
-    ORL_TRY(meta_int(m, "n_actions", 0, kind == ORL_ACTION_KIND_DISCRETE ? INT32_MAX : 0,
-                     &n_actions));
+    ORL_TRY(
+        meta_int(m, "n_actions", 0, kind == ORL_ACTION_KIND_DISCRETE ? INT32_MAX : 0, &n_actions));
     ORL_TRY(meta_int(m, "has_logp", 0, 1, &has_logp));
 
     ORL_TRY(orl_header_init(h, (int32_t)obs_dim, (int32_t)act_dim, kind, (int32_t)n_actions));
@@ -331,8 +339,10 @@ static orl_status read_meta(meta_query *m, orl_header *h) {
         char *end;
         double v = strtod(text, &end);
         if (end == text || *skip_space(end) != '\0')
-            ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT, "%s: meta key 'discount' is '%.40s', expected a "
-                          "number", m->path, text);
+            ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
+                          "%s: meta key 'discount' is '%.40s', expected a "
+                          "number",
+                          m->path, text);
         h->discount = v;
     }
     ORL_TRY_GOTO(st, fail, meta_bounds(m, "obs_low", h->obs_low, h->obs_dim));
@@ -374,8 +384,18 @@ typedef struct sqlite_reader {
     int prev_ends; /* terminal or timeout set */
 } sqlite_reader;
 
-enum { COL_EPISODE, COL_T, COL_OBS, COL_NEXT_OBS, COL_ACT, COL_ACT_IDX, COL_REW, COL_TERMINAL,
-       COL_TIMEOUT, COL_LOGP_B };
+enum {
+    COL_EPISODE,
+    COL_T,
+    COL_OBS,
+    COL_NEXT_OBS,
+    COL_ACT,
+    COL_ACT_IDX,
+    COL_REW,
+    COL_TERMINAL,
+    COL_TIMEOUT,
+    COL_LOGP_B
+};
 
 static const char steps_select_sql[] =
     "SELECT episode, t, obs, next_obs, act, act_idx, rew, terminal, timeout, logp_b "
@@ -392,7 +412,9 @@ static orl_status read_floats(sqlite_reader *sr, int col, const char *name, int6
                  "%s: episode %lld, step %lld: %s is %s of %d bytes, expected a BLOB of %d float32 "
                  "(%zu bytes)",
                  sr->path, (long long)episode, (long long)t, name,
-                 type == SQLITE_BLOB ? "a BLOB" : type == SQLITE_NULL ? "NULL" : "a non-BLOB value",
+                 type == SQLITE_BLOB   ? "a BLOB"
+                 : type == SQLITE_NULL ? "NULL"
+                                       : "a non-BLOB value",
                  type == SQLITE_NULL ? 0 : bytes, n, 4 * (size_t)n);
     memcpy(dst, blob, 4 * (size_t)n);
     if (sr->swap) swap_floats(dst, (size_t)n);
@@ -419,8 +441,9 @@ static orl_status check_order(sqlite_reader *sr, int64_t episode, int64_t t) {
                      "last step (step %lld follows)",
                      sr->path, (long long)episode, (long long)sr->prev_t, (long long)t);
         if (t != sr->prev_t + 1)
-            ORL_FAIL(ORL_ERR_FORMAT, "%s: episode %lld: step %lld follows step %lld (steps missing)",
-                     sr->path, (long long)episode, (long long)t, (long long)sr->prev_t);
+            ORL_FAIL(ORL_ERR_FORMAT,
+                     "%s: episode %lld: step %lld follows step %lld (steps missing)", sr->path,
+                     (long long)episode, (long long)t, (long long)sr->prev_t);
         return ORL_OK;
     }
     if (sr->have_prev && !sr->prev_ends)
@@ -439,8 +462,10 @@ static orl_status read_row(sqlite_reader *sr, orl_dataset *block, int64_t i) {
     sqlite3_stmt *q = sr->steps;
     if (sqlite3_column_type(q, COL_EPISODE) != SQLITE_INTEGER ||
         sqlite3_column_type(q, COL_T) != SQLITE_INTEGER)
-        ORL_FAIL(ORL_ERR_FORMAT, "%s: table steps: episode and t must be integers (after episode "
-                 "%lld, step %lld)", sr->path, (long long)sr->prev_episode, (long long)sr->prev_t);
+        ORL_FAIL(ORL_ERR_FORMAT,
+                 "%s: table steps: episode and t must be integers (after episode "
+                 "%lld, step %lld)",
+                 sr->path, (long long)sr->prev_episode, (long long)sr->prev_t);
     int64_t episode = sqlite3_column_int64(q, COL_EPISODE), t = sqlite3_column_int64(q, COL_T);
     ORL_TRY(check_order(sr, episode, t));
 
@@ -535,10 +560,10 @@ static orl_status open_readonly(const char *path, sqlite3 **out) {
     char uri[3 * 4096 + 64];
     int rc;
     if (live) {
-        rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READONLY, NULL);
+        rc = sqlite3_open_v2(path, out, SQLITE_OPEN_READONLY | OPEN_FLAGS, NULL);
     } else {
         ORL_TRY(file_uri(path, "immutable=1", uri, sizeof uri));
-        rc = sqlite3_open_v2(uri, out, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+        rc = sqlite3_open_v2(uri, out, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | OPEN_FLAGS, NULL);
     }
     if (rc != SQLITE_OK) {
         orl_status st = db_fail(*out, rc, path, "opening");
@@ -556,8 +581,10 @@ static orl_status check_size(sqlite3 *db, const char *path) {
     ORL_TRY(db_int64(db, path, "PRAGMA page_size", 0, &page_size, "reading the page size"));
     int64_t bytes = orl_fs_size(path);
     if (page_size <= 0 || bytes < 0 || bytes % page_size != 0)
-        ORL_FAIL(ORL_ERR_FORMAT, "%s: truncated database: %lld bytes is not a whole number of "
-                 "%lld-byte pages", path, (long long)bytes, (long long)page_size);
+        ORL_FAIL(ORL_ERR_FORMAT,
+                 "%s: truncated database: %lld bytes is not a whole number of "
+                 "%lld-byte pages",
+                 path, (long long)bytes, (long long)page_size);
     return ORL_OK;
 }
 
@@ -565,7 +592,8 @@ static orl_status check_size(sqlite3 *db, const char *path) {
  * hold that many rows, else counted */
 static orl_status count_rows(sqlite3 *db, const char *path, int32_t obs_dim, int64_t *out) {
     int64_t sum = 0;
-    ORL_TRY(db_int64(db, path, "SELECT sum(length) FROM episodes", 0, &sum, "reading table episodes"));
+    ORL_TRY(
+        db_int64(db, path, "SELECT sum(length) FROM episodes", 0, &sum, "reading table episodes"));
     char wal[4096 + 16];
     snprintf(wal, sizeof wal, "%s-wal", path);
     int64_t bytes = orl_fs_size(path) + (orl_fs_exists(wal) ? orl_fs_size(wal) : 0);
@@ -591,7 +619,8 @@ orl_status orl_sqlite_reader_open(orl_reader *r, const orl_read_options *opt) {
     sr->act_dim = r->header.act_dim;
     sr->discrete = r->header.action_kind == ORL_ACTION_KIND_DISCRETE;
     ORL_TRY_GOTO(st, fail, count_rows(sr->db, r->path, sr->obs_dim, &r->rows_hint));
-    ORL_TRY_GOTO(st, fail, db_prepare(sr->db, r->path, steps_select_sql, &sr->steps, "table steps"));
+    ORL_TRY_GOTO(st, fail,
+                 db_prepare(sr->db, r->path, steps_select_sql, &sr->steps, "table steps"));
     r->ops = &sqlite_reader_ops;
     r->impl = sr;
     return ORL_OK;
@@ -669,22 +698,28 @@ static orl_status write_meta(sqlite_writer *sw) {
     ORL_TRY(db_prepare(sw->db, sw->path, "INSERT INTO meta(key, value) VALUES (?1, ?2)", &q,
                        "table meta"));
     orl_status st;
+    /* the shortest text that reads back as the same double: 0.99, not 0.98999999999999999 */
     char discount[32];
-    snprintf(discount, sizeof discount, "%.17g", h->discount);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(discount, sizeof discount, "%.*g", digits, h->discount);
+        if (strtod(discount, NULL) == h->discount) break;
+    }
     ORL_TRY_GOTO(st, done, put_meta_text(sw, q, "format", FORMAT_NAME));
     ORL_TRY_GOTO(st, done, put_meta_int(sw, q, "format_version", FORMAT_VERSION));
     ORL_TRY_GOTO(st, done, put_meta_int(sw, q, "obs_dim", h->obs_dim));
     ORL_TRY_GOTO(st, done, put_meta_int(sw, q, "act_dim", h->act_dim));
-    ORL_TRY_GOTO(st, done,
-                 put_meta_text(sw, q, "action_kind",
-                               h->action_kind == ORL_ACTION_KIND_DISCRETE ? "discrete" : "continuous"));
+    ORL_TRY_GOTO(
+        st, done,
+        put_meta_text(sw, q, "action_kind",
+                      h->action_kind == ORL_ACTION_KIND_DISCRETE ? "discrete" : "continuous"));
     ORL_TRY_GOTO(st, done, put_meta_int(sw, q, "n_actions", h->n_actions));
     ORL_TRY_GOTO(st, done, put_meta_int(sw, q, "has_logp", h->has_logp ? 1 : 0));
     ORL_TRY_GOTO(st, done, put_meta_text(sw, q, "env_id", h->env_id));
     ORL_TRY_GOTO(st, done, put_meta_text(sw, q, "source", h->source));
     ORL_TRY_GOTO(st, done, put_meta_text(sw, q, "behavior", h->behavior));
     ORL_TRY_GOTO(st, done, put_meta_text(sw, q, "tool", h->tool));
-    ORL_TRY_GOTO(st, done, put_meta_text(sw, q, "discount", isfinite(h->discount) ? discount : NULL));
+    ORL_TRY_GOTO(st, done,
+                 put_meta_text(sw, q, "discount", isfinite(h->discount) ? discount : NULL));
     ORL_TRY_GOTO(st, done, put_meta_bounds(sw, q, "obs_low", h->obs_low, h->obs_dim));
     ORL_TRY_GOTO(st, done, put_meta_bounds(sw, q, "obs_high", h->obs_high, h->obs_dim));
     ORL_TRY_GOTO(st, done, put_meta_bounds(sw, q, "act_low", h->act_low, h->act_dim));
@@ -711,7 +746,8 @@ static orl_status writer_pragmas(sqlite_writer *sw) {
     orl_status st = rc == SQLITE_ROW ? ORL_OK : db_fail(sw->db, rc, sw->path, "setting WAL mode");
     sqlite3_finalize(q);
     ORL_TRY(st);
-    if (!wal) ORL_FAIL(ORL_ERR_IO, "%s: the file system does not support SQLite's WAL mode", sw->path);
+    if (!wal)
+        ORL_FAIL(ORL_ERR_IO, "%s: the file system does not support SQLite's WAL mode", sw->path);
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", CACHE_KIB);
     ORL_TRY(db_exec(sw->db, sw->path, sql, "setting the cache size"));
@@ -725,7 +761,8 @@ static orl_status prepare_statements(sqlite_writer *sw) {
                        "SELECT id + 1, first_step + length FROM episodes ORDER BY id DESC LIMIT 1",
                        &sw->last_episode, "table episodes"));
     ORL_TRY(db_prepare(sw->db, sw->path, insert_step_sql, &sw->insert_step, "table steps"));
-    ORL_TRY(db_prepare(sw->db, sw->path, insert_episode_sql, &sw->insert_episode, "table episodes"));
+    ORL_TRY(
+        db_prepare(sw->db, sw->path, insert_episode_sql, &sw->insert_episode, "table episodes"));
     return ORL_OK;
 }
 
@@ -763,28 +800,41 @@ static void writer_free(sqlite_writer *sw) {
 static orl_status check_append(const char *path, const orl_header *db, const orl_header *h) {
     static const char *const kinds[] = {"continuous", "discrete"};
     if (db->action_kind != h->action_kind)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: cannot append: action_kind is %s in the database, %s in the "
-                 "data appended", path, kinds[db->action_kind], kinds[h->action_kind]);
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s: cannot append: action_kind is %s in the database, %s in the "
+                 "data appended",
+                 path, kinds[db->action_kind], kinds[h->action_kind]);
     if (db->obs_dim != h->obs_dim)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: cannot append: obs_dim is %d in the database, %d in the data "
-                 "appended", path, db->obs_dim, h->obs_dim);
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s: cannot append: obs_dim is %d in the database, %d in the data "
+                 "appended",
+                 path, db->obs_dim, h->obs_dim);
     if (db->act_dim != h->act_dim)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: cannot append: act_dim is %d in the database, %d in the data "
-                 "appended", path, db->act_dim, h->act_dim);
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s: cannot append: act_dim is %d in the database, %d in the data "
+                 "appended",
+                 path, db->act_dim, h->act_dim);
     if (db->n_actions > 0 && h->n_actions > 0 && db->n_actions != h->n_actions)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: cannot append: n_actions is %d in the database, %d in the "
-                 "data appended", path, db->n_actions, h->n_actions);
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s: cannot append: n_actions is %d in the database, %d in the "
+                 "data appended",
+                 path, db->n_actions, h->n_actions);
     if (db->has_logp && !h->has_logp)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: cannot append: has_logp is 1 in the database (behaviour "
-                 "log-probabilities logged), 0 in the data appended", path);
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s: cannot append: has_logp is 1 in the database (behaviour "
+                 "log-probabilities logged), 0 in the data appended",
+                 path);
     if (db->env_id[0] && h->env_id[0] && strcmp(db->env_id, h->env_id) != 0)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: cannot append: env_id is '%s' in the database, '%s' in the "
-                 "data appended", path, db->env_id, h->env_id);
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s: cannot append: env_id is '%s' in the database, '%s' in the "
+                 "data appended",
+                 path, db->env_id, h->env_id);
     return ORL_OK;
 }
 
 static orl_status open_new(sqlite_writer *sw) {
-    int rc = sqlite3_open_v2(sw->path, &sw->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    int rc = sqlite3_open_v2(sw->path, &sw->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | OPEN_FLAGS, NULL);
     if (rc != SQLITE_OK) return db_fail(sw->db, rc, sw->path, "creating");
     sqlite3_extended_result_codes(sw->db, 0);
     char sql[64];
@@ -802,7 +852,7 @@ static orl_status open_new(sqlite_writer *sw) {
 
 /* opens an existing database to add episodes; reads only until the shapes are checked */
 static orl_status open_append(sqlite_writer *sw) {
-    int rc = sqlite3_open_v2(sw->path, &sw->db, SQLITE_OPEN_READWRITE, NULL);
+    int rc = sqlite3_open_v2(sw->path, &sw->db, SQLITE_OPEN_READWRITE | OPEN_FLAGS, NULL);
     if (rc != SQLITE_OK) return db_fail(sw->db, rc, sw->path, "opening to append");
     sqlite3_extended_result_codes(sw->db, 0);
     sqlite3_busy_timeout(sw->db, BUSY_MS);
@@ -931,8 +981,7 @@ static orl_status write_rows(sqlite_writer *sw, const orl_dataset *b) {
 
 static orl_status sqlite_writer_write(void *impl, const orl_dataset *block) {
     sqlite_writer *sw = impl;
-    if (sw->failed)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: writing after a failed write", sw->path);
+    if (sw->failed) ORL_FAIL(ORL_ERR_INPUT, "%s: writing after a failed write", sw->path);
     orl_status st = write_rows(sw, block);
     /* drop the pointers into the caller's block */
     sqlite3_clear_bindings(sw->insert_step);
@@ -1004,8 +1053,10 @@ static orl_status update_append_meta(sqlite_writer *sw, sqlite3_stmt *put) {
     }
     if (sw->h->n_actions > 0) {
         int64_t known = 0;
-        ORL_TRY(db_int64(sw->db, sw->path, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
-                         "'n_actions'", 0, &known, "reading table meta"));
+        ORL_TRY(db_int64(sw->db, sw->path,
+                         "SELECT CAST(value AS INTEGER) FROM meta WHERE key = "
+                         "'n_actions'",
+                         0, &known, "reading table meta"));
         if (known == 0) ORL_TRY(put_meta_int(sw, put, "n_actions", sw->h->n_actions));
     }
     return ORL_OK;
@@ -1028,7 +1079,8 @@ static orl_status update_meta(sqlite_writer *sw) {
     if (sw->in_place) ORL_TRY_GOTO(st, done, update_append_meta(sw, put));
     ORL_TRY_GOTO(st, done,
                  db_exec(sw->db, sw->path,
-                         "INSERT OR REPLACE INTO meta(key, value) VALUES ('modified_at', " NOW_SQL ")",
+                         "INSERT OR REPLACE INTO meta(key, value) VALUES ('modified_at', " NOW_SQL
+                         ")",
                          "writing table meta"));
     ORL_TRY_GOTO(st, done, db_run(sw->db, sw->commit, sw->path, "updating table meta"));
 done:

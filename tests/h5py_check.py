@@ -68,7 +68,9 @@ def make(case, path):
             f["actions"] = acts(n, 3, np.float64)
             f["rewards"] = rews(n, np.float64)[:, None]
             f["terminals"] = flags(n, [3], np.float32)
-            f["timeouts"] = flags(n, [7, 11], np.float32)
+            timeouts = flags(n, [7, 11], np.float32)
+            timeouts[7] = 2.0  # any non-zero value is set
+            f["timeouts"] = timeouts
         elif case == "notimeouts":
             # old D4RL files: no timeouts key, uint8 terminals
             n = 23
@@ -93,7 +95,9 @@ def make(case, path):
             f["observations"] = obs(n, 2)
             f["actions"] = acts(n, 2)
             f["rewards"] = rews(n)
-            f["terminals"] = flags(n, [7], np.int64)
+            terminals = flags(n, [7], np.int64)
+            terminals[7] = -3  # any non-zero value is set
+            f["terminals"] = terminals
         elif case == "discrete":
             n = 16
             f["observations"] = obs(n, 2)

@@ -104,7 +104,8 @@ static void assert_same_rows(const orl_dataset *a, const orl_dataset *b) {
     assert_same_floats(a->next_obs, b->next_obs, n * s, "next_obs");
     if (a->act) assert_same_floats(a->act, b->act, n * k, "act");
     if (a->act_idx)
-        for (int64_t i = 0; i < n; i++) cr_assert_eq(a->act_idx[i], b->act_idx[i], "act_idx[%lld]", (long long)i);
+        for (int64_t i = 0; i < n; i++)
+            cr_assert_eq(a->act_idx[i], b->act_idx[i], "act_idx[%lld]", (long long)i);
     assert_same_floats(a->rew, b->rew, n, "rew");
     assert_same_floats(a->logp_b, b->logp_b, n, "logp_b");
     cr_assert(memcmp(a->terminal, b->terminal, (size_t)n) == 0, "terminal differs");
@@ -113,8 +114,8 @@ static void assert_same_rows(const orl_dataset *a, const orl_dataset *b) {
 
 /* episodes of the given lengths with random values (seeded); episode e ends terminal when
  * e % 3 == 0, else timeout; the last is left open when open_tail */
-static orl_dataset *synth(orl_action_kind kind, int32_t s, int32_t a, const int *lengths,
-                          int n_eps, int has_logp, uint64_t seed, int open_tail) {
+static orl_dataset *synth(orl_action_kind kind, int32_t s, int32_t a, const int *lengths, int n_eps,
+                          int has_logp, uint64_t seed, int open_tail) {
     orl_header h;
     cr_assert_eq(orl_header_init(&h, s, a, kind, kind == ORL_ACTION_KIND_DISCRETE ? 5 : 0), ORL_OK);
     h.has_logp = has_logp;
@@ -124,7 +125,8 @@ static orl_dataset *synth(orl_action_kind kind, int32_t s, int32_t a, const int 
     snprintf(h.behavior, sizeof h.behavior, "medium");
     snprintf(h.tool, sizeof h.tool, "orl 0.1.0");
     h.discount = 0.99;
-    for (int32_t i = 0; i < h.obs_dim; i++) h.obs_low[i] = -10.0f - (float)i, h.obs_high[i] = 10.0f + (float)i;
+    for (int32_t i = 0; i < h.obs_dim; i++)
+        h.obs_low[i] = -10.0f - (float)i, h.obs_high[i] = 10.0f + (float)i;
     for (int32_t i = 0; i < h.act_dim; i++) h.act_low[i] = -1.0f, h.act_high[i] = 1.0f;
     int64_t n = 0;
     for (int e = 0; e < n_eps; e++) n += lengths[e];
@@ -141,7 +143,8 @@ static orl_dataset *synth(orl_action_kind kind, int32_t s, int32_t a, const int 
                 ds->next_obs[t * s + j] = (float)orl_rng_normal(&rng);
             }
             if (ds->act)
-                for (int32_t j = 0; j < a; j++) ds->act[t * a + j] = (float)(2.0 * orl_rng_uniform(&rng) - 1.0);
+                for (int32_t j = 0; j < a; j++)
+                    ds->act[t * a + j] = (float)(2.0 * orl_rng_uniform(&rng) - 1.0);
             if (ds->act_idx) ds->act_idx[t] = (int32_t)orl_rng_below(&rng, 5);
             ds->rew[t] = (float)orl_rng_normal(&rng);
             ds->logp_b[t] = has_logp ? (float)-orl_rng_uniform(&rng) * 3.0f : NAN;
@@ -187,7 +190,8 @@ static void assert_formula_rows(const orl_dataset *ds, const int *rows, const ch
     for (int64_t i = 0; i < n; i++) {
         int64_t t = rows[i];
         for (int32_t j = 0; j < s; j++) {
-            cr_assert_eq(ds->obs[i * s + j], formula_obs(t, j), "step %lld obs[%d]", (long long)i, j);
+            cr_assert_eq(ds->obs[i * s + j], formula_obs(t, j), "step %lld obs[%d]", (long long)i,
+                         j);
             float next = next_mode == NEXT_EXPLICIT ? (float)(100.0 * (double)(t + 1) + j + 0.5)
                          : flags[i] == 'T'          ? formula_obs(t, j)
                                                     : formula_obs(t + 1, j);
@@ -206,6 +210,24 @@ static void assert_formula_rows(const orl_dataset *ds, const int *rows, const ch
         cr_assert_eq(ds->timeout[i], flags[i] == 'O', "step %lld timeout", (long long)i);
     }
     cr_assert_eq(orl_dataset_validate(ds), ORL_OK, "%s", orl_error_message());
+}
+
+/* a bool (or any integer) column of a file, read with HDF5 itself */
+static void read_file_flags(const char *path, const char *key, uint8_t *out, size_t n) {
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    cr_assert_geq(file, 0);
+    hid_t dset = H5Dopen2(file, key, H5P_DEFAULT);
+    cr_assert_geq(dset, 0);
+    hid_t space = H5Dget_space(dset);
+    cr_assert_eq(H5Sget_simple_extent_npoints(space), (hssize_t)n);
+    hid_t type = H5Dget_type(dset), mtype = H5Tget_native_type(type, H5T_DIR_ASCEND);
+    cr_assert_eq(H5Tget_size(mtype), 1);
+    cr_assert_geq(H5Dread(dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, out), 0);
+    H5Tclose(mtype);
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(dset);
+    H5Fclose(file);
 }
 
 static void copy_prefix(const char *from, const char *to, long bytes) {
@@ -294,6 +316,14 @@ Test(hdf5, writer_closes_an_open_tail_with_a_timeout) {
     cr_assert_eq(orl_dataset_open_tail(ds), 1);
     const char *path = scratch("rt-open.h5");
     write_sliced(ds, path, NULL, 3);
+    /* in the file itself (readers patch an open tail on their own) */
+    uint8_t terminals[10], timeouts[10];
+    read_file_flags(path, "terminals", terminals, 10);
+    read_file_flags(path, "timeouts", timeouts, 10);
+    for (int t = 0; t < 10; t++) {
+        cr_assert_eq(terminals[t], t == 3, "terminals[%d] in the file", t);
+        cr_assert_eq(timeouts[t], t == 9, "timeouts[%d] in the file", t);
+    }
     orl_dataset *back = read_all(path, 0, 0);
     cr_assert_eq(back->n_steps, 10);
     cr_assert_eq(back->n_episodes, 2);
@@ -443,7 +473,7 @@ Test(hdf5, d4rl_bool_flags_logp_and_ignored_groups) {
     orl_dataset *ds = read_all(path, 0, 0);
     int rows[20];
     for (int i = 0; i < 20; i++) rows[i] = i;
-    /* terminal at 6, timeout at 13, the open end of the file becomes a timeout */
+    /* terminal at 6, timeout at 13; orl_dataset_read closes the open end of the file */
     assert_formula_rows(ds, rows, "......T......O.....O", NEXT_EXPLICIT, 1);
     cr_assert_eq(ds->h.obs_dim, 3);
     cr_assert_eq(ds->h.act_dim, 2);
@@ -484,8 +514,8 @@ Test(hdf5, d4rl_without_next_observations_drops_successorless_rows) {
     const char *path = h5py_file("nonext");
     orl_dataset *ds = read_all(path, 0, 0);
     /* file: terminal at 4, timeouts at 9 and 10 (a one-row episode), terminal at 15, open end
-     * at 20. Timeout rows 9, 10 and 20 have no logged successor: dropped, and 8 and 19 take the
-     * timeout; terminal rows stay with next_obs = obs */
+     * at 20. Rows 9, 10 and 20 have no logged successor: dropped; 8 takes the timeout, 19 is
+     * left open and orl_dataset_read closes it; terminal rows stay with next_obs = obs */
     int rows[] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18, 19};
     assert_formula_rows(ds, rows, "....T...O....T...O", NEXT_INFERRED, 1);
     cr_assert_eq(ds->n_episodes, 4);
@@ -516,6 +546,46 @@ Test(hdf5, d4rl_integer_actions_are_discrete) {
     orl_dataset_free(ds);
 }
 
+/* the last row a reader streams from path, and whether the stream ends inside an episode */
+static int stream_ends_open(const char *path, int64_t max_episode_steps) {
+    orl_read_options opt = {0};
+    opt.max_episode_steps = max_episode_steps;
+    opt.block_rows = 4;
+    orl_reader *r;
+    cr_assert_eq(orl_reader_open(path, &opt, &r), ORL_OK, "%s", orl_error_message());
+    orl_dataset *block;
+    cr_assert_eq(orl_dataset_create(orl_reader_header(r), 4, 1, &block), ORL_OK);
+    int open = 0;
+    for (;;) {
+        cr_assert_eq(orl_reader_next(r, block), ORL_OK, "%s", orl_error_message());
+        if (block->n_steps == 0) break;
+        open = orl_dataset_open_tail(block);
+    }
+    orl_dataset_free(block);
+    orl_reader_close(r);
+    return open;
+}
+
+Test(hdf5, end_of_file_inside_an_episode) {
+    /* files with a timeouts key could have closed the last episode: it stays open in the
+     * stream, orl_dataset_read closes it (see the flag strings above) and validation says so */
+    const char *with_timeouts[] = {h5py_file("bool"), h5py_file("nonext")};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(stream_ends_open(with_timeouts[i], 0), 1, "%s", with_timeouts[i]);
+        cr_assert_eq(orl_validate_file(with_timeouts[i], NULL, NULL, NULL, NULL), ORL_ERR_INVALID);
+        cr_assert(strstr(orl_error_message(), "ends inside an episode"), "%s", orl_error_message());
+    }
+    /* without timeouts, D4RL's rule: the last row is a timeout */
+    const char *without[] = {h5py_file("notimeouts"), h5py_file("nonext_k")};
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(stream_ends_open(without[i], 4), 0, "%s", without[i]);
+        cr_assert_eq(orl_validate_file(without[i], NULL, NULL, NULL, NULL), ORL_OK, "%s",
+                     orl_error_message());
+    }
+    /* the d3rlpy fixture ends on an episode_terminals row */
+    cr_assert_eq(stream_ends_open(D3RLPY_FILE, 0), 0);
+}
+
 /* ---- the d3rlpy v1 fixture ---- */
 
 Test(hdf5, d3rlpy_fixture) {
@@ -537,7 +607,8 @@ Test(hdf5, d3rlpy_fixture) {
     cr_assert_eq(ds->n_episodes, 1582);
     cr_assert_eq(ds->n_steps, 99732);
     int64_t terminal = 0, timeout = 0;
-    for (int64_t t = 0; t < ds->n_steps; t++) terminal += ds->terminal[t], timeout += ds->timeout[t];
+    for (int64_t t = 0; t < ds->n_steps; t++)
+        terminal += ds->terminal[t], timeout += ds->timeout[t];
     cr_assert_eq(terminal, 1448);
     cr_assert_eq(timeout, 134);
     /* the first episode is rows 0..34, terminal at 34; next_obs is the following row */
@@ -579,6 +650,11 @@ Test(hdf5, small_blocks_give_the_same_dataset) {
             cr_assert_leq(block->n_steps, 2);
             if (block->n_steps == 0) break;
             cr_assert_eq(orl_dataset_append(all, block, 0, block->n_steps), ORL_OK);
+        }
+        /* orl_dataset_read closes an episode left open at the end of the file */
+        if (orl_dataset_open_tail(all)) {
+            all->timeout[all->n_steps - 1] = 1;
+            cr_assert_eq(orl_dataset_index(all), ORL_OK);
         }
         assert_same_rows(all, whole);
         orl_dataset_free(all);
@@ -670,7 +746,8 @@ Test(hdf5, missing_observations) {
 }
 
 Test(hdf5, wrong_ranks_and_types) {
-    assert_format_error(h5py_file("rank3"), "key 'observations': expected 2-D float array, got rank 3");
+    assert_format_error(h5py_file("rank3"),
+                        "key 'observations': expected 2-D float array, got rank 3");
     assert_format_error(h5py_file("wide_rewards"), "key 'rewards'");
     assert_format_error(h5py_file("string_terminals"), "key 'terminals'");
     assert_format_error(h5py_file("group_actions"), "key 'actions'");

@@ -69,7 +69,8 @@ static orl_dataset *make(orl_action_kind kind, int has_logp, const int *lengths,
                 ds->next_obs[k * 5 + i] = cosf((float)(k * 5 + i - seed)) / 7.0f;
             }
             if (ds->act)
-                for (int i = 0; i < 3; i++) ds->act[k * 3 + i] = tanhf((float)(k + i * seed) * 0.1f);
+                for (int i = 0; i < 3; i++)
+                    ds->act[k * 3 + i] = tanhf((float)(k + i * seed) * 0.1f);
             else
                 ds->act_idx[k] = (k + seed) % 6;
             ds->rew[k] = (float)(k % 11) * 0.37f - 1.0f + (float)seed;
@@ -117,7 +118,8 @@ static void assert_rows_same(const orl_dataset *a, const orl_dataset *b, int64_t
     assert_floats_same(a->next_obs, b->next_obs + b0 * (int64_t)s, (size_t)n * s, "next_obs");
     if (a->act) assert_floats_same(a->act, b->act + b0 * (int64_t)d, (size_t)n * d, "act");
     if (a->act_idx)
-        cr_assert_eq(memcmp(a->act_idx, b->act_idx + b0, (size_t)n * sizeof(int32_t)), 0, "act_idx");
+        cr_assert_eq(memcmp(a->act_idx, b->act_idx + b0, (size_t)n * sizeof(int32_t)), 0,
+                     "act_idx");
     assert_floats_same(a->rew, b->rew + b0, (size_t)n, "rew");
     assert_floats_same(a->logp_b, b->logp_b + b0, (size_t)n, "logp_b");
     cr_assert_eq(memcmp(a->terminal, b->terminal + b0, (size_t)n), 0, "terminal");
@@ -179,8 +181,8 @@ static uint64_t db_hash(const char *path, const char *sql) {
         rows++;
         for (int c = 0; c < sqlite3_column_count(q); c++) {
             int type = sqlite3_column_type(q, c);
-            const unsigned char *p = type == SQLITE_BLOB ? sqlite3_column_blob(q, c)
-                                                         : sqlite3_column_text(q, c);
+            const unsigned char *p =
+                type == SQLITE_BLOB ? sqlite3_column_blob(q, c) : sqlite3_column_text(q, c);
             int n = sqlite3_column_bytes(q, c);
             h = (h ^ (uint64_t)(unsigned)type) * prime;
             for (int i = 0; i < n; i++) h = (h ^ p[i]) * prime;
@@ -309,6 +311,8 @@ Test(sqlite, roundtrip_continuous_with_logp) {
     cr_assert_str_eq(text, "1");
     db_text(path, "SELECT value FROM meta WHERE key = 'action_kind'", text, sizeof text);
     cr_assert_str_eq(text, "continuous");
+    db_text(path, "SELECT value FROM meta WHERE key = 'discount'", text, sizeof text);
+    cr_assert_str_eq(text, "0.99");
     orl_dataset_free(back);
     orl_dataset_free(ds);
 }
@@ -476,7 +480,8 @@ Test(sqlite, append_adds_episodes_and_keeps_old_rows) {
     cr_assert(!companion(path, "-wal") && !companion(path, "-shm"));
 
     /* A's rows are untouched, B's follow with new ids */
-    cr_assert_eq(db_hash(path, "SELECT * FROM steps WHERE episode < 5 ORDER BY episode, t"), steps_a);
+    cr_assert_eq(db_hash(path, "SELECT * FROM steps WHERE episode < 5 ORDER BY episode, t"),
+                 steps_a);
     cr_assert_eq(db_hash(path, "SELECT * FROM episodes WHERE id < 5 ORDER BY id"), episodes_a);
     cr_assert_eq(db_int(path, "SELECT group_concat(id) = '5,6,7' FROM (SELECT id FROM episodes "
                               "WHERE source = 'b.csv' ORDER BY id)"),
@@ -638,7 +643,8 @@ Test(sqlite, garbage_is_refused) {
     orl_read_options ro = {.layout = "sqlite"};
     orl_reader *r = NULL;
     orl_status st = orl_reader_open(path, &ro, &r);
-    cr_assert_eq(st, ORL_ERR_FORMAT, "seed %llu: %s", (unsigned long long)seed, orl_error_message());
+    cr_assert_eq(st, ORL_ERR_FORMAT, "seed %llu: %s", (unsigned long long)seed,
+                 orl_error_message());
     cr_assert(strstr(orl_error_message(), "not a database"), "%s", orl_error_message());
     cr_assert_null(r);
     /* the SQLite signature followed by garbage is sniffed as SQLite, then refused */
@@ -695,9 +701,9 @@ Test(sqlite, foreign_sqlite_database_is_refused) {
     scratch("foreign.sqlite", path, sizeof path);
     sqlite3 *db;
     cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
-    cr_assert_eq(sqlite3_exec(db, "CREATE TABLE other(x); INSERT INTO other VALUES (1)", NULL, NULL,
-                              NULL),
-                 SQLITE_OK);
+    cr_assert_eq(
+        sqlite3_exec(db, "CREATE TABLE other(x); INSERT INTO other VALUES (1)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(db);
     assert_read_fails(path, ORL_ERR_FORMAT, "missing table 'meta'", NULL, NULL);
 }
@@ -785,7 +791,8 @@ Test(sqlite, random_corruption_never_crashes) {
         }
         orl_dataset_free(back);
     }
-    cr_log_info("random corruption (seed %llu): %d of 60 refused", (unsigned long long)seed, failed);
+    cr_log_info("random corruption (seed %llu): %d of 60 refused", (unsigned long long)seed,
+                failed);
     free(copy);
     free(whole);
     orl_dataset_free(ds);
