@@ -377,6 +377,38 @@ Test(sqlite, writer_blocks_span_episodes_and_open_tail_times_out) {
     orl_dataset_free(ds);
 }
 
+/* long episodes go in several rows per INSERT: every row lands as written, whatever the
+ * block boundaries */
+Test(sqlite, long_episodes_through_odd_blocks) {
+    int lengths[] = {37, 16, 100, 1, 47, 15, 17};
+    for (int kind = 0; kind < 2; kind++) {
+        char path[4096];
+        scratch(kind ? "long-disc.sqlite" : "long-cont.sqlite", path, sizeof path);
+        orl_dataset *ds = make((orl_action_kind)kind, 1, lengths, 7, 6 + kind);
+        orl_writer *w;
+        cr_assert_eq(orl_writer_open(path, &ds->h, NULL, &w), ORL_OK, "%s", orl_error_message());
+        orl_dataset *block;
+        cr_assert_eq(orl_dataset_create(&ds->h, 23, 1, &block), ORL_OK);
+        for (int64_t row = 0; row < ds->n_steps; row += 23) {
+            int64_t n = ds->n_steps - row < 23 ? ds->n_steps - row : 23;
+            orl_dataset_clear(block);
+            cr_assert_eq(orl_dataset_append(block, ds, row, n), ORL_OK);
+            cr_assert_eq(orl_writer_write(w, block), ORL_OK, "%s", orl_error_message());
+        }
+        cr_assert_eq(orl_writer_close(w), ORL_OK, "%s", orl_error_message());
+        orl_dataset *back = read_all(path, 0);
+        assert_dataset_same(ds, back);
+        cr_assert_eq(db_int(path, "SELECT count(*) FROM episodes e WHERE e.length != (SELECT "
+                                  "count(*) FROM steps s WHERE s.episode = e.id) OR e.length != "
+                                  "(SELECT max(t) + 1 FROM steps s WHERE s.episode = e.id)"),
+                     0);
+        cr_assert_eq(db_int(path, "SELECT length FROM episodes WHERE id = 2"), 100);
+        orl_dataset_free(back);
+        orl_dataset_free(block);
+        orl_dataset_free(ds);
+    }
+}
+
 /* ---- streaming ---- */
 
 Test(sqlite, small_blocks_read_the_same_dataset) {
@@ -735,7 +767,8 @@ Test(sqlite, wrong_blob_length_names_episode_and_step) {
     scratch("blob.sqlite", path, sizeof path);
     write_a(path);
     db_exec(path, "UPDATE steps SET next_obs = x'0000803f' WHERE episode = 2 AND t = 5");
-    assert_read_fails(path, ORL_ERR_FORMAT, "episode 2, step 5", "next_obs", "4 bytes");
+    assert_read_fails(path, ORL_ERR_FORMAT, "episode 2, step 5", "next_obs",
+                      "a BLOB of 4 bytes, expected 5 float32");
     db_exec(path, "UPDATE steps SET next_obs = obs WHERE episode = 2 AND t = 5;"
                   "UPDATE steps SET act = NULL WHERE episode = 3 AND t = 0");
     assert_read_fails(path, ORL_ERR_FORMAT, "episode 3, step 0", "act", "NULL");
@@ -752,8 +785,17 @@ Test(sqlite, broken_episode_order_is_named) {
     assert_read_fails(path, ORL_ERR_FORMAT, "episode 2", "step 4 follows step 2", NULL);
     write_a(path);
     db_exec(path, "DELETE FROM steps WHERE episode = 3 AND t = 3");
-    assert_read_fails(path, ORL_ERR_FORMAT, "episode 3, step 2", "neither terminal nor timeout",
-                      NULL);
+    assert_read_fails(path, ORL_ERR_FORMAT, "episode 3 ends at step 2",
+                      "neither terminal nor timeout", NULL);
+    /* the last episode cut short is read with a timeout on its new last step */
+    write_a(path);
+    db_exec(path, "DELETE FROM steps WHERE episode = 4 AND t = 1");
+    orl_dataset *back = read_all(path, 0);
+    cr_assert_eq(back->n_steps, 16);
+    cr_assert_eq(back->n_episodes, 5);
+    cr_assert_eq(back->timeout[15], 1);
+    cr_assert_eq(orl_dataset_validate(back), ORL_OK, "%s", orl_error_message());
+    orl_dataset_free(back);
     write_a(path);
     db_exec(path, "UPDATE steps SET timeout = 1 WHERE episode = 0 AND t = 1");
     assert_read_fails(path, ORL_ERR_FORMAT, "episode 0, step 1", "before the episode's last", NULL);
