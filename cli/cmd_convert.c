@@ -74,7 +74,8 @@ int cmd_convert(int argc, char **argv) {
         snprintf(h.source, sizeof h.source, "%.300s (%.100s, converted from %s)", from, h.tool,
                  orl_reader_layout(r));
     else
-        snprintf(h.source, sizeof h.source, "%.400s (converted from %s)", from, orl_reader_layout(r));
+        snprintf(h.source, sizeof h.source, "%.400s (converted from %s)", from,
+                 orl_reader_layout(r));
     snprintf(h.tool, sizeof h.tool, "orl %s", ORL_VERSION);
     st = orl_writer_open(out, &h, &wopt, &w);
     orl_header_free(&h);
