@@ -41,6 +41,9 @@ static const char usage_text[] =
     "  --layout L            d4rl, minari or sqlite (default: from the output's name)\n"
     "  --env-id ID           environment id recorded in the dataset\n"
     "  --behavior NAME       behaviour policy name recorded in the dataset\n"
+    "  --discount G          discount recorded with the dataset\n"
+    "  --act-low V[,V...]    declared action bounds (one value for all dimensions, or one\n"
+    "  --act-high V[,V...]   each); also --obs-low, --obs-high\n"
     "  --append              add the episodes to an existing SQLite dataset\n"
     "  --json                print the report as one JSON object\n"
     "\n"
@@ -48,9 +51,9 @@ static const char usage_text[] =
 
 /* flags that take a value, by the mapping key they set (the flag without its dashes) */
 static const char *const value_flags[] = {
-    "obs",    "act",       "next-obs", "reward", "episode",     "terminal",
-    "done",   "timeout",   "logp",     "time",   "episode-gap", "n-actions",
-    "format", "delimiter", "on-nan",   "env-id", "behavior",
+    "obs",      "act",      "next-obs",    "reward",    "episode", "terminal",  "done",   "timeout",
+    "logp",     "time",     "episode-gap", "n-actions", "format",  "delimiter", "on-nan", "env-id",
+    "behavior", "discount", "obs-low",     "obs-high",  "act-low", "act-high",
 };
 
 typedef struct setting {

@@ -40,7 +40,8 @@ typedef struct text_key {
 static const text_key text_keys[] = {
     TEXT_KEY(obs, 1),     TEXT_KEY(act, 1),      TEXT_KEY(next_obs, 1), TEXT_KEY(reward, 0),
     TEXT_KEY(episode, 0), TEXT_KEY(terminal, 0), TEXT_KEY(timeout, 0),  TEXT_KEY(logp, 0),
-    TEXT_KEY(time, 0),    TEXT_KEY(env_id, 0),   TEXT_KEY(behavior, 0),
+    TEXT_KEY(time, 0),    TEXT_KEY(env_id, 0),   TEXT_KEY(behavior, 0), TEXT_KEY(discount, 0),
+    TEXT_KEY(obs_low, 0), TEXT_KEY(obs_high, 0), TEXT_KEY(act_low, 0),  TEXT_KEY(act_high, 0),
 };
 
 static const char *const value_keys[] = {"format",   "delimiter", "on_nan", "episode_gap",
@@ -50,7 +51,8 @@ static const char *const value_keys[] = {"format",   "delimiter", "on_nan", "epi
 #define N_VALUE_KEYS (sizeof value_keys / sizeof value_keys[0])
 #define ALL_KEYS                                                                                   \
     "obs, act, next_obs, reward, episode, terminal (done), timeout, logp, time, env_id, "          \
-    "behavior, format, delimiter, on_nan, episode_gap, discrete, n_actions, append"
+    "behavior, discount, obs_low, obs_high, act_low, act_high, format, delimiter, on_nan, "        \
+    "episode_gap, discrete, n_actions, append"
 
 /* the key as the table spells it: '-' as '_', "done" as "terminal" */
 static void canonical_key(const char *key, char *out, size_t cap) {
@@ -772,6 +774,59 @@ static void set_source(orl_header *h, const char *const *logs, int n_logs) {
     }
 }
 
+/* fills out (dim) from "v" or "v1,v2,...": one value for every dimension, or one each */
+static orl_status parse_bounds(const char *key, const char *text, float *out, int32_t dim) {
+    if (!text[0]) return ORL_OK;
+    int32_t n = 0;
+    const char *at = text;
+    float values[2];
+    for (;;) {
+        while (*at == ' ' || *at == '\t') at++;
+        const char *end = at;
+        while (*end && *end != ',') end++;
+        const char *last = end;
+        while (last > at && (last[-1] == ' ' || last[-1] == '\t')) last--;
+        float v;
+        if (!orl_ingest_parse_float(at, (size_t)(last - at), &v) || isnan(v))
+            ORL_FAIL(ORL_ERR_INPUT, "%s: '%.*s' is not a number", key, (int)(last - at), at);
+        if (n < dim) out[n] = v;
+        if (n < 2) values[n] = v;
+        n++;
+        if (!*end) break;
+        at = end + 1;
+    }
+    if (n == 1)
+        for (int32_t i = 1; i < dim; i++) out[i] = values[0];
+    else if (n != dim)
+        ORL_FAIL(ORL_ERR_INPUT, "%s: %d values for %d mapped dimensions (give one, or one each)",
+                 key, n, dim);
+    return ORL_OK;
+}
+
+static orl_status set_declared_metadata(orl_header *h, const orl_ingest_options *opt) {
+    ORL_TRY(parse_bounds("obs_low", opt->obs_low, h->obs_low, h->obs_dim));
+    ORL_TRY(parse_bounds("obs_high", opt->obs_high, h->obs_high, h->obs_dim));
+    if (h->action_kind == ORL_ACTION_KIND_CONTINUOUS) {
+        ORL_TRY(parse_bounds("act_low", opt->act_low, h->act_low, h->act_dim));
+        ORL_TRY(parse_bounds("act_high", opt->act_high, h->act_high, h->act_dim));
+        for (int32_t i = 0; i < h->act_dim; i++)
+            if (h->act_low[i] > h->act_high[i])
+                ORL_FAIL(ORL_ERR_INPUT, "act_low[%d] = %g is above act_high[%d] = %g", i,
+                         (double)h->act_low[i], i, (double)h->act_high[i]);
+    } else if (opt->act_low[0] || opt->act_high[0]) {
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "act_low/act_high: discrete actions have no bounds (use n_actions)");
+    }
+    if (opt->discount[0]) {
+        char *end;
+        double g = strtod(opt->discount, &end);
+        if (end == opt->discount || *end || !(g >= 0.0 && g <= 1.0))
+            ORL_FAIL(ORL_ERR_INPUT, "discount: '%s' is not a number in [0, 1]", opt->discount);
+        h->discount = g;
+    }
+    return ORL_OK;
+}
+
 orl_status orl_ingest_open(const char *const *logs, int n_logs, const orl_ingest_options *opt,
                            const orl_progress *progress, orl_ingest_stream **out) {
     *out = NULL;
@@ -816,6 +871,7 @@ orl_status orl_ingest_open(const char *const *logs, int n_logs, const orl_ingest
     snprintf(s->header.behavior, sizeof s->header.behavior, "%s", opt->behavior);
     snprintf(s->header.tool, sizeof s->header.tool, "orl %s", ORL_VERSION);
     set_source(&s->header, logs, n_logs);
+    ORL_TRY_GOTO(st, fail, set_declared_metadata(&s->header, opt));
 
     size_t held = 2 * (size_t)s->obs_dim + (size_t)s->act_dim + 2;
     s->vals = calloc(2 * (size_t)s->n_val + held, sizeof(float));

@@ -586,6 +586,43 @@ Test(ingest, discrete_actions) {
     expect_failure(log, &opt, ORL_ERR_INPUT, p3);
 }
 
+Test(ingest, declared_bounds_and_discount) {
+    const char *log = write_file("bounds.csv", "q0,q1,a0,a1,r,done\n"
+                                               "0,0,0.5,-1,1,0\n0,1,1,1,1,0\n1,1,0,0,1,1\n");
+    orl_ingest_options opt = base_options();
+    map(&opt, "obs", "q*");
+    map(&opt, "act", "a*");
+    map(&opt, "reward", "r");
+    map(&opt, "terminal", "done");
+    map(&opt, "act_low", "-2");
+    map(&opt, "act-high", "2, 3");
+    map(&opt, "obs_high", "inf");
+    map(&opt, "discount", "0.99");
+    orl_dataset *ds = ingest_one(log, &opt, NULL);
+    cr_assert_eq(ds->h.act_low[0], -2.0f);
+    cr_assert_eq(ds->h.act_low[1], -2.0f);
+    cr_assert_eq(ds->h.act_high[0], 2.0f);
+    cr_assert_eq(ds->h.act_high[1], 3.0f);
+    cr_assert(isinf(ds->h.obs_high[1]) && ds->h.obs_high[1] > 0);
+    cr_assert(isnan(ds->h.obs_low[0]));
+    cr_assert_float_eq(ds->h.discount, 0.99, 1e-12);
+    orl_dataset_free(ds);
+
+    map(&opt, "act_high", "1,2,3");
+    const char *p1[] = {"act_high: 3 values for 2 mapped dimensions", NULL};
+    expect_failure(log, &opt, ORL_ERR_INPUT, p1);
+    map(&opt, "act_high", "-3");
+    const char *p2[] = {"act_low[0] = -2 is above act_high[0] = -3", NULL};
+    expect_failure(log, &opt, ORL_ERR_INPUT, p2);
+    map(&opt, "act_high", "2x");
+    const char *p3[] = {"act_high: '2x' is not a number", NULL};
+    expect_failure(log, &opt, ORL_ERR_INPUT, p3);
+    map(&opt, "act_high", "2");
+    map(&opt, "discount", "1.5");
+    const char *p4[] = {"discount: '1.5' is not a number in [0, 1]", NULL};
+    expect_failure(log, &opt, ORL_ERR_INPUT, p4);
+}
+
 Test(ingest, on_nan_drop_episode) {
     const char *log = write_file("nan.csv", "ep,q,a,r\n"
                                             "1,1,0,1\n1,2,0,1\n1,3,0,1\n"

@@ -68,6 +68,14 @@ typedef struct orl_ingest_options {
 
     char env_id[128];   /* metadata copied into the header */
     char behavior[128]; /* behaviour policy name */
+    char discount[64];  /* discount recorded with the data ("" unknown) */
+
+    /* declared bounds: comma-separated numbers, one per dimension or one for all; "inf" and
+     * "-inf" allowed; "" leaves them unknown (NaN). Checked against the mapped dimensions. */
+    char obs_low[2048];
+    char obs_high[2048];
+    char act_low[2048];
+    char act_high[2048];
 
     orl_write_options write; /* layout, append (SQLite), compression */
     int64_t block_rows;      /* rows per block handed to the writer (0: 4096; at least 4) */
