@@ -8,5 +8,8 @@
 #include "orl/fs.h"
 #include "orl/dataset.h"
 #include "orl/ingest.h"
+#include "orl/policy.h"
+#include "orl/nn.h"
+#include "orl/heads.h"
 
 #endif

@@ -1,0 +1,438 @@
+/* Heads over a network's raw output (tanh action, diagonal Gaussian, tanh-squashed Gaussian,
+ * categorical) and the regression losses (MSE, Huber, expectile, weighted NLL).
+ *
+ * Pure functions over float arrays: no allocation, no state, no printing. Per-element math is
+ * done in double and stored as float; backward functions accumulate (+=). The MLP itself, the
+ * VAE and ensembles live in nn.c, vae.c and ensemble.c. */
+#include "orl/heads.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stddef.h>
+
+#define LOG_2PI 1.8378770664093453 /* log(2 pi) */
+#define LOG_2   0.6931471805599453
+
+/* ---- shared helpers ---- */
+
+/* log(1 + exp(x)) without overflow */
+static double softplus(double x) {
+    return x > 0.0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+/* log(1 - tanh(z)^2) = 2 (log 2 - z - softplus(-2 z)), stable for any z */
+static double log_one_minus_tanh_sq(double z) {
+    return 2.0 * (LOG_2 - z - softplus(-2.0 * z));
+}
+
+/* centre c and half-width s of dimension j ([-1, 1] without bounds) */
+static void bound_scale(const float *lo, const float *hi, int32_t j, double *c, double *s) {
+    if (!lo || !hi) {
+        *c = 0.0;
+        *s = 1.0;
+        return;
+    }
+    *c = 0.5 * ((double)hi[j] + (double)lo[j]);
+    *s = 0.5 * ((double)hi[j] - (double)lo[j]);
+}
+
+/* log_std from the raw value: min + (max - min) (tanh(raw) + 1) / 2, and d log_std / d raw */
+static double head_log_std(const orl_gaussian_head *h, double raw, double *dlog_std) {
+    double lo = (double)h->log_std_min, hi = (double)h->log_std_max;
+    double t = tanh(raw);
+    if (dlog_std) *dlog_std = 0.5 * (hi - lo) * (1.0 - t * t);
+    return lo + 0.5 * (hi - lo) * (t + 1.0);
+}
+
+/* ---- deterministic tanh action head ---- */
+
+void orl_tanh_head_forward(float *act, const float *u, const float *lo, const float *hi,
+                           int32_t batch, int32_t act_dim) {
+    for (int32_t b = 0; b < batch; b++) {
+        for (int32_t j = 0; j < act_dim; j++) {
+            size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
+            double c, s;
+            bound_scale(lo, hi, j, &c, &s);
+            act[i] = (float)(c + s * tanh((double)u[i]));
+        }
+    }
+}
+
+void orl_tanh_head_backward(float *du, const float *dact, const float *u, const float *lo,
+                            const float *hi, int32_t batch, int32_t act_dim) {
+    for (int32_t b = 0; b < batch; b++) {
+        for (int32_t j = 0; j < act_dim; j++) {
+            size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
+            double c, s;
+            bound_scale(lo, hi, j, &c, &s);
+            double t = tanh((double)u[i]);
+            du[i] += (float)((double)dact[i] * s * (1.0 - t * t));
+        }
+    }
+}
+
+/* ---- diagonal Gaussian ---- */
+
+void orl_gaussian_log_std(const orl_gaussian_head *h, float *log_std, const float *out,
+                          int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *raw = out + (size_t)b * 2 * (size_t)A + (size_t)A;
+        for (int32_t j = 0; j < A; j++)
+            log_std[(size_t)b * (size_t)A + (size_t)j] =
+                (float)head_log_std(h, (double)raw[j], NULL);
+    }
+}
+
+void orl_gaussian_log_prob_forward(const orl_gaussian_head *h, float *logp, const float *out,
+                                   const float *act, int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *mean = out + (size_t)b * 2 * (size_t)A;
+        const float *raw = mean + A;
+        const float *a = act + (size_t)b * (size_t)A;
+        double sum = 0.0;
+        for (int32_t j = 0; j < A; j++) {
+            double ls = head_log_std(h, (double)raw[j], NULL);
+            double e = ((double)a[j] - (double)mean[j]) * exp(-ls);
+            sum += -0.5 * e * e - ls - 0.5 * LOG_2PI;
+        }
+        logp[b] = (float)sum;
+    }
+}
+
+void orl_gaussian_log_prob_backward(const orl_gaussian_head *h, float *dout, const float *dlogp,
+                                    const float *out, const float *act, int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *mean = out + (size_t)b * 2 * (size_t)A;
+        const float *raw = mean + A;
+        const float *a = act + (size_t)b * (size_t)A;
+        float *dmean = dout + (size_t)b * 2 * (size_t)A;
+        float *draw = dmean + A;
+        double g = (double)dlogp[b];
+        for (int32_t j = 0; j < A; j++) {
+            double dls_draw;
+            double ls = head_log_std(h, (double)raw[j], &dls_draw);
+            double inv_std = exp(-ls);
+            double e = ((double)a[j] - (double)mean[j]) * inv_std;
+            /* d logp / d mean = e / std, d logp / d log_std = e^2 - 1 */
+            dmean[j] += (float)(g * e * inv_std);
+            draw[j] += (float)(g * (e * e - 1.0) * dls_draw);
+        }
+    }
+}
+
+void orl_gaussian_entropy_forward(const orl_gaussian_head *h, float *entropy, const float *out,
+                                  int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *raw = out + (size_t)b * 2 * (size_t)A + (size_t)A;
+        double sum = 0.0;
+        for (int32_t j = 0; j < A; j++)
+            sum += head_log_std(h, (double)raw[j], NULL) + 0.5 * (1.0 + LOG_2PI);
+        entropy[b] = (float)sum;
+    }
+}
+
+void orl_gaussian_entropy_backward(const orl_gaussian_head *h, float *dout, const float *dentropy,
+                                   const float *out, int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *raw = out + (size_t)b * 2 * (size_t)A + (size_t)A;
+        float *draw = dout + (size_t)b * 2 * (size_t)A + (size_t)A;
+        for (int32_t j = 0; j < A; j++) {
+            double dls_draw;
+            head_log_std(h, (double)raw[j], &dls_draw);
+            draw[j] += (float)((double)dentropy[b] * dls_draw);
+        }
+    }
+}
+
+void orl_gaussian_sample(const orl_gaussian_head *h, float *act, const float *out, int32_t batch,
+                         orl_rng *rng) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *mean = out + (size_t)b * 2 * (size_t)A;
+        const float *raw = mean + A;
+        for (int32_t j = 0; j < A; j++) {
+            double e = rng ? orl_rng_normal(rng) : 0.0;
+            double ls = head_log_std(h, (double)raw[j], NULL);
+            act[(size_t)b * (size_t)A + (size_t)j] = (float)((double)mean[j] + exp(ls) * e);
+        }
+    }
+}
+
+/* ---- tanh-squashed Gaussian ---- */
+
+void orl_normal_fill(float *eps, int64_t n, orl_rng *rng) {
+    for (int64_t i = 0; i < n; i++) eps[i] = (float)orl_rng_normal(rng);
+}
+
+void orl_tanh_gaussian_sample_forward(const orl_gaussian_head *h, float *act, float *logp,
+                                      const float *out, const float *eps, int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *mean = out + (size_t)b * 2 * (size_t)A;
+        const float *raw = mean + A;
+        double sum = 0.0;
+        for (int32_t j = 0; j < A; j++) {
+            size_t i = (size_t)b * (size_t)A + (size_t)j;
+            double c, s;
+            bound_scale(h->lo, h->hi, j, &c, &s);
+            double e = eps ? (double)eps[i] : 0.0;
+            double ls = head_log_std(h, (double)raw[j], NULL);
+            double z = (double)mean[j] + exp(ls) * e;
+            act[i] = (float)(c + s * tanh(z));
+            sum += -0.5 * e * e - ls - 0.5 * LOG_2PI - log_one_minus_tanh_sq(z) - log(s);
+        }
+        if (logp) logp[b] = (float)sum;
+    }
+}
+
+void orl_tanh_gaussian_sample_backward(const orl_gaussian_head *h, float *dout, const float *dact,
+                                       const float *dlogp, const float *out, const float *eps,
+                                       int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *mean = out + (size_t)b * 2 * (size_t)A;
+        const float *raw = mean + A;
+        float *dmean = dout + (size_t)b * 2 * (size_t)A;
+        float *draw = dmean + A;
+        double gl = dlogp ? (double)dlogp[b] : 0.0;
+        for (int32_t j = 0; j < A; j++) {
+            size_t i = (size_t)b * (size_t)A + (size_t)j;
+            double c, s;
+            bound_scale(h->lo, h->hi, j, &c, &s);
+            double e = eps ? (double)eps[i] : 0.0;
+            double dls_draw;
+            double ls = head_log_std(h, (double)raw[j], &dls_draw);
+            double std = exp(ls);
+            double y = tanh((double)mean[j] + std * e);
+            /* with eps fixed, logp depends on z through -log(1 - tanh(z)^2) (derivative 2 y)
+             * and directly on log_std through -log_std; act depends on z through s tanh(z) */
+            double ga = dact ? (double)dact[i] : 0.0;
+            double dz = ga * s * (1.0 - y * y) + gl * 2.0 * y;
+            dmean[j] += (float)dz;
+            draw[j] += (float)((dz * std * e - gl) * dls_draw);
+        }
+    }
+}
+
+/* y = clipped (act - c) / s, z = atanh(y) for a given action */
+static double given_pre_tanh(double a, double c, double s) {
+    double y = (a - c) / s;
+    if (y > ORL_TANH_CLIP) y = ORL_TANH_CLIP;
+    if (y < -ORL_TANH_CLIP) y = -ORL_TANH_CLIP;
+    return atanh(y);
+}
+
+void orl_tanh_gaussian_log_prob_forward(const orl_gaussian_head *h, float *logp, const float *out,
+                                        const float *act, int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *mean = out + (size_t)b * 2 * (size_t)A;
+        const float *raw = mean + A;
+        const float *a = act + (size_t)b * (size_t)A;
+        double sum = 0.0;
+        for (int32_t j = 0; j < A; j++) {
+            double c, s;
+            bound_scale(h->lo, h->hi, j, &c, &s);
+            double z = given_pre_tanh((double)a[j], c, s);
+            double ls = head_log_std(h, (double)raw[j], NULL);
+            double e = (z - (double)mean[j]) * exp(-ls);
+            sum += -0.5 * e * e - ls - 0.5 * LOG_2PI - log_one_minus_tanh_sq(z) - log(s);
+        }
+        logp[b] = (float)sum;
+    }
+}
+
+void orl_tanh_gaussian_log_prob_backward(const orl_gaussian_head *h, float *dout,
+                                         const float *dlogp, const float *out, const float *act,
+                                         int32_t batch) {
+    int32_t A = h->act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *mean = out + (size_t)b * 2 * (size_t)A;
+        const float *raw = mean + A;
+        const float *a = act + (size_t)b * (size_t)A;
+        float *dmean = dout + (size_t)b * 2 * (size_t)A;
+        float *draw = dmean + A;
+        double g = (double)dlogp[b];
+        for (int32_t j = 0; j < A; j++) {
+            double c, s;
+            bound_scale(h->lo, h->hi, j, &c, &s);
+            double z = given_pre_tanh((double)a[j], c, s);
+            double dls_draw;
+            double ls = head_log_std(h, (double)raw[j], &dls_draw);
+            double inv_std = exp(-ls);
+            double e = (z - (double)mean[j]) * inv_std;
+            dmean[j] += (float)(g * e * inv_std);
+            draw[j] += (float)(g * (e * e - 1.0) * dls_draw);
+        }
+    }
+}
+
+/* ---- categorical ---- */
+
+/* max and log-sum-exp of one row */
+static double row_logsumexp(const float *l, int32_t n) {
+    double m = (double)l[0];
+    for (int32_t k = 1; k < n; k++)
+        if ((double)l[k] > m) m = (double)l[k];
+    double sum = 0.0;
+    for (int32_t k = 0; k < n; k++) sum += exp((double)l[k] - m);
+    return m + log(sum);
+}
+
+void orl_categorical_log_softmax(float *logp, const float *logits, int32_t batch, int32_t n) {
+    for (int32_t b = 0; b < batch; b++) {
+        const float *l = logits + (size_t)b * (size_t)n;
+        double lse = row_logsumexp(l, n);
+        for (int32_t k = 0; k < n; k++)
+            logp[(size_t)b * (size_t)n + (size_t)k] = (float)((double)l[k] - lse);
+    }
+}
+
+void orl_categorical_log_prob_forward(float *logp, const float *logits, const int32_t *act,
+                                      int32_t batch, int32_t n) {
+    for (int32_t b = 0; b < batch; b++) {
+        const float *l = logits + (size_t)b * (size_t)n;
+        assert(act[b] >= 0 && act[b] < n);
+        logp[b] = (float)((double)l[act[b]] - row_logsumexp(l, n));
+    }
+}
+
+void orl_categorical_log_prob_backward(float *dlogits, const float *dlogp, const float *logits,
+                                       const int32_t *act, int32_t batch, int32_t n) {
+    for (int32_t b = 0; b < batch; b++) {
+        const float *l = logits + (size_t)b * (size_t)n;
+        float *dl = dlogits + (size_t)b * (size_t)n;
+        double lse = row_logsumexp(l, n);
+        double g = (double)dlogp[b];
+        for (int32_t k = 0; k < n; k++) {
+            double p = exp((double)l[k] - lse);
+            dl[k] += (float)(g * ((k == act[b] ? 1.0 : 0.0) - p));
+        }
+    }
+}
+
+/* entropy of one row given its log-sum-exp */
+static double row_entropy(const float *l, int32_t n, double lse) {
+    double h = 0.0;
+    for (int32_t k = 0; k < n; k++) {
+        double lp = (double)l[k] - lse;
+        h -= exp(lp) * lp;
+    }
+    return h;
+}
+
+void orl_categorical_entropy_forward(float *entropy, const float *logits, int32_t batch,
+                                     int32_t n) {
+    for (int32_t b = 0; b < batch; b++) {
+        const float *l = logits + (size_t)b * (size_t)n;
+        entropy[b] = (float)row_entropy(l, n, row_logsumexp(l, n));
+    }
+}
+
+void orl_categorical_entropy_backward(float *dlogits, const float *dentropy, const float *logits,
+                                      int32_t batch, int32_t n) {
+    for (int32_t b = 0; b < batch; b++) {
+        const float *l = logits + (size_t)b * (size_t)n;
+        float *dl = dlogits + (size_t)b * (size_t)n;
+        double lse = row_logsumexp(l, n);
+        double ent = row_entropy(l, n, lse);
+        double g = (double)dentropy[b];
+        for (int32_t k = 0; k < n; k++) {
+            double lp = (double)l[k] - lse;
+            dl[k] += (float)(g * (-exp(lp) * (lp + ent)));
+        }
+    }
+}
+
+void orl_categorical_sample(int32_t *act, const float *logits, int32_t batch, int32_t n,
+                            orl_rng *rng) {
+    for (int32_t b = 0; b < batch; b++) {
+        const float *l = logits + (size_t)b * (size_t)n;
+        double lse = row_logsumexp(l, n);
+        double u = orl_rng_uniform(rng);
+        double cdf = 0.0;
+        /* rounding can leave the whole cdf just under u: then take the last action with a
+         * non-zero probability */
+        int32_t pick = -1, last = 0;
+        for (int32_t k = 0; k < n; k++) {
+            double p = exp((double)l[k] - lse);
+            if (p > 0.0) last = k;
+            cdf += p;
+            if (u < cdf) {
+                pick = k;
+                break;
+            }
+        }
+        if (pick < 0) pick = last;
+        act[b] = pick;
+    }
+}
+
+void orl_categorical_argmax(int32_t *act, const float *logits, int32_t batch, int32_t n) {
+    for (int32_t b = 0; b < batch; b++) {
+        const float *l = logits + (size_t)b * (size_t)n;
+        int32_t best = 0;
+        for (int32_t k = 1; k < n; k++)
+            if (l[k] > l[best]) best = k;
+        act[b] = best;
+    }
+}
+
+/* ---- losses ---- */
+
+double orl_loss_mse(float *dpred, const float *pred, const float *target, int64_t n, float scale) {
+    double sum = 0.0, inv_n = 1.0 / (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)pred[i] - (double)target[i];
+        sum += u * u;
+        if (dpred) dpred[i] += (float)((double)scale * 2.0 * u * inv_n);
+    }
+    return sum * inv_n;
+}
+
+double orl_loss_huber(float *dpred, const float *pred, const float *target, int64_t n, float delta,
+                      float scale) {
+    double sum = 0.0, inv_n = 1.0 / (double)n, d = (double)delta;
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)pred[i] - (double)target[i];
+        double g;
+        if (fabs(u) <= d) {
+            sum += 0.5 * u * u;
+            g = u;
+        } else {
+            sum += d * (fabs(u) - 0.5 * d);
+            g = u > 0.0 ? d : -d;
+        }
+        if (dpred) dpred[i] += (float)((double)scale * g * inv_n);
+    }
+    return sum * inv_n;
+}
+
+double orl_loss_expectile(float *dpred, const float *pred, const float *target, int64_t n,
+                          float tau, float scale) {
+    double sum = 0.0, inv_n = 1.0 / (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double u = (double)target[i] - (double)pred[i];
+        double w = u < 0.0 ? 1.0 - (double)tau : (double)tau;
+        sum += w * u * u;
+        /* d/dpred of w u^2 with u = target - pred */
+        if (dpred) dpred[i] += (float)((double)scale * -2.0 * w * u * inv_n);
+    }
+    return sum * inv_n;
+}
+
+double orl_loss_weighted_nll(float *dlogp, const float *logp, const float *weight, int64_t batch,
+                             float scale) {
+    double sum = 0.0, inv_b = 1.0 / (double)batch;
+    for (int64_t b = 0; b < batch; b++) {
+        double w = weight ? (double)weight[b] : 1.0;
+        sum -= w * (double)logp[b];
+        if (dlogp) dlogp[b] += (float)((double)scale * -w * inv_b);
+    }
+    return sum * inv_b;
+}

@@ -1,0 +1,737 @@
+/* The MLP on cblas, the parameter buffer utilities, Adam/AdamW, learning-rate schedules and
+ * normalisation statistics (the contract is include/orl/nn.h).
+ *
+ * Every matrix product goes through cblas_sgemm; the elementwise work (bias, LayerNorm,
+ * activation) is fused into one pass per layer. Forward, backward and the optimizer step never
+ * allocate: the workspace and the moments are sized once. The plain double-precision reference
+ * that these kernels are checked against lives in tests/test_nn.c.
+ *
+ * Parameter layout, per layer l in order: w[l] (O_l, I_l), b[l] (O_l), then for hidden layers
+ * with layer_norm ln_gain[l] (O_l), ln_bias[l] (O_l). */
+#include "orl/nn.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+#define NN_ALIGN 64
+#define LN_EPS 1e-5f
+#define NN_PI 3.14159265358979323846
+
+/* rounds a float count up to whole cache lines */
+static size_t nn_round(size_t n_floats) {
+    size_t per = NN_ALIGN / sizeof(float);
+    return (n_floats + per - 1) / per * per;
+}
+
+static void *nn_alloc(size_t n_floats) {
+    size_t bytes = nn_round(n_floats == 0 ? 1 : n_floats) * sizeof(float);
+    return aligned_alloc(NN_ALIGN, bytes);
+}
+
+/* ---- the MLP ---- */
+
+orl_status orl_mlp_param_count(const orl_mlp_config *cfg, int64_t *n_params) {
+    assert(cfg && n_params);
+    int32_t n_layers = cfg->n_layers;
+    if (n_layers < 1 || n_layers > ORL_MLP_MAX_LAYERS)
+        ORL_FAIL(ORL_ERR_INPUT, "mlp config: n_layers is %d, expected 1..%d", n_layers,
+                 ORL_MLP_MAX_LAYERS);
+    for (int32_t l = 0; l <= n_layers; l++)
+        if (cfg->widths[l] < 1)
+            ORL_FAIL(ORL_ERR_INPUT, "mlp config: widths[%d] is %d, expected >= 1", l,
+                     cfg->widths[l]);
+    if ((int)cfg->activation < ORL_ACTIVATION_NONE || cfg->activation > ORL_ACTIVATION_SILU)
+        ORL_FAIL(ORL_ERR_INPUT, "mlp config: unknown activation %d", (int)cfg->activation);
+    if ((int)cfg->init < ORL_INIT_FAN_IN_UNIFORM || cfg->init > ORL_INIT_ORTHOGONAL)
+        ORL_FAIL(ORL_ERR_INPUT, "mlp config: unknown init %d", (int)cfg->init);
+    if (!isfinite(cfg->last_scale))
+        ORL_FAIL(ORL_ERR_INPUT, "mlp config: last_scale is not finite");
+    int64_t count = 0;
+    for (int32_t l = 0; l < n_layers; l++) {
+        int64_t in = cfg->widths[l], out = cfg->widths[l + 1];
+        count += out * in + out;
+        if (cfg->layer_norm && l < n_layers - 1) count += 2 * out;
+    }
+    *n_params = count;
+    return ORL_OK;
+}
+
+orl_status orl_mlp_bind(orl_mlp *m, const orl_mlp_config *cfg, float *params) {
+    assert(m && cfg && params);
+    int64_t n_params;
+    ORL_TRY(orl_mlp_param_count(cfg, &n_params));
+    memset(m, 0, sizeof(*m));
+    m->cfg = *cfg;
+    m->n_params = n_params;
+    m->params = params;
+    float *p = params;
+    int32_t n_layers = cfg->n_layers;
+    for (int32_t l = 0; l < n_layers; l++) {
+        int64_t in = cfg->widths[l], out = cfg->widths[l + 1];
+        m->w[l] = p, p += out * in;
+        m->b[l] = p, p += out;
+        if (cfg->layer_norm && l < n_layers - 1) {
+            m->ln_gain[l] = p, p += out;
+            m->ln_bias[l] = p, p += out;
+        }
+    }
+    assert(p - params == n_params);
+    return ORL_OK;
+}
+
+orl_status orl_mlp_create(orl_mlp *m, const orl_mlp_config *cfg, orl_rng *rng) {
+    assert(m && cfg && rng);
+    int64_t n_params;
+    ORL_TRY(orl_mlp_param_count(cfg, &n_params));
+    float *params = nn_alloc((size_t)n_params);
+    if (!params) ORL_FAIL(ORL_ERR_NOMEM, "mlp: cannot allocate %lld parameters", (long long)n_params);
+    orl_status st = orl_mlp_bind(m, cfg, params);
+    if (st != ORL_OK) {
+        free(params);
+        return st;
+    }
+    m->owns_params = 1;
+    orl_mlp_init_params(m, rng);
+    return ORL_OK;
+}
+
+/* Gram-Schmidt (modified, applied twice for float round-off) over n vectors of length len,
+ * vector k at a + k * vec_stride with elements elem_stride apart; n <= len. Equals the Q of a
+ * QR decomposition with a positive diagonal R, which is what PyTorch's orthogonal_ returns
+ * after its sign correction. */
+static void nn_orthonormalize(float *a, int32_t n, int32_t len, int64_t vec_stride,
+                              int64_t elem_stride) {
+    for (int32_t k = 0; k < n; k++) {
+        float *v = a + k * vec_stride;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int32_t j = 0; j < k; j++) {
+                const float *u = a + j * vec_stride;
+                double dot = 0.0;
+                for (int32_t i = 0; i < len; i++)
+                    dot += (double)u[i * elem_stride] * (double)v[i * elem_stride];
+                for (int32_t i = 0; i < len; i++)
+                    v[i * elem_stride] -= (float)(dot * (double)u[i * elem_stride]);
+            }
+        }
+        double norm = 0.0;
+        for (int32_t i = 0; i < len; i++) norm += (double)v[i * elem_stride] * v[i * elem_stride];
+        norm = sqrt(norm);
+        /* a Gaussian draw is degenerate with probability zero; keep the values finite anyway */
+        double inv = norm > 0.0 ? 1.0 / norm : 0.0;
+        for (int32_t i = 0; i < len; i++) v[i * elem_stride] = (float)(v[i * elem_stride] * inv);
+    }
+}
+
+void orl_mlp_init_params(orl_mlp *m, orl_rng *rng) {
+    assert(m && m->params && rng);
+    const orl_mlp_config *cfg = &m->cfg;
+    int32_t n_layers = cfg->n_layers;
+    float last_scale = cfg->last_scale == 0.0f ? 1.0f : cfg->last_scale;
+    for (int32_t l = 0; l < n_layers; l++) {
+        int32_t in = cfg->widths[l], out = cfg->widths[l + 1];
+        float *w = m->w[l]; // (O, I)
+        float *b = m->b[l]; // (O)
+        float scale = l == n_layers - 1 ? last_scale : 1.0f;
+        if (cfg->init == ORL_INIT_ORTHOGONAL) {
+            for (int64_t i = 0; i < (int64_t)out * in; i++) w[i] = (float)orl_rng_normal(rng);
+            if (out >= in) /* tall: orthonormal columns, W^T W = I */
+                nn_orthonormalize(w, in, out, 1, in);
+            else /* wide: orthonormal rows, W W^T = I */
+                nn_orthonormalize(w, out, in, in, 1);
+            double gain = cfg->activation == ORL_ACTIVATION_RELU ? sqrt(2.0) : 1.0;
+            float g = (float)gain * scale;
+            for (int64_t i = 0; i < (int64_t)out * in; i++) w[i] *= g;
+            memset(b, 0, (size_t)out * sizeof(float));
+        } else {
+            double bound = 1.0 / sqrt((double)in);
+            for (int64_t i = 0; i < (int64_t)out * in; i++)
+                w[i] = (float)((2.0 * orl_rng_uniform(rng) - 1.0) * bound) * scale;
+            for (int32_t i = 0; i < out; i++)
+                b[i] = (float)((2.0 * orl_rng_uniform(rng) - 1.0) * bound) * scale;
+        }
+        if (m->ln_gain[l]) {
+            for (int32_t i = 0; i < out; i++) m->ln_gain[l][i] = 1.0f, m->ln_bias[l][i] = 0.0f;
+        }
+    }
+}
+
+void orl_mlp_free(orl_mlp *m) {
+    if (!m) return;
+    if (m->owns_params) free(m->params);
+    memset(m, 0, sizeof(*m));
+}
+
+orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch) {
+    assert(w && cfg);
+    memset(w, 0, sizeof(*w));
+    int64_t n_params;
+    ORL_TRY(orl_mlp_param_count(cfg, &n_params));
+    if (max_batch < 1) ORL_FAIL(ORL_ERR_INPUT, "mlp workspace: max_batch is %d, expected >= 1", max_batch);
+    int32_t n_layers = cfg->n_layers;
+    size_t batch = (size_t)max_batch;
+    int32_t max_width = 1;
+    for (int32_t l = 0; l <= n_layers; l++)
+        if (cfg->widths[l] > max_width) max_width = cfg->widths[l];
+
+    /* one allocation: sizes first, then the views (the output layer's out aliases its pre) */
+    size_t total = 0;
+    for (int32_t l = 0; l < n_layers; l++) {
+        size_t o = batch * (size_t)cfg->widths[l + 1];
+        int hidden = l < n_layers - 1;
+        total += nn_round(o);                         /* pre */
+        if (hidden) total += nn_round(o);             /* out */
+        if (hidden && cfg->layer_norm)
+            total += nn_round(o) + 2 * nn_round(batch); /* norm, mean, rstd */
+    }
+    total += 2 * nn_round(batch * (size_t)max_width);
+    float *mem = nn_alloc(total);
+    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "mlp workspace: cannot allocate %zu floats", total);
+    float *p = mem;
+    for (int32_t l = 0; l < n_layers; l++) {
+        size_t o = batch * (size_t)cfg->widths[l + 1];
+        int hidden = l < n_layers - 1;
+        w->pre[l] = p, p += nn_round(o);
+        if (hidden) {
+            w->out[l] = p, p += nn_round(o);
+        } else {
+            w->out[l] = w->pre[l];
+        }
+        if (hidden && cfg->layer_norm) {
+            w->norm[l] = p, p += nn_round(o);
+            w->ln_mean[l] = p, p += nn_round(batch);
+            w->ln_rstd[l] = p, p += nn_round(batch);
+        }
+    }
+    w->grad_a = p, p += nn_round(batch * (size_t)max_width);
+    w->grad_b = p, p += nn_round(batch * (size_t)max_width);
+    assert((size_t)(p - mem) == total);
+    w->mem = mem;
+    w->max_batch = max_batch;
+    return ORL_OK;
+}
+
+void orl_mlp_work_free(orl_mlp_work *w) {
+    if (!w) return;
+    free(w->mem);
+    memset(w, 0, sizeof(*w));
+}
+
+/* max(z, 0) without a branch: ReLU inputs are positive about half the time, at random, and a
+ * mispredicted branch per element costs more than the layer's GEMM at small widths. Clears
+ * the bits of any z with the sign bit set (negative, -0, negative NaN). */
+static inline float relu_value(float z) {
+    uint32_t u;
+    memcpy(&u, &z, sizeof(u));
+    u &= (u >> 31) - 1u;
+    memcpy(&z, &u, sizeof(z));
+    return z;
+}
+
+/* g if z > 0 else 0, without a branch */
+static inline float relu_gate(float g, float z) {
+    uint32_t u;
+    memcpy(&u, &g, sizeof(u));
+    u &= -(uint32_t)(z > 0.0f);
+    memcpy(&g, &u, sizeof(g));
+    return g;
+}
+
+/* pre (B, O) holds x W^T; adds the bias, applies the activation into out (B, O) */
+static void bias_act_forward(float *out, float *pre, const float *bias, int32_t batch,
+                             int32_t width, orl_activation act) {
+    for (int32_t r = 0; r < batch; r++) {
+        float *pr = pre + (int64_t)r * width;
+        float *o = out + (int64_t)r * width;
+        switch (act) {
+        case ORL_ACTIVATION_RELU: {
+            int32_t i = 0;
+#if defined(__SSE2__)
+            /* the same bit operations as relu_value, four at a time */
+            for (; i + 4 <= width; i += 4) {
+                __m128 z = _mm_add_ps(_mm_loadu_ps(pr + i), _mm_loadu_ps(bias + i));
+                __m128 sign = _mm_castsi128_ps(_mm_srai_epi32(_mm_castps_si128(z), 31));
+                _mm_storeu_ps(pr + i, z);
+                _mm_storeu_ps(o + i, _mm_andnot_ps(sign, z));
+            }
+#endif
+            for (; i < width; i++) {
+                float z = pr[i] + bias[i];
+                pr[i] = z;
+                o[i] = relu_value(z);
+            }
+            break;
+        }
+        case ORL_ACTIVATION_TANH:
+            for (int32_t i = 0; i < width; i++) {
+                float z = pr[i] + bias[i];
+                pr[i] = z;
+                o[i] = tanhf(z);
+            }
+            break;
+        case ORL_ACTIVATION_ELU:
+            for (int32_t i = 0; i < width; i++) {
+                float z = pr[i] + bias[i];
+                pr[i] = z;
+                o[i] = z > 0.0f ? z : expm1f(z);
+            }
+            break;
+        case ORL_ACTIVATION_SILU:
+            for (int32_t i = 0; i < width; i++) {
+                float z = pr[i] + bias[i];
+                pr[i] = z;
+                o[i] = z / (1.0f + expf(-z));
+            }
+            break;
+        case ORL_ACTIVATION_NONE:
+        default:
+            for (int32_t i = 0; i < width; i++) {
+                float z = pr[i] + bias[i];
+                pr[i] = z;
+                o[i] = z;
+            }
+            break;
+        }
+    }
+}
+
+/* y (W) = act(x (W)) for one row */
+static void act_row(float *y, const float *x, int32_t width, orl_activation act) {
+    switch (act) {
+    case ORL_ACTIVATION_RELU:
+        for (int32_t i = 0; i < width; i++) y[i] = relu_value(x[i]);
+        break;
+    case ORL_ACTIVATION_TANH:
+        for (int32_t i = 0; i < width; i++) y[i] = tanhf(x[i]);
+        break;
+    case ORL_ACTIVATION_ELU:
+        for (int32_t i = 0; i < width; i++) y[i] = x[i] > 0.0f ? x[i] : expm1f(x[i]);
+        break;
+    case ORL_ACTIVATION_SILU:
+        for (int32_t i = 0; i < width; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+        break;
+    case ORL_ACTIVATION_NONE:
+    default:
+        for (int32_t i = 0; i < width; i++) y[i] = x[i];
+        break;
+    }
+}
+
+/* pre (B, O) holds x W^T; adds the bias, normalises each row into norm (B, O) with gain and
+ * bias, keeps mean and rstd (B), and applies the activation into out (B, O) */
+static void bias_ln_act_forward(float *out, float *norm, float *mean, float *rstd, float *pre,
+                                const float *bias, const float *gain, const float *shift,
+                                int32_t batch, int32_t width, orl_activation act) {
+    for (int32_t r = 0; r < batch; r++) {
+        float *pr = pre + (int64_t)r * width;
+        float *nr = norm + (int64_t)r * width;
+        float sum = 0.0f;
+        for (int32_t i = 0; i < width; i++) {
+            pr[i] += bias[i];
+            sum += pr[i];
+        }
+        float mu = sum / (float)width;
+        float var = 0.0f;
+        for (int32_t i = 0; i < width; i++) {
+            float d = pr[i] - mu;
+            var += d * d;
+        }
+        float rs = 1.0f / sqrtf(var / (float)width + LN_EPS);
+        mean[r] = mu;
+        rstd[r] = rs;
+        for (int32_t i = 0; i < width; i++) nr[i] = (pr[i] - mu) * rs * gain[i] + shift[i];
+        act_row(out + (int64_t)r * width, nr, width, act);
+    }
+}
+
+void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t batch,
+                     float *out) {
+    assert(m && w && x);
+    assert(batch >= 1 && batch <= w->max_batch);
+    const orl_mlp_config *cfg = &m->cfg;
+    int32_t n_layers = cfg->n_layers;
+    w->batch = batch;
+    w->input = x;
+    const float *in = x; // (B, I_l)
+    for (int32_t l = 0; l < n_layers; l++) {
+        int32_t n_in = cfg->widths[l], n_out = cfg->widths[l + 1];
+        /* pre = in W^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1.0f, in, n_in,
+                    m->w[l], n_in, 0.0f, w->pre[l], n_out);
+        if (l == n_layers - 1) {
+            /* output layer: bias only, out aliases pre */
+            bias_act_forward(w->pre[l], w->pre[l], m->b[l], batch, n_out, ORL_ACTIVATION_NONE);
+        } else if (m->ln_gain[l]) {
+            bias_ln_act_forward(w->out[l], w->norm[l], w->ln_mean[l], w->ln_rstd[l], w->pre[l],
+                                m->b[l], m->ln_gain[l], m->ln_bias[l], batch, n_out,
+                                cfg->activation);
+        } else {
+            bias_act_forward(w->out[l], w->pre[l], m->b[l], batch, n_out, cfg->activation);
+        }
+        in = w->out[l];
+    }
+    if (out)
+        memcpy(out, w->out[n_layers - 1],
+               (size_t)batch * (size_t)cfg->widths[n_layers] * sizeof(float));
+}
+
+/* g (W) *= act'(z) for one row, where z (W) is the activation's input and y (W) its output */
+static void act_backward_row(float *g, const float *z, const float *y, int32_t width,
+                             orl_activation act) {
+    switch (act) {
+    case ORL_ACTIVATION_RELU: {
+        int32_t i = 0;
+#if defined(__SSE2__)
+        for (; i + 4 <= width; i += 4) {
+            __m128 keep = _mm_cmpgt_ps(_mm_loadu_ps(z + i), _mm_setzero_ps());
+            _mm_storeu_ps(g + i, _mm_and_ps(_mm_loadu_ps(g + i), keep));
+        }
+#endif
+        for (; i < width; i++) g[i] = relu_gate(g[i], z[i]);
+        break;
+    }
+    case ORL_ACTIVATION_TANH:
+        for (int32_t i = 0; i < width; i++) g[i] *= 1.0f - y[i] * y[i];
+        break;
+    case ORL_ACTIVATION_ELU:
+        for (int32_t i = 0; i < width; i++) g[i] *= z[i] > 0.0f ? 1.0f : y[i] + 1.0f;
+        break;
+    case ORL_ACTIVATION_SILU:
+        for (int32_t i = 0; i < width; i++) {
+            float s = 1.0f / (1.0f + expf(-z[i]));
+            g[i] *= s * (1.0f + z[i] * (1.0f - s));
+        }
+        break;
+    case ORL_ACTIVATION_NONE:
+    default:
+        break;
+    }
+}
+
+/* acc (W) += x (W); the same additions in the same order with or without SSE */
+static void add_row(float *acc, const float *x, int32_t width) {
+    int32_t i = 0;
+#if defined(__SSE2__)
+    for (; i + 4 <= width; i += 4)
+        _mm_storeu_ps(acc + i, _mm_add_ps(_mm_loadu_ps(acc + i), _mm_loadu_ps(x + i)));
+#endif
+    for (; i < width; i++) acc[i] += x[i];
+}
+
+/* one hidden layer: g (B, O) holds dLoss/dout; turns it in place into dLoss/dpre and
+ * accumulates db, dgain, dshift (O) when given */
+static void hidden_backward(float *g, const orl_mlp *m, const orl_mlp_work *w, int32_t l,
+                            int32_t batch, float *db, float *dgain, float *dshift) {
+    int32_t width = m->cfg.widths[l + 1];
+    orl_activation act = m->cfg.activation;
+    const float *pre = w->pre[l];
+    const float *out = w->out[l];
+    if (!m->ln_gain[l]) {
+        for (int32_t r = 0; r < batch; r++) {
+            int64_t off = (int64_t)r * width;
+            float *gr = g + off;
+            act_backward_row(gr, pre + off, out + off, width, act);
+            if (db) add_row(db, gr, width);
+        }
+        return;
+    }
+    /* LayerNorm: xhat = (pre - mean) rstd, norm = gain xhat + shift;
+     * dpre = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), dxhat = g gain */
+    const float *gain = m->ln_gain[l];
+    const float *norm = w->norm[l];
+    float inv_width = 1.0f / (float)width;
+    for (int32_t r = 0; r < batch; r++) {
+        int64_t off = (int64_t)r * width;
+        float *gr = g + off;
+        const float *pr = pre + off;
+        act_backward_row(gr, norm + off, out + off, width, act);
+        float mu = w->ln_mean[l][r], rs = w->ln_rstd[l][r];
+        float sum_dxhat = 0.0f, sum_dxhat_xhat = 0.0f;
+        for (int32_t i = 0; i < width; i++) {
+            float xhat = (pr[i] - mu) * rs;
+            float dxhat = gr[i] * gain[i];
+            sum_dxhat += dxhat;
+            sum_dxhat_xhat += dxhat * xhat;
+            if (dgain) {
+                dgain[i] += gr[i] * xhat;
+                dshift[i] += gr[i];
+            }
+        }
+        float mean_dxhat = sum_dxhat * inv_width, mean_dxhat_xhat = sum_dxhat_xhat * inv_width;
+        for (int32_t i = 0; i < width; i++) {
+            float xhat = (pr[i] - mu) * rs;
+            float d = rs * (gr[i] * gain[i] - mean_dxhat - xhat * mean_dxhat_xhat);
+            gr[i] = d;
+            if (db) db[i] += d;
+        }
+    }
+}
+
+void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, float *dparams,
+                      float *dx) {
+    assert(m && w && dout && w->input);
+    const orl_mlp_config *cfg = &m->cfg;
+    int32_t n_layers = cfg->n_layers;
+    int32_t batch = w->batch;
+    if (!dparams && !dx) return;
+    /* g is dLoss/dpre of the current layer; the output layer's is dout itself */
+    const float *g = dout;
+    float *next = w->grad_a;
+    for (int32_t l = n_layers - 1; l >= 0; l--) {
+        int32_t n_in = cfg->widths[l], n_out = cfg->widths[l + 1];
+        const float *in = l == 0 ? w->input : w->out[l - 1]; // (B, I)
+        float *dw = dparams ? dparams + (m->w[l] - m->params) : NULL;
+        float *db = dparams ? dparams + (m->b[l] - m->params) : NULL;
+        if (l == n_layers - 1) {
+            if (db)
+                for (int32_t r = 0; r < batch; r++) add_row(db, g + (int64_t)r * n_out, n_out);
+        }
+        /* dW += g^T in */
+        if (dw)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, batch, 1.0f, g,
+                        n_out, in, n_in, 1.0f, dw, n_in);
+        if (l == 0) {
+            /* dx += g W */
+            if (dx)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f,
+                            g, n_out, m->w[l], n_in, 1.0f, dx, n_in);
+            break;
+        }
+        /* dLoss/dout of the layer below = g W, then through its activation and LayerNorm */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f, g, n_out,
+                    m->w[l], n_in, 0.0f, next, n_in);
+        float *db_below = dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
+        float *dgain = dparams && m->ln_gain[l - 1] ? dparams + (m->ln_gain[l - 1] - m->params)
+                                                    : NULL;
+        float *dshift = dparams && m->ln_bias[l - 1] ? dparams + (m->ln_bias[l - 1] - m->params)
+                                                     : NULL;
+        hidden_backward(next, m, w, l - 1, batch, db_below, dgain, dshift);
+        g = next;
+        next = next == w->grad_a ? w->grad_b : w->grad_a;
+    }
+}
+
+double orl_mlp_forward_flops(const orl_mlp_config *cfg, int32_t batch) {
+    assert(cfg);
+    double sum = 0.0;
+    for (int32_t l = 0; l < cfg->n_layers; l++)
+        sum += (double)cfg->widths[l] * (double)cfg->widths[l + 1];
+    return 2.0 * (double)batch * sum;
+}
+
+/* ---- parameter buffers ---- */
+
+void orl_params_copy(float *dst, const float *src, int64_t n) {
+    assert(n >= 0);
+    if (n > 0 && dst != src) memmove(dst, src, (size_t)n * sizeof(float));
+}
+
+void orl_params_polyak(float *target, const float *src, int64_t n, float tau) {
+    float keep = 1.0f - tau;
+    for (int64_t i = 0; i < n; i++) target[i] = keep * target[i] + tau * src[i];
+}
+
+double orl_params_norm(const float *x, int64_t n) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; i++) sum += (double)x[i] * (double)x[i];
+    return sqrt(sum);
+}
+
+double orl_params_clip_norm(float *grads, int64_t n, double max_norm) {
+    double norm = orl_params_norm(grads, n);
+    if (norm > max_norm && norm > 0.0) {
+        float scale = (float)(max_norm / norm);
+        for (int64_t i = 0; i < n; i++) grads[i] *= scale;
+    }
+    return norm;
+}
+
+int orl_params_finite(const float *x, int64_t n) {
+    /* one branch-free pass: x - x is 0 for finite x and NaN for inf and NaN */
+    float acc = 0.0f;
+    for (int64_t i = 0; i < n; i++) acc += x[i] - x[i];
+    return acc == 0.0f;
+}
+
+/* ---- Adam and AdamW ---- */
+
+orl_adam_config orl_adam_defaults(void) {
+    orl_adam_config cfg = {
+        .lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f,
+        .decoupled = 0};
+    return cfg;
+}
+
+orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n) {
+    assert(opt && cfg);
+    memset(opt, 0, sizeof(*opt));
+    if (n < 0) ORL_FAIL(ORL_ERR_INPUT, "adam: %lld parameters", (long long)n);
+    if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f) || !(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f))
+        ORL_FAIL(ORL_ERR_INPUT, "adam: betas (%g, %g) must be in [0, 1)", (double)cfg->beta1,
+                 (double)cfg->beta2);
+    if (!(cfg->eps >= 0.0f) || !(cfg->weight_decay >= 0.0f) || !isfinite(cfg->lr))
+        ORL_FAIL(ORL_ERR_INPUT, "adam: eps %g, weight_decay %g, lr %g", (double)cfg->eps,
+                 (double)cfg->weight_decay, (double)cfg->lr);
+    /* m and v in one allocation */
+    size_t half = nn_round((size_t)n);
+    float *mem = nn_alloc(2 * half);
+    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "adam: cannot allocate moments for %lld parameters", (long long)n);
+    memset(mem, 0, 2 * half * sizeof(float));
+    opt->cfg = *cfg;
+    opt->n = n;
+    opt->t = 0;
+    opt->m = mem;
+    opt->v = mem + half;
+    return ORL_OK;
+}
+
+void orl_adam_free(orl_adam *opt) {
+    if (!opt) return;
+    free(opt->m);
+    memset(opt, 0, sizeof(*opt));
+}
+
+void orl_adam_step(orl_adam *opt, float *params, const float *grads, float lr) {
+    assert(opt && params && grads);
+    const orl_adam_config *cfg = &opt->cfg;
+    if (lr < 0.0f) lr = cfg->lr;
+    opt->t += 1;
+    /* PyTorch: step = lr / (1 - b1^t); denom = sqrt(v) / sqrt(1 - b2^t) + eps */
+    double bc1 = 1.0 - pow((double)cfg->beta1, (double)opt->t);
+    double bc2 = 1.0 - pow((double)cfg->beta2, (double)opt->t);
+    float step = (float)((double)lr / bc1);
+    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    float b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps;
+    float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
+    float wd = cfg->weight_decay;
+    float l2 = cfg->decoupled ? 0.0f : wd;
+    float decay = cfg->decoupled ? 1.0f - lr * wd : 1.0f;
+    float *mom = opt->m, *var = opt->v;
+    int64_t i = 0;
+#if defined(__SSE2__)
+    /* four at a time: the same IEEE operations in the same order as the scalar loop below
+     * (no fused multiply-add), so the result does not depend on which loop ran; the per-element
+     * sqrt and divide dominate the step and are four times cheaper as packed instructions */
+    {
+        __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vone_b1 = _mm_set1_ps(one_b1);
+        __m128 vone_b2 = _mm_set1_ps(one_b2), vl2 = _mm_set1_ps(l2), vdecay = _mm_set1_ps(decay);
+        __m128 vstep = _mm_set1_ps(step), vinv = _mm_set1_ps(inv_sqrt_bc2);
+        __m128 veps = _mm_set1_ps(eps);
+        for (; i + 4 <= opt->n; i += 4) {
+            __m128 p0 = _mm_loadu_ps(params + i);
+            __m128 g = _mm_add_ps(_mm_loadu_ps(grads + i), _mm_mul_ps(vl2, p0));
+            __m128 p = _mm_mul_ps(p0, vdecay);
+            __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(mom + i)), _mm_mul_ps(vone_b1, g));
+            __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(var + i)),
+                                   _mm_mul_ps(_mm_mul_ps(vone_b2, g), g));
+            _mm_storeu_ps(mom + i, mi);
+            _mm_storeu_ps(var + i, vi);
+            __m128 denom = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), vinv), veps);
+            _mm_storeu_ps(params + i, _mm_sub_ps(p, _mm_div_ps(_mm_mul_ps(vstep, mi), denom)));
+        }
+    }
+#endif
+    for (; i < opt->n; i++) {
+        float g = grads[i] + l2 * params[i];
+        float p = params[i] * decay;
+        float mi = b1 * mom[i] + one_b1 * g;
+        float vi = b2 * var[i] + one_b2 * g * g;
+        mom[i] = mi;
+        var[i] = vi;
+        params[i] = p - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+    }
+}
+
+/* ---- learning-rate schedules ---- */
+
+float orl_schedule_lr(const orl_schedule *s, int64_t step) {
+    assert(s);
+    if (step < 0) step = 0;
+    if (s->warmup > 0 && step < s->warmup) return (float)((double)s->base * (double)step / (double)s->warmup);
+    if (s->kind == ORL_SCHEDULE_CONSTANT) return s->base;
+    int64_t span = s->total - s->warmup;
+    double progress = span > 0 ? (double)(step - s->warmup) / (double)span : 1.0;
+    if (progress > 1.0) progress = 1.0;
+    double base = s->base, lo = s->min;
+    if (s->kind == ORL_SCHEDULE_COSINE)
+        return (float)(lo + (base - lo) * 0.5 * (1.0 + cos(NN_PI * progress)));
+    return (float)(base + (lo - base) * progress);
+}
+
+/* ---- normalisation statistics ---- */
+
+static orl_status normalizer_alloc(orl_normalizer *nm, int32_t dim) {
+    memset(nm, 0, sizeof(*nm));
+    if (dim < 1) ORL_FAIL(ORL_ERR_INPUT, "normalizer: dim is %d, expected >= 1", dim);
+    size_t half = nn_round((size_t)dim);
+    float *mem = nn_alloc(2 * half);
+    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "normalizer: cannot allocate %d dimensions", dim);
+    nm->dim = dim;
+    nm->mean = mem;
+    nm->std = mem + half;
+    return ORL_OK;
+}
+
+orl_status orl_normalizer_fit(orl_normalizer *nm, const float *x, int64_t n, int32_t dim,
+                              float eps) {
+    assert(nm && (x || n == 0));
+    if (n < 1) {
+        memset(nm, 0, sizeof(*nm));
+        ORL_FAIL(ORL_ERR_INPUT, "normalizer: no rows to fit");
+    }
+    ORL_TRY(normalizer_alloc(nm, dim));
+    /* two row-major passes in double: the mean, then the (population) variance about it */
+    double *acc = calloc(2 * (size_t)dim, sizeof(double));
+    if (!acc) {
+        orl_normalizer_free(nm);
+        ORL_FAIL(ORL_ERR_NOMEM, "normalizer: cannot allocate %d dimensions", dim);
+    }
+    double *mean = acc, *sq = acc + dim;
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < dim; j++) mean[j] += (double)x[i * dim + j];
+    for (int32_t j = 0; j < dim; j++) mean[j] /= (double)n;
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < dim; j++) {
+            double d = (double)x[i * dim + j] - mean[j];
+            sq[j] += d * d;
+        }
+    for (int32_t j = 0; j < dim; j++) {
+        double sd = sqrt(sq[j] / (double)n);
+        if (!isfinite(mean[j]) || !isfinite(sd)) {
+            free(acc);
+            orl_normalizer_free(nm);
+            ORL_FAIL(ORL_ERR_NUMERIC, "normalizer: column %d has a non-finite mean or std", j);
+        }
+        nm->mean[j] = (float)mean[j];
+        nm->std[j] = sd < (double)eps ? eps : (float)sd;
+    }
+    free(acc);
+    return ORL_OK;
+}
+
+orl_status orl_normalizer_identity(orl_normalizer *nm, int32_t dim) {
+    assert(nm);
+    ORL_TRY(normalizer_alloc(nm, dim));
+    for (int32_t j = 0; j < dim; j++) nm->mean[j] = 0.0f, nm->std[j] = 1.0f;
+    return ORL_OK;
+}
+
+void orl_normalizer_free(orl_normalizer *nm) {
+    if (!nm) return;
+    free(nm->mean);
+    memset(nm, 0, sizeof(*nm));
+}
+
+void orl_normalizer_apply(const orl_normalizer *nm, const float *x, int64_t n, float *y) {
+    assert(nm && (n == 0 || (x && y)));
+    int32_t dim = nm->dim;
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < dim; j++)
+            y[i * dim + j] = (x[i * dim + j] - nm->mean[j]) / nm->std[j];
+}

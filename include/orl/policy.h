@@ -1,0 +1,215 @@
+/* orl_policy: what every learner produces and what `orl eval` and `orl ope` consume.
+ *
+ * A policy maps observations (B, S) to actions: (B, A) floats for continuous action spaces or
+ * (B) int32 indices in [0, n_actions) for discrete ones, either deterministically (the mean or
+ * the argmax) or by sampling from a caller's orl_rng, and gives the log-probability of given
+ * actions (a mass for discrete actions, a density for continuous ones).
+ *
+ * It is an interface: an ops table plus the fields every policy has (algorithm, shapes, action
+ * bounds, the hyperparameters as JSON). The implementation here is the MLP policy (observation
+ * normaliser + orl_mlp + an output head); behaviour and tabular policies are further
+ * implementations of the same ops.
+ *
+ * Threads: a policy is constant while it acts; everything a call writes lives in an
+ * orl_policy_work created for a maximum batch, one per thread, so threads share one policy.
+ *
+ * Policy files are HDF5 (orl_policy_save / orl_policy_load); see core/policy_file.c for the
+ * keys. A loaded policy needs neither the training data nor the code of the learner.
+ *
+ * Dimension letters as in nn.h: B batch, S observation size, A action size, P parameters. */
+#ifndef ORL_POLICY_H
+#define ORL_POLICY_H
+
+#include "orl/dataset.h"
+#include "orl/nn.h"
+#include "orl/rng.h"
+#include "orl/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ORL_POLICY_FORMAT_VERSION 1 /* written as orl_policy_version */
+
+typedef struct orl_policy orl_policy;
+typedef struct orl_policy_work orl_policy_work;
+typedef struct orl_policy_file orl_policy_file;
+
+typedef enum orl_policy_mode {
+    ORL_POLICY_MODE_MEAN = 0, /* the mean (continuous) or the argmax (discrete); rng unused */
+    ORL_POLICY_MODE_SAMPLE,   /* a draw from the policy's distribution with the caller's rng */
+} orl_policy_mode;
+
+/* the fields every policy has; also the common part of a constructor's arguments */
+typedef struct orl_policy_info {
+    const char *algorithm;   /* "bc", "iql", ... (at most 63 bytes) */
+    const char *config_json; /* the hyperparameters as a JSON object; NULL means "{}" */
+    int32_t obs_dim;         /* S */
+    int32_t act_dim;         /* A; 1 for discrete actions */
+    orl_action_kind action_kind;
+    int32_t n_actions;     /* discrete: number of actions (>= 2); continuous: 0 */
+    const float *act_low;  /* (A) continuous only; NaN = unbounded (not for tanh heads) */
+    const float *act_high; /* (A) */
+} orl_policy_info;
+
+/* an implementation: every function receives the policy it belongs to */
+typedef struct orl_policy_ops {
+    const char *type; /* stored as policy_type: "mlp", ... */
+
+    /* per-call scratch for batches up to max_batch */
+    orl_status (*work_create)(const orl_policy *p, int32_t max_batch, void **scratch);
+    void (*work_free)(void *scratch);
+
+    /* act (B, A) for continuous policies or act_idx (B) for discrete ones; the other is NULL */
+    orl_status (*act)(const orl_policy *p, void *scratch, const float *obs, int32_t batch,
+                      orl_policy_mode mode, orl_rng *rng, float *act, int32_t *act_idx);
+
+    /* logp (B) of act (B, A) or act_idx (B); NULL when the policy is deterministic */
+    orl_status (*logp)(const orl_policy *p, void *scratch, const float *obs, int32_t batch,
+                       const float *act, const int32_t *act_idx, double *logp);
+
+    /* writes the implementation's keys (the common ones are written by orl_policy_save) */
+    orl_status (*save)(const orl_policy *p, orl_policy_file *f);
+
+    /* builds a policy from an open file whose common keys were read into info */
+    orl_status (*load)(orl_policy_file *f, const orl_policy_info *info, orl_policy **out);
+
+    void (*free)(orl_policy *p);
+} orl_policy_ops;
+
+/* a policy; the fields are read-only for callers */
+struct orl_policy {
+    const orl_policy_ops *ops;
+    void *impl; /* the implementation's state */
+    char algorithm[64];
+    char source[512];  /* the file it was loaded from ("" when built in memory) */
+    char *config_json; /* (never NULL) the hyperparameters as JSON */
+    int32_t obs_dim;   /* S */
+    int32_t act_dim;   /* A; 1 for discrete actions */
+    orl_action_kind action_kind;
+    int32_t n_actions; /* discrete: number of actions; continuous: 0 */
+    float *act_low;    /* (A) continuous: lower bounds, NaN = unbounded; NULL if discrete */
+    float *act_high;   /* (A) */
+    int deterministic; /* 1 when the policy has no log-probability */
+};
+
+/* ---- using a policy ---- */
+
+/* scratch for calls with batch <= max_batch (>= 1); one per thread. Free with
+ * orl_policy_work_free. ORL_ERR_NOMEM. */
+orl_status orl_policy_work_create(const orl_policy *p, int32_t max_batch, orl_policy_work **out);
+
+/* w may be NULL */
+void orl_policy_work_free(orl_policy_work *w);
+
+/* actions for obs (B, S), 1 <= B <= the work's max_batch: act (B, A) for continuous policies
+ * (within act_low/act_high where finite), act_idx (B) for discrete ones; pass NULL for the
+ * other. rng is used (and advanced) only in ORL_POLICY_MODE_SAMPLE, where it must not be NULL;
+ * a deterministic policy gives its one action in both modes and leaves rng alone. The draws
+ * depend only on rng and obs, so the same seed gives the same actions on any thread.
+ * ORL_ERR_INPUT for a batch beyond the work or a wrong output pointer, ORL_ERR_NUMERIC for
+ * non-finite observations. */
+orl_status orl_policy_act(const orl_policy *p, orl_policy_work *w, const float *obs, int32_t batch,
+                          orl_policy_mode mode, orl_rng *rng, float *act, int32_t *act_idx);
+
+/* log-probabilities logp (B) of the given actions: act (B, A) (density) for continuous
+ * policies, act_idx (B) (mass) for discrete ones. The MLP heads reduce in double and round to
+ * float32 (heads.h), so logp carries float32 precision. A tanh-squashed policy clips the
+ * squashed action to +-ORL_TANH_CLIP first (heads.h), so actions on or beyond its bounds get a
+ * finite density. A Gaussian policy's density is of the unclipped Gaussian. ORL_ERR_UNSUPPORTED
+ * for a deterministic policy; ORL_ERR_INPUT for an index outside [0, n_actions);
+ * ORL_ERR_NUMERIC for non-finite observations or actions. */
+orl_status orl_policy_logp(const orl_policy *p, orl_policy_work *w, const float *obs, int32_t batch,
+                           const float *act, const int32_t *act_idx, double *logp);
+
+/* ORL_ERR_INPUT naming the first mismatch (obs_dim, act_dim, action_kind, n_actions) between
+ * the policy and what the caller has, e.g. a dataset header; the message names the policy's
+ * file when it was loaded from one. n_actions <= 0 skips that check. */
+orl_status orl_policy_check_dims(const orl_policy *p, int32_t obs_dim, int32_t act_dim,
+                                 orl_action_kind kind, int32_t n_actions);
+
+/* frees the policy; p may be NULL */
+void orl_policy_free(orl_policy *p);
+
+/* ---- the MLP policy ---- */
+
+/* the heads of heads.h over the network output y (B, O); mid = (high + low) / 2 and
+ * half = (high - low) / 2 per action dimension. The Gaussian heads' y is [mean (A) | raw (A)],
+ * and log_std = min + (max - min) (tanh(raw) + 1) / 2 (heads.h's smooth clamp into
+ * [log_std_min, log_std_max], state-dependent). */
+typedef enum orl_policy_head {
+    ORL_POLICY_HEAD_DETERMINISTIC = 0, /* a = mid + half tanh(y), y (A); no log-probability */
+    ORL_POLICY_HEAD_GAUSSIAN,          /* a ~ N(mean, std), clipped to the bounds where they are
+                                          finite (bounds may be NaN: unbounded) */
+    ORL_POLICY_HEAD_TANH_GAUSSIAN,     /* u ~ N(mean, std), a = mid + half tanh(u) */
+    ORL_POLICY_HEAD_CATEGORICAL,       /* y = logits (n_actions); softmax */
+    ORL_POLICY_HEAD_COUNT
+} orl_policy_head;
+
+/* "deterministic", "gaussian", "tanh_gaussian", "categorical" (NULL when out of range) */
+const char *orl_policy_head_name(orl_policy_head head);
+
+/* the network output width O a head needs: A, 2A, 2A or n_actions */
+int32_t orl_policy_head_outputs(orl_policy_head head, int32_t act_dim, int32_t n_actions);
+
+typedef struct orl_policy_mlp_spec {
+    orl_policy_info info;
+    orl_policy_head head;
+    orl_mlp_config mlp; /* widths[0] = S, widths[L] = orl_policy_head_outputs(...) */
+    float log_std_min;  /* Gaussian heads: log_std is clamped to [min, max] (-20, 2 typical) */
+    float log_std_max;
+} orl_policy_mlp_spec;
+
+/* builds an MLP policy. obs_norm (dim S) may be NULL (identity statistics); params (P floats,
+ * laid out as orl_mlp) are copied, or initialised from rng when NULL (then rng must not be
+ * NULL). Everything is validated: ORL_ERR_INPUT naming the field. Free with orl_policy_free. */
+orl_status orl_policy_mlp_create(const orl_policy_mlp_spec *spec, const orl_normalizer *obs_norm,
+                                 const float *params, orl_rng *rng, orl_policy **out);
+
+/* views of an MLP policy's network, normaliser and spec (NULL when p is not an MLP policy),
+ * owned by the policy (never orl_mlp_free / orl_normalizer_free them); the parameters and
+ * statistics may be overwritten (e.g. by a learner) while no thread is acting */
+orl_mlp *orl_policy_mlp_network(orl_policy *p);
+orl_normalizer *orl_policy_mlp_normalizer(orl_policy *p);
+const orl_policy_mlp_spec *orl_policy_mlp_get_spec(const orl_policy *p);
+
+/* the MLP implementation, for loaders */
+extern const orl_policy_ops orl_policy_mlp_ops;
+
+/* ---- policy files ---- */
+
+/* Saving and loading call HDF5, which (as built by Debian) is not thread-safe: call them from
+ * one thread at a time, not alongside other HDF5 work (dataset readers and writers). */
+
+/* writes p to path: a temporary name beside it, renamed into place when complete.
+ * ORL_ERR_IO; nothing is left under path or the temporary name on failure. */
+orl_status orl_policy_save(const orl_policy *p, const char *path);
+
+/* reads a policy file of any built-in type. Every key is checked (version, shapes, lengths,
+ * parameter count against the widths, finite values): ORL_ERR_FORMAT naming the file and the
+ * key, ORL_ERR_IO when the file cannot be opened, ORL_ERR_UNSUPPORTED for an unknown
+ * policy_type or a newer version. Free *out with orl_policy_free. */
+orl_status orl_policy_load(const char *path, orl_policy **out);
+
+/* as orl_policy_load, also trying the given implementations (n of them, may be 0) by type */
+orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *ops, int n,
+                                orl_policy **out);
+
+/* key access for an implementation's save and load. Numbers are 1-D datasets; text is a
+ * fixed-length UTF-8 attribute of the root. Readers fail with ORL_ERR_FORMAT naming the file
+ * and key: absent, another type or length, or (floats) a non-finite value where
+ * allow_nonfinite is 0. */
+const char *orl_policy_file_path(const orl_policy_file *f);
+orl_status orl_policy_file_put_floats(orl_policy_file *f, const char *key, const float *x,
+                                      int64_t n);
+orl_status orl_policy_file_put_ints(orl_policy_file *f, const char *key, const int32_t *x,
+                                    int64_t n);
+orl_status orl_policy_file_put_text(orl_policy_file *f, const char *key, const char *text);
+/* number of elements of dataset key */
+orl_status orl_policy_file_length(orl_policy_file *f, const char *key, int64_t *n);
+orl_status orl_policy_file_get_floats(orl_policy_file *f, const char *key, float *x, int64_t n,
+                                      int allow_nonfinite);
+orl_status orl_policy_file_get_ints(orl_policy_file *f, const char *key, int32_t *x, int64_t n);
+/* the text (cap bytes at most, NUL included; longer text fails) */
+orl_status orl_policy_file_get_text(orl_policy_file *f, const char *key, char *out, size_t cap);
+
+#endif

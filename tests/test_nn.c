@@ -1,0 +1,746 @@
+/* Tests of core/nn.c: a plain-loop double-precision reference MLP (same parameter layout) is
+ * checked against central finite differences, and the float cblas path is checked against the
+ * reference; Adam/AdamW, schedules, Polyak, clipping and the normalizer against formulas
+ * written out here; a training run that must fit sin(x); bitwise determinism; the init
+ * distributions. Every random test prints its seed on failure. */
+#include "orl/nn.h"
+
+#include <cblas.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TEST_PI 3.14159265358979323846
+
+/* ---- the reference MLP, in double ---- */
+
+/* parameter offsets of layer l, computed independently of orl_mlp_bind */
+typedef struct ref_layout {
+    int64_t w[ORL_MLP_MAX_LAYERS], b[ORL_MLP_MAX_LAYERS];
+    int64_t gain[ORL_MLP_MAX_LAYERS], shift[ORL_MLP_MAX_LAYERS]; /* -1 without LayerNorm */
+    int64_t n;
+} ref_layout;
+
+static ref_layout ref_layout_of(const orl_mlp_config *cfg) {
+    ref_layout lay;
+    int64_t p = 0;
+    for (int32_t l = 0; l < cfg->n_layers; l++) {
+        int64_t in = cfg->widths[l], out = cfg->widths[l + 1];
+        lay.w[l] = p, p += out * in;
+        lay.b[l] = p, p += out;
+        if (cfg->layer_norm && l < cfg->n_layers - 1) {
+            lay.gain[l] = p, p += out;
+            lay.shift[l] = p, p += out;
+        } else {
+            lay.gain[l] = lay.shift[l] = -1;
+        }
+    }
+    lay.n = p;
+    return lay;
+}
+
+/* what the reference forward keeps for backward, per layer l: (B, O_l) each */
+typedef struct ref_cache {
+    double *pre[ORL_MLP_MAX_LAYERS];  /* linear output */
+    double *xhat[ORL_MLP_MAX_LAYERS]; /* normalised pre (LayerNorm only) */
+    double rstd[ORL_MLP_MAX_LAYERS][1024];
+    double *z[ORL_MLP_MAX_LAYERS];   /* activation input */
+    double *out[ORL_MLP_MAX_LAYERS]; /* activation output */
+} ref_cache;
+
+static void ref_cache_init(ref_cache *c, const orl_mlp_config *cfg, int32_t batch) {
+    memset(c, 0, sizeof(*c));
+    for (int32_t l = 0; l < cfg->n_layers; l++) {
+        size_t n = (size_t)batch * (size_t)cfg->widths[l + 1];
+        c->pre[l] = calloc(n, sizeof(double));
+        c->xhat[l] = calloc(n, sizeof(double));
+        c->z[l] = calloc(n, sizeof(double));
+        c->out[l] = calloc(n, sizeof(double));
+    }
+}
+
+static void ref_cache_free(ref_cache *c, const orl_mlp_config *cfg) {
+    for (int32_t l = 0; l < cfg->n_layers; l++) {
+        free(c->pre[l]), free(c->xhat[l]), free(c->z[l]), free(c->out[l]);
+    }
+}
+
+static double ref_act(double z, orl_activation act) {
+    switch (act) {
+    case ORL_ACTIVATION_RELU: return z > 0.0 ? z : 0.0;
+    case ORL_ACTIVATION_TANH: return tanh(z);
+    case ORL_ACTIVATION_ELU: return z > 0.0 ? z : exp(z) - 1.0;
+    case ORL_ACTIVATION_SILU: return z / (1.0 + exp(-z));
+    default: return z;
+    }
+}
+
+static double ref_act_grad(double z, orl_activation act) {
+    switch (act) {
+    case ORL_ACTIVATION_RELU: return z > 0.0 ? 1.0 : 0.0;
+    case ORL_ACTIVATION_TANH: return 1.0 - tanh(z) * tanh(z);
+    case ORL_ACTIVATION_ELU: return z > 0.0 ? 1.0 : exp(z);
+    case ORL_ACTIVATION_SILU: {
+        double s = 1.0 / (1.0 + exp(-z));
+        return s + z * s * (1.0 - s);
+    }
+    default: return 1.0;
+    }
+}
+
+/* out of the network is c->out[L-1] (B, O) */
+static void ref_forward(ref_cache *c, const orl_mlp_config *cfg, const double *p,
+                        const double *x, int32_t batch) {
+    ref_layout lay = ref_layout_of(cfg);
+    const double *in = x;
+    for (int32_t l = 0; l < cfg->n_layers; l++) {
+        int32_t ni = cfg->widths[l], no = cfg->widths[l + 1];
+        int hidden = l < cfg->n_layers - 1;
+        for (int32_t r = 0; r < batch; r++) {
+            for (int32_t o = 0; o < no; o++) {
+                double s = p[lay.b[l] + o];
+                for (int32_t i = 0; i < ni; i++)
+                    s += p[lay.w[l] + (int64_t)o * ni + i] * in[(int64_t)r * ni + i];
+                c->pre[l][(int64_t)r * no + o] = s;
+            }
+            double *pre = c->pre[l] + (int64_t)r * no;
+            double *z = c->z[l] + (int64_t)r * no;
+            double *xhat = c->xhat[l] + (int64_t)r * no;
+            double *out = c->out[l] + (int64_t)r * no;
+            if (hidden && lay.gain[l] >= 0) {
+                double mean = 0.0, var = 0.0;
+                for (int32_t o = 0; o < no; o++) mean += pre[o];
+                mean /= no;
+                for (int32_t o = 0; o < no; o++) var += (pre[o] - mean) * (pre[o] - mean);
+                var /= no;
+                double rstd = 1.0 / sqrt(var + 1e-5);
+                c->rstd[l][r] = rstd;
+                for (int32_t o = 0; o < no; o++) {
+                    xhat[o] = (pre[o] - mean) * rstd;
+                    z[o] = p[lay.gain[l] + o] * xhat[o] + p[lay.shift[l] + o];
+                }
+            } else {
+                for (int32_t o = 0; o < no; o++) z[o] = pre[o];
+            }
+            for (int32_t o = 0; o < no; o++)
+                out[o] = hidden ? ref_act(z[o], cfg->activation) : z[o];
+        }
+        in = c->out[l];
+    }
+}
+
+/* dp (P) += dLoss/dp, dx (B, I) = dLoss/dx, for dLoss/dout = dout (B, O) */
+static void ref_backward(const ref_cache *c, const orl_mlp_config *cfg, const double *p,
+                         const double *x, int32_t batch, const double *dout, double *dp,
+                         double *dx) {
+    ref_layout lay = ref_layout_of(cfg);
+    int32_t max_w = 0;
+    for (int32_t l = 0; l <= cfg->n_layers; l++)
+        if (cfg->widths[l] > max_w) max_w = cfg->widths[l];
+    double *g = calloc((size_t)batch * (size_t)max_w, sizeof(double));
+    double *gin = calloc((size_t)batch * (size_t)max_w, sizeof(double));
+    int32_t nl = cfg->n_layers;
+    memcpy(g, dout, (size_t)batch * (size_t)cfg->widths[nl] * sizeof(double));
+    for (int32_t l = nl - 1; l >= 0; l--) {
+        int32_t ni = cfg->widths[l], no = cfg->widths[l + 1];
+        int hidden = l < nl - 1;
+        const double *in = l == 0 ? x : c->out[l - 1];
+        for (int32_t r = 0; r < batch; r++) {
+            double *gr = g + (int64_t)r * no;
+            const double *z = c->z[l] + (int64_t)r * no;
+            const double *xhat = c->xhat[l] + (int64_t)r * no;
+            if (!hidden) continue;
+            /* through the activation: g becomes dLoss/dz */
+            for (int32_t o = 0; o < no; o++) gr[o] *= ref_act_grad(z[o], cfg->activation);
+            if (lay.gain[l] < 0) continue;
+            /* through LayerNorm: g becomes dLoss/dpre */
+            double mean_d = 0.0, mean_dx = 0.0;
+            for (int32_t o = 0; o < no; o++) {
+                double dxhat = gr[o] * p[lay.gain[l] + o];
+                dp[lay.gain[l] + o] += gr[o] * xhat[o];
+                dp[lay.shift[l] + o] += gr[o];
+                mean_d += dxhat;
+                mean_dx += dxhat * xhat[o];
+            }
+            mean_d /= no, mean_dx /= no;
+            for (int32_t o = 0; o < no; o++) {
+                double dxhat = gr[o] * p[lay.gain[l] + o];
+                gr[o] = c->rstd[l][r] * (dxhat - mean_d - xhat[o] * mean_dx);
+            }
+        }
+        for (int32_t r = 0; r < batch; r++)
+            for (int32_t o = 0; o < no; o++) {
+                double gro = g[(int64_t)r * no + o];
+                dp[lay.b[l] + o] += gro;
+                for (int32_t i = 0; i < ni; i++)
+                    dp[lay.w[l] + (int64_t)o * ni + i] += gro * in[(int64_t)r * ni + i];
+            }
+        for (int32_t r = 0; r < batch; r++)
+            for (int32_t i = 0; i < ni; i++) {
+                double s = 0.0;
+                for (int32_t o = 0; o < no; o++)
+                    s += g[(int64_t)r * no + o] * p[lay.w[l] + (int64_t)o * ni + i];
+                gin[(int64_t)r * ni + i] = s;
+            }
+        memcpy(g, gin, (size_t)batch * (size_t)ni * sizeof(double));
+    }
+    memcpy(dx, g, (size_t)batch * (size_t)cfg->widths[0] * sizeof(double));
+    free(g), free(gin);
+}
+
+/* loss = sum(c * out) */
+static double ref_loss(const orl_mlp_config *cfg, const double *p, const double *x,
+                       int32_t batch, const double *coef) {
+    ref_cache c;
+    ref_cache_init(&c, cfg, batch);
+    ref_forward(&c, cfg, p, x, batch);
+    double s = 0.0;
+    int64_t n = (int64_t)batch * cfg->widths[cfg->n_layers];
+    for (int64_t i = 0; i < n; i++) s += coef[i] * c.out[cfg->n_layers - 1][i];
+    ref_cache_free(&c, cfg);
+    return s;
+}
+
+static orl_mlp_config make_cfg(int32_t n_layers, const int32_t *widths, orl_activation act,
+                               int layer_norm) {
+    orl_mlp_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.n_layers = n_layers;
+    for (int32_t l = 0; l <= n_layers; l++) cfg.widths[l] = widths[l];
+    cfg.activation = act;
+    cfg.layer_norm = layer_norm;
+    cfg.init = ORL_INIT_FAN_IN_UNIFORM;
+    return cfg;
+}
+
+static const orl_activation all_acts[] = {ORL_ACTIVATION_RELU, ORL_ACTIVATION_TANH,
+                                          ORL_ACTIVATION_ELU, ORL_ACTIVATION_SILU,
+                                          ORL_ACTIVATION_NONE};
+
+/* ---- (1) the reference's backward against central differences, in double ---- */
+
+Test(nn_reference, finite_difference_gradients) {
+    const int32_t widths[] = {3, 6, 5, 2};
+    const int32_t batch = 4;
+    for (size_t a = 0; a < sizeof(all_acts) / sizeof(all_acts[0]); a++) {
+        for (int ln = 0; ln <= 1; ln++) {
+            uint64_t seed = 100 + 10 * a + (uint64_t)ln;
+            orl_mlp_config cfg = make_cfg(3, widths, all_acts[a], ln);
+            ref_layout lay = ref_layout_of(&cfg);
+            orl_rng rng;
+            orl_rng_seed(&rng, seed, 1);
+            double *p = malloc((size_t)lay.n * sizeof(double));
+            double *dp = calloc((size_t)lay.n, sizeof(double));
+            double x[4 * 3], dx[4 * 3], coef[4 * 2];
+            for (int64_t i = 0; i < lay.n; i++) p[i] = orl_rng_normal(&rng) * 0.7;
+            for (int i = 0; i < batch * 3; i++) x[i] = orl_rng_normal(&rng);
+            for (int i = 0; i < batch * 2; i++) coef[i] = orl_rng_normal(&rng);
+            ref_cache c;
+            ref_cache_init(&c, &cfg, batch);
+            ref_forward(&c, &cfg, p, x, batch);
+            ref_backward(&c, &cfg, p, x, batch, coef, dp, dx);
+            ref_cache_free(&c, &cfg);
+            const double h = 1e-6;
+            for (int64_t i = 0; i < lay.n; i++) {
+                double keep = p[i];
+                p[i] = keep + h;
+                double up = ref_loss(&cfg, p, x, batch, coef);
+                p[i] = keep - h;
+                double down = ref_loss(&cfg, p, x, batch, coef);
+                p[i] = keep;
+                double num = (up - down) / (2 * h);
+                double tol = 1e-6 * fmax(1.0, fmax(fabs(num), fabs(dp[i])));
+                cr_assert(fabs(num - dp[i]) <= tol,
+                          "seed %llu act %d ln %d: dparam[%lld] analytic %.12g numeric %.12g",
+                          (unsigned long long)seed, (int)all_acts[a], ln, (long long)i, dp[i],
+                          num);
+            }
+            for (int i = 0; i < batch * 3; i++) {
+                double keep = x[i];
+                x[i] = keep + h;
+                double up = ref_loss(&cfg, p, x, batch, coef);
+                x[i] = keep - h;
+                double down = ref_loss(&cfg, p, x, batch, coef);
+                x[i] = keep;
+                double num = (up - down) / (2 * h);
+                double tol = 1e-6 * fmax(1.0, fmax(fabs(num), fabs(dx[i])));
+                cr_assert(fabs(num - dx[i]) <= tol,
+                          "seed %llu act %d ln %d: dx[%d] analytic %.12g numeric %.12g",
+                          (unsigned long long)seed, (int)all_acts[a], ln, i, dx[i], num);
+            }
+            free(p), free(dp);
+        }
+    }
+}
+
+/* ---- (2) the float cblas path against the double reference ---- */
+
+static double max_abs(const double *x, int64_t n) {
+    double m = 0.0;
+    for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+    return m;
+}
+
+/* compares got (float) to want (double) within tol relative to the array's scale */
+static void assert_close(const float *got, const double *want, int64_t n, double tol,
+                         const char *what, uint64_t seed) {
+    double scale = fmax(1.0, max_abs(want, n));
+    for (int64_t i = 0; i < n; i++)
+        cr_assert(fabs((double)got[i] - want[i]) <= tol * scale,
+                  "seed %llu: %s[%lld] float %.9g double %.9g (scale %.3g)",
+                  (unsigned long long)seed, what, (long long)i, (double)got[i], want[i], scale);
+}
+
+static void check_against_reference(int32_t n_layers, const int32_t *widths, int32_t batch,
+                                    orl_activation act, int ln, orl_init init, uint64_t seed) {
+    orl_mlp_config cfg = make_cfg(n_layers, widths, act, ln);
+    cfg.init = init;
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, 2);
+    orl_mlp m;
+    cr_assert_eq(orl_mlp_create(&m, &cfg, &rng), ORL_OK);
+    ref_layout lay = ref_layout_of(&cfg);
+    cr_assert_eq(lay.n, m.n_params);
+    for (int32_t l = 0; l < n_layers; l++) {
+        cr_assert_eq(m.w[l] - m.params, lay.w[l]);
+        cr_assert_eq(m.b[l] - m.params, lay.b[l]);
+        if (lay.gain[l] >= 0) {
+            cr_assert_eq(m.ln_gain[l] - m.params, lay.gain[l]);
+            cr_assert_eq(m.ln_bias[l] - m.params, lay.shift[l]);
+        } else {
+            cr_assert_null(m.ln_gain[l]);
+        }
+    }
+    /* perturb LayerNorm gains and biases away from 1 and 0 so their gradients matter */
+    for (int32_t l = 0; l < n_layers; l++)
+        if (m.ln_gain[l])
+            for (int32_t o = 0; o < widths[l + 1]; o++) {
+                m.ln_gain[l][o] = (float)(1.0 + 0.3 * orl_rng_normal(&rng));
+                m.ln_bias[l][o] = (float)(0.3 * orl_rng_normal(&rng));
+            }
+    int32_t ni = widths[0], no = widths[n_layers];
+    int64_t nx = (int64_t)batch * ni, ny = (int64_t)batch * no;
+    float *x = malloc((size_t)nx * sizeof(float));
+    float *dout = malloc((size_t)ny * sizeof(float));
+    float *out = malloc((size_t)ny * sizeof(float));
+    float *dx = malloc((size_t)nx * sizeof(float));
+    float *dp = malloc((size_t)m.n_params * sizeof(float));
+    double *xd = malloc((size_t)nx * sizeof(double));
+    double *doutd = malloc((size_t)ny * sizeof(double));
+    double *dxd = malloc((size_t)nx * sizeof(double));
+    double *pd = malloc((size_t)m.n_params * sizeof(double));
+    double *dpd = calloc((size_t)m.n_params, sizeof(double));
+    for (int64_t i = 0; i < nx; i++) x[i] = (float)orl_rng_normal(&rng), xd[i] = x[i];
+    for (int64_t i = 0; i < ny; i++) dout[i] = (float)orl_rng_normal(&rng), doutd[i] = dout[i];
+    for (int64_t i = 0; i < m.n_params; i++) pd[i] = m.params[i];
+    /* dx and dparams start at 1 to check that backward accumulates */
+    for (int64_t i = 0; i < nx; i++) dx[i] = 1.0f;
+    for (int64_t i = 0; i < m.n_params; i++) dp[i] = 1.0f;
+
+    orl_mlp_work w;
+    cr_assert_eq(orl_mlp_work_init(&w, &cfg, batch + 3), ORL_OK);
+    orl_mlp_forward(&m, &w, x, batch, out);
+    orl_mlp_backward(&m, &w, dout, dp, dx);
+
+    ref_cache c;
+    ref_cache_init(&c, &cfg, batch);
+    ref_forward(&c, &cfg, pd, xd, batch);
+    ref_backward(&c, &cfg, pd, xd, batch, doutd, dpd, dxd);
+    for (int64_t i = 0; i < nx; i++) dxd[i] += 1.0;
+    for (int64_t i = 0; i < m.n_params; i++) dpd[i] += 1.0;
+
+    assert_close(out, c.out[n_layers - 1], ny, 2e-5, "out", seed);
+    assert_close(w.out[n_layers - 1], c.out[n_layers - 1], ny, 2e-5, "work out", seed);
+    assert_close(dp, dpd, m.n_params, 1e-4, "dparams", seed);
+    assert_close(dx, dxd, nx, 1e-4, "dx", seed);
+
+    /* NULL dparams still gives dx, and NULL dx still gives dparams */
+    for (int64_t i = 0; i < nx; i++) dx[i] = 1.0f;
+    orl_mlp_backward(&m, &w, dout, NULL, dx);
+    assert_close(dx, dxd, nx, 1e-4, "dx without dparams", seed);
+    for (int64_t i = 0; i < m.n_params; i++) dp[i] = 1.0f;
+    orl_mlp_backward(&m, &w, dout, dp, NULL);
+    assert_close(dp, dpd, m.n_params, 1e-4, "dparams without dx", seed);
+
+    ref_cache_free(&c, &cfg);
+    orl_mlp_work_free(&w);
+    orl_mlp_free(&m);
+    free(x), free(dout), free(out), free(dx), free(dp);
+    free(xd), free(doutd), free(dxd), free(pd), free(dpd);
+}
+
+Test(nn_mlp, cblas_path_matches_reference) {
+    const int32_t shape_a[] = {3, 5, 7, 2};
+    const int32_t shape_b[] = {1, 1, 1};
+    const int32_t shape_c[] = {17, 33, 9, 4};
+    const int32_t shape_d[] = {4, 64, 64, 2};
+    const int32_t shape_e[] = {5, 3};
+    const int32_t shape_f[] = {2, 7, 1, 9, 3, 1};
+    uint64_t seed = 7;
+    for (size_t a = 0; a < sizeof(all_acts) / sizeof(all_acts[0]); a++)
+        for (int ln = 0; ln <= 1; ln++) {
+            orl_init init = ln ? ORL_INIT_ORTHOGONAL : ORL_INIT_FAN_IN_UNIFORM;
+            check_against_reference(3, shape_a, 1, all_acts[a], ln, init, seed++);
+            check_against_reference(3, shape_a, 13, all_acts[a], ln, init, seed++);
+            check_against_reference(2, shape_b, 5, all_acts[a], ln, init, seed++);
+            check_against_reference(3, shape_c, 31, all_acts[a], ln, init, seed++);
+            check_against_reference(3, shape_d, 64, all_acts[a], ln, init, seed++);
+            check_against_reference(1, shape_e, 3, all_acts[a], ln, init, seed++);
+            check_against_reference(5, shape_f, 6, all_acts[a], ln, init, seed++);
+        }
+}
+
+Test(nn_mlp, bad_config_is_input_error) {
+    const int32_t widths[] = {3, 0, 2};
+    orl_mlp_config cfg = make_cfg(2, widths, ORL_ACTIVATION_RELU, 0);
+    int64_t n;
+    cr_assert_eq(orl_mlp_param_count(&cfg, &n), ORL_ERR_INPUT);
+    cr_assert(strstr(orl_error_message(), "widths[1]") != NULL, "%s", orl_error_message());
+    cfg.widths[1] = 4;
+    cfg.n_layers = 0;
+    cr_assert_eq(orl_mlp_param_count(&cfg, &n), ORL_ERR_INPUT);
+    cfg.n_layers = ORL_MLP_MAX_LAYERS + 1;
+    cr_assert_eq(orl_mlp_param_count(&cfg, &n), ORL_ERR_INPUT);
+    cfg.n_layers = 2;
+    cr_assert_eq(orl_mlp_param_count(&cfg, &n), ORL_OK);
+    cr_assert_eq(n, 4 * 3 + 4 + 2 * 4 + 2);
+    cfg.layer_norm = 1;
+    cr_assert_eq(orl_mlp_param_count(&cfg, &n), ORL_OK);
+    cr_assert_eq(n, 4 * 3 + 4 + 2 * 4 + 2 + 2 * 4);
+    orl_mlp_work w;
+    cr_assert_eq(orl_mlp_work_init(&w, &cfg, 0), ORL_ERR_INPUT);
+    orl_mlp_free(NULL);
+    orl_mlp_work_free(NULL);
+    orl_adam_free(NULL);
+    orl_normalizer_free(NULL);
+}
+
+Test(nn_mlp, forward_flops) {
+    const int32_t widths[] = {17, 256, 256, 6};
+    orl_mlp_config cfg = make_cfg(3, widths, ORL_ACTIVATION_RELU, 0);
+    cr_assert_float_eq(orl_mlp_forward_flops(&cfg, 256),
+                       2.0 * 256 * (17 * 256 + 256 * 256 + 256 * 6), 1e-6);
+}
+
+/* ---- init ---- */
+
+Test(nn_init, orthogonal_is_orthogonal) {
+    /* (O, I): square, tall (O > I) and wide (O < I) */
+    const int32_t widths[] = {17, 64, 64, 6};
+    for (int act = 0; act < 2; act++) {
+        orl_mlp_config cfg = make_cfg(3, widths, act ? ORL_ACTIVATION_RELU : ORL_ACTIVATION_TANH, 0);
+        cfg.init = ORL_INIT_ORTHOGONAL;
+        orl_rng rng;
+        orl_rng_seed(&rng, 11, 3);
+        orl_mlp m;
+        cr_assert_eq(orl_mlp_create(&m, &cfg, &rng), ORL_OK);
+        double gain2 = act ? 2.0 : 1.0;
+        for (int32_t l = 0; l < 3; l++) {
+            int32_t ni = widths[l], no = widths[l + 1];
+            const float *wl = m.w[l];
+            /* tall or square: W^T W = gain^2 I (I x I); wide: W W^T = gain^2 I (O x O) */
+            int tall = no >= ni;
+            int32_t k = tall ? ni : no, len = tall ? no : ni;
+            for (int32_t a = 0; a < k; a++)
+                for (int32_t b = 0; b < k; b++) {
+                    double s = 0.0;
+                    for (int32_t i = 0; i < len; i++) {
+                        double u = tall ? wl[i * ni + a] : wl[a * ni + i];
+                        double v = tall ? wl[i * ni + b] : wl[b * ni + i];
+                        s += u * v;
+                    }
+                    double want = a == b ? gain2 : 0.0;
+                    cr_assert(fabs(s - want) < 1e-5, "layer %d: (W^T W)[%d][%d] = %g", l, a, b, s);
+                }
+            for (int32_t o = 0; o < no; o++) cr_assert_eq(m.b[l][o], 0.0f);
+        }
+        orl_mlp_free(&m);
+    }
+}
+
+Test(nn_init, fan_in_uniform_bounds_and_last_scale) {
+    const int32_t widths[] = {17, 256, 256, 6};
+    orl_mlp_config cfg = make_cfg(3, widths, ORL_ACTIVATION_RELU, 1);
+    cfg.last_scale = 1e-3f;
+    orl_rng rng;
+    orl_rng_seed(&rng, 12, 3);
+    orl_mlp m;
+    cr_assert_eq(orl_mlp_create(&m, &cfg, &rng), ORL_OK);
+    for (int32_t l = 0; l < 3; l++) {
+        int32_t ni = widths[l], no = widths[l + 1];
+        double bound = 1.0 / sqrt((double)ni) * (l == 2 ? 1e-3 : 1.0);
+        double wmax = 0.0, sum = 0.0;
+        for (int64_t i = 0; i < (int64_t)ni * no; i++) {
+            double v = m.w[l][i];
+            cr_assert(fabs(v) <= bound * (1 + 1e-6), "layer %d w %g bound %g", l, v, bound);
+            wmax = fmax(wmax, fabs(v));
+            sum += v;
+        }
+        /* U(-bound, bound): the largest of many draws is near the bound, the mean near 0 */
+        cr_assert(wmax > 0.9 * bound, "layer %d max %g bound %g", l, wmax, bound);
+        cr_assert(fabs(sum / ((double)ni * no)) < 0.1 * bound, "layer %d mean", l);
+        int bias_nonzero = 0;
+        for (int32_t o = 0; o < no; o++) {
+            cr_assert(fabs(m.b[l][o]) <= bound * (1 + 1e-6));
+            bias_nonzero |= m.b[l][o] != 0.0f;
+        }
+        cr_assert(bias_nonzero);
+        if (l < 2)
+            for (int32_t o = 0; o < no; o++) {
+                cr_assert_eq(m.ln_gain[l][o], 1.0f);
+                cr_assert_eq(m.ln_bias[l][o], 0.0f);
+            }
+    }
+    orl_mlp_free(&m);
+}
+
+/* ---- parameter buffers ---- */
+
+Test(nn_params, polyak_copy_norm_clip_finite) {
+    enum { n = 1000 };
+    static float t[n], s[n], keep[n];
+    orl_rng rng;
+    orl_rng_seed(&rng, 13, 4);
+    for (int i = 0; i < n; i++) t[i] = (float)orl_rng_normal(&rng), s[i] = (float)orl_rng_normal(&rng);
+    memcpy(keep, t, sizeof(t));
+    orl_params_polyak(t, s, n, 0.005f);
+    for (int i = 0; i < n; i++) {
+        double want = (1.0 - 0.005) * keep[i] + 0.005 * s[i];
+        cr_assert(fabs(t[i] - want) < 1e-6, "polyak[%d] %g want %g", i, (double)t[i], want);
+    }
+    orl_params_copy(t, s, n);
+    cr_assert_eq(memcmp(t, s, sizeof(t)), 0);
+
+    double want_norm = 0.0;
+    for (int i = 0; i < n; i++) want_norm += (double)s[i] * s[i];
+    want_norm = sqrt(want_norm);
+    cr_assert(fabs(orl_params_norm(s, n) - want_norm) < 1e-9 * want_norm);
+    double before = orl_params_clip_norm(s, n, 1.5);
+    cr_assert(fabs(before - want_norm) < 1e-9 * want_norm);
+    cr_assert(fabs(orl_params_norm(s, n) - 1.5) < 1e-5, "clipped norm %g", orl_params_norm(s, n));
+    /* below the limit nothing changes */
+    memcpy(keep, s, sizeof(s));
+    orl_params_clip_norm(s, n, 10.0);
+    cr_assert_eq(memcmp(keep, s, sizeof(s)), 0);
+
+    cr_assert(orl_params_finite(s, n));
+    s[517] = INFINITY;
+    cr_assert(!orl_params_finite(s, n));
+    s[517] = NAN;
+    cr_assert(!orl_params_finite(s, n));
+}
+
+/* ---- Adam ---- */
+
+Test(nn_adam, matches_formula) {
+    /* the update, written out (PyTorch):
+     *   g' = g + wd p                (Adam with L2; AdamW instead p <- p (1 - lr wd) first)
+     *   m = b1 m + (1 - b1) g',  v = b2 v + (1 - b2) g'^2
+     *   p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
+    orl_adam_config cfg = orl_adam_defaults();
+    cr_assert_float_eq(cfg.lr, 3e-4f, 1e-12);
+    cr_assert_float_eq(cfg.beta1, 0.9f, 1e-12);
+    cr_assert_float_eq(cfg.beta2, 0.999f, 1e-12);
+    cr_assert_float_eq(cfg.eps, 1e-8f, 1e-15);
+
+    /* by hand: a constant gradient moves each parameter by lr against its sign every step,
+     * since the bias-corrected m and v are g and g^2 exactly */
+    cfg.lr = 0.1f;
+    orl_adam opt;
+    cr_assert_eq(orl_adam_init(&opt, &cfg, 2), ORL_OK);
+    float p[2] = {1.0f, -2.0f};
+    const float g[2] = {0.5f, -3.0f};
+    orl_adam_step(&opt, p, g, -1.0f);
+    cr_assert(fabs(p[0] - 0.9) < 1e-6 && fabs(p[1] - (-1.9)) < 1e-6, "%g %g", (double)p[0],
+              (double)p[1]);
+    orl_adam_step(&opt, p, g, -1.0f);
+    cr_assert(fabs(p[0] - 0.8) < 1e-6 && fabs(p[1] - (-1.8)) < 1e-6, "%g %g", (double)p[0],
+              (double)p[1]);
+    /* an explicit lr overrides cfg.lr: step 3 with lr 0.05 */
+    orl_adam_step(&opt, p, g, 0.05f);
+    cr_assert(fabs(p[0] - 0.75) < 1e-6, "%g", (double)p[0]);
+    cr_assert_eq(opt.t, 3);
+    orl_adam_free(&opt);
+
+    /* varying gradients with L2 weight decay, against the formula in double */
+    for (int decoupled = 0; decoupled <= 1; decoupled++) {
+        cfg = orl_adam_defaults();
+        cfg.lr = 0.01f;
+        cfg.weight_decay = 0.1f;
+        cfg.decoupled = decoupled;
+        cr_assert_eq(orl_adam_init(&opt, &cfg, 3), ORL_OK);
+        float pf[3] = {0.3f, -1.2f, 2.0f};
+        double pd[3] = {0.3, -1.2, 2.0}, md[3] = {0}, vd[3] = {0};
+        const float grads[4][3] = {{0.1f, -0.2f, 0.3f}, {-0.5f, 0.0f, 1.0f},
+                                   {2.0f, 0.1f, -0.1f}, {0.0f, -1.0f, 0.5f}};
+        for (int t = 1; t <= 4; t++) {
+            orl_adam_step(&opt, pf, grads[t - 1], -1.0f);
+            for (int i = 0; i < 3; i++) {
+                double gi = grads[t - 1][i];
+                double lr = 0.01, wd = 0.1;
+                if (decoupled)
+                    pd[i] *= 1.0 - lr * wd;
+                else
+                    gi += wd * pd[i];
+                md[i] = 0.9 * md[i] + 0.1 * gi;
+                vd[i] = 0.999 * vd[i] + 0.001 * gi * gi;
+                double mhat = md[i] / (1.0 - pow(0.9, t));
+                double vhat = vd[i] / (1.0 - pow(0.999, t));
+                pd[i] -= lr * mhat / (sqrt(vhat) + 1e-8);
+                cr_assert(fabs(pf[i] - pd[i]) < 1e-6, "decoupled %d t %d p[%d] %.9g want %.9g",
+                          decoupled, t, i, (double)pf[i], pd[i]);
+            }
+        }
+        orl_adam_free(&opt);
+    }
+
+    /* AdamW with a zero gradient only decays: p = p0 (1 - lr wd)^t */
+    cfg = orl_adam_defaults();
+    cfg.lr = 0.1f;
+    cfg.weight_decay = 0.5f;
+    cfg.decoupled = 1;
+    cr_assert_eq(orl_adam_init(&opt, &cfg, 1), ORL_OK);
+    float q = 4.0f, zero = 0.0f;
+    for (int t = 0; t < 5; t++) orl_adam_step(&opt, &q, &zero, -1.0f);
+    cr_assert(fabs(q - 4.0 * pow(0.95, 5)) < 1e-5, "%g", (double)q);
+    orl_adam_free(&opt);
+    /* plain Adam (L2) with a zero gradient still moves p toward 0 by about lr per step */
+    cfg.decoupled = 0;
+    cr_assert_eq(orl_adam_init(&opt, &cfg, 1), ORL_OK);
+    q = 4.0f;
+    orl_adam_step(&opt, &q, &zero, -1.0f);
+    cr_assert(fabs(q - 3.9) < 1e-6, "%g", (double)q);
+    orl_adam_free(&opt);
+
+    cfg.beta1 = 1.0f;
+    cr_assert_eq(orl_adam_init(&opt, &cfg, 1), ORL_ERR_INPUT);
+}
+
+/* ---- schedules ---- */
+
+Test(nn_schedule, known_steps) {
+    orl_schedule s = {.kind = ORL_SCHEDULE_COSINE, .base = 1.0f, .min = 0.1f, .warmup = 10,
+                      .total = 110};
+    cr_assert_float_eq(orl_schedule_lr(&s, 0), 0.0f, 1e-7);
+    cr_assert_float_eq(orl_schedule_lr(&s, 5), 0.5f, 1e-7);
+    cr_assert_float_eq(orl_schedule_lr(&s, 10), 1.0f, 1e-7);
+    cr_assert_float_eq(orl_schedule_lr(&s, 60), 0.55f, 1e-6);
+    /* a quarter of the way: min + (base - min) (1 + cos(pi / 4)) / 2 */
+    cr_assert_float_eq(orl_schedule_lr(&s, 35), 0.1 + 0.9 * (1 + sqrt(0.5)) / 2, 1e-6);
+    cr_assert_float_eq(orl_schedule_lr(&s, 110), 0.1f, 1e-6);
+    cr_assert_float_eq(orl_schedule_lr(&s, 500), 0.1f, 1e-6);
+    s.kind = ORL_SCHEDULE_LINEAR;
+    cr_assert_float_eq(orl_schedule_lr(&s, 5), 0.5f, 1e-7);
+    cr_assert_float_eq(orl_schedule_lr(&s, 35), 1.0 - 0.9 * 0.25, 1e-6);
+    cr_assert_float_eq(orl_schedule_lr(&s, 60), 0.55f, 1e-6);
+    cr_assert_float_eq(orl_schedule_lr(&s, 110), 0.1f, 1e-6);
+    s.kind = ORL_SCHEDULE_CONSTANT;
+    cr_assert_float_eq(orl_schedule_lr(&s, 5), 0.5f, 1e-7);
+    cr_assert_float_eq(orl_schedule_lr(&s, 60), 1.0f, 1e-7);
+    s.warmup = 0;
+    cr_assert_float_eq(orl_schedule_lr(&s, 0), 1.0f, 1e-7);
+    s.kind = ORL_SCHEDULE_COSINE;
+    cr_assert_float_eq(orl_schedule_lr(&s, 0), 1.0f, 1e-7);
+    cr_assert_float_eq(orl_schedule_lr(&s, 55), 0.55f, 1e-6);
+}
+
+/* ---- normalizer ---- */
+
+Test(nn_normalizer, fit_and_apply) {
+    /* column 0: 1 2 3 4 (mean 2.5, population std sqrt(1.25)); column 1 constant 7 */
+    const float x[] = {1, 7, 2, 7, 3, 7, 4, 7};
+    orl_normalizer nm;
+    cr_assert_eq(orl_normalizer_fit(&nm, x, 4, 2, 1e-3f), ORL_OK);
+    cr_assert_float_eq(nm.mean[0], 2.5f, 1e-7);
+    cr_assert_float_eq(nm.std[0], (float)sqrt(1.25), 1e-7);
+    cr_assert_float_eq(nm.mean[1], 7.0f, 1e-7);
+    cr_assert_eq(nm.std[1], 1e-3f);
+    float y[8];
+    orl_normalizer_apply(&nm, x, 4, y);
+    cr_assert_float_eq(y[0], (float)(-1.5 / sqrt(1.25)), 1e-6);
+    cr_assert_float_eq(y[1], 0.0f, 1e-7);
+    float z[8];
+    memcpy(z, x, sizeof(z));
+    orl_normalizer_apply(&nm, z, 4, z);
+    cr_assert_eq(memcmp(y, z, sizeof(y)), 0);
+    orl_normalizer_free(&nm);
+
+    cr_assert_eq(orl_normalizer_identity(&nm, 3), ORL_OK);
+    orl_normalizer_apply(&nm, x, 2, y);
+    cr_assert_eq(memcmp(x, y, 6 * sizeof(float)), 0);
+    orl_normalizer_free(&nm);
+    cr_assert_eq(orl_normalizer_fit(&nm, x, 0, 2, 1e-3f), ORL_ERR_INPUT);
+}
+
+/* ---- training ---- */
+
+/* fits sin on [-pi, pi] with full-batch Adam, returns the final MSE; params copied to
+ * final_params (P) when given */
+static double train_sin(uint64_t seed, int steps, float *final_params, int64_t *n_params) {
+    enum { batch = 256 };
+    const int32_t widths[] = {1, 64, 64, 1};
+    orl_mlp_config cfg = make_cfg(3, widths, ORL_ACTIVATION_TANH, 0);
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, 5);
+    orl_mlp m;
+    cr_assert_eq(orl_mlp_create(&m, &cfg, &rng), ORL_OK);
+    orl_mlp_work w;
+    cr_assert_eq(orl_mlp_work_init(&w, &cfg, batch), ORL_OK);
+    orl_adam_config acfg = orl_adam_defaults();
+    acfg.lr = 3e-3f;
+    orl_adam opt;
+    cr_assert_eq(orl_adam_init(&opt, &acfg, m.n_params), ORL_OK);
+    float *grads = malloc((size_t)m.n_params * sizeof(float));
+    float x[batch], y[batch], dout[batch];
+    for (int i = 0; i < batch; i++) {
+        x[i] = (float)(-TEST_PI + 2.0 * TEST_PI * i / (batch - 1));
+        y[i] = sinf(x[i]);
+    }
+    double mse = 0.0;
+    for (int step = 0; step <= steps; step++) {
+        orl_mlp_forward(&m, &w, x, batch, NULL);
+        const float *out = w.out[2];
+        mse = 0.0;
+        for (int i = 0; i < batch; i++) {
+            double d = (double)out[i] - y[i];
+            mse += d * d;
+            dout[i] = (float)(2.0 * d / batch);
+        }
+        mse /= batch;
+        if (step == steps) break;
+        memset(grads, 0, (size_t)m.n_params * sizeof(float));
+        orl_mlp_backward(&m, &w, dout, grads, NULL);
+        orl_adam_step(&opt, m.params, grads, -1.0f);
+    }
+    if (final_params) memcpy(final_params, m.params, (size_t)m.n_params * sizeof(float));
+    if (n_params) *n_params = m.n_params;
+    free(grads);
+    orl_adam_free(&opt);
+    orl_mlp_work_free(&w);
+    orl_mlp_free(&m);
+    return mse;
+}
+
+Test(nn_train, fits_sin) {
+    openblas_set_num_threads(1);
+    double mse = train_sin(2024, 2000, NULL, NULL);
+    cr_assert(mse < 1e-3, "seed 2024: MSE %g after 2000 Adam steps, want < 1e-3", mse);
+}
+
+Test(nn_train, same_seed_same_bits) {
+    openblas_set_num_threads(1);
+    int64_t n = 0;
+    train_sin(9, 0, NULL, &n);
+    float *a = malloc((size_t)n * sizeof(float)), *b = malloc((size_t)n * sizeof(float));
+    float *c = malloc((size_t)n * sizeof(float));
+    train_sin(9, 0, a, NULL);
+    train_sin(9, 0, b, NULL);
+    cr_assert_eq(memcmp(a, b, (size_t)n * sizeof(float)), 0, "init differs for seed 9");
+    train_sin(9, 25, a, NULL);
+    train_sin(9, 25, b, NULL);
+    cr_assert_eq(memcmp(a, b, (size_t)n * sizeof(float)), 0, "training differs for seed 9");
+    train_sin(10, 25, c, NULL);
+    cr_assert_neq(memcmp(a, c, (size_t)n * sizeof(float)), 0, "seeds 9 and 10 agree");
+    free(a), free(b), free(c);
+}
