@@ -18,7 +18,8 @@
  *
  * sgemm_gflops is the same run's cblas_sgemm rate on exactly that step's GEMMs (same shapes,
  * transposes, leading dimensions and beta) timed alone, with nothing else in the loop.
- * Both rates are the best of 15 timing windows of 0.1 s (the least disturbed by other load). Output: one JSON object per line. */
+ * Both rates are the best of 15 timing windows of 0.1 s (the least disturbed by other load).
+ * Output: one JSON object per line. */
 #include "orl/nn.h"
 
 #include <cblas.h>
@@ -27,8 +28,8 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH 256
-#define WINDOWS 15
+#define BATCH          256
+#define WINDOWS        15
 #define WINDOW_SECONDS 0.1
 
 static double now(void) {
@@ -77,8 +78,8 @@ static void gemms_only(bench_state *s) {
         int32_t ni = cfg->widths[l], no = cfg->widths[l + 1];
         const float *layer_in = l == 0 ? s->x : w->out[l - 1];
         const float *g = l == n_layers - 1 ? s->dout : w->grad_a;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, BATCH, 1.0f, g, no,
-                    layer_in, ni, 1.0f, s->grads + (s->mlp.w[l] - s->mlp.params), ni);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, BATCH, 1.0f, g, no, layer_in,
+                    ni, 1.0f, s->grads + (s->mlp.w[l] - s->mlp.params), ni);
         if (l > 0)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, BATCH, ni, no, 1.0f, g, no,
                         s->mlp.w[l], ni, 0.0f, w->grad_b, ni);
@@ -146,9 +147,8 @@ static int run_case(const char *name, int32_t n_layers, const int32_t *widths, i
     printf("{\"bench\":\"nn\",\"case\":\"%s\",\"threads\":%d,\"batch\":%d,\"steps_per_s\":%.1f,"
            "\"gflops\":%.2f,\"sgemm_gflops\":%.2f,\"flops_per_step\":%.0f,\"params\":%lld,"
            "\"finite\":%s}\n",
-           name, threads, BATCH, steps_per_s, steps_per_s * flops * 1e-9,
-           gemm_per_s * flops * 1e-9, flops, (long long)s.mlp.n_params,
-           finite ? "true" : "false");
+           name, threads, BATCH, steps_per_s, steps_per_s * flops * 1e-9, gemm_per_s * flops * 1e-9,
+           flops, (long long)s.mlp.n_params, finite ? "true" : "false");
     fflush(stdout);
 
     free(s.x), free(s.y), free(s.dout), free(s.grads);

@@ -1,10 +1,13 @@
 /* The MLP on cblas, the parameter buffer utilities, Adam/AdamW, learning-rate schedules and
  * normalisation statistics (the contract is include/orl/nn.h).
  *
- * Every matrix product goes through cblas_sgemm; the elementwise work (bias, LayerNorm,
- * activation) is fused into one pass per layer. Forward, backward and the optimizer step never
- * allocate: the workspace and the moments are sized once. The plain double-precision reference
- * that these kernels are checked against lives in tests/test_nn.c.
+ * Every matrix product goes through cblas_sgemm (forward pre = x W^T, backward dW += g^T x and
+ * dx = g W); the elementwise work (bias, LayerNorm, activation, and in backward the activation
+ * derivative with the bias column sums) is one row-by-row sweep per layer. ReLU, the bias sums
+ * and the Adam update use SSE2 where available, with the same IEEE operations in the same
+ * order as their scalar tails, so results do not depend on which path ran. Forward, backward
+ * and the optimizer step never allocate: the workspace and the moments are sized once. The
+ * plain double-precision reference these kernels are checked against is in tests/test_nn.c.
  *
  * Parameter layout, per layer l in order: w[l] (O_l, I_l), b[l] (O_l), then for hidden layers
  * with layer_norm ln_gain[l] (O_l), ln_bias[l] (O_l). */
@@ -21,8 +24,8 @@
 #endif
 
 #define NN_ALIGN 64
-#define LN_EPS 1e-5f
-#define NN_PI 3.14159265358979323846
+#define LN_EPS   1e-5f
+#define NN_PI    3.14159265358979323846
 
 /* rounds a float count up to whole cache lines */
 static size_t nn_round(size_t n_floats) {
@@ -51,8 +54,7 @@ orl_status orl_mlp_param_count(const orl_mlp_config *cfg, int64_t *n_params) {
         ORL_FAIL(ORL_ERR_INPUT, "mlp config: unknown activation %d", (int)cfg->activation);
     if ((int)cfg->init < ORL_INIT_FAN_IN_UNIFORM || cfg->init > ORL_INIT_ORTHOGONAL)
         ORL_FAIL(ORL_ERR_INPUT, "mlp config: unknown init %d", (int)cfg->init);
-    if (!isfinite(cfg->last_scale))
-        ORL_FAIL(ORL_ERR_INPUT, "mlp config: last_scale is not finite");
+    if (!isfinite(cfg->last_scale)) ORL_FAIL(ORL_ERR_INPUT, "mlp config: last_scale is not finite");
     int64_t count = 0;
     for (int32_t l = 0; l < n_layers; l++) {
         int64_t in = cfg->widths[l], out = cfg->widths[l + 1];
@@ -65,7 +67,7 @@ orl_status orl_mlp_param_count(const orl_mlp_config *cfg, int64_t *n_params) {
 
 orl_status orl_mlp_bind(orl_mlp *m, const orl_mlp_config *cfg, float *params) {
     assert(m && cfg && params);
-    int64_t n_params;
+    int64_t n_params = 0;
     ORL_TRY(orl_mlp_param_count(cfg, &n_params));
     memset(m, 0, sizeof(*m));
     m->cfg = *cfg;
@@ -88,10 +90,11 @@ orl_status orl_mlp_bind(orl_mlp *m, const orl_mlp_config *cfg, float *params) {
 
 orl_status orl_mlp_create(orl_mlp *m, const orl_mlp_config *cfg, orl_rng *rng) {
     assert(m && cfg && rng);
-    int64_t n_params;
+    int64_t n_params = 0;
     ORL_TRY(orl_mlp_param_count(cfg, &n_params));
     float *params = nn_alloc((size_t)n_params);
-    if (!params) ORL_FAIL(ORL_ERR_NOMEM, "mlp: cannot allocate %lld parameters", (long long)n_params);
+    if (!params)
+        ORL_FAIL(ORL_ERR_NOMEM, "mlp: cannot allocate %lld parameters", (long long)n_params);
     orl_status st = orl_mlp_bind(m, cfg, params);
     if (st != ORL_OK) {
         free(params);
@@ -171,9 +174,10 @@ void orl_mlp_free(orl_mlp *m) {
 orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch) {
     assert(w && cfg);
     memset(w, 0, sizeof(*w));
-    int64_t n_params;
+    int64_t n_params = 0;
     ORL_TRY(orl_mlp_param_count(cfg, &n_params));
-    if (max_batch < 1) ORL_FAIL(ORL_ERR_INPUT, "mlp workspace: max_batch is %d, expected >= 1", max_batch);
+    if (max_batch < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "mlp workspace: max_batch is %d, expected >= 1", max_batch);
     int32_t n_layers = cfg->n_layers;
     size_t batch = (size_t)max_batch;
     int32_t max_width = 1;
@@ -185,8 +189,8 @@ orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t
     for (int32_t l = 0; l < n_layers; l++) {
         size_t o = batch * (size_t)cfg->widths[l + 1];
         int hidden = l < n_layers - 1;
-        total += nn_round(o);                         /* pre */
-        if (hidden) total += nn_round(o);             /* out */
+        total += nn_round(o);             /* pre */
+        if (hidden) total += nn_round(o); /* out */
         if (hidden && cfg->layer_norm)
             total += nn_round(o) + 2 * nn_round(batch); /* norm, mean, rstd */
     }
@@ -350,8 +354,7 @@ static void bias_ln_act_forward(float *out, float *norm, float *mean, float *rst
     }
 }
 
-void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t batch,
-                     float *out) {
+void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t batch, float *out) {
     assert(m && w && x);
     assert(batch >= 1 && batch <= w->max_batch);
     const orl_mlp_config *cfg = &m->cfg;
@@ -376,7 +379,7 @@ void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t 
         }
         in = w->out[l];
     }
-    if (out)
+    if (out && out != w->out[n_layers - 1])
         memcpy(out, w->out[n_layers - 1],
                (size_t)batch * (size_t)cfg->widths[n_layers] * sizeof(float));
 }
@@ -494,23 +497,23 @@ void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, floa
         }
         /* dW += g^T in */
         if (dw)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, batch, 1.0f, g,
-                        n_out, in, n_in, 1.0f, dw, n_in);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, batch, 1.0f, g, n_out,
+                        in, n_in, 1.0f, dw, n_in);
         if (l == 0) {
             /* dx += g W */
             if (dx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f,
-                            g, n_out, m->w[l], n_in, 1.0f, dx, n_in);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f, g,
+                            n_out, m->w[l], n_in, 1.0f, dx, n_in);
             break;
         }
         /* dLoss/dout of the layer below = g W, then through its activation and LayerNorm */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f, g, n_out,
                     m->w[l], n_in, 0.0f, next, n_in);
         float *db_below = dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
-        float *dgain = dparams && m->ln_gain[l - 1] ? dparams + (m->ln_gain[l - 1] - m->params)
-                                                    : NULL;
-        float *dshift = dparams && m->ln_bias[l - 1] ? dparams + (m->ln_bias[l - 1] - m->params)
-                                                     : NULL;
+        float *dgain =
+            dparams && m->ln_gain[l - 1] ? dparams + (m->ln_gain[l - 1] - m->params) : NULL;
+        float *dshift =
+            dparams && m->ln_bias[l - 1] ? dparams + (m->ln_bias[l - 1] - m->params) : NULL;
         hidden_backward(next, m, w, l - 1, batch, db_below, dgain, dshift);
         g = next;
         next = next == w->grad_a ? w->grad_b : w->grad_a;
@@ -562,9 +565,12 @@ int orl_params_finite(const float *x, int64_t n) {
 /* ---- Adam and AdamW ---- */
 
 orl_adam_config orl_adam_defaults(void) {
-    orl_adam_config cfg = {
-        .lr = 3e-4f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f,
-        .decoupled = 0};
+    orl_adam_config cfg = {.lr = 3e-4f,
+                           .beta1 = 0.9f,
+                           .beta2 = 0.999f,
+                           .eps = 1e-8f,
+                           .weight_decay = 0.0f,
+                           .decoupled = 0};
     return cfg;
 }
 
@@ -581,7 +587,8 @@ orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n) {
     /* m and v in one allocation */
     size_t half = nn_round((size_t)n);
     float *mem = nn_alloc(2 * half);
-    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "adam: cannot allocate moments for %lld parameters", (long long)n);
+    if (!mem)
+        ORL_FAIL(ORL_ERR_NOMEM, "adam: cannot allocate moments for %lld parameters", (long long)n);
     memset(mem, 0, 2 * half * sizeof(float));
     opt->cfg = *cfg;
     opt->n = n;
@@ -653,7 +660,8 @@ void orl_adam_step(orl_adam *opt, float *params, const float *grads, float lr) {
 float orl_schedule_lr(const orl_schedule *s, int64_t step) {
     assert(s);
     if (step < 0) step = 0;
-    if (s->warmup > 0 && step < s->warmup) return (float)((double)s->base * (double)step / (double)s->warmup);
+    if (s->warmup > 0 && step < s->warmup)
+        return (float)((double)s->base * (double)step / (double)s->warmup);
     if (s->kind == ORL_SCHEDULE_CONSTANT) return s->base;
     int64_t span = s->total - s->warmup;
     double progress = span > 0 ? (double)(step - s->warmup) / (double)span : 1.0;

@@ -68,30 +68,39 @@ static void ref_cache_free(ref_cache *c, const orl_mlp_config *cfg) {
 
 static double ref_act(double z, orl_activation act) {
     switch (act) {
-    case ORL_ACTIVATION_RELU: return z > 0.0 ? z : 0.0;
-    case ORL_ACTIVATION_TANH: return tanh(z);
-    case ORL_ACTIVATION_ELU: return z > 0.0 ? z : exp(z) - 1.0;
-    case ORL_ACTIVATION_SILU: return z / (1.0 + exp(-z));
-    default: return z;
+    case ORL_ACTIVATION_RELU:
+        return z > 0.0 ? z : 0.0;
+    case ORL_ACTIVATION_TANH:
+        return tanh(z);
+    case ORL_ACTIVATION_ELU:
+        return z > 0.0 ? z : exp(z) - 1.0;
+    case ORL_ACTIVATION_SILU:
+        return z / (1.0 + exp(-z));
+    default:
+        return z;
     }
 }
 
 static double ref_act_grad(double z, orl_activation act) {
     switch (act) {
-    case ORL_ACTIVATION_RELU: return z > 0.0 ? 1.0 : 0.0;
-    case ORL_ACTIVATION_TANH: return 1.0 - tanh(z) * tanh(z);
-    case ORL_ACTIVATION_ELU: return z > 0.0 ? 1.0 : exp(z);
+    case ORL_ACTIVATION_RELU:
+        return z > 0.0 ? 1.0 : 0.0;
+    case ORL_ACTIVATION_TANH:
+        return 1.0 - tanh(z) * tanh(z);
+    case ORL_ACTIVATION_ELU:
+        return z > 0.0 ? 1.0 : exp(z);
     case ORL_ACTIVATION_SILU: {
         double s = 1.0 / (1.0 + exp(-z));
         return s + z * s * (1.0 - s);
     }
-    default: return 1.0;
+    default:
+        return 1.0;
     }
 }
 
 /* out of the network is c->out[L-1] (B, O) */
-static void ref_forward(ref_cache *c, const orl_mlp_config *cfg, const double *p,
-                        const double *x, int32_t batch) {
+static void ref_forward(ref_cache *c, const orl_mlp_config *cfg, const double *p, const double *x,
+                        int32_t batch) {
     ref_layout lay = ref_layout_of(cfg);
     const double *in = x;
     for (int32_t l = 0; l < cfg->n_layers; l++) {
@@ -190,8 +199,8 @@ static void ref_backward(const ref_cache *c, const orl_mlp_config *cfg, const do
 }
 
 /* loss = sum(c * out) */
-static double ref_loss(const orl_mlp_config *cfg, const double *p, const double *x,
-                       int32_t batch, const double *coef) {
+static double ref_loss(const orl_mlp_config *cfg, const double *p, const double *x, int32_t batch,
+                       const double *coef) {
     ref_cache c;
     ref_cache_init(&c, cfg, batch);
     ref_forward(&c, cfg, p, x, batch);
@@ -253,8 +262,7 @@ Test(nn_reference, finite_difference_gradients) {
                 double tol = 1e-6 * fmax(1.0, fmax(fabs(num), fabs(dp[i])));
                 cr_assert(fabs(num - dp[i]) <= tol,
                           "seed %llu act %d ln %d: dparam[%lld] analytic %.12g numeric %.12g",
-                          (unsigned long long)seed, (int)all_acts[a], ln, (long long)i, dp[i],
-                          num);
+                          (unsigned long long)seed, (int)all_acts[a], ln, (long long)i, dp[i], num);
             }
             for (int i = 0; i < batch * 3; i++) {
                 double keep = x[i];
@@ -429,7 +437,8 @@ Test(nn_init, orthogonal_is_orthogonal) {
     /* (O, I): square, tall (O > I) and wide (O < I) */
     const int32_t widths[] = {17, 64, 64, 6};
     for (int act = 0; act < 2; act++) {
-        orl_mlp_config cfg = make_cfg(3, widths, act ? ORL_ACTIVATION_RELU : ORL_ACTIVATION_TANH, 0);
+        orl_mlp_config cfg =
+            make_cfg(3, widths, act ? ORL_ACTIVATION_RELU : ORL_ACTIVATION_TANH, 0);
         cfg.init = ORL_INIT_ORTHOGONAL;
         orl_rng rng;
         orl_rng_seed(&rng, 11, 3);
@@ -502,7 +511,8 @@ Test(nn_params, polyak_copy_norm_clip_finite) {
     static float t[n], s[n], keep[n];
     orl_rng rng;
     orl_rng_seed(&rng, 13, 4);
-    for (int i = 0; i < n; i++) t[i] = (float)orl_rng_normal(&rng), s[i] = (float)orl_rng_normal(&rng);
+    for (int i = 0; i < n; i++)
+        t[i] = (float)orl_rng_normal(&rng), s[i] = (float)orl_rng_normal(&rng);
     memcpy(keep, t, sizeof(t));
     orl_params_polyak(t, s, n, 0.005f);
     for (int i = 0; i < n; i++) {
@@ -572,8 +582,8 @@ Test(nn_adam, matches_formula) {
         cr_assert_eq(orl_adam_init(&opt, &cfg, 3), ORL_OK);
         float pf[3] = {0.3f, -1.2f, 2.0f};
         double pd[3] = {0.3, -1.2, 2.0}, md[3] = {0}, vd[3] = {0};
-        const float grads[4][3] = {{0.1f, -0.2f, 0.3f}, {-0.5f, 0.0f, 1.0f},
-                                   {2.0f, 0.1f, -0.1f}, {0.0f, -1.0f, 0.5f}};
+        const float grads[4][3] = {
+            {0.1f, -0.2f, 0.3f}, {-0.5f, 0.0f, 1.0f}, {2.0f, 0.1f, -0.1f}, {0.0f, -1.0f, 0.5f}};
         for (int t = 1; t <= 4; t++) {
             orl_adam_step(&opt, pf, grads[t - 1], -1.0f);
             for (int i = 0; i < 3; i++) {
@@ -620,8 +630,8 @@ Test(nn_adam, matches_formula) {
 /* ---- schedules ---- */
 
 Test(nn_schedule, known_steps) {
-    orl_schedule s = {.kind = ORL_SCHEDULE_COSINE, .base = 1.0f, .min = 0.1f, .warmup = 10,
-                      .total = 110};
+    orl_schedule s = {
+        .kind = ORL_SCHEDULE_COSINE, .base = 1.0f, .min = 0.1f, .warmup = 10, .total = 110};
     cr_assert_float_eq(orl_schedule_lr(&s, 0), 0.0f, 1e-7);
     cr_assert_float_eq(orl_schedule_lr(&s, 5), 0.5f, 1e-7);
     cr_assert_float_eq(orl_schedule_lr(&s, 10), 1.0f, 1e-7);
@@ -724,8 +734,9 @@ static double train_sin(uint64_t seed, int steps, float *final_params, int64_t *
 
 Test(nn_train, fits_sin) {
     openblas_set_num_threads(1);
-    double mse = train_sin(2024, 2000, NULL, NULL);
-    cr_assert(mse < 1e-3, "seed 2024: MSE %g after 2000 Adam steps, want < 1e-3", mse);
+    double mse = train_sin(2024, 4000, NULL, NULL);
+    cr_log_info("seed 2024: MSE %g after 4000 Adam steps", mse);
+    cr_assert(mse < 1e-3, "seed 2024: MSE %g after 4000 Adam steps, want < 1e-3", mse);
 }
 
 Test(nn_train, same_seed_same_bits) {
@@ -743,4 +754,77 @@ Test(nn_train, same_seed_same_bits) {
     train_sin(10, 25, c, NULL);
     cr_assert_neq(memcmp(a, c, (size_t)n * sizeof(float)), 0, "seeds 9 and 10 agree");
     free(a), free(b), free(c);
+}
+
+/* ---- no allocation in forward, backward or the optimizer step ---- */
+
+/* Counts this thread's malloc/calloc/realloc calls by interposing them in the test executable
+ * (glibc exports its allocator as __libc_*). Not under the sanitizers, which own malloc. */
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#define NN_COUNT_ALLOCATIONS 1
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+/* volatile: the compiler assumes the builtin malloc touches no program state */
+static _Thread_local volatile int alloc_counting;
+static _Thread_local volatile long alloc_count;
+
+void *malloc(size_t size) {
+    if (alloc_counting) alloc_count++;
+    return __libc_malloc(size);
+}
+void *calloc(size_t n, size_t size) {
+    if (alloc_counting) alloc_count++;
+    return __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t size) {
+    if (alloc_counting) alloc_count++;
+    return __libc_realloc(p, size);
+}
+#endif
+
+Test(nn_alloc, none_in_forward_backward_step) {
+#ifdef NN_COUNT_ALLOCATIONS
+    openblas_set_num_threads(1);
+    const int32_t widths[] = {17, 64, 33, 6};
+    orl_mlp_config cfg = make_cfg(3, widths, ORL_ACTIVATION_SILU, 1);
+    orl_rng rng;
+    orl_rng_seed(&rng, 21, 6);
+    orl_mlp m;
+    cr_assert_eq(orl_mlp_create(&m, &cfg, &rng), ORL_OK);
+    orl_mlp_work w;
+    cr_assert_eq(orl_mlp_work_init(&w, &cfg, 32), ORL_OK);
+    orl_adam_config acfg = orl_adam_defaults();
+    orl_adam opt;
+    cr_assert_eq(orl_adam_init(&opt, &acfg, m.n_params), ORL_OK);
+    float x[32 * 17], dx[32 * 17], dout[32 * 6];
+    float *grads = calloc((size_t)m.n_params, sizeof(float));
+    for (int i = 0; i < 32 * 17; i++) x[i] = (float)orl_rng_normal(&rng);
+    for (int i = 0; i < 32 * 6; i++) dout[i] = (float)orl_rng_normal(&rng);
+    /* the sanity check of the counter itself */
+    void *volatile probe;
+    alloc_counting = 1;
+    probe = malloc(16);
+    free(probe);
+    alloc_counting = 0;
+    cr_assert_eq(alloc_count, 1, "counter saw %ld", alloc_count);
+    /* one warm-up round (the BLAS may set up its buffers on first use), then count */
+    for (int round = 0; round < 2; round++) {
+        alloc_count = 0;
+        alloc_counting = round == 1;
+        orl_mlp_forward(&m, &w, x, 32, NULL);
+        orl_mlp_backward(&m, &w, dout, grads, dx);
+        orl_adam_step(&opt, m.params, grads, -1.0f);
+        orl_mlp_forward(&m, &w, x, 7, NULL);
+        orl_mlp_backward(&m, &w, dout, NULL, dx);
+        alloc_counting = 0;
+    }
+    cr_assert_eq(alloc_count, 0, "%ld allocations in forward/backward/step", alloc_count);
+    free(grads);
+    orl_adam_free(&opt);
+    orl_mlp_work_free(&w);
+    orl_mlp_free(&m);
+#else
+    cr_skip_test("allocation counting needs glibc and no sanitizer");
+#endif
 }

@@ -40,8 +40,8 @@ typedef struct orl_mlp_config {
     int32_t n_layers;                       /* L linear layers, 1..ORL_MLP_MAX_LAYERS */
     int32_t widths[ORL_MLP_MAX_LAYERS + 1]; /* widths[0] = I (input), widths[L] = O (output) */
     orl_activation activation;              /* after every hidden layer; none after the last */
-    int layer_norm;   /* LayerNorm (with gain and bias) after every hidden linear layer, before
-                         the activation */
+    int layer_norm; /* LayerNorm (with gain and bias) after every hidden linear layer, before
+                       the activation */
     orl_init init;
     float last_scale; /* the last layer's initial weights and biases are multiplied by this
                          (0 means 1); small values (1e-3) start policy heads near zero */
@@ -50,27 +50,30 @@ typedef struct orl_mlp_config {
 /* a network: its configuration and named views into a parameter buffer it may not own */
 typedef struct orl_mlp {
     orl_mlp_config cfg;
-    int64_t n_params;                        /* P */
-    float *params;                           /* (P) all parameters, in the order below */
-    float *w[ORL_MLP_MAX_LAYERS];            /* (O_l, I_l) layer l's weight */
-    float *b[ORL_MLP_MAX_LAYERS];            /* (O_l) */
-    float *ln_gain[ORL_MLP_MAX_LAYERS];      /* (O_l) hidden layers with layer_norm, else NULL */
-    float *ln_bias[ORL_MLP_MAX_LAYERS];      /* (O_l) */
-    int owns_params;                         /* 1 if orl_mlp_free frees params */
+    int64_t n_params;                   /* P */
+    float *params;                      /* (P) all parameters, in the order below, layer by
+                                           layer: w[0], b[0], ln_gain[0], ln_bias[0], w[1], ...
+                                           (the LayerNorm pair only where it exists) */
+    float *w[ORL_MLP_MAX_LAYERS];       /* (O_l, I_l) layer l's weight */
+    float *b[ORL_MLP_MAX_LAYERS];       /* (O_l) */
+    float *ln_gain[ORL_MLP_MAX_LAYERS]; /* (O_l) hidden layers with layer_norm, else NULL */
+    float *ln_bias[ORL_MLP_MAX_LAYERS]; /* (O_l) */
+    int owns_params;                    /* 1 if orl_mlp_free frees params */
 } orl_mlp;
 
 /* everything forward writes and backward reads, for batches up to max_batch */
 typedef struct orl_mlp_work {
     int32_t max_batch;
-    int32_t batch;                   /* B of the last forward */
-    const float *input;              /* (B, I) the last forward's input (not owned) */
-    float *pre[ORL_MLP_MAX_LAYERS];  /* (B, O_l) linear outputs (before LayerNorm) */
-    float *norm[ORL_MLP_MAX_LAYERS]; /* (B, O_l) LayerNorm outputs, NULL without layer_norm */
+    int32_t batch;                      /* B of the last forward */
+    const float *input;                 /* (B, I) the last forward's input (not owned) */
+    float *pre[ORL_MLP_MAX_LAYERS];     /* (B, O_l) linear outputs (before LayerNorm) */
+    float *norm[ORL_MLP_MAX_LAYERS];    /* (B, O_l) LayerNorm outputs, NULL without layer_norm */
     float *ln_mean[ORL_MLP_MAX_LAYERS]; /* (B) */
     float *ln_rstd[ORL_MLP_MAX_LAYERS]; /* (B) */
-    float *out[ORL_MLP_MAX_LAYERS];  /* (B, O_l) activations; out[L-1] is the network output */
-    float *grad_a;                   /* (B, max width) backward scratch */
-    float *grad_b;                   /* (B, max width) backward scratch */
+    float *out[ORL_MLP_MAX_LAYERS];     /* (B, O_l) activations; out[L-1] is the network output
+                                           (the same memory as pre[L-1]: no activation there) */
+    float *grad_a;                      /* (B, max width) backward scratch */
+    float *grad_b;                      /* (B, max width) backward scratch */
     void *mem;
 } orl_mlp_work;
 
@@ -119,7 +122,8 @@ void orl_params_polyak(float *target, const float *src, int64_t n, float tau);
 /* L2 norm of a gradient buffer, in double */
 double orl_params_norm(const float *x, int64_t n);
 
-/* scales grads so their global L2 norm is at most max_norm; returns the norm before */
+/* scales grads so their global L2 norm is at most max_norm (by max_norm / norm exactly, when
+ * norm > max_norm); returns the norm before */
 double orl_params_clip_norm(float *grads, int64_t n, double max_norm);
 
 /* 1 if every value is finite */
@@ -140,10 +144,10 @@ orl_adam_config orl_adam_defaults(void);
 
 typedef struct orl_adam {
     orl_adam_config cfg;
-    int64_t n;  /* P */
-    int64_t t;  /* steps taken */
-    float *m;   /* (P) first moment */
-    float *v;   /* (P) second moment */
+    int64_t n; /* P */
+    int64_t t; /* steps taken */
+    float *m;  /* (P) first moment */
+    float *v;  /* (P) second moment */
 } orl_adam;
 
 orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n);
@@ -162,13 +166,15 @@ typedef enum orl_schedule_kind {
 
 typedef struct orl_schedule {
     orl_schedule_kind kind;
-    float base;      /* peak learning rate */
-    float min;       /* final learning rate (cosine, linear) */
-    int64_t warmup;  /* linear warm-up from 0 to base over these first steps (0: none) */
-    int64_t total;   /* steps of the whole run */
+    float base;     /* peak learning rate */
+    float min;      /* final learning rate (cosine, linear) */
+    int64_t warmup; /* linear warm-up from 0 to base over these first steps (0: none) */
+    int64_t total;  /* steps of the whole run */
 } orl_schedule;
 
-/* learning rate at step (0-based) */
+/* learning rate at step (0-based): base * step / warmup during warm-up; then, with
+ * p = (step - warmup) / (total - warmup) clamped to [0, 1] (1 if total <= warmup),
+ * constant: base; cosine: min + (base - min) (1 + cos(pi p)) / 2; linear: base + (min - base) p */
 float orl_schedule_lr(const orl_schedule *s, int64_t step);
 
 /* ---- normalisation statistics ---- */
@@ -179,8 +185,11 @@ typedef struct orl_normalizer {
     float *std;  /* (dim) at least eps */
 } orl_normalizer;
 
-/* mean and standard deviation of x (n, dim), in double, std floored at eps (1e-3 typical) */
-orl_status orl_normalizer_fit(orl_normalizer *nm, const float *x, int64_t n, int32_t dim, float eps);
+/* mean and (population, ddof 0) standard deviation of x (n, dim), in double, std floored at
+ * eps (1e-3 typical); ORL_ERR_INPUT if n < 1 or dim < 1, ORL_ERR_NUMERIC if a column is not
+ * finite, ORL_ERR_NOMEM */
+orl_status orl_normalizer_fit(orl_normalizer *nm, const float *x, int64_t n, int32_t dim,
+                              float eps);
 
 /* identity statistics (mean 0, std 1) */
 orl_status orl_normalizer_identity(orl_normalizer *nm, int32_t dim);

@@ -51,7 +51,11 @@ typedef struct orl_policy_info {
     const float *act_high; /* (A) */
 } orl_policy_info;
 
-/* an implementation: every function receives the policy it belongs to */
+/* an implementation: every function receives the policy it belongs to. act and logp are only
+ * called through orl_policy_act / orl_policy_logp, which have already checked the batch against
+ * the work, the observations (and given actions) for finiteness, the output pointers and the
+ * discrete indices. A constructor fills every field of struct orl_policy (source may stay "";
+ * orl_policy_load_with sets it); free releases everything, config_json included. */
 typedef struct orl_policy_ops {
     const char *type; /* stored as policy_type: "mlp", ... */
 
