@@ -683,6 +683,44 @@ Test(nn_normalizer, fit_and_apply) {
     cr_assert_eq(orl_normalizer_fit(&nm, x, 0, 2, 1e-3f), ORL_ERR_INPUT);
 }
 
+Test(nn_normalizer, large_offset_in_double) {
+    /* 10000 +- 0.5 alternating: a float one-pass variance would lose it; mean 10000, std 0.5 */
+    enum { n = 10001 };
+    static float x[n];
+    for (int i = 0; i < n - 1; i++) x[i] = i % 2 ? 10000.5f : 9999.5f;
+    x[n - 1] = 10000.0f;
+    orl_normalizer nm;
+    cr_assert_eq(orl_normalizer_fit(&nm, x, n, 1, 1e-3f), ORL_OK);
+    double want_std = sqrt(0.25 * (n - 1) / n);
+    cr_assert(fabs(nm.mean[0] - 10000.0) < 1e-3, "mean %.9g", (double)nm.mean[0]);
+    cr_assert(fabs(nm.std[0] - want_std) < 1e-6, "std %.9g want %.9g", (double)nm.std[0], want_std);
+    orl_normalizer_free(&nm);
+    x[3] = NAN;
+    cr_assert_eq(orl_normalizer_fit(&nm, x, n, 1, 1e-3f), ORL_ERR_NUMERIC);
+}
+
+Test(nn_mlp, bind_to_a_slice) {
+    /* two networks in one buffer: the second's views start right after the first's P */
+    const int32_t widths[] = {3, 8, 2};
+    orl_mlp_config cfg = make_cfg(2, widths, ORL_ACTIVATION_TANH, 1);
+    int64_t n = 0;
+    cr_assert_eq(orl_mlp_param_count(&cfg, &n), ORL_OK);
+    float *buf = calloc(2 * (size_t)n, sizeof(float));
+    orl_mlp a, b;
+    cr_assert_eq(orl_mlp_bind(&a, &cfg, buf), ORL_OK);
+    cr_assert_eq(orl_mlp_bind(&b, &cfg, buf + n), ORL_OK);
+    cr_assert_eq(a.owns_params, 0);
+    cr_assert_eq(b.w[0], buf + n);
+    cr_assert_eq(b.ln_bias[0] + 8, b.w[1]);
+    cr_assert_eq(b.b[1] + 2, buf + 2 * n);
+    orl_rng rng;
+    orl_rng_seed(&rng, 5, 7);
+    orl_mlp_init_params(&b, &rng);
+    for (int64_t i = 0; i < n; i++) cr_assert_eq(buf[i], 0.0f);
+    orl_mlp_free(&b); /* does not free the buffer it does not own */
+    free(buf);
+}
+
 /* ---- training ---- */
 
 /* fits sin on [-pi, pi] with full-batch Adam, returns the final MSE; params copied to

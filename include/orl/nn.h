@@ -82,10 +82,12 @@ typedef struct orl_mlp_work {
 /* number of parameters P of a configuration; checks it (ORL_ERR_INPUT naming the field) */
 orl_status orl_mlp_param_count(const orl_mlp_config *cfg, int64_t *n_params);
 
-/* sets the views of m over params (P floats, not owned, e.g. a slice of a larger buffer) */
+/* sets the views of m over params (P floats, not owned, e.g. a slice of a larger buffer);
+ * ORL_ERR_INPUT for a bad configuration */
 orl_status orl_mlp_bind(orl_mlp *m, const orl_mlp_config *cfg, float *params);
 
-/* allocates m's own parameter buffer and initialises it from rng (orl_mlp_init_params) */
+/* allocates m's own parameter buffer and initialises it from rng (orl_mlp_init_params);
+ * ORL_ERR_INPUT for a bad configuration, ORL_ERR_NOMEM */
 orl_status orl_mlp_create(orl_mlp *m, const orl_mlp_config *cfg, orl_rng *rng);
 
 /* initialises the parameters per cfg.init and cfg.last_scale; LayerNorm gain 1, bias 0 */
@@ -94,7 +96,8 @@ void orl_mlp_init_params(orl_mlp *m, orl_rng *rng);
 /* frees the parameters if owned; m may be NULL */
 void orl_mlp_free(orl_mlp *m);
 
-/* workspace for batches up to max_batch */
+/* workspace for batches up to max_batch (>= 1), for networks of this configuration; one
+ * allocation; ORL_ERR_INPUT, ORL_ERR_NOMEM */
 orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch);
 void orl_mlp_work_free(orl_mlp_work *w);
 
@@ -150,6 +153,8 @@ typedef struct orl_adam {
     float *v;  /* (P) second moment */
 } orl_adam;
 
+/* zeroed moments for n parameters; ORL_ERR_INPUT (betas outside [0, 1), negative eps or
+ * weight decay), ORL_ERR_NOMEM */
 orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n);
 void orl_adam_free(orl_adam *opt);
 
