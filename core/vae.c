@@ -98,8 +98,8 @@ orl_status orl_vae_work_init(orl_vae_work *w, const orl_vae *vae, int32_t max_ba
     size_t B = (size_t)max_batch;
     size_t S = (size_t)vae->cfg.obs_dim, A = (size_t)vae->cfg.act_dim;
     size_t Z = (size_t)vae->cfg.latent_dim;
-    /* enc_in, enc_out, eps, dec_in, recon, act, d_enc_out, d_dec_out, d_dec_in */
-    size_t n_floats = B * ((S + A) + 2 * Z + Z + (S + Z) + A + A + 2 * Z + A + (S + Z));
+    /* enc_in, enc_out, eps, dec_in, recon, act, d_enc_out, d_dec_out, d_dec_in, d_enc_in */
+    size_t n_floats = B * ((S + A) + 2 * Z + Z + (S + Z) + A + A + 2 * Z + A + (S + Z) + (S + A));
     float *p = aligned_alloc(64, round64(n_floats * sizeof(float)));
     if (!p) ORL_FAIL(ORL_ERR_NOMEM, "vae: workspace for batch %d", max_batch);
     w->mem = p;
@@ -112,7 +112,8 @@ orl_status orl_vae_work_init(orl_vae_work *w, const orl_vae *vae, int32_t max_ba
     w->act = p, p += B * A;
     w->d_enc_out = p, p += B * 2 * Z;
     w->d_dec_out = p, p += B * A;
-    w->d_dec_in = p;
+    w->d_dec_in = p, p += B * (S + Z);
+    w->d_enc_in = p;
     orl_status st = orl_mlp_work_init(&w->enc, &vae->enc.cfg, max_batch);
     if (st == ORL_OK) {
         st = orl_mlp_work_init(&w->dec, &vae->dec.cfg, max_batch);
@@ -209,7 +210,8 @@ orl_status orl_vae_forward(const orl_vae *vae, orl_vae_work *w, const float *obs
     return ORL_OK;
 }
 
-void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float scale) {
+void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float scale, float *dobs,
+                      float *dact) {
     int32_t S = vae->cfg.obs_dim, A = vae->cfg.act_dim, Z = vae->cfg.latent_dim;
     size_t B = (size_t)w->batch;
     const float *u = w->dec.out[vae->dec.cfg.n_layers - 1]; /* (B, A) */
@@ -249,7 +251,24 @@ void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float
             draw[k] = inside ? (float)(dz * sigma * e + gk * (sigma * sigma - 1.0)) : 0.0f;
         }
     }
-    orl_mlp_backward(&vae->enc, &w->enc, w->d_enc_out, dparams, NULL);
+    int want_inputs = dobs || dact;
+    if (want_inputs) memset(w->d_enc_in, 0, B * (size_t)(S + A) * sizeof(float));
+    orl_mlp_backward(&vae->enc, &w->enc, w->d_enc_out, dparams, want_inputs ? w->d_enc_in : NULL);
+    if (!want_inputs) return;
+
+    /* the state enters both networks; the action enters the encoder and the reconstruction
+     * error directly */
+    for (size_t b = 0; b < B; b++) {
+        const float *de = w->d_enc_in + b * (size_t)(S + A);
+        const float *dd = w->d_dec_in + b * (size_t)(S + Z);
+        if (dobs)
+            for (int32_t i = 0; i < S; i++) dobs[b * (size_t)S + (size_t)i] += de[i] + dd[i];
+        if (dact)
+            for (int32_t j = 0; j < A; j++) {
+                size_t i = b * (size_t)A + (size_t)j;
+                dact[i] += de[S + j] - (float)(gr * ((double)w->recon[i] - (double)w->act[i]));
+            }
+    }
 }
 
 void orl_vae_decode(const orl_vae *vae, orl_vae_work *w, const float *obs, const float *z,

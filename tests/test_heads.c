@@ -878,7 +878,7 @@ static void vae_impl_b(const float *x, const float *dy, float *dx, void *ctx) {
     vae_ctx *c = ctx;
     float yy;
     vae_impl_f(x, &yy, ctx);
-    orl_vae_backward(&c->vae, &c->work, dx, dy[0]);
+    orl_vae_backward(&c->vae, &c->work, dx, dy[0], NULL, NULL);
 }
 
 Test(vae, gradients) {
@@ -913,6 +913,107 @@ Test(vae, gradients) {
     orl_vae_work_free(&c->work);
     orl_vae_free(&c->vae);
     orl_vae_free(NULL);
+    free(c);
+}
+
+/* ---- VAE input gradients: x = [obs (VB, VS) | act (VB, VA)], the parameters fixed ---- */
+
+typedef struct vae_in_ctx {
+    vae_ctx base;
+    double *p; /* (P) the parameters in double */
+} vae_in_ctx;
+
+static void vae_in_set(vae_in_ctx *c, const double *x) {
+    memcpy(c->base.obs, x, sizeof c->base.obs);
+    memcpy(c->base.act, x + VB * VS, sizeof c->base.act);
+}
+static void vae_in_ref_f(const double *x, double *y, void *ctx) {
+    vae_in_ctx *c = ctx;
+    static vae_trace t;
+    vae_in_set(c, x);
+    y[0] = vae_ref_loss(&c->base, c->p, &t);
+}
+static void vae_in_ref_b(const double *x, const double *dy, double *dx, void *ctx) {
+    vae_in_ctx *c = ctx;
+    const orl_vae *v = &c->base.vae;
+    static vae_trace t;
+    vae_in_set(c, x);
+    vae_ref_loss(&c->base, c->p, &t);
+    int P = (int)v->n_params;
+    double *dp = calloc((size_t)P, sizeof(double));
+    const double *u = t.dec.act[v->dec.cfg.n_layers];
+    double du[VB * VA], ddin[VB * (VS + VZ)] = {0}, deo[VB * 2 * VZ], dein[VB * (VS + VA)] = {0};
+    for (int b = 0; b < VB; b++)
+        for (int j = 0; j < VA; j++) {
+            double s = 0.5 * ((double)v->hi[j] - (double)v->lo[j]), th = tanh(u[b * VA + j]);
+            du[b * VA + j] = dy[0] * 2.0 * (t.recon[b * VA + j] - c->base.act[b * VA + j]) /
+                             (VB * VA) * s * (1.0 - th * th);
+        }
+    ref_mlp_backward(&v->dec, c->p + v->enc.n_params, &t.dec, VB, du, dp + v->enc.n_params, ddin);
+    for (int b = 0; b < VB; b++)
+        for (int k = 0; k < VZ; k++) {
+            double dz = ddin[b * (VS + VZ) + VS + k], m = t.mu[b * VZ + k], r = t.raw[b * VZ + k];
+            double sg = exp(r < -4.0 ? -4.0 : (r > 15.0 ? 15.0 : r)), e = c->base.eps[b * VZ + k];
+            double gk = dy[0] * 0.5 / (VB * VZ);
+            deo[b * 2 * VZ + k] = dz + gk * m;
+            deo[b * 2 * VZ + VZ + k] =
+                (r >= -4.0 && r <= 15.0) ? dz * sg * e + gk * (sg * sg - 1.0) : 0.0;
+        }
+    ref_mlp_backward(&v->enc, c->p, &t.enc, VB, deo, dp, dein);
+    for (int b = 0; b < VB; b++) {
+        for (int i = 0; i < VS; i++)
+            dx[b * VS + i] += dein[b * (VS + VA) + i] + ddin[b * (VS + VZ) + i];
+        for (int j = 0; j < VA; j++)
+            dx[VB * VS + b * VA + j] +=
+                dein[b * (VS + VA) + VS + j] -
+                dy[0] * 2.0 * (t.recon[b * VA + j] - c->base.act[b * VA + j]) / (VB * VA);
+    }
+    free(dp);
+}
+static void vae_in_impl_f(const float *x, float *y, void *ctx) {
+    vae_in_ctx *c = ctx;
+    float eps[VB * VZ];
+    to_float(eps, c->base.eps, VB * VZ);
+    double loss;
+    cr_assert_eq(orl_vae_forward(&c->base.vae, &c->base.work, x, x + VB * VS, VB, eps, NULL, &loss),
+                 ORL_OK);
+    y[0] = (float)loss;
+}
+static void vae_in_impl_b(const float *x, const float *dy, float *dx, void *ctx) {
+    vae_in_ctx *c = ctx;
+    float yy;
+    vae_in_impl_f(x, &yy, ctx);
+    orl_vae_backward(&c->base.vae, &c->base.work, NULL, dy[0], dx, dx + VB * VS);
+}
+
+Test(vae, input_gradients) {
+    vae_in_ctx *c = calloc(1, sizeof(vae_in_ctx));
+    orl_rng rng;
+    orl_rng_seed(&rng, SEED, 13);
+    float lo[VA] = {-1.0f, 0.0f}, hi[VA] = {2.0f, 1.0f};
+    orl_vae_config cfg = {.obs_dim = VS,
+                          .act_dim = VA,
+                          .latent_dim = VZ,
+                          .hidden = 5,
+                          .n_hidden = 2,
+                          .activation = ORL_ACTIVATION_TANH};
+    cr_assert_eq(orl_vae_create(&c->base.vae, &cfg, lo, hi, &rng), ORL_OK);
+    cr_assert_eq(orl_vae_work_init(&c->base.work, &c->base.vae, VB), ORL_OK);
+    int P = (int)c->base.vae.n_params;
+    c->p = calloc((size_t)P, sizeof(double));
+    for (int i = 0; i < P; i++) c->p[i] = (double)c->base.vae.params[i];
+    for (int i = 0; i < VB * VZ; i++) c->base.eps[i] = (double)(float)orl_rng_normal(&rng);
+    double x0[VB * (VS + VA)];
+    for (int i = 0; i < VB * VS; i++) x0[i] = (double)(float)fill_uniform(&rng, -1, 1);
+    for (int b = 0; b < VB; b++)
+        for (int j = 0; j < VA; j++)
+            x0[VB * VS + b * VA + j] = (double)(float)fill_uniform(&rng, lo[j] + 0.1, hi[j] - 0.1);
+    grad_case gc = {"vae input",   VB * (VS + VA), 1,    vae_in_ref_f, vae_in_ref_b,
+                    vae_in_impl_f, vae_in_impl_b,  1e-6, 1e-4};
+    check_case(&gc, x0, c);
+    free(c->p);
+    orl_vae_work_free(&c->base.work);
+    orl_vae_free(&c->base.vae);
     free(c);
 }
 
@@ -958,7 +1059,7 @@ Test(vae, trains_on_conditional_distribution) {
         }
         cr_assert_eq(orl_vae_forward(&vae, &w, obs, act, B, NULL, &rng, &loss), ORL_OK);
         memset(grad, 0, (size_t)vae.n_params * sizeof(float));
-        orl_vae_backward(&vae, &w, grad, 1.0f);
+        orl_vae_backward(&vae, &w, grad, 1.0f, NULL, NULL);
         orl_adam_step(&opt, vae.params, grad, -1.0f);
     }
     orl_rng_seed(&er, SEED, 13);

@@ -202,6 +202,7 @@ typedef struct orl_vae_work {
     float *d_enc_out;  /* (B, 2 Z) backward scratch */
     float *d_dec_out;  /* (B, A) */
     float *d_dec_in;   /* (B, S + Z) */
+    float *d_enc_in;   /* (B, S + A) */
     double recon_loss; /* parts of the last loss */
     double kl_loss;
     void *mem;
@@ -225,8 +226,10 @@ orl_status orl_vae_forward(const orl_vae *vae, orl_vae_work *w, const float *obs
                            int32_t batch, const float *eps, orl_rng *rng, double *loss);
 
 /* backward of the last forward's loss through decoder, reparameterisation and encoder:
- * dparams (P) += scale * d loss / d params, laid out as vae->params */
-void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float scale);
+ * dparams (P) += scale * d loss / d params, laid out as vae->params; dobs (B, S) and dact (B, A)
+ * += scale * d loss / d inputs (the noise held fixed). Any of the three may be NULL. */
+void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float scale, float *dobs,
+                      float *dact);
 
 /* act (B, A) = decoder(obs (B, S), z) with z ~ N(0, 1) clipped to +-0.5 from rng; z NULL
  * draws, else z (B, Z) is used as given (clipped too). Overwrites the decoder's workspace. */
