@@ -20,11 +20,11 @@
 #define ORL_ENV_MAX_ACT 8
 
 typedef struct orl_env_spec {
-    char id[48];                 /* "CartPole-v1", ... */
-    int32_t obs_dim;             /* S */
+    char id[48];     /* "CartPole-v1", ... */
+    int32_t obs_dim; /* S */
     orl_action_kind action_kind;
-    int32_t act_dim;             /* A; 1 for discrete actions */
-    int32_t n_actions;           /* discrete: number of actions; continuous: 0 */
+    int32_t act_dim;                 /* A; 1 for discrete actions */
+    int32_t n_actions;               /* discrete: number of actions; continuous: 0 */
     float obs_low[ORL_ENV_MAX_OBS];  /* (S) observation space bounds, +-inf when unbounded */
     float obs_high[ORL_ENV_MAX_OBS]; /* (S) */
     float act_low[ORL_ENV_MAX_ACT];  /* (A) continuous action space bounds */
@@ -33,11 +33,11 @@ typedef struct orl_env_spec {
     double gamma;                    /* the discount customary for the task (for OPE reports) */
 } orl_env_spec;
 
-typedef struct orl_env_step {
+typedef struct orl_env_result {
     double reward;
     int terminated; /* the task ended (no bootstrap) */
     int truncated;  /* the time limit cut the episode (and not terminated) */
-} orl_env_step;
+} orl_env_result;
 
 typedef struct orl_env orl_env;
 
@@ -64,7 +64,7 @@ void orl_env_reset(orl_env *env, float *obs);
  * ORL_ERR_INPUT for a step after the episode ended or before a reset, or a discrete action
  * outside [0, n_actions); ORL_ERR_NUMERIC for a non-finite continuous action. */
 orl_status orl_env_step(orl_env *env, const float *act, int32_t act_idx, float *next_obs,
-                        orl_env_step *out);
+                        orl_env_result *out);
 
 /* steps taken in the current episode */
 int32_t orl_env_elapsed(const orl_env *env);

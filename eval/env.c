@@ -1,0 +1,123 @@
+/* The environment registry and the bookkeeping every environment shares: seeding, the time
+ * limit, and refusing steps that make no sense. The dynamics live in classic.c, gridworld.c and
+ * pointmaze.c. */
+#include "eval/env_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const orl_env_ops *const registry[] = {
+    &orl_env_cartpole_v1,
+    &orl_env_acrobot_v1,
+    &orl_env_mountaincar_v0,
+    &orl_env_pendulum_v1,
+    &orl_env_mountaincar_continuous_v0,
+    &orl_env_gridworld_4x4,
+    &orl_env_pointmaze_umaze,
+    &orl_env_pointmaze_umaze_dense,
+    &orl_env_pointmaze_medium,
+    &orl_env_pointmaze_medium_dense,
+};
+
+#define N_ENVS ((int32_t)(sizeof registry / sizeof registry[0]))
+
+int32_t orl_env_count(void) {
+    return N_ENVS;
+}
+
+const char *orl_env_id(int32_t i) {
+    return i >= 0 && i < N_ENVS ? registry[i]->spec.id : NULL;
+}
+
+orl_status orl_env_make(const char *id, orl_env **out) {
+    *out = NULL;
+    const orl_env_ops *ops = NULL;
+    for (int32_t i = 0; i < N_ENVS; i++)
+        if (strcmp(registry[i]->spec.id, id) == 0) ops = registry[i];
+    if (!ops) {
+        char known[1024] = "";
+        size_t at = 0;
+        for (int32_t i = 0; i < N_ENVS && at < sizeof known; i++)
+            at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? ", " : "",
+                                   registry[i]->spec.id);
+        ORL_FAIL(ORL_ERR_INPUT, "unknown environment '%s' (known: %s)", id, known);
+    }
+    orl_env *env = calloc(1, sizeof *env + ops->state_size);
+    if (!env) ORL_FAIL(ORL_ERR_NOMEM, "environment %s", id);
+    env->ops = ops;
+    env->state = env + 1;
+    orl_env_seed(env, 0);
+    *out = env;
+    return ORL_OK;
+}
+
+void orl_env_free(orl_env *env) {
+    free(env);
+}
+
+const orl_env_spec *orl_env_get_spec(const orl_env *env) {
+    return &env->ops->spec;
+}
+
+/* FNV-1a of the id: each environment draws from its own stream */
+static uint64_t id_stream(const char *id) {
+    uint64_t h = 1469598103934665603ULL;
+    for (; *id; id++) h = (h ^ (uint8_t)*id) * 1099511628211ULL;
+    return h;
+}
+
+void orl_env_seed(orl_env *env, uint64_t seed) {
+    orl_rng_seed(&env->rng, seed, id_stream(env->ops->spec.id));
+    env->started = 0;
+    env->ended = 0;
+    env->elapsed = 0;
+}
+
+void orl_env_reset(orl_env *env, float *obs) {
+    memset(env->state, 0, env->ops->state_size);
+    env->ops->reset(env->state, &env->rng, obs);
+    env->started = 1;
+    env->ended = 0;
+    env->elapsed = 0;
+}
+
+orl_status orl_env_step(orl_env *env, const float *act, int32_t act_idx, float *next_obs,
+                        orl_env_result *out) {
+    const orl_env_spec *spec = &env->ops->spec;
+    if (!env->started) ORL_FAIL(ORL_ERR_INPUT, "%s: step before reset", spec->id);
+    if (env->ended)
+        ORL_FAIL(ORL_ERR_INPUT, "%s: step after the episode ended (at step %d); reset first",
+                 spec->id, env->elapsed);
+    if (spec->action_kind == ORL_ACTION_KIND_DISCRETE) {
+        if (act_idx < 0 || act_idx >= spec->n_actions)
+            ORL_FAIL(ORL_ERR_INPUT, "%s: action %d outside [0, %d)", spec->id, act_idx,
+                     spec->n_actions);
+    } else {
+        for (int32_t i = 0; i < spec->act_dim; i++)
+            if (!isfinite(act[i]))
+                ORL_FAIL(ORL_ERR_NUMERIC, "%s: action[%d] is %g at step %d", spec->id, i,
+                         (double)act[i], env->elapsed);
+    }
+    int terminated = 0;
+    out->reward = 0.0;
+    env->ops->step(env->state, &env->rng, act, act_idx, next_obs, &out->reward, &terminated);
+    env->elapsed++;
+    out->terminated = terminated != 0;
+    out->truncated = !terminated && env->elapsed >= spec->max_episode_steps;
+    env->ended = out->terminated || out->truncated;
+    return ORL_OK;
+}
+
+int32_t orl_env_elapsed(const orl_env *env) {
+    return env->elapsed;
+}
+
+int32_t orl_env_n_states(const orl_env *env) {
+    return env->ops->n_states;
+}
+
+int32_t orl_env_state_index(const orl_env *env, const float *obs) {
+    return env->ops->state_index ? env->ops->state_index(obs) : -1;
+}

@@ -1,0 +1,51 @@
+/* What environment implementations provide: a constant ops table with the spec, the size of
+ * the state, and reset/step over that state. eval/env.c owns the registry and the common
+ * bookkeeping (time limit, step-after-end checks, action checks). Not public API. */
+#ifndef ORL_EVAL_ENV_INTERNAL_H
+#define ORL_EVAL_ENV_INTERNAL_H
+
+#include "orl/env.h"
+
+#include <stddef.h>
+
+typedef struct orl_env_ops {
+    orl_env_spec spec;
+    size_t state_size; /* bytes of the implementation's state (zeroed at make) */
+    /* draws the initial state from rng and writes obs (S) */
+    void (*reset)(void *state, orl_rng *rng, float *obs);
+    /* one step with act (A) (already finite; clipping is the implementation's, as Gymnasium
+     * does it) or act_idx (already in range); writes next_obs (S), reward, terminated. The time
+     * limit is applied by env.c. */
+    void (*step)(void *state, orl_rng *rng, const float *act, int32_t act_idx, float *next_obs,
+                 double *reward, int *terminated);
+    int32_t n_states; /* tabular environments: number of states; else 0 */
+    /* tabular: the state index of an observation, -1 if it is not one */
+    int32_t (*state_index)(const float *obs);
+} orl_env_ops;
+
+struct orl_env {
+    const orl_env_ops *ops;
+    orl_rng rng;
+    int32_t elapsed; /* steps in the current episode */
+    int started;     /* reset was called */
+    int ended;       /* the episode terminated or was truncated */
+    void *state;     /* ops->state_size bytes */
+};
+
+/* classic control, eval/classic.c */
+extern const orl_env_ops orl_env_cartpole_v1;
+extern const orl_env_ops orl_env_acrobot_v1;
+extern const orl_env_ops orl_env_mountaincar_v0;
+extern const orl_env_ops orl_env_pendulum_v1;
+extern const orl_env_ops orl_env_mountaincar_continuous_v0;
+
+/* eval/gridworld.c */
+extern const orl_env_ops orl_env_gridworld_4x4;
+
+/* eval/pointmaze.c: sparse and dense rewards */
+extern const orl_env_ops orl_env_pointmaze_umaze;
+extern const orl_env_ops orl_env_pointmaze_umaze_dense;
+extern const orl_env_ops orl_env_pointmaze_medium;
+extern const orl_env_ops orl_env_pointmaze_medium_dense;
+
+#endif
