@@ -36,5 +36,7 @@ int cmd_info(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

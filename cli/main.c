@@ -14,6 +14,8 @@ static const verb verbs[] = {
     {"info", cmd_info, "describe a dataset file"},
     {"validate", cmd_validate, "check every invariant of a dataset file"},
     {"convert", cmd_convert, "convert between HDF5 (D4RL), Minari, d3rlpy and SQLite"},
+    {"gen", cmd_gen, "generate a dataset from builtin behaviours or a policy file"},
+    {"eval", cmd_eval, "run a policy in an environment: mean return, normalised score"},
     {"demo", cmd_demo, "the main job on an embedded example"},
 };
 

@@ -1,0 +1,164 @@
+/* orl eval POLICY --env ID [--episodes N] [--seed S] [--mode sample|mean] [--json]: runs a
+ * policy file or a builtin behaviour in an environment and reports the mean return, its
+ * standard error, the normalised score against the reference table and the episode lengths. */
+#include "cli/cli.h"
+#include "orl/behavior.h"
+#include "orl/eval.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_EPISODES 10
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: orl eval POLICY --env ID [--episodes N] [--seed S] [--mode sample|mean] "
+            "[--json]\n\n"
+            "Runs POLICY (a policy file, or builtin:ENV/LEVEL with LEVEL random, medium, expert\n"
+            "or noise=X) for N episodes (default %d) in environment ID, every episode seeded\n"
+            "from S (default 0) and its index, and prints the mean return, its standard error,\n"
+            "the normalised score 100 (R - random) / (expert - random) against the reference\n"
+            "table (docs/reference-scores.md), and the episode lengths. --mode defaults to mean\n"
+            "for policy files (the mean or argmax action) and sample for builtin behaviours\n"
+            "(which are defined by their distribution).\n",
+            DEFAULT_EPISODES);
+}
+
+/* parses a non-negative integer argument; 0 on success */
+static int parse_count(const char *text, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < 0) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int parse_seed(const char *text, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-') return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+/* loads POLICY: builtin:ENV/LEVEL or a policy file (builtin behaviours saved to files too) */
+static orl_status load_policy(const char *name, orl_policy **out, int *builtin) {
+    *builtin = strncmp(name, "builtin:", 8) == 0;
+    if (*builtin) return orl_behavior_create(name, out);
+    const orl_policy_ops *ops[1] = {orl_behavior_ops()};
+    return orl_policy_load_with(name, ops, 1, out);
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *policy_name = NULL, *env_id = NULL, *mode_name = NULL;
+    int64_t episodes = DEFAULT_EPISODES;
+    uint64_t seed = 0;
+    int as_json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else if (strcmp(argv[i], "--json") == 0) {
+            as_json = 1;
+        } else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc) {
+            env_id = argv[++i];
+        } else if (strcmp(argv[i], "--episodes") == 0 && i + 1 < argc) {
+            if (parse_count(argv[++i], &episodes) || episodes == 0)
+                return cli_usage_error("eval", "--episodes wants a positive integer, got '%s'",
+                                       argv[i]);
+        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            if (parse_seed(argv[++i], &seed))
+                return cli_usage_error("eval", "--seed wants a non-negative integer, got '%s'",
+                                       argv[i]);
+        } else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
+            mode_name = argv[++i];
+            if (strcmp(mode_name, "sample") != 0 && strcmp(mode_name, "mean") != 0)
+                return cli_usage_error("eval", "--mode is sample or mean, got '%s'", mode_name);
+        } else if (argv[i][0] == '-') {
+            return cli_usage_error("eval", "unknown option '%s'", argv[i]);
+        } else if (!policy_name) {
+            policy_name = argv[i];
+        } else {
+            return cli_usage_error("eval", "one POLICY expected, got '%s' too", argv[i]);
+        }
+    }
+    if (!policy_name) return cli_usage_error("eval", "POLICY missing");
+    if (!env_id) return cli_usage_error("eval", "--env ID missing");
+
+    /* the environment first: a bad id is reported before a policy file is read */
+    orl_env *env = NULL;
+    orl_status st = orl_env_make(env_id, &env);
+    if (st) return cli_fail("eval", st);
+    orl_env_free(env);
+
+    orl_policy *p = NULL;
+    int builtin = 0;
+    st = load_policy(policy_name, &p, &builtin);
+    if (st) return cli_fail("eval", st);
+    orl_policy_mode mode = builtin ? ORL_POLICY_MODE_SAMPLE : ORL_POLICY_MODE_MEAN;
+    if (mode_name)
+        mode = strcmp(mode_name, "sample") == 0 ? ORL_POLICY_MODE_SAMPLE : ORL_POLICY_MODE_MEAN;
+
+    orl_rollout_summary sum;
+    st = orl_eval(p, env_id, episodes, seed, mode, &sum, NULL);
+    orl_policy_free(p);
+    if (st) return cli_fail("eval", st);
+    double random = NAN, expert = NAN;
+    int have_ref = orl_reference_score(env_id, &random, &expert) == ORL_OK;
+    orl_error_clear();
+    double score = have_ref ? orl_normalized_score_from(sum.return_mean, random, expert) : NAN;
+    double score_se =
+        have_ref && expert != random ? 100.0 * sum.return_stderr / fabs(expert - random) : NAN;
+    const char *mode_text = mode == ORL_POLICY_MODE_SAMPLE ? "sample" : "mean";
+
+    if (as_json) {
+        json_t *j = json_object();
+        json_object_set_new(j, "policy", json_string(policy_name));
+        json_object_set_new(j, "env_id", json_string(env_id));
+        json_object_set_new(j, "episodes", json_integer(sum.n_episodes));
+        json_object_set_new(j, "steps", json_integer(sum.n_steps));
+        json_object_set_new(j, "seed", json_integer((json_int_t)seed));
+        json_object_set_new(j, "mode", json_string(mode_text));
+        json_object_set_new(j, "return_mean", json_real(sum.return_mean));
+        json_object_set_new(j, "return_stderr", json_real(sum.return_stderr));
+        json_object_set_new(j, "return_min", json_real(sum.return_min));
+        json_object_set_new(j, "return_max", json_real(sum.return_max));
+        json_object_set_new(j, "normalized_score",
+                            isfinite(score) ? json_real(score) : json_null());
+        json_object_set_new(j, "normalized_score_stderr",
+                            isfinite(score_se) ? json_real(score_se) : json_null());
+        json_object_set_new(j, "reference_random",
+                            isfinite(random) ? json_real(random) : json_null());
+        json_object_set_new(j, "reference_expert",
+                            isfinite(expert) ? json_real(expert) : json_null());
+        json_t *len = json_object();
+        json_object_set_new(len, "min", json_integer(sum.length_min));
+        json_object_set_new(len, "mean", json_real(sum.length_mean));
+        json_object_set_new(len, "max", json_integer(sum.length_max));
+        json_object_set_new(j, "episode_length", len);
+        char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+        printf("%s\n", text);
+        free(text);
+        json_decref(j);
+        return CLI_EXIT_OK;
+    }
+    printf("%s on %s: %lld episodes, %s mode, seed %" PRIu64 "\n", policy_name, env_id,
+           (long long)sum.n_episodes, mode_text, seed);
+    printf("  %-18s %.4f +- %.4f (standard error)\n", "mean return", sum.return_mean,
+           sum.return_stderr);
+    printf("  %-18s min %.4g, max %.4g\n", "episode return", sum.return_min, sum.return_max);
+    if (have_ref)
+        printf("  %-18s %.1f +- %.1f (random %.4g, expert %.4g)\n", "normalised score", score,
+               score_se, random, expert);
+    else
+        printf("  %-18s n/a (no reference scores for %s)\n", "normalised score", env_id);
+    printf("  %-18s min %d, mean %.1f, max %d\n", "episode length", sum.length_min, sum.length_mean,
+           sum.length_max);
+    return CLI_EXIT_OK;
+}

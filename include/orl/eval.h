@@ -1,0 +1,152 @@
+/* Rollouts, dataset generation and reference scores.
+ *
+ * A rollout runs a policy in an environment for a number of episodes (or steps), with every
+ * episode's randomness derived from one seed and the episode's index, so episode i of seed s is
+ * the same episode whichever run it is part of. It keeps the per-episode returns (undiscounted,
+ * double) and lengths and, when given a writer, streams every transition (with the exact
+ * behaviour log-probability of the action taken) through a fixed block buffer, so memory does
+ * not grow with the dataset. No allocation per step.
+ *
+ * orl_gen builds the D4RL-style qualities (random, medium, expert, medium-replay,
+ * medium-expert) from the builtin behaviours of behavior.h, or logs a policy file.
+ *
+ * Reference scores: per environment, the mean returns of the builtin random and expert
+ * behaviours measured with orl_eval (the table is in eval/scores.c and
+ * docs/reference-scores.md); the normalised score is 100 (R - random) / (expert - random) as
+ * D4RL reports it.
+ *
+ * Dimension letters: N steps, E episodes, S observation size, A action size. */
+#ifndef ORL_EVAL_H
+#define ORL_EVAL_H
+
+#include "orl/dataset.h"
+#include "orl/env.h"
+#include "orl/policy.h"
+#include "orl/progress.h"
+#include "orl/status.h"
+
+#include <stdint.h>
+
+/* ---- rollouts ---- */
+
+typedef struct orl_rollout_options {
+    int64_t episodes;      /* episodes to run; 0 when max_steps alone decides */
+    int64_t max_steps;     /* 0: no limit; else stop after this many steps in all, cutting the
+                              last episode there (it is recorded as truncated) */
+    int64_t soft_steps;    /* 0: none; else start no new episode once this many steps were
+                              taken in all (episodes stay whole; max_steps still cuts) */
+    uint64_t seed;         /* every episode's seeds derive from it and the episode index */
+    int64_t first_episode; /* index of the first episode in the seed sequence (usually 0) */
+    orl_policy_mode mode;  /* sample or mean */
+    orl_writer *writer;    /* NULL: nothing recorded; else every transition with its logp
+                              (the policy must have log-probabilities) */
+    int64_t block_rows;    /* rows buffered per orl_writer_write (0: 4096) */
+    const orl_progress *progress; /* may be NULL; reports steps */
+} orl_rollout_options;
+
+/* what rollouts produced; runs append to it (orl_gen runs one per behaviour) */
+typedef struct orl_rollout_stats {
+    int64_t n_episodes;   /* E */
+    int64_t n_steps;      /* N */
+    int64_t cap;          /* episodes allocated */
+    double *returns;      /* (E) undiscounted episode returns */
+    int32_t *lengths;     /* (E) */
+    int64_t n_terminated; /* episodes that ended terminated (the rest were truncated) */
+} orl_rollout_stats;
+
+/* summary of a stats record (orl_rollout_summarize) */
+typedef struct orl_rollout_summary {
+    int64_t n_episodes, n_steps;
+    double return_mean;   /* mean episode return */
+    double return_stderr; /* standard error of the mean: sample std / sqrt(E) (0 when E < 2) */
+    double return_min, return_max;
+    int32_t length_min, length_max;
+    double length_mean;
+} orl_rollout_summary;
+
+/* sets defaults: 10 episodes, seed 0, sample mode, no writer */
+void orl_rollout_options_init(orl_rollout_options *opt);
+
+/* an empty record (no allocation) */
+void orl_rollout_stats_init(orl_rollout_stats *stats);
+
+/* frees the arrays; stats may be NULL */
+void orl_rollout_stats_free(orl_rollout_stats *stats);
+
+/* runs policy p in env as opt says and appends each episode to stats. The environment is
+ * seeded per episode from (opt->seed, episode index), the policy's rng likewise on its own
+ * stream. ORL_ERR_INPUT when the policy's shapes do not fit the environment's spec (the
+ * message names both), when a writer is given for a policy without log-probabilities, or for
+ * neither episodes nor max_steps; ORL_ERR_NOMEM; the env, policy and writer statuses;
+ * ORL_ERR_INTERRUPTED when progress asks to stop. */
+orl_status orl_rollout(orl_env *env, const orl_policy *p, const orl_rollout_options *opt,
+                       orl_rollout_stats *stats);
+
+/* mean, standard error, extremes of episodes [e0, e1) of stats (e1 <= 0 or beyond: all) */
+void orl_rollout_summarize(const orl_rollout_stats *stats, int64_t e0, int64_t e1,
+                           orl_rollout_summary *out);
+
+/* evaluates p on environment env_id: makes the environment, checks the policy's dimensions
+ * against it (ORL_ERR_INPUT naming the mismatch), runs the episodes and summarises.
+ * stats_out may be NULL; else it receives the per-episode record (free it). */
+orl_status orl_eval(const orl_policy *p, const char *env_id, int64_t episodes, uint64_t seed,
+                    orl_policy_mode mode, orl_rollout_summary *out, orl_rollout_stats *stats_out);
+
+/* ---- generation (orl gen) ---- */
+
+#define ORL_GEN_DEFAULT_EPISODES     100
+#define ORL_GEN_MEDIUM_REPLAY_STAGES 5 /* noise 1 down to the medium level */
+
+typedef struct orl_gen_options {
+    const char *env_id;
+    /* random | medium | expert | medium-replay | medium-expert | builtin:ENV/LEVEL | ENV/LEVEL
+     * (LEVEL as behavior.h) | a policy file path (needs log-probabilities) */
+    const char *behavior;
+    int64_t episodes; /* 0: ORL_GEN_DEFAULT_EPISODES unless steps is set */
+    int64_t steps;    /* 0: whole episodes; else exactly this many steps, the last episode cut */
+    uint64_t seed;
+    const char *source; /* the header's source (e.g. the command line); NULL: "orl gen" */
+    const orl_progress *progress;
+} orl_gen_options;
+
+typedef struct orl_gen_report {
+    int64_t n_steps, n_episodes;
+    double return_mean, return_stderr;
+    char behavior[128]; /* as written to the header: name and parameters */
+} orl_gen_report;
+
+/* generates a dataset to path (HDF5 D4RL layout, or as the writer's automatic layout says):
+ * header env_id, behavior (name + parameters, e.g. the medium-replay noise schedule), source,
+ * tool, discount (the spec's gamma), action bounds from the spec, has_logp = 1. Written to a
+ * temporary name and renamed when complete. ORL_ERR_INPUT for an unknown environment or
+ * behaviour, a behaviour for another environment, a policy whose shapes do not fit, or a
+ * deterministic policy (off-policy evaluation needs behaviour probabilities); the reader,
+ * writer and rollout statuses. report may be NULL. */
+orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report *report);
+
+/* ---- reference scores ---- */
+
+typedef struct orl_reference {
+    const char *env_id;
+    double random_return, random_stderr; /* builtin random behaviour, sampled */
+    double expert_return, expert_stderr; /* builtin expert behaviour, sampled */
+    int32_t episodes;                    /* per behaviour; 0 when computed exactly */
+    uint64_t seed;
+    const char *method; /* how it was obtained */
+} orl_reference;
+
+/* number of table entries and entry i (NULL out of range) */
+int32_t orl_reference_count(void);
+const orl_reference *orl_reference_get(int32_t i);
+
+/* random and expert mean returns of env_id; ORL_ERR_INPUT when the table has no entry.
+ * random or expert may be NULL. */
+orl_status orl_reference_score(const char *env_id, double *random, double *expert);
+
+/* 100 (R - random) / (expert - random); NaN when expert == random */
+double orl_normalized_score_from(double R, double random, double expert);
+
+/* the normalised score of return R on env_id; NaN when the table has no entry */
+double orl_normalized_score(const char *env_id, double R);
+
+#endif
