@@ -24,7 +24,10 @@ static void usage(FILE *f) {
             "the normalised score 100 (R - random) / (expert - random) against the reference\n"
             "table (docs/reference-scores.md), and the episode lengths. --mode defaults to mean\n"
             "for policy files (the mean or argmax action) and sample for builtin behaviours\n"
-            "(which are defined by their distribution).\n",
+            "(which are defined by their distribution).\n\n"
+            "orl eval --measure-references [--episodes N] [--seed S] re-measures the reference\n"
+            "table (default 1000 episodes, seed 0) and prints it beside the stored values; exit\n"
+            "status 1 when a Monte Carlo entry differs.\n",
             DEFAULT_EPISODES);
 }
 
@@ -55,23 +58,66 @@ static orl_status load_policy(const char *name, orl_policy **out, int *builtin) 
     return orl_policy_load_with(name, ops, 1, out);
 }
 
+/* re-measures the reference table: the builtin random and expert behaviours of every
+ * environment in sample mode, printed beside the stored values (exit 1 when one differs) */
+static int measure_references(int64_t episodes, uint64_t seed) {
+    int differs = 0;
+    printf("| environment | random | expert | stored random | stored expert |\n"
+           "|---|---|---|---|---|\n");
+    for (int32_t i = 0; i < orl_env_count(); i++) {
+        const char *id = orl_env_id(i);
+        orl_rollout_summary sum[2];
+        const char *levels[2] = {"random", "expert"};
+        for (int k = 0; k < 2; k++) {
+            char name[128];
+            snprintf(name, sizeof name, "builtin:%s/%s", id, levels[k]);
+            orl_policy *p = NULL;
+            orl_status st = orl_behavior_create(name, &p);
+            if (st == ORL_OK)
+                st = orl_eval(p, id, episodes, seed, ORL_POLICY_MODE_SAMPLE, &sum[k], NULL);
+            orl_policy_free(p);
+            if (st) return cli_fail("eval", st);
+        }
+        double random = NAN, expert = NAN;
+        int exact = 0;
+        for (int32_t r = 0; r < orl_reference_count(); r++)
+            if (strcmp(orl_reference_get(r)->env_id, id) == 0) {
+                random = orl_reference_get(r)->random_return;
+                expert = orl_reference_get(r)->expert_return;
+                exact = orl_reference_get(r)->episodes == 0;
+            }
+        printf("| %s | %.4f ± %.4f | %.4f ± %.4f | %.4f | %.4f |\n", id, sum[0].return_mean,
+               sum[0].return_stderr, sum[1].return_mean, sum[1].return_stderr, random, expert);
+        if (!exact && !(fabs(sum[0].return_mean - random) <= 1e-9 &&
+                        fabs(sum[1].return_mean - expert) <= 1e-9))
+            differs = 1;
+    }
+    printf("(%lld episodes per behaviour, seed %" PRIu64 ", sample mode; GridWorld-4x4's stored "
+           "values are exact, by dynamic programming)\n",
+           (long long)episodes, seed);
+    return differs ? CLI_EXIT_CHECK_FAILED : CLI_EXIT_OK;
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *policy_name = NULL, *env_id = NULL, *mode_name = NULL;
     int64_t episodes = DEFAULT_EPISODES;
     uint64_t seed = 0;
-    int as_json = 0;
+    int as_json = 0, references = 0, episodes_given = 0;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             usage(stdout);
             return CLI_EXIT_OK;
         } else if (strcmp(argv[i], "--json") == 0) {
             as_json = 1;
+        } else if (strcmp(argv[i], "--measure-references") == 0) {
+            references = 1;
         } else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc) {
             env_id = argv[++i];
         } else if (strcmp(argv[i], "--episodes") == 0 && i + 1 < argc) {
             if (parse_count(argv[++i], &episodes) || episodes == 0)
                 return cli_usage_error("eval", "--episodes wants a positive integer, got '%s'",
                                        argv[i]);
+            episodes_given = 1;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
             if (parse_seed(argv[++i], &seed))
                 return cli_usage_error("eval", "--seed wants a non-negative integer, got '%s'",
@@ -88,6 +134,7 @@ int cmd_eval(int argc, char **argv) {
             return cli_usage_error("eval", "one POLICY expected, got '%s' too", argv[i]);
         }
     }
+    if (references) return measure_references(episodes_given ? episodes : 1000, seed);
     if (!policy_name) return cli_usage_error("eval", "POLICY missing");
     if (!env_id) return cli_usage_error("eval", "--env ID missing");
 

@@ -47,8 +47,7 @@ orl_status orl_tabular_model_get(const char *env_id, orl_tabular_model *model);
  * states left out are absorbing (the fixtures' 15 rows for GridWorld-4x4's 16 cells). gamma in
  * [0, 1]; horizon >= 1 steps, or 0 for the environment's time limit. probs and value must not be
  * NULL. ORL_ERR_UNSUPPORTED for a non-tabular env_id; ORL_ERR_INPUT for a row that is negative,
- * non-finite or does not sum to 1
- * (within 1e-9), a wrong n_rows, gamma or horizon. */
+ * non-finite or does not sum to 1 (within 1e-9), a wrong n_rows, gamma or horizon. */
 orl_status orl_tabular_table_value(const char *env_id, const double *probs, int32_t n_rows,
                                    double gamma, int32_t horizon, double *value);
 
