@@ -12,4 +12,8 @@
 #include "orl/nn.h"
 #include "orl/heads.h"
 
+#include "orl/env.h"
+#include "orl/tabular.h"
+#include "orl/behavior.h"
+#include "orl/eval.h"
 #endif
