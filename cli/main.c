@@ -14,8 +14,12 @@ static const verb verbs[] = {
     {"info", cmd_info, "describe a dataset file"},
     {"validate", cmd_validate, "check every invariant of a dataset file"},
     {"convert", cmd_convert, "convert between HDF5 (D4RL), Minari, d3rlpy and SQLite"},
+    {"filter", cmd_filter, "keep episodes: top K% by return, a minimum return, an SQL predicate"},
     {"gen", cmd_gen, "generate a dataset from builtin behaviours or a policy file"},
+    {"train", cmd_train, "train an offline learner (bc, fbc, awr) into a policy file"},
     {"eval", cmd_eval, "run a policy in an environment: mean return, normalised score"},
+    {"ope", cmd_ope, "off-policy evaluation report and CI gate for policies on logged data"},
+    {"policy", cmd_policy, "make a policy file from a softmax table; describe a policy file"},
     {"demo", cmd_demo, "the main job on an embedded example"},
 };
 

@@ -11,9 +11,15 @@
 #include "orl/policy.h"
 #include "orl/nn.h"
 #include "orl/heads.h"
+#include "orl/filters.h"
 
 #include "orl/env.h"
 #include "orl/tabular.h"
 #include "orl/behavior.h"
 #include "orl/eval.h"
+#include "orl/train.h"
+#include "orl/ope.h"
+#include "orl/fqe.h"
+#include "orl/tabular_policy.h"
+#include "orl/report.h"
 #endif

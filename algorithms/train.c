@@ -1,0 +1,580 @@
+/* The one training loop (orl/train.h): hyperparameter tables, the episode split, batch
+ * sampling, metrics log, periodic evaluation, checkpoints and resume.
+ *
+ * Random streams, all from the run's seed: the split (stream 11), the learner's parameters and
+ * its own draws (stream 12), the batches (stream 13). Both the learner's and the batch stream
+ * are checkpointed with the learner's buffers and the step, so a resumed run continues with
+ * exactly the state an uninterrupted one would have had.
+ *
+ * Checkpoint file (binary, little-endian as the host writes it; written to a temporary name
+ * and renamed): "ORLCKPT1", config JSON length and text (a resume with other settings is
+ * refused), step, the two rng states, the number of buffers, then per buffer its name (32
+ * bytes), byte count and bytes. */
+#include "orl/eval.h"
+#include "orl/fs.h"
+#include "orl/train.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STREAM_SPLIT   11
+#define STREAM_LEARNER 12
+#define STREAM_BATCH   13
+#define VAL_CHUNKS     16 /* validation batches per measurement */
+#define MIN_VAL_EPISODES_TOTAL 20
+#define CKPT_MAGIC "ORLCKPT1"
+
+/* ---- hyperparameters ---- */
+
+static int32_t find_hparam(const orl_hparams *hp, const char *name) {
+    for (int32_t i = 0; i < hp->n; i++)
+        if (strcmp(hp->defs[i].name, name) == 0) return i;
+    return -1;
+}
+
+double orl_hparams_number(const orl_hparams *hp, const char *name) {
+    int32_t i = find_hparam(hp, name);
+    return i < 0 ? NAN : hp->numbers[i];
+}
+
+const char *orl_hparams_text(const orl_hparams *hp, const char *name) {
+    int32_t i = find_hparam(hp, name);
+    return i < 0 ? "" : hp->values[i];
+}
+
+/* checks value against def and stores it at slot i */
+static orl_status set_value(orl_hparams *hp, int32_t i, const char *value) {
+    const orl_hparam_def *d = &hp->defs[i];
+    if (strlen(value) >= sizeof hp->values[i] || !value[0])
+        ORL_FAIL(ORL_ERR_INPUT, "--set %s: value '%s' is empty or too long", d->name, value);
+    snprintf(hp->values[i], sizeof hp->values[i], "%s", value);
+    hp->numbers[i] = NAN;
+    if (d->kind == ORL_HPARAM_KIND_CHOICE) {
+        size_t n = strlen(value);
+        for (const char *c = d->choices; c && *c;) {
+            const char *bar = strchr(c, '|');
+            size_t len = bar ? (size_t)(bar - c) : strlen(c);
+            if (len == n && strncmp(c, value, n) == 0) return ORL_OK;
+            c = bar ? bar + 1 : c + len;
+        }
+        ORL_FAIL(ORL_ERR_INPUT, "--set %s=%s: expected one of %s", d->name, value, d->choices);
+    }
+    char *end;
+    double x = strtod(value, &end);
+    if (*end || !isfinite(x))
+        ORL_FAIL(ORL_ERR_INPUT, "--set %s=%s: expected a finite number", d->name, value);
+    if (d->kind == ORL_HPARAM_KIND_INT && (x != floor(x) || fabs(x) > 1e15))
+        ORL_FAIL(ORL_ERR_INPUT, "--set %s=%s: expected an integer", d->name, value);
+    hp->numbers[i] = x;
+    return ORL_OK;
+}
+
+orl_status orl_hparams_resolve(const orl_learner_ops *ops, const char *const *sets, int32_t n,
+                               orl_hparams *out) {
+    memset(out, 0, sizeof *out);
+    out->defs = ops->hparams;
+    while (ops->hparams[out->n].name) {
+        if (out->n >= ORL_HPARAMS_MAX)
+            ORL_FAIL(ORL_ERR_INPUT, "%s: more than %d hyperparameters", ops->name, ORL_HPARAMS_MAX);
+        ORL_TRY(set_value(out, out->n, ops->hparams[out->n].default_value));
+        out->n++;
+    }
+    for (int32_t k = 0; k < n; k++) {
+        const char *eq = strchr(sets[k], '=');
+        if (!eq || eq == sets[k])
+            ORL_FAIL(ORL_ERR_INPUT, "--set '%s': expected key=value", sets[k]);
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)(eq - sets[k]), sets[k]);
+        int32_t i = find_hparam(out, key);
+        if (i < 0) {
+            char known[1024] = "";
+            for (int32_t j = 0; j < out->n; j++) {
+                size_t len = strlen(known);
+                snprintf(known + len, sizeof known - len, "%s%s", j ? ", " : "",
+                         out->defs[j].name);
+            }
+            ORL_FAIL(ORL_ERR_INPUT, "--set %s: unknown hyperparameter of %s (known: %s)", key,
+                     ops->name, known);
+        }
+        ORL_TRY(set_value(out, i, eq + 1));
+    }
+    return ORL_OK;
+}
+
+/* ---- learners ---- */
+
+static const orl_learner_ops *const learners[] = {&orl_learner_bc, &orl_learner_fbc,
+                                                  &orl_learner_awr};
+
+int32_t orl_learner_count(void) { return (int32_t)(sizeof learners / sizeof learners[0]); }
+
+const orl_learner_ops *orl_learner_get(int32_t i) {
+    return i >= 0 && i < orl_learner_count() ? learners[i] : NULL;
+}
+
+const orl_learner_ops *orl_learner_find(const char *name) {
+    for (int32_t i = 0; name && i < orl_learner_count(); i++)
+        if (strcmp(learners[i]->name, name) == 0) return learners[i];
+    return NULL;
+}
+
+void orl_train_options_init(orl_train_options *opt) {
+    memset(opt, 0, sizeof *opt);
+    opt->algo = "bc";
+    opt->steps = 100000;
+    opt->batch = 256;
+    opt->val_fraction = 0.05;
+    opt->log_every = 1000;
+    opt->eval_every = 10000;
+    opt->eval_episodes = 10;
+    opt->checkpoint_every = 10000;
+}
+
+/* the run's config JSON: the loop's settings, then the learner's hyperparameters */
+static orl_status build_config(const orl_train_options *opt, const orl_hparams *hp, char *json,
+                               size_t cap) {
+    json_t *j = json_object();
+    json_object_set_new(j, "algo", json_string(opt->algo));
+    if (opt->data_path) json_object_set_new(j, "data", json_string(opt->data_path));
+    json_object_set_new(j, "steps", json_integer(opt->steps));
+    json_object_set_new(j, "batch", json_integer(opt->batch));
+    json_object_set_new(j, "seed", json_integer((json_int_t)opt->seed));
+    json_object_set_new(j, "val_fraction", json_real(opt->val_fraction));
+    for (int32_t i = 0; i < hp->n; i++)
+        json_object_set_new(j, hp->defs[i].name,
+                            hp->defs[i].kind == ORL_HPARAM_KIND_CHOICE
+                                ? json_string(hp->values[i])
+                            : hp->defs[i].kind == ORL_HPARAM_KIND_INT
+                                ? json_integer((json_int_t)hp->numbers[i])
+                                : json_real(hp->numbers[i]));
+    char *text = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(9));
+    json_decref(j);
+    if (!text) ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
+    size_t len = strlen(text);
+    if (len >= cap) {
+        free(text);
+        ORL_FAIL(ORL_ERR_INPUT, "train: config JSON of %zu bytes is too long", len);
+    }
+    memcpy(json, text, len + 1);
+    free(text);
+    return ORL_OK;
+}
+
+static orl_status check_options(const orl_train_options *opt, const orl_learner_ops **ops,
+                                orl_hparams *hp) {
+    *ops = orl_learner_find(opt->algo);
+    if (!*ops) {
+        char known[256] = "";
+        for (int32_t i = 0; i < orl_learner_count(); i++) {
+            size_t len = strlen(known);
+            snprintf(known + len, sizeof known - len, "%s%s", i ? ", " : "", learners[i]->name);
+        }
+        ORL_FAIL(ORL_ERR_INPUT, "unknown algorithm '%s' (known: %s)", opt->algo ? opt->algo : "",
+                 known);
+    }
+    if (opt->steps < 1) ORL_FAIL(ORL_ERR_INPUT, "steps %lld: expected >= 1", (long long)opt->steps);
+    if (opt->batch < 1) ORL_FAIL(ORL_ERR_INPUT, "batch %d: expected >= 1", opt->batch);
+    if (!(opt->val_fraction >= 0.0 && opt->val_fraction < 1.0))
+        ORL_FAIL(ORL_ERR_INPUT, "val_fraction %g: expected [0, 1)", opt->val_fraction);
+    if (opt->eval_env && (opt->eval_every < 1 || opt->eval_episodes < 1))
+        ORL_FAIL(ORL_ERR_INPUT, "evaluation needs eval_every >= 1 and eval_episodes >= 1");
+    if (opt->checkpoint_path && opt->checkpoint_every < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "checkpoint_every %lld: expected >= 1",
+                 (long long)opt->checkpoint_every);
+    return orl_hparams_resolve(*ops, opt->sets, opt->n_sets, hp);
+}
+
+orl_status orl_train_describe(const orl_train_options *opt, char *json, size_t cap) {
+    const orl_learner_ops *ops;
+    orl_hparams hp;
+    ORL_TRY(check_options(opt, &ops, &hp));
+    return build_config(opt, &hp, json, cap);
+}
+
+/* ---- the split: val_fraction of the episodes (seeded), the rest for training ---- */
+
+static orl_status split(const orl_dataset *ds, double fraction, uint64_t seed, orl_dataset **train,
+                        orl_dataset **val) {
+    int64_t E = ds->n_episodes;
+    int64_t n_val = E >= MIN_VAL_EPISODES_TOTAL ? (int64_t)floor(fraction * (double)E) : 0;
+    uint8_t *held = calloc((size_t)E, 1);
+    int64_t *perm = malloc((size_t)E * sizeof(int64_t));
+    orl_status st = ORL_OK;
+    if (!held || !perm) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "train: out of memory");
+    /* Fisher-Yates; the first n_val of the permutation are held out */
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, STREAM_SPLIT);
+    for (int64_t e = 0; e < E; e++) perm[e] = e;
+    for (int64_t e = E - 1; e > 0; e--) {
+        int64_t k = orl_rng_range(&rng, 0, e), t = perm[e];
+        perm[e] = perm[k];
+        perm[k] = t;
+    }
+    for (int64_t e = 0; e < n_val; e++) held[perm[e]] = 1;
+    int64_t val_rows = 0;
+    for (int64_t e = 0; e < E; e++)
+        if (held[e]) val_rows += ds->ep_off[e + 1] - ds->ep_off[e];
+    ORL_TRY_GOTO(st, done,
+                 orl_dataset_create(&ds->h, ds->n_steps - val_rows, E - n_val, train));
+    if (n_val > 0) ORL_TRY_GOTO(st, done, orl_dataset_create(&ds->h, val_rows, n_val, val));
+    /* episodes keep their order */
+    for (int64_t e = 0; e < E; e++)
+        ORL_TRY_GOTO(st, done,
+                     orl_dataset_append(held[e] ? *val : *train, ds, ds->ep_off[e],
+                                        ds->ep_off[e + 1] - ds->ep_off[e]));
+done:
+    free(held);
+    free(perm);
+    return st;
+}
+
+/* ---- batches ---- */
+
+typedef struct batch_buffers {
+    int64_t *rows;     /* (B) */
+    float *obs;        /* (B, S) */
+    float *next_obs;   /* (B, S) */
+    float *act;        /* (B, A) or NULL */
+    int32_t *act_idx;  /* (B) or NULL */
+    float *rew;        /* (B) */
+    uint8_t *terminal; /* (B) */
+    orl_train_batch view;
+} batch_buffers;
+
+static orl_status batch_init(batch_buffers *b, const orl_header *h, int32_t B) {
+    memset(b, 0, sizeof *b);
+    size_t S = (size_t)h->obs_dim, A = (size_t)h->act_dim, n = (size_t)B;
+    int discrete = h->action_kind == ORL_ACTION_KIND_DISCRETE;
+    b->rows = malloc(n * sizeof(int64_t));
+    b->obs = malloc(n * S * sizeof(float));
+    b->next_obs = malloc(n * S * sizeof(float));
+    b->act = discrete ? NULL : malloc(n * A * sizeof(float));
+    b->act_idx = discrete ? malloc(n * sizeof(int32_t)) : NULL;
+    b->rew = malloc(n * sizeof(float));
+    b->terminal = malloc(n);
+    if (!b->rows || !b->obs || !b->next_obs || (!b->act && !b->act_idx) || !b->rew || !b->terminal)
+        ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
+    b->view = (orl_train_batch){B, b->rows, b->obs, b->next_obs, b->act, b->act_idx, b->rew,
+                                b->terminal};
+    return ORL_OK;
+}
+
+static void batch_free(batch_buffers *b) {
+    free(b->rows);
+    free(b->obs);
+    free(b->next_obs);
+    free(b->act);
+    free(b->act_idx);
+    free(b->rew);
+    free(b->terminal);
+}
+
+/* copies rows b->rows[0..n) of ds into the buffers */
+static void batch_gather(batch_buffers *b, const orl_dataset *ds, int32_t n) {
+    size_t S = (size_t)ds->h.obs_dim, A = (size_t)ds->h.act_dim;
+    for (int32_t i = 0; i < n; i++) {
+        size_t r = (size_t)b->rows[i], k = (size_t)i;
+        memcpy(b->obs + k * S, ds->obs + r * S, S * sizeof(float));
+        memcpy(b->next_obs + k * S, ds->next_obs + r * S, S * sizeof(float));
+        if (b->act) memcpy(b->act + k * A, ds->act + r * A, A * sizeof(float));
+        if (b->act_idx) b->act_idx[k] = ds->act_idx[r];
+        b->rew[k] = ds->rew[r];
+        b->terminal[k] = ds->terminal[r];
+    }
+    b->view.size = n;
+}
+
+/* the mean validation loss over up to VAL_CHUNKS batches spread over the validation rows */
+static orl_status validation_loss(const orl_learner_ops *ops, void *state, batch_buffers *b,
+                                  const orl_dataset *val, int32_t B, double *out) {
+    int64_t N = val->n_steps;
+    int64_t chunks = (N + B - 1) / B;
+    if (chunks > VAL_CHUNKS) chunks = VAL_CHUNKS;
+    double sum = 0.0, rows = 0.0;
+    for (int64_t c = 0; c < chunks; c++) {
+        int64_t start = c * N / chunks;
+        int32_t n = (int32_t)(N - start < B ? N - start : B);
+        for (int32_t i = 0; i < n; i++) b->rows[i] = start + i;
+        batch_gather(b, val, n);
+        double loss;
+        ORL_TRY(ops->eval_loss(state, &b->view, &loss));
+        sum += loss * n;
+        rows += n;
+    }
+    *out = rows > 0 ? sum / rows : NAN;
+    return ORL_OK;
+}
+
+/* ---- checkpoints ---- */
+
+static void put_rng(FILE *f, const orl_rng *r) {
+    fwrite(&r->state, sizeof r->state, 1, f);
+    fwrite(&r->inc, sizeof r->inc, 1, f);
+    fwrite(&r->spare, sizeof r->spare, 1, f);
+    int32_t has = r->has_spare;
+    fwrite(&has, sizeof has, 1, f);
+}
+
+static int get_rng(FILE *f, orl_rng *r) {
+    int32_t has = 0;
+    int ok = fread(&r->state, sizeof r->state, 1, f) == 1 &&
+             fread(&r->inc, sizeof r->inc, 1, f) == 1 &&
+             fread(&r->spare, sizeof r->spare, 1, f) == 1 && fread(&has, sizeof has, 1, f) == 1;
+    r->has_spare = has;
+    return ok;
+}
+
+static orl_status checkpoint_write(const char *path, const char *config, int64_t step,
+                                   const orl_rng *learner_rng, const orl_rng *batch_rng,
+                                   const orl_train_buffer *bufs, int32_t n) {
+    char tmp[4200];
+    ORL_TRY(orl_fs_temp_name(path, tmp, sizeof tmp));
+    FILE *f = fopen(tmp, "wb");
+    if (!f) ORL_FAIL(ORL_ERR_IO, "%s: cannot write the checkpoint", path);
+    fwrite(CKPT_MAGIC, 1, 8, f);
+    int64_t len = (int64_t)strlen(config);
+    fwrite(&len, sizeof len, 1, f);
+    fwrite(config, 1, (size_t)len, f);
+    fwrite(&step, sizeof step, 1, f);
+    put_rng(f, learner_rng);
+    put_rng(f, batch_rng);
+    fwrite(&n, sizeof n, 1, f);
+    for (int32_t i = 0; i < n; i++) {
+        char name[32] = {0};
+        snprintf(name, sizeof name, "%s", bufs[i].name);
+        fwrite(name, 1, sizeof name, f);
+        fwrite(&bufs[i].bytes, sizeof bufs[i].bytes, 1, f);
+        fwrite(bufs[i].ptr, 1, (size_t)bufs[i].bytes, f);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        orl_fs_remove(tmp);
+        ORL_FAIL(ORL_ERR_IO, "%s: writing the checkpoint failed", path);
+    }
+    return orl_fs_commit(tmp, path);
+}
+
+static orl_status checkpoint_read(const char *path, const char *config, int64_t *step,
+                                  orl_rng *learner_rng, orl_rng *batch_rng,
+                                  const orl_train_buffer *bufs, int32_t n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) ORL_FAIL(ORL_ERR_IO, "%s: cannot open the checkpoint", path);
+    orl_status st = ORL_OK;
+    char magic[8], *stored = NULL;
+    int64_t len = 0;
+    int32_t count = 0;
+    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CKPT_MAGIC, 8) != 0 ||
+        fread(&len, sizeof len, 1, f) != 1 || len < 0 || len > (1 << 20))
+        ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: not an orl checkpoint", path);
+    stored = calloc((size_t)len + 1, 1);
+    if (!stored) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "train: out of memory");
+    if (fread(stored, 1, (size_t)len, f) != (size_t)len)
+        ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: truncated checkpoint", path);
+    if (strcmp(stored, config) != 0)
+        ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT,
+                      "%s: the checkpoint was made with other settings (%s), not (%s)", path,
+                      stored, config);
+    if (fread(step, sizeof *step, 1, f) != 1 || !get_rng(f, learner_rng) ||
+        !get_rng(f, batch_rng) || fread(&count, sizeof count, 1, f) != 1 || count != n)
+        ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: truncated or mismatched checkpoint", path);
+    for (int32_t i = 0; i < n; i++) {
+        char name[32];
+        int64_t bytes = 0;
+        if (fread(name, 1, sizeof name, f) != sizeof name ||
+            fread(&bytes, sizeof bytes, 1, f) != 1 || bytes != bufs[i].bytes ||
+            strncmp(name, bufs[i].name, sizeof name) != 0 ||
+            fread(bufs[i].ptr, 1, (size_t)bytes, f) != (size_t)bytes)
+            ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: buffer %d (%s) is missing or mismatched",
+                          path, i, bufs[i].name);
+    }
+done:
+    free(stored);
+    fclose(f);
+    return st;
+}
+
+/* ---- the loop ---- */
+
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void put_number(FILE *f, const char *key, double x) {
+    if (isfinite(x))
+        fprintf(f, ",\"%s\":%.9g", key, x);
+    else
+        fprintf(f, ",\"%s\":null", key);
+}
+
+static orl_status evaluate(orl_policy *p, const orl_train_options *opt, orl_train_result *r) {
+    orl_rollout_summary sum;
+    ORL_TRY(orl_eval(p, opt->eval_env, opt->eval_episodes, opt->seed, ORL_POLICY_MODE_MEAN, &sum,
+                     NULL));
+    r->eval_return = sum.return_mean;
+    r->eval_score = orl_normalized_score(opt->eval_env, sum.return_mean);
+    return ORL_OK;
+}
+
+orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_policy **out,
+                     orl_train_result *result) {
+    *out = NULL;
+    orl_train_result local;
+    orl_train_result *r = result ? result : &local;
+    memset(r, 0, sizeof *r);
+    r->val_loss = r->eval_return = r->eval_score = NAN;
+    double t0 = now_seconds();
+
+    const orl_learner_ops *ops;
+    orl_hparams hp;
+    ORL_TRY(check_options(opt, &ops, &hp));
+    ORL_TRY(build_config(opt, &hp, r->config_json, sizeof r->config_json));
+    if (ds->n_steps < 1 || ds->n_episodes < 1) ORL_FAIL(ORL_ERR_INPUT, "train: empty dataset");
+
+    orl_status st = ORL_OK;
+    orl_dataset *train = NULL, *val = NULL;
+    void *state = NULL;
+    FILE *log = NULL;
+    batch_buffers bb;
+    memset(&bb, 0, sizeof bb);
+    ORL_TRY_GOTO(st, done, split(ds, opt->val_fraction, opt->seed, &train, &val));
+    r->train_episodes = train->n_episodes;
+    r->val_episodes = val ? val->n_episodes : 0;
+    ORL_TRY_GOTO(st, done, batch_init(&bb, &ds->h, opt->batch));
+
+    orl_rng learner_rng, batch_rng;
+    orl_rng_seed(&learner_rng, opt->seed, STREAM_LEARNER);
+    orl_rng_seed(&batch_rng, opt->seed, STREAM_BATCH);
+    orl_learner_context ctx = {train, &hp, r->config_json, opt->batch};
+    ORL_TRY_GOTO(st, done, ops->create(&ctx, &learner_rng, &state));
+    /* the buffers are listed again before every checkpoint: a learner may reallocate one */
+    orl_train_buffer bufs[ORL_TRAIN_MAX_BUFFERS];
+    int32_t n_bufs = ops->buffers(state, bufs);
+
+    /* resume */
+    int64_t step = 0;
+    if (opt->resume && opt->checkpoint_path && orl_fs_exists(opt->checkpoint_path)) {
+        ORL_TRY_GOTO(st, done,
+                     checkpoint_read(opt->checkpoint_path, r->config_json, &step, &learner_rng,
+                                     &batch_rng, bufs, n_bufs));
+        r->resumed_from = step;
+    }
+    if (opt->log_path) {
+        log = fopen(opt->log_path, step > 0 ? "a" : "w");
+        if (!log) ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: cannot write the metrics log",
+                                opt->log_path);
+    }
+
+    const int64_t *rows = NULL;
+    int64_t n_rows = 0;
+    ops->sample_rows(state, &rows, &n_rows);
+    if (!rows) n_rows = train->n_steps;
+    if (n_rows < 1) ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "train: no rows to sample from");
+
+    int64_t this_call = 0;
+    char what[64] = "";
+    while (step < opt->steps) {
+        /* a batch of B rows drawn uniformly with replacement */
+        for (int32_t i = 0; i < opt->batch; i++) {
+            int64_t k = orl_rng_range(&batch_rng, 0, n_rows - 1);
+            bb.rows[i] = rows ? rows[k] : k;
+        }
+        batch_gather(&bb, train, opt->batch);
+        st = ops->step(state, &bb.view, step, &learner_rng, &r->last);
+        if (st == ORL_OK)
+            for (int32_t i = 0; i < r->last.n; i++)
+                if (!isfinite(r->last.values[i]))
+                    st = orl_error_set(ORL_ERR_NUMERIC, "loss is not finite");
+        if (st != ORL_OK) {
+            if (st == ORL_ERR_NUMERIC)
+                st = orl_error_set(st, "%s: non-finite loss at step %lld: %s", ops->name,
+                                   (long long)step, orl_error_message());
+            goto done;
+        }
+        step++;
+        this_call++;
+        r->steps_done = step;
+
+        int last = step == opt->steps;
+        int do_eval = opt->eval_env && (step % opt->eval_every == 0 || last);
+        int do_log = step % (opt->log_every > 0 ? opt->log_every : opt->steps) == 0 || last;
+        if (do_eval) ORL_TRY_GOTO(st, done, evaluate(ops->policy(state), opt, r));
+        if ((do_log || do_eval) && val)
+            ORL_TRY_GOTO(st, done,
+                         validation_loss(ops, state, &bb, val, opt->batch, &r->val_loss));
+        if (log && (do_log || do_eval)) {
+            fprintf(log, "{\"step\":%lld", (long long)step);
+            for (int32_t i = 0; i < r->last.n; i++)
+                put_number(log, r->last.names[i], r->last.values[i]);
+            if (val) put_number(log, "val_loss", r->val_loss);
+            if (do_eval) {
+                put_number(log, "eval_return", r->eval_return);
+                put_number(log, "normalized_score", r->eval_score);
+            }
+            put_number(log, "time", now_seconds() - t0);
+            fprintf(log, "}\n");
+            fflush(log);
+        }
+        int stopping = opt->stop_after > 0 && this_call >= opt->stop_after && !last;
+        if (opt->checkpoint_path && (step % opt->checkpoint_every == 0 || stopping)) {
+            n_bufs = ops->buffers(state, bufs);
+            ORL_TRY_GOTO(st, done,
+                         checkpoint_write(opt->checkpoint_path, r->config_json, step, &learner_rng,
+                                          &batch_rng, bufs, n_bufs));
+        }
+        if (stopping)
+            ORL_FAIL_GOTO(st, done, ORL_ERR_INTERRUPTED, "train: stopped after step %lld",
+                          (long long)step);
+
+        if (opt->progress && opt->progress->fn) {
+            if (step % 50 == 0 || last)
+                snprintf(what, sizeof what, "%s %s %.4g", ops->name,
+                         r->last.n ? r->last.names[0] : "", r->last.n ? r->last.values[0] : 0.0);
+            if (orl_progress_report(opt->progress, step, opt->steps, what) != ORL_OK) {
+                st = ORL_ERR_INTERRUPTED;
+                /* an interrupted run leaves a checkpoint to resume from */
+                if (opt->checkpoint_path) {
+                    n_bufs = ops->buffers(state, bufs);
+                    orl_status cst = checkpoint_write(opt->checkpoint_path, r->config_json, step,
+                                                      &learner_rng, &batch_rng, bufs, n_bufs);
+                    if (cst != ORL_OK) st = cst;
+                    else
+                        orl_error_set(st, "train: interrupted at step %lld (checkpoint %s)",
+                                      (long long)step, opt->checkpoint_path);
+                }
+                goto done;
+            }
+        }
+    }
+
+    /* the result: a copy of the learner's policy, so it outlives the learner */
+    {
+        orl_policy *p = ops->policy(state);
+        orl_mlp *net = orl_policy_mlp_network(p);
+        const orl_policy_mlp_spec *spec = orl_policy_mlp_get_spec(p);
+        if (!net || !spec)
+            ORL_FAIL_GOTO(st, done, ORL_ERR_UNSUPPORTED, "%s: the policy is not an MLP policy",
+                          ops->name);
+        orl_policy_mlp_spec copy = *spec;
+        copy.info.algorithm = p->algorithm;
+        copy.info.config_json = p->config_json;
+        copy.info.act_low = p->act_low;
+        copy.info.act_high = p->act_high;
+        ORL_TRY_GOTO(st, done,
+                     orl_policy_mlp_create(&copy, orl_policy_mlp_normalizer(p), net->params, NULL,
+                                           out));
+    }
+done:
+    if (log) fclose(log);
+    if (state) ops->free(state);
+    batch_free(&bb);
+    orl_dataset_free(train);
+    orl_dataset_free(val);
+    r->seconds = now_seconds() - t0;
+    return st;
+}

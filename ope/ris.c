@@ -1,0 +1,334 @@
+/* Regression importance sampling (Hanna, Niekum and Stone 2019): the behaviour policy estimated
+ * by maximum likelihood from the data, here by counts over exact discrete states, optionally
+ * conditioned on the last n states and actions (RIS(n)). The estimate replaces the logged (or
+ * unknown) behaviour probabilities in the log-ratios (is.c).
+ *
+ * States are exact: each distinct observation vector (compared bit for bit) is one state, so
+ * one-hot tabular observations and any discrete observation work. For continuous states, a
+ * softmax MLP (discrete actions) or a Gaussian MLP (continuous actions) is fitted by maximum
+ * likelihood with the NN engine. Not here: the estimators (is.c). */
+#include "orl/ope.h"
+
+#include "orl/heads.h"
+#include "orl/nn.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RIS_MAX_ORDER 16
+
+/* FNV-1a over bytes */
+static uint64_t hash_bytes(const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* the history key of step t of the episode starting at t0: state, then (state, action) pairs
+ * going back, -1 before the start; key (1 + 2 order) */
+static void history_key(const int32_t *state, const int32_t *act, int64_t t0, int64_t t,
+                        int32_t order, int32_t *key) {
+    key[0] = state[t];
+    for (int32_t j = 1; j <= order; j++) {
+        int64_t i = t - j;
+        key[2 * j - 1] = i >= t0 ? state[i] : -1;
+        key[2 * j] = i >= t0 ? act[i] : -1;
+    }
+}
+
+/* smallest power of two >= 2 n (at least 16) */
+static size_t table_capacity(int64_t n) {
+    size_t cap = 16;
+    while (cap < 2 * (size_t)n) cap <<= 1;
+    return cap;
+}
+
+orl_status orl_ope_ris_tabular(const int32_t *state, const int32_t *act, const int64_t *ep_off,
+                               int64_t n_episodes, int32_t n_actions, int32_t order,
+                               const uint8_t *fit, double prior, double *log_pi_b) {
+    assert(state && act && ep_off && log_pi_b);
+    if (n_episodes < 1 || n_actions < 1 || order < 0 || order > RIS_MAX_ORDER || !(prior >= 0.0))
+        ORL_FAIL(ORL_ERR_INPUT, "RIS: %lld episodes, %d actions, order %d (at most %d), prior %g",
+                 (long long)n_episodes, n_actions, order, RIS_MAX_ORDER, prior);
+    const int64_t N = ep_off[n_episodes];
+    if (N < 1) ORL_FAIL(ORL_ERR_INPUT, "RIS: no steps");
+    for (int64_t t = 0; t < N; t++)
+        if (state[t] < 0 || act[t] < 0 || act[t] >= n_actions)
+            ORL_FAIL(ORL_ERR_INPUT, "RIS: step %lld: state %d, action %d of %d", (long long)t,
+                     state[t], act[t], n_actions);
+    const int32_t K = 1 + 2 * order;
+    size_t cap = table_capacity(N);
+    int64_t *slot = malloc(cap * sizeof *slot); /* the step that first had the key, -1 */
+    int64_t *slot_id = malloc(cap * sizeof *slot_id);
+    int64_t *kid = malloc((size_t)N * sizeof *kid);     /* (N) key id of every step */
+    int64_t *owner = malloc((size_t)N * sizeof *owner); /* episode start of every step */
+    double *counts = NULL;
+    if (!slot || !slot_id || !kid || !owner) {
+        free(slot);
+        free(slot_id);
+        free(kid);
+        free(owner);
+        ORL_FAIL(ORL_ERR_NOMEM, "RIS: key table of %zu slots", cap);
+    }
+    for (size_t i = 0; i < cap; i++) slot[i] = -1;
+    int32_t key[1 + 2 * RIS_MAX_ORDER], other[1 + 2 * RIS_MAX_ORDER];
+
+    /* every step's history gets an id */
+    int64_t n_keys = 0;
+    for (int64_t e = 0; e < n_episodes; e++)
+        for (int64_t t = ep_off[e]; t < ep_off[e + 1]; t++) {
+            owner[t] = ep_off[e];
+            history_key(state, act, ep_off[e], t, order, key);
+            size_t i = (size_t)hash_bytes(key, (size_t)K * sizeof *key) & (cap - 1);
+            for (;; i = (i + 1) & (cap - 1)) {
+                if (slot[i] < 0) {
+                    slot[i] = t;
+                    slot_id[i] = n_keys++;
+                    break;
+                }
+                history_key(state, act, owner[slot[i]], slot[i], order, other);
+                if (memcmp(key, other, (size_t)K * sizeof *key) == 0) break;
+            }
+            kid[t] = slot_id[i];
+        }
+
+    /* counts over the fitting episodes: (keys, n_actions) then the row totals */
+    size_t n_counts = (size_t)n_keys * (size_t)(n_actions + 1);
+    counts = calloc(n_counts, sizeof *counts);
+    if (!counts) {
+        free(slot);
+        free(slot_id);
+        free(kid);
+        free(owner);
+        ORL_FAIL(ORL_ERR_NOMEM, "RIS: counts of %lld histories", (long long)n_keys);
+    }
+    for (int64_t e = 0; e < n_episodes; e++) {
+        if (fit && !fit[e]) continue;
+        for (int64_t t = ep_off[e]; t < ep_off[e + 1]; t++) {
+            double *row = counts + (size_t)kid[t] * (size_t)(n_actions + 1);
+            row[act[t]] += 1.0;
+            row[n_actions] += 1.0;
+        }
+    }
+
+    /* the maximum-likelihood (or smoothed) probability of each logged action */
+    double log_uniform = -log((double)n_actions);
+    for (int64_t t = 0; t < N; t++) {
+        const double *row = counts + (size_t)kid[t] * (size_t)(n_actions + 1);
+        double den = row[n_actions] + prior * (double)n_actions;
+        if (den <= 0.0)
+            log_pi_b[t] = log_uniform; /* a history never seen in the fit */
+        else
+            log_pi_b[t] = log((row[act[t]] + prior) / den);
+    }
+    free(slot);
+    free(slot_id);
+    free(kid);
+    free(owner);
+    free(counts);
+    return ORL_OK;
+}
+
+orl_status orl_ope_ris_dataset(const orl_dataset *ds, int32_t order, const uint8_t *fit,
+                               double prior, double *log_pi_b) {
+    assert(ds && log_pi_b);
+    if (ds->h.action_kind != ORL_ACTION_KIND_DISCRETE)
+        ORL_FAIL(ORL_ERR_UNSUPPORTED,
+                 "RIS: counts need discrete actions; use the MLP behaviour model for continuous "
+                 "actions");
+    const int64_t N = ds->n_steps;
+    const int32_t S = ds->h.obs_dim;
+    if (N < 1) ORL_FAIL(ORL_ERR_INPUT, "RIS: the dataset has no steps");
+    int32_t n_actions = ds->h.n_actions;
+    if (n_actions <= 0)
+        for (int64_t t = 0; t < N; t++)
+            if (ds->act_idx[t] + 1 > n_actions) n_actions = ds->act_idx[t] + 1;
+
+    /* exact state ids: distinct observation rows, bit for bit */
+    size_t cap = table_capacity(N);
+    int64_t *slot = malloc(cap * sizeof *slot);
+    int32_t *slot_id = malloc(cap * sizeof *slot_id);
+    int32_t *state = malloc((size_t)N * sizeof *state);
+    if (!slot || !slot_id || !state) {
+        free(slot);
+        free(slot_id);
+        free(state);
+        ORL_FAIL(ORL_ERR_NOMEM, "RIS: state table");
+    }
+    for (size_t i = 0; i < cap; i++) slot[i] = -1;
+    int32_t n_states = 0;
+    size_t row_bytes = (size_t)S * sizeof(float);
+    for (int64_t t = 0; t < N; t++) {
+        const float *o = ds->obs + (size_t)t * (size_t)S;
+        size_t i = (size_t)hash_bytes(o, row_bytes) & (cap - 1);
+        for (;; i = (i + 1) & (cap - 1)) {
+            if (slot[i] < 0) {
+                slot[i] = t;
+                slot_id[i] = n_states++;
+                break;
+            }
+            if (memcmp(o, ds->obs + (size_t)slot[i] * (size_t)S, row_bytes) == 0) break;
+        }
+        state[t] = slot_id[i];
+    }
+    orl_status st = orl_ope_ris_tabular(state, ds->act_idx, ds->ep_off, ds->n_episodes, n_actions,
+                                        order, fit, prior, log_pi_b);
+    free(slot);
+    free(slot_id);
+    free(state);
+    return st;
+}
+
+/* ---- neural behaviour models ---- */
+
+#define MLP_BATCH 256
+
+orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *opt_in,
+                           const uint8_t *fit, double *log_pi_b) {
+    assert(ds && log_pi_b);
+    orl_ope_ratio_options opt;
+    if (opt_in)
+        opt = *opt_in;
+    else
+        orl_ope_ratio_options_init(&opt);
+    const int64_t N = ds->n_steps, E = ds->n_episodes;
+    const int32_t S = ds->h.obs_dim, A = ds->h.act_dim;
+    const int discrete = ds->h.action_kind == ORL_ACTION_KIND_DISCRETE;
+    int32_t n_actions = ds->h.n_actions;
+    if (discrete && n_actions <= 0)
+        for (int64_t t = 0; t < N; t++)
+            if (ds->act_idx[t] + 1 > n_actions) n_actions = ds->act_idx[t] + 1;
+    int32_t H = opt.mlp_hidden > 0 ? opt.mlp_hidden : 64;
+    int32_t layers = opt.mlp_layers > 0 ? opt.mlp_layers : 2;
+    int64_t steps = opt.mlp_steps > 0 ? opt.mlp_steps : 3000;
+    float lr = opt.mlp_lr > 0.0f ? opt.mlp_lr : 1e-3f;
+    if (N < 1 || E < 1 || layers >= ORL_MLP_MAX_LAYERS || (discrete && n_actions < 2))
+        ORL_FAIL(ORL_ERR_INPUT, "RIS (MLP): %lld steps, %d hidden layers (at most %d), %d actions",
+                 (long long)N, layers, ORL_MLP_MAX_LAYERS - 1, n_actions);
+    const int32_t O = discrete ? n_actions : 2 * A;
+
+    orl_status st = ORL_OK;
+    orl_mlp m = {0};
+    orl_mlp_work w = {0};
+    orl_adam adam = {0};
+    orl_normalizer nm = {0};
+    int64_t *rows = NULL;
+    float *x = NULL, *grads = NULL, *dout = NULL, *logp = NULL, *dlogp = NULL, *bact = NULL;
+    int32_t *bidx = NULL;
+
+    /* the steps the model is fitted on */
+    rows = malloc((size_t)N * sizeof *rows);
+    if (!rows) ORL_FAIL(ORL_ERR_NOMEM, "RIS (MLP): rows");
+    int64_t n_fit = 0;
+    for (int64_t e = 0; e < E; e++)
+        if (!fit || fit[e])
+            for (int64_t t = ds->ep_off[e]; t < ds->ep_off[e + 1]; t++) rows[n_fit++] = t;
+    if (n_fit < 1) ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "RIS (MLP): no steps to fit on");
+
+    /* observation statistics of the fit steps */
+    {
+        float *fit_obs = malloc((size_t)n_fit * (size_t)S * sizeof *fit_obs);
+        if (!fit_obs) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "RIS (MLP): observations");
+        for (int64_t i = 0; i < n_fit; i++)
+            memcpy(fit_obs + (size_t)i * (size_t)S, ds->obs + (size_t)rows[i] * (size_t)S,
+                   (size_t)S * sizeof *fit_obs);
+        st = orl_normalizer_fit(&nm, fit_obs, n_fit, S, 1e-3f);
+        free(fit_obs);
+        if (st != ORL_OK) goto done;
+    }
+
+    orl_mlp_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.n_layers = layers + 1;
+    cfg.widths[0] = S;
+    for (int32_t l = 1; l <= layers; l++) cfg.widths[l] = H;
+    cfg.widths[layers + 1] = O;
+    cfg.activation = ORL_ACTIVATION_RELU;
+    cfg.init = ORL_INIT_FAN_IN_UNIFORM;
+    orl_rng rng;
+    orl_rng_seed(&rng, opt.seed, 13);
+    ORL_TRY_GOTO(st, done, orl_mlp_create(&m, &cfg, &rng));
+    ORL_TRY_GOTO(st, done, orl_mlp_work_init(&w, &cfg, MLP_BATCH));
+    orl_adam_config acfg = orl_adam_defaults();
+    acfg.lr = lr;
+    ORL_TRY_GOTO(st, done, orl_adam_init(&adam, &acfg, m.n_params));
+    x = malloc((size_t)MLP_BATCH * (size_t)S * sizeof *x);
+    grads = malloc((size_t)m.n_params * sizeof *grads);
+    dout = malloc((size_t)MLP_BATCH * (size_t)O * sizeof *dout);
+    logp = malloc((size_t)MLP_BATCH * sizeof *logp);
+    dlogp = malloc((size_t)MLP_BATCH * sizeof *dlogp);
+    bidx = malloc((size_t)MLP_BATCH * sizeof *bidx);
+    bact = malloc((size_t)MLP_BATCH * (size_t)A * sizeof *bact);
+    if (!x || !grads || !dout || !logp || !dlogp || !bidx || !bact)
+        ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "RIS (MLP): buffers");
+    orl_gaussian_head gh = {.act_dim = A, .log_std_min = -5.0f, .log_std_max = 2.0f};
+
+    /* maximum likelihood: minimise the mean negative log-likelihood of mini-batches */
+    int32_t B = n_fit < MLP_BATCH ? (int32_t)n_fit : MLP_BATCH;
+    for (int32_t i = 0; i < B; i++) dlogp[i] = -1.0f / (float)B;
+    for (int64_t step = 0; step < steps; step++) {
+        for (int32_t i = 0; i < B; i++) {
+            int64_t t = rows[orl_rng_below(&rng, (uint32_t)n_fit)];
+            memcpy(x + (size_t)i * (size_t)S, ds->obs + (size_t)t * (size_t)S,
+                   (size_t)S * sizeof *x);
+            if (discrete)
+                bidx[i] = ds->act_idx[t];
+            else
+                memcpy(bact + (size_t)i * (size_t)A, ds->act + (size_t)t * (size_t)A,
+                       (size_t)A * sizeof *bact);
+        }
+        orl_normalizer_apply(&nm, x, B, x);
+        orl_mlp_forward(&m, &w, x, B, NULL);
+        const float *y = w.out[cfg.n_layers - 1];
+        memset(dout, 0, (size_t)B * (size_t)O * sizeof *dout);
+        if (discrete) {
+            orl_categorical_log_prob_forward(logp, y, bidx, B, n_actions);
+            orl_categorical_log_prob_backward(dout, dlogp, y, bidx, B, n_actions);
+        } else {
+            orl_gaussian_log_prob_forward(&gh, logp, y, bact, B);
+            orl_gaussian_log_prob_backward(&gh, dout, dlogp, y, bact, B);
+        }
+        double loss = 0.0;
+        for (int32_t i = 0; i < B; i++) loss -= (double)logp[i];
+        if (!isfinite(loss))
+            ORL_FAIL_GOTO(st, done, ORL_ERR_NUMERIC,
+                          "RIS (MLP): the negative log-likelihood is not finite at step %lld",
+                          (long long)step);
+        memset(grads, 0, (size_t)m.n_params * sizeof *grads);
+        orl_mlp_backward(&m, &w, dout, grads, NULL);
+        orl_adam_step(&adam, m.params, grads, -1.0f);
+    }
+
+    /* the fitted log-probability of every logged action */
+    for (int64_t t0 = 0; t0 < N; t0 += MLP_BATCH) {
+        int32_t n = (int32_t)(N - t0 < MLP_BATCH ? N - t0 : MLP_BATCH);
+        orl_normalizer_apply(&nm, ds->obs + (size_t)t0 * (size_t)S, n, x);
+        orl_mlp_forward(&m, &w, x, n, NULL);
+        const float *y = w.out[cfg.n_layers - 1];
+        if (discrete)
+            orl_categorical_log_prob_forward(logp, y, ds->act_idx + t0, n, n_actions);
+        else
+            orl_gaussian_log_prob_forward(&gh, logp, y, ds->act + (size_t)t0 * (size_t)A, n);
+        for (int32_t i = 0; i < n; i++) log_pi_b[t0 + i] = (double)logp[i];
+    }
+done:
+    orl_mlp_free(&m);
+    orl_mlp_work_free(&w);
+    orl_adam_free(&adam);
+    orl_normalizer_free(&nm);
+    free(rows);
+    free(x);
+    free(grads);
+    free(dout);
+    free(logp);
+    free(dlogp);
+    free(bidx);
+    free(bact);
+    return st;
+}

@@ -1,0 +1,593 @@
+/* Tests of the tabular softmax policy (tabular_policy.h), OPE reports (report.h) and the
+ * `orl policy` / `orl ope` verbs, run as the built program ORL_BINARY_DIR/orl.
+ *
+ * The dataset: GridWorld-4x4 from orl_gen with the builtin random behaviour, 200 episodes,
+ * seed 7 (exact logged probabilities). Evaluated: the fixtures' p2 (and p1 as a baseline).
+ * Scratch files go under ORL_BINARY_DIR/tmp-ope-cli/, one name per test (tests run in
+ * parallel). Bootstrap seeds are the reports' (0 unless named). */
+#include "orl/eval.h"
+#include "orl/orl.h"
+#include "orl/report.h"
+#include "orl/tabular.h"
+#include "orl/tabular_policy.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define SCRATCH_DIR ORL_BINARY_DIR "/tmp-ope-cli"
+#define ORL_PROGRAM ORL_BINARY_DIR "/orl"
+#define P1_PATH     ORL_FIXTURES_DIR "/ris-gridworld/p1.txt"
+#define P2_PATH     ORL_FIXTURES_DIR "/ris-gridworld/p2.txt"
+#define GW          "GridWorld-4x4"
+
+static void scratch(void) {
+    mkdir(SCRATCH_DIR, 0755);
+}
+
+static const char *path_of(char *buf, size_t cap, const char *test, const char *name) {
+    snprintf(buf, cap, "%s/%s-%s", SCRATCH_DIR, test, name);
+    return buf;
+}
+
+/* runs the orl program with args; stdout to out_path, stderr to err_path; the exit status */
+static int run_orl(const char *args, const char *out_path, const char *err_path) {
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' %s >'%s' 2>'%s'", ORL_PROGRAM, args, out_path, err_path);
+    int rc = system(cmd);
+    cr_assert(rc != -1 && WIFEXITED(rc), "%s did not run", cmd);
+    return WEXITSTATUS(rc);
+}
+
+/* the whole file (at most 1 MiB), NUL-terminated; free it */
+static char *slurp(const char *path) {
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    char *buf = malloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int exists(const char *path) {
+    struct stat s;
+    return stat(path, &s) == 0;
+}
+
+/* the GridWorld dataset (random behaviour, 200 episodes, seed 7) at path */
+static void gen_gridworld(const char *path) {
+    orl_gen_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.env_id = GW;
+    opt.behavior = "random";
+    opt.episodes = 200;
+    opt.seed = 7;
+    cr_assert_eq(orl_gen(&opt, path, NULL), ORL_OK, "gen: %s", orl_error_message());
+}
+
+/* the tabular policy file of a fixture table, made by `orl policy from-table` */
+static void from_table(const char *table, const char *out, const char *test) {
+    char args[4096], o[1024], e[1024];
+    snprintf(args, sizeof args, "policy from-table '%s' --env %s -o '%s'", table, GW, out);
+    int rc = run_orl(args, path_of(o, sizeof o, test, "from-table.out"),
+                     path_of(e, sizeof e, test, "from-table.err"));
+    cr_assert_eq(rc, 0, "from-table exit %d", rc);
+}
+
+/* theta (60) of a fixture table, read plainly */
+static void read_theta(const char *path, double *theta) {
+    FILE *f = fopen(path, "r");
+    cr_assert(f);
+    for (int i = 0; i < 60; i++) cr_assert_eq(fscanf(f, "%lf", &theta[i]), 1);
+    fclose(f);
+}
+
+static orl_policy *load_tabular(const char *path) {
+    const orl_policy_ops *ops[1] = {orl_tabular_policy_ops()};
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_load_with(path, ops, 1, &p), ORL_OK, "%s", orl_error_message());
+    return p;
+}
+
+/* ---- the tabular policy ---- */
+
+Test(tabular_policy, from_table_matches_softmax_and_dp_value) {
+    scratch();
+    const char *tables[2] = {P1_PATH, P2_PATH};
+    for (int i = 0; i < 2; i++) {
+        char out[1024], test[32];
+        snprintf(test, sizeof test, "fromtable%d", i + 1);
+        path_of(out, sizeof out, test, "policy.h5");
+        from_table(tables[i], out, test);
+        orl_policy *p = load_tabular(out);
+        cr_assert(orl_tabular_policy_is(p));
+        cr_assert_eq(p->obs_dim, 16);
+        cr_assert_eq(p->n_actions, 4);
+        cr_assert_str_eq(p->ops->type, "tabular");
+
+        /* closed form: softmax over theta[a*15 + s] for the 15 given states */
+        double theta[60];
+        read_theta(tables[i], theta);
+        orl_policy_work *w = NULL;
+        cr_assert_eq(orl_policy_work_create(p, 16, &w), ORL_OK);
+        float obs[16 * 16] = {0};
+        for (int s = 0; s < 16; s++) obs[s * 16 + s] = 1.0f;
+        for (int a = 0; a < 4; a++) {
+            int32_t act[16];
+            double logp[16];
+            for (int s = 0; s < 16; s++) act[s] = a;
+            cr_assert_eq(orl_policy_logp(p, w, obs, 16, NULL, act, logp), ORL_OK);
+            for (int s = 0; s < 15; s++) {
+                double z = 0.0;
+                for (int b = 0; b < 4; b++) z += exp(theta[b * 15 + s]);
+                double want = exp(theta[a * 15 + s]) / z;
+                cr_assert(fabs(exp(logp[s]) - want) < 1e-6 * (1.0 + want),
+                          "p%d state %d action %d: %.9g, closed form %.9g", i + 1, s, a,
+                          exp(logp[s]), want);
+            }
+            /* the terminal cell left out of the table: uniform */
+            cr_assert(fabs(exp(logp[15]) - 0.25) < 1e-12);
+        }
+        orl_policy_work_free(w);
+
+        /* the DP value the tabular tests report (from the table's probabilities) */
+        double probs[15 * 4], table_value, policy_value;
+        cr_assert_eq(orl_tabular_softmax_from_file(tables[i], 15, 4, probs), ORL_OK);
+        cr_assert_eq(orl_tabular_table_value(GW, probs, 15, 1.0, 0, &table_value), ORL_OK);
+        cr_assert_eq(orl_tabular_policy_value(GW, p, 1.0, 0, &policy_value), ORL_OK, "%s",
+                     orl_error_message());
+        cr_assert(fabs(policy_value - table_value) < 1e-4 * (1.0 + fabs(table_value)),
+                  "p%d: policy file %.9f, table %.9f", i + 1, policy_value, table_value);
+        orl_policy_free(p);
+    }
+}
+
+Test(tabular_policy, table_rows_checked) {
+    scratch();
+    char path[1024];
+    /* 16 rows (every cell) is accepted, 14 rows is not (state 14 is not absorbing), nor a
+     * count that is not a multiple of the actions, nor a non-number */
+    const struct {
+        int count;
+        const char *extra;
+        orl_status want;
+    } cases[] = {{64, "", ORL_OK},
+                 {56, "", ORL_ERR_FORMAT},
+                 {61, "", ORL_ERR_FORMAT},
+                 {59, "x", ORL_ERR_FORMAT},
+                 {60, "", ORL_OK}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "table%zu.txt", c);
+        path_of(path, sizeof path, "rows", name);
+        FILE *f = fopen(path, "w");
+        cr_assert(f);
+        for (int i = 0; i < cases[c].count; i++) fprintf(f, "%g\n", 0.1 * (i % 7));
+        fprintf(f, "%s\n", cases[c].extra);
+        fclose(f);
+        orl_policy *p = NULL;
+        int32_t rows = 0;
+        orl_status st = orl_tabular_policy_from_file(path, GW, &p, &rows);
+        cr_assert_eq(st, cases[c].want, "case %zu: %s", c, orl_error_message());
+        if (st == ORL_OK) cr_assert_eq(rows, cases[c].count / 4);
+        orl_policy_free(p);
+    }
+    cr_assert_eq(orl_tabular_policy_from_file(P1_PATH, "CartPole-v1", &(orl_policy *){NULL}, NULL),
+                 ORL_ERR_UNSUPPORTED);
+}
+
+Test(tabular_policy, non_one_hot_observation_is_input_error) {
+    double theta[2 * 3] = {0, 1, 2, 3, 4, 5};
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_tabular_policy_create(3, 2, theta, NULL, NULL, 3, &p), ORL_OK);
+    orl_policy_work *w = NULL;
+    cr_assert_eq(orl_policy_work_create(p, 1, &w), ORL_OK);
+    float obs[3] = {0.5f, 0.5f, 0.0f};
+    int32_t a = 0;
+    double lp;
+    cr_assert_eq(orl_policy_logp(p, w, obs, 1, NULL, &a, &lp), ORL_ERR_INPUT);
+    float one_hot[3] = {0.0f, 1.0f, 0.0f};
+    cr_assert_eq(orl_policy_logp(p, w, one_hot, 1, NULL, &a, &lp), ORL_OK);
+    /* state 1: theta (1, 4) for actions (0, 1) */
+    cr_assert(fabs(lp - (1.0 - log(exp(1.0) + exp(4.0)))) < 1e-6);
+    orl_policy_work_free(w);
+    orl_policy_free(p);
+}
+
+Test(policy_cli, info_prints_type_and_shapes) {
+    scratch();
+    char pol[1024], o[1024], e[1024], args[4096];
+    path_of(pol, sizeof pol, "info", "p2.h5");
+    from_table(P2_PATH, pol, "info");
+    snprintf(args, sizeof args, "policy info '%s'", pol);
+    cr_assert_eq(
+        run_orl(args, path_of(o, sizeof o, "info", "out"), path_of(e, sizeof e, "info", "err")), 0);
+    char *text = slurp(o);
+    cr_assert(strstr(text, "tabular"), "%s", text);
+    cr_assert(strstr(text, "obs_dim 16"), "%s", text);
+    cr_assert(strstr(text, "discrete actions (4)"), "%s", text);
+    cr_assert(strstr(text, "parameters     64"), "%s", text);
+    free(text);
+    snprintf(args, sizeof args, "policy info '%s' --json", pol);
+    cr_assert_eq(run_orl(args, o, e), 0);
+    text = slurp(o);
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    cr_assert(j, "%s", err.text);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "type")), "tabular");
+    cr_assert_eq(json_integer_value(json_object_get(j, "obs_dim")), 16);
+    cr_assert_eq(json_integer_value(json_object_get(j, "n_actions")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(json_object_get(j, "config"), "rows")), 15);
+    json_decref(j);
+    free(text);
+    /* a missing file is bad input */
+    cr_assert_eq(run_orl("policy info /nonexistent/policy.h5", o, e), 2);
+}
+
+/* ---- orl ope ---- */
+
+/* a dataset and the p1/p2 policy files for a test */
+typedef struct fixture {
+    char data[1024], p1[1024], p2[1024], out[1024], err[1024];
+} fixture;
+
+static void setup_fixture(fixture *f, const char *test) {
+    scratch();
+    path_of(f->data, sizeof f->data, test, "gw.h5");
+    path_of(f->p1, sizeof f->p1, test, "p1.h5");
+    path_of(f->p2, sizeof f->p2, test, "p2.h5");
+    path_of(f->out, sizeof f->out, test, "stdout");
+    path_of(f->err, sizeof f->err, test, "stderr");
+    gen_gridworld(f->data);
+    from_table(P1_PATH, f->p1, test);
+    from_table(P2_PATH, f->p2, test);
+}
+
+/* a crude well-formedness check: every element opened is closed in order */
+static int xml_well_formed(const char *s) {
+    char stack[64][64];
+    int depth = 0;
+    const char *c = strstr(s, "?>");
+    if (strncmp(s, "<?xml", 5) != 0 || !c) return 0;
+    for (c += 2; (c = strchr(c, '<')) != NULL;) {
+        const char *end = strchr(c, '>');
+        if (!end) return 0;
+        if (c[1] == '/') {
+            size_t n = strcspn(c + 2, " >");
+            if (depth == 0 || strncmp(stack[depth - 1], c + 2, n) != 0 ||
+                stack[depth - 1][n] != '\0')
+                return 0;
+            depth--;
+        } else if (end[-1] != '/') {
+            size_t n = strcspn(c + 1, " >");
+            if (depth == 64 || n >= 64) return 0;
+            memcpy(stack[depth], c + 1, n);
+            stack[depth++][n] = '\0';
+        }
+        c = end + 1;
+    }
+    return depth == 0;
+}
+
+Test(ope_cli, reports_in_three_formats) {
+    fixture f;
+    setup_fixture(&f, "formats");
+    char args[8192], md[1024], js[1024], xml[1024];
+    path_of(md, sizeof md, "formats", "report.md");
+    path_of(js, sizeof js, "formats", "report.json");
+    path_of(xml, sizeof xml, "formats", "report.xml");
+
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis,pdis,fqe,wdr --seed 3 --bootstrap 100 -o '%s'",
+             f.p2, f.data, md);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    char *text = slurp(md);
+    cr_assert(strstr(text, "| estimator | estimate | 95% interval | lower bound | ESS |"), "%s",
+              text);
+    cr_assert(strstr(text, "| wis |") && strstr(text, "| wdr |"), "%s", text);
+    cr_assert(strstr(text, "seed 3") && strstr(text, "bootstrap 100 resamples"), "%s", text);
+    cr_assert(strstr(text, "confidence 0.95"), "%s", text);
+    free(text);
+
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis,pdis,fqe,wdr --format json -o '%s'", f.p2,
+             f.data, js);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    text = slurp(js);
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    cr_assert(j, "%s: %s", err.text, text);
+    cr_assert(fabs(json_real_value(json_object_get(j, "confidence")) - 0.95) < 1e-12);
+    cr_assert_eq(json_integer_value(json_object_get(j, "episodes")), 200);
+    cr_assert_eq(json_integer_value(json_object_get(j, "bootstrap")), 200);
+    json_t *pol = json_array_get(json_object_get(j, "policies"), 0);
+    json_t *rows = json_object_get(pol, "estimates");
+    cr_assert_eq(json_array_size(rows), 4);
+    /* tabular FQE on this data and the exact value are close; WDR is near FQE */
+    double probs[15 * 4], truth;
+    cr_assert_eq(orl_tabular_softmax_from_file(P2_PATH, 15, 4, probs), ORL_OK);
+    cr_assert_eq(orl_tabular_table_value(GW, probs, 15, 1.0, 0, &truth), ORL_OK);
+    for (size_t i = 0; i < 4; i++) {
+        json_t *row = json_array_get(rows, i);
+        double est = json_real_value(json_object_get(row, "estimate"));
+        double lo = json_real_value(json_object_get(row, "lower"));
+        double hi = json_real_value(json_object_get(row, "upper"));
+        double lb = json_real_value(json_object_get(row, "lower_bound"));
+        cr_assert(isfinite(est) && lo <= hi && lb >= lo - 1e-9, "row %zu", i);
+    }
+    cr_assert(json_is_true(json_object_get(j, "passed")));
+    json_decref(j);
+    free(text);
+
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis --format junit --fail-below -1e6 "
+             "--baseline '%s' --margin 1e6 -o '%s'",
+             f.p2, f.data, f.p1, xml);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    text = slurp(xml);
+    cr_assert(xml_well_formed(text), "%s", text);
+    /* one testcase per policy and check: fail-below and baseline for p2 */
+    int cases = 0;
+    for (const char *c = text; (c = strstr(c, "<testcase")) != NULL; c++) cases++;
+    cr_assert_eq(cases, 2, "%s", text);
+    cr_assert(strstr(text, "failures=\"0\""), "%s", text);
+    free(text);
+    (void)truth;
+}
+
+/* the WIS lower bound of p2 from a JSON report */
+static double gate_value(const fixture *f, const char *extra, int *rc) {
+    char args[8192];
+    snprintf(args, sizeof args, "ope '%s' --data '%s' --estimators wis --format json %s", f->p2,
+             f->data, extra);
+    *rc = run_orl(args, f->out, f->err);
+    char *text = slurp(f->out);
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    cr_assert(j, "%s: %s", err.text, text);
+    json_t *row = json_array_get(
+        json_object_get(json_array_get(json_object_get(j, "policies"), 0), "estimates"), 0);
+    double lb = json_real_value(json_object_get(row, "lower_bound"));
+    json_decref(j);
+    free(text);
+    return lb;
+}
+
+Test(ope_cli, gate_fail_below) {
+    fixture f;
+    setup_fixture(&f, "gate");
+    int rc;
+    double lb = gate_value(&f, "", &rc);
+    cr_assert_eq(rc, 0);
+    cr_assert(isfinite(lb));
+    char extra[256];
+    snprintf(extra, sizeof extra, "--fail-below %.17g", lb - 1000.0);
+    gate_value(&f, extra, &rc);
+    cr_assert_eq(rc, 0, "lower bound %g, fail-below far below", lb);
+    snprintf(extra, sizeof extra, "--fail-below %.17g", lb + 1000.0);
+    gate_value(&f, extra, &rc);
+    cr_assert_eq(rc, 1, "lower bound %g, fail-below far above", lb);
+    char *err = slurp(f.err);
+    cr_assert(strstr(err, "gate failed"), "%s", err);
+    free(err);
+    /* the gating estimator is named and must be listed */
+    gate_value(&f, "--estimator-gate wis --fail-below -1e9", &rc);
+    cr_assert_eq(rc, 0);
+}
+
+Test(ope_cli, gate_baseline_margin) {
+    fixture f;
+    setup_fixture(&f, "baseline");
+    char args[8192];
+    /* against itself: its lower bound is below its estimate, so a margin of 0 may fail, a
+     * large margin passes, a large negative margin fails */
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis --baseline '%s' --margin 1000", f.p2, f.data,
+             f.p2);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis --baseline '%s' --margin -1000", f.p2, f.data,
+             f.p1);
+    cr_assert_eq(run_orl(args, f.out, f.err), 1);
+    char *text = slurp(f.out);
+    cr_assert(strstr(text, "**Gate: FAILED**"), "%s", text);
+    cr_assert(strstr(text, "baseline"), "%s", text);
+    free(text);
+    /* --margin without --baseline is bad input */
+    snprintf(args, sizeof args, "ope '%s' --data '%s' --margin 5", f.p2, f.data);
+    cr_assert_eq(run_orl(args, f.out, f.err), 2);
+}
+
+Test(ope_cli, bad_input_exit_2_and_no_report) {
+    fixture f;
+    setup_fixture(&f, "bad");
+    char report[1024], nologp[1024], args[8192];
+    path_of(report, sizeof report, "bad", "report.md");
+    path_of(nologp, sizeof nologp, "bad", "nologp.h5");
+    remove(report); /* from an earlier run */
+
+    /* the same data without logged probabilities */
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_read(f.data, NULL, NULL, &ds), ORL_OK);
+    ds->h.has_logp = 0;
+    for (int64_t t = 0; t < ds->n_steps; t++) ds->logp_b[t] = NAN;
+    cr_assert_eq(orl_dataset_write(ds, nologp, NULL, NULL), ORL_OK, "%s", orl_error_message());
+    orl_dataset_free(ds);
+
+    const char *cases[][2] = {
+        {"--estimators wis --behavior logged", "no logged behaviour probabilities"},
+        {"--estimators wis,nope", "unknown estimator 'nope'"},
+        {"--estimators wis --estimator-gate pdis --fail-below 0", "not among"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        snprintf(args, sizeof args, "ope '%s' --data '%s' %s -o '%s'", f.p2, nologp, cases[c][0],
+                 report);
+        cr_assert_eq(run_orl(args, f.out, f.err), 2, "case %zu", c);
+        char *err = slurp(f.err);
+        cr_assert(strstr(err, cases[c][1]), "case %zu: %s", c, err);
+        if (c == 0) cr_assert(strstr(err, "--behavior estimated"), "%s", err);
+        free(err);
+        cr_assert(!exists(report), "case %zu left %s", c, report);
+    }
+    /* dimensions: a CartPole behaviour on GridWorld data */
+    snprintf(args, sizeof args, "ope builtin:CartPole-v1/random --data '%s' -o '%s'", f.data,
+             report);
+    cr_assert_eq(run_orl(args, f.out, f.err), 2);
+    cr_assert(!exists(report));
+    /* missing files */
+    snprintf(args, sizeof args, "ope '%s' --data /nonexistent/gw.h5 -o '%s'", f.p2, report);
+    cr_assert_eq(run_orl(args, f.out, f.err), 2);
+    cr_assert(!exists(report));
+    snprintf(args, sizeof args, "ope /nonexistent/p.h5 --data '%s' -o '%s'", f.data, report);
+    cr_assert_eq(run_orl(args, f.out, f.err), 2);
+    cr_assert(!exists(report));
+
+    /* RIS stands in, and the report says why */
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis,pdis --behavior estimated --format json -o "
+             "'%s'",
+             f.p2, nologp, report);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    char *text = slurp(report);
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    cr_assert(j, "%s", err.text);
+    cr_assert(json_is_true(json_object_get(j, "ris_because_missing")), "%s", text);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "behavior")), "estimated");
+    json_decref(j);
+    free(text);
+}
+
+/* rows of the results table, and a digest of the first n (id, time, estimate) */
+static int64_t catalog_rows(const char *path, int64_t n, double *digest) {
+    sqlite3 *db = NULL;
+    cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    cr_assert_eq(sqlite3_prepare_v2(db,
+                                    "SELECT id, time, estimate, label, policy, estimator, "
+                                    "confidence, orl_version FROM results ORDER BY id",
+                                    -1, &q, NULL),
+                 SQLITE_OK, "%s", sqlite3_errmsg(db));
+    int64_t rows = 0;
+    *digest = 0.0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        if (rows < n) {
+            *digest += (double)sqlite3_column_int64(q, 0) + sqlite3_column_double(q, 2);
+            cr_assert(sqlite3_column_text(q, 1) && sqlite3_column_text(q, 7));
+        }
+        rows++;
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rows;
+}
+
+Test(ope_cli, record_appends_rows) {
+    fixture f;
+    setup_fixture(&f, "record");
+    char db[1024], args[8192];
+    path_of(db, sizeof db, "record", "results.sqlite");
+    remove(db);
+    snprintf(args, sizeof args,
+             "ope '%s' '%s' --data '%s' --estimators wis,pdis --record '%s' --label run-1", f.p1,
+             f.p2, f.data, db);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    double d1, d1_again;
+    int64_t n1 = catalog_rows(db, 4, &d1);
+    cr_assert_eq(n1, 4); /* 2 policies x 2 estimators */
+    snprintf(args, sizeof args,
+             "ope '%s' '%s' --data '%s' --estimators wis,pdis --record '%s' --label run-2 "
+             "--seed 9",
+             f.p1, f.p2, f.data, db);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    int64_t n2 = catalog_rows(db, 4, &d1_again);
+    cr_assert_eq(n2, 8);
+    cr_assert_eq(d1, d1_again, "old rows changed");
+    /* a file that is not a database: bad input */
+    char bogus[1024];
+    path_of(bogus, sizeof bogus, "record", "bogus.sqlite");
+    FILE *b = fopen(bogus, "w");
+    cr_assert(b);
+    fprintf(b, "this is not a database, just some text that is long enough to have a header\n");
+    fclose(b);
+    snprintf(args, sizeof args, "ope '%s' --data '%s' --estimators wis --record '%s'", f.p2, f.data,
+             bogus);
+    cr_assert_eq(run_orl(args, f.out, f.err), 2);
+}
+
+Test(ope_cli, help_and_junit_without_gates) {
+    fixture f;
+    setup_fixture(&f, "help");
+    cr_assert_eq(run_orl("ope --help", f.out, f.err), 0);
+    char *text = slurp(f.out);
+    cr_assert(strstr(text, "--fail-below") && strstr(text, "ris-wis"), "%s", text);
+    free(text);
+    cr_assert_eq(run_orl("policy --help", f.out, f.err), 0);
+    cr_assert_eq(run_orl("ope", f.out, f.err), 2);
+    char args[8192];
+    snprintf(args, sizeof args, "ope '%s' '%s' --data '%s' --estimators pdis --format junit", f.p1,
+             f.p2, f.data);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    text = slurp(f.out);
+    cr_assert(xml_well_formed(text), "%s", text);
+    int cases = 0;
+    for (const char *c = text; (c = strstr(c, "<testcase")) != NULL; c++) cases++;
+    cr_assert_eq(cases, 2, "%s", text); /* one per policy */
+    free(text);
+}
+
+/* ---- the report model, without the program ---- */
+
+Test(report, render_escapes_and_gate) {
+    orl_report *r = malloc(sizeof *r);
+    orl_report_init(r);
+    snprintf(r->dataset, sizeof r->dataset, "a|b<c>.h5");
+    r->confidence = 0.9;
+    r->n_policies = 1;
+    orl_report_policy *p = &r->policies[0];
+    snprintf(p->name, sizeof p->name, "pol&\"x\"");
+    p->hc_t_lower = p->hc_bernstein_lower = NAN;
+    p->n_rows = 1;
+    snprintf(p->rows[0].estimator, sizeof p->rows[0].estimator, "wis");
+    p->rows[0].estimate = 1.5;
+    p->rows[0].lower = p->rows[0].upper = p->rows[0].lower_bound = NAN;
+    p->rows[0].ess = NAN;
+    cr_assert(orl_report_passed(r));
+    r->n_gates = 1;
+    snprintf(r->gates[0].policy, sizeof r->gates[0].policy, "pol&\"x\"");
+    snprintf(r->gates[0].name, sizeof r->gates[0].name, "fail-below");
+    snprintf(r->gates[0].message, sizeof r->gates[0].message, "1 < 2 & so on");
+    r->gates[0].passed = 0;
+    cr_assert(!orl_report_passed(r));
+    char *text = NULL;
+    cr_assert_eq(orl_report_render(r, ORL_REPORT_FORMAT_JUNIT, &text), ORL_OK);
+    cr_assert(xml_well_formed(text), "%s", text);
+    cr_assert(strstr(text, "1 &lt; 2 &amp; so on"), "%s", text);
+    free(text);
+    cr_assert_eq(orl_report_render(r, ORL_REPORT_FORMAT_MARKDOWN, &text), ORL_OK);
+    cr_assert(strstr(text, "a\\|b<c>.h5"), "%s", text);
+    cr_assert(strstr(text, "| wis | 1.5 | — |"), "%s", text);
+    free(text);
+    cr_assert_eq(orl_report_render(r, ORL_REPORT_FORMAT_JSON, &text), ORL_OK);
+    json_error_t err;
+    json_t *j = json_loads(text, 0, &err);
+    cr_assert(j, "%s", err.text);
+    cr_assert(json_is_null(json_object_get(
+        json_array_get(
+            json_object_get(json_array_get(json_object_get(j, "policies"), 0), "estimates"), 0),
+        "lower")));
+    json_decref(j);
+    free(text);
+    orl_report_format fmt;
+    cr_assert_eq(orl_report_format_parse("junit", &fmt), ORL_OK);
+    cr_assert_eq(fmt, ORL_REPORT_FORMAT_JUNIT);
+    cr_assert_eq(orl_report_format_parse("xml", &fmt), ORL_ERR_INPUT);
+    free(r);
+}
