@@ -2,6 +2,7 @@
  * policy file or a builtin behaviour in an environment and reports the mean return, its
  * standard error, the normalised score against the reference table and the episode lengths. */
 #include "cli/cli.h"
+#include "cli/policy_load.h"
 #include "orl/behavior.h"
 #include "orl/eval.h"
 
@@ -48,14 +49,6 @@ static int parse_seed(const char *text, uint64_t *out) {
     if (errno || end == text || *end || text[0] == '-') return -1;
     *out = (uint64_t)v;
     return 0;
-}
-
-/* loads POLICY: builtin:ENV/LEVEL or a policy file (builtin behaviours saved to files too) */
-static orl_status load_policy(const char *name, orl_policy **out, int *builtin) {
-    *builtin = strncmp(name, "builtin:", 8) == 0;
-    if (*builtin) return orl_behavior_create(name, out);
-    const orl_policy_ops *ops[1] = {orl_behavior_ops()};
-    return orl_policy_load_with(name, ops, 1, out);
 }
 
 /* re-measures the reference table: the builtin random and expert behaviours of every
@@ -146,7 +139,7 @@ int cmd_eval(int argc, char **argv) {
 
     orl_policy *p = NULL;
     int builtin = 0;
-    st = load_policy(policy_name, &p, &builtin);
+    st = cli_policy_load(policy_name, &p, &builtin);
     if (st) return cli_fail("eval", st);
     orl_policy_mode mode = builtin ? ORL_POLICY_MODE_SAMPLE : ORL_POLICY_MODE_MEAN;
     if (mode_name)
