@@ -80,9 +80,9 @@ static orl_status awr_create(const orl_learner_context *ctx, orl_rng *rng, void 
                       ">= 1, discount and lambda in [0, 1], value_lr > 0");
 
     /* the policy first: its parameters are the first draws of rng */
-    ORL_TRY_GOTO(st, fail,
-                 orl_imitation_create(ds, hp, "awr", ctx->config_json, ctx->max_batch, rng,
-                                      &s->im));
+    ORL_TRY_GOTO(
+        st, fail,
+        orl_imitation_create(ds, hp, "awr", ctx->config_json, ctx->max_batch, rng, &s->im));
     ORL_TRY_GOTO(st, fail, orl_value_init(&s->vf, &vc, ds->h.obs_dim, rng));
     s->weights = malloc((size_t)ds->n_steps * sizeof(float));
     s->wbatch = malloc((size_t)ctx->max_batch * sizeof(float));
@@ -109,8 +109,8 @@ static orl_status awr_step(void *state, const orl_train_batch *batch, int64_t st
     if (step % s->policy_steps == 0) {
         /* a new iteration: value fit, then the weights of every row */
         if (s->value_steps > 0)
-            ORL_TRY(orl_awr_fit_value(s->ds, &s->acfg, &s->vf, s->value_steps, rng,
-                                      &s->value_loss));
+            ORL_TRY(
+                orl_awr_fit_value(s->ds, &s->acfg, &s->vf, s->value_steps, rng, &s->value_loss));
         ORL_TRY(orl_awr_weights(s->ds, &s->acfg, &s->vf, s->weights, NULL));
         double sum = 0.0;
         for (int64_t i = 0; i < s->ds->n_steps; i++) sum += s->weights[i];
@@ -132,7 +132,9 @@ static orl_status awr_eval_loss(void *state, const orl_train_batch *batch, doubl
     return orl_imitation_loss(s->im, batch, NULL, loss);
 }
 
-static orl_policy *awr_policy(void *state) { return orl_imitation_policy(((awr_state *)state)->im); }
+static orl_policy *awr_policy(void *state) {
+    return orl_imitation_policy(((awr_state *)state)->im);
+}
 
 static int32_t awr_buffers(void *state, orl_train_buffer *out) {
     awr_state *s = state;

@@ -10,8 +10,8 @@
 #include <string.h>
 
 struct orl_imitation {
-    orl_policy *policy;      /* owns the network and the normaliser */
-    orl_mlp *net;            /* view into policy */
+    orl_policy *policy; /* owns the network and the normaliser */
+    orl_mlp *net;       /* view into policy */
     orl_policy_head head;
     orl_gaussian_head gauss; /* Gaussian heads; lo/hi set for the tanh-squashed one */
     orl_mlp_work work;
@@ -200,8 +200,8 @@ static double forward_loss(orl_imitation *im, const orl_train_batch *b, const fl
             }
         }
         if (with_grad)
-            orl_tanh_head_backward(im->dout, im->dact, y, im->policy->act_low,
-                                   im->policy->act_high, B, A);
+            orl_tanh_head_backward(im->dout, im->dact, y, im->policy->act_low, im->policy->act_high,
+                                   B, A);
         break;
     }
     case ORL_POLICY_HEAD_GAUSSIAN:
@@ -246,7 +246,9 @@ orl_status orl_imitation_step(orl_imitation *im, const orl_train_batch *batch, c
     return ORL_OK;
 }
 
-orl_policy *orl_imitation_policy(orl_imitation *im) { return im->policy; }
+orl_policy *orl_imitation_policy(orl_imitation *im) {
+    return im->policy;
+}
 
 int32_t orl_imitation_buffers(orl_imitation *im, orl_train_buffer *out) {
     int64_t P = im->net->n_params;
@@ -288,13 +290,17 @@ static orl_status bc_eval_loss(void *state, const orl_train_batch *batch, double
     return orl_imitation_loss(state, batch, NULL, loss);
 }
 
-static orl_policy *bc_policy(void *state) { return orl_imitation_policy(state); }
+static orl_policy *bc_policy(void *state) {
+    return orl_imitation_policy(state);
+}
 
 static int32_t bc_buffers(void *state, orl_train_buffer *out) {
     return orl_imitation_buffers(state, out);
 }
 
-static void bc_free(void *state) { orl_imitation_free(state); }
+static void bc_free(void *state) {
+    orl_imitation_free(state);
+}
 
 const orl_learner_ops orl_learner_bc = {
     .name = "bc",

@@ -12,7 +12,7 @@
 
 typedef struct fbc_state {
     orl_imitation *im;
-    int64_t *rows;  /* (n_rows) rows of the kept episodes */
+    int64_t *rows; /* (n_rows) rows of the kept episodes */
     int64_t n_rows;
     int64_t n_kept; /* episodes kept */
 } fbc_state;
@@ -56,9 +56,9 @@ static orl_status fbc_create(const orl_learner_context *ctx, orl_rng *rng, void 
         if (keep[e])
             for (int64_t t = ds->ep_off[e]; t < ds->ep_off[e + 1]; t++) s->rows[s->n_rows++] = t;
 
-    ORL_TRY_GOTO(st, fail,
-                 orl_imitation_create(ds, ctx->hp, "fbc", ctx->config_json, ctx->max_batch, rng,
-                                      &s->im));
+    ORL_TRY_GOTO(
+        st, fail,
+        orl_imitation_create(ds, ctx->hp, "fbc", ctx->config_json, ctx->max_batch, rng, &s->im));
     free(keep);
     *state = s;
     return ORL_OK;
@@ -89,7 +89,9 @@ static orl_status fbc_eval_loss(void *state, const orl_train_batch *batch, doubl
     return orl_imitation_loss(s->im, batch, NULL, loss);
 }
 
-static orl_policy *fbc_policy(void *state) { return orl_imitation_policy(((fbc_state *)state)->im); }
+static orl_policy *fbc_policy(void *state) {
+    return orl_imitation_policy(((fbc_state *)state)->im);
+}
 
 static int32_t fbc_buffers(void *state, orl_train_buffer *out) {
     return orl_imitation_buffers(((fbc_state *)state)->im, out);

@@ -21,12 +21,12 @@
 #include <string.h>
 #include <time.h>
 
-#define STREAM_SPLIT   11
-#define STREAM_LEARNER 12
-#define STREAM_BATCH   13
-#define VAL_CHUNKS     16 /* validation batches per measurement */
+#define STREAM_SPLIT           11
+#define STREAM_LEARNER         12
+#define STREAM_BATCH           13
+#define VAL_CHUNKS             16 /* validation batches per measurement */
 #define MIN_VAL_EPISODES_TOTAL 20
-#define CKPT_MAGIC "ORLCKPT1"
+#define CKPT_MAGIC             "ORLCKPT1"
 
 /* ---- hyperparameters ---- */
 
@@ -94,8 +94,7 @@ orl_status orl_hparams_resolve(const orl_learner_ops *ops, const char *const *se
             char known[1024] = "";
             for (int32_t j = 0; j < out->n; j++) {
                 size_t len = strlen(known);
-                snprintf(known + len, sizeof known - len, "%s%s", j ? ", " : "",
-                         out->defs[j].name);
+                snprintf(known + len, sizeof known - len, "%s%s", j ? ", " : "", out->defs[j].name);
             }
             ORL_FAIL(ORL_ERR_INPUT, "--set %s: unknown hyperparameter of %s (known: %s)", key,
                      ops->name, known);
@@ -110,7 +109,9 @@ orl_status orl_hparams_resolve(const orl_learner_ops *ops, const char *const *se
 static const orl_learner_ops *const learners[] = {&orl_learner_bc, &orl_learner_fbc,
                                                   &orl_learner_awr};
 
-int32_t orl_learner_count(void) { return (int32_t)(sizeof learners / sizeof learners[0]); }
+int32_t orl_learner_count(void) {
+    return (int32_t)(sizeof learners / sizeof learners[0]);
+}
 
 const orl_learner_ops *orl_learner_get(int32_t i) {
     return i >= 0 && i < orl_learner_count() ? learners[i] : NULL;
@@ -146,8 +147,7 @@ static orl_status build_config(const orl_train_options *opt, const orl_hparams *
     json_object_set_new(j, "val_fraction", json_real(opt->val_fraction));
     for (int32_t i = 0; i < hp->n; i++)
         json_object_set_new(j, hp->defs[i].name,
-                            hp->defs[i].kind == ORL_HPARAM_KIND_CHOICE
-                                ? json_string(hp->values[i])
+                            hp->defs[i].kind == ORL_HPARAM_KIND_CHOICE ? json_string(hp->values[i])
                             : hp->defs[i].kind == ORL_HPARAM_KIND_INT
                                 ? json_integer((json_int_t)hp->numbers[i])
                                 : json_real(hp->numbers[i]));
@@ -218,8 +218,7 @@ static orl_status split(const orl_dataset *ds, double fraction, uint64_t seed, o
     int64_t val_rows = 0;
     for (int64_t e = 0; e < E; e++)
         if (held[e]) val_rows += ds->ep_off[e + 1] - ds->ep_off[e];
-    ORL_TRY_GOTO(st, done,
-                 orl_dataset_create(&ds->h, ds->n_steps - val_rows, E - n_val, train));
+    ORL_TRY_GOTO(st, done, orl_dataset_create(&ds->h, ds->n_steps - val_rows, E - n_val, train));
     if (n_val > 0) ORL_TRY_GOTO(st, done, orl_dataset_create(&ds->h, val_rows, n_val, val));
     /* episodes keep their order */
     for (int64_t e = 0; e < E; e++)
@@ -258,8 +257,8 @@ static orl_status batch_init(batch_buffers *b, const orl_header *h, int32_t B) {
     b->terminal = malloc(n);
     if (!b->rows || !b->obs || !b->next_obs || (!b->act && !b->act_idx) || !b->rew || !b->terminal)
         ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
-    b->view = (orl_train_batch){B, b->rows, b->obs, b->next_obs, b->act, b->act_idx, b->rew,
-                                b->terminal};
+    b->view =
+        (orl_train_batch){B, b->rows, b->obs, b->next_obs, b->act, b->act_idx, b->rew, b->terminal};
     return ORL_OK;
 }
 
@@ -463,11 +462,12 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
                      checkpoint_read(opt->checkpoint_path, r->config_json, &step, &learner_rng,
                                      &batch_rng, bufs, n_bufs));
         r->resumed_from = step;
+        r->steps_done = step;
     }
     if (opt->log_path) {
         log = fopen(opt->log_path, step > 0 ? "a" : "w");
-        if (!log) ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: cannot write the metrics log",
-                                opt->log_path);
+        if (!log)
+            ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: cannot write the metrics log", opt->log_path);
     }
 
     const int64_t *rows = NULL;
@@ -505,8 +505,7 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
         int do_log = step % (opt->log_every > 0 ? opt->log_every : opt->steps) == 0 || last;
         if (do_eval) ORL_TRY_GOTO(st, done, evaluate(ops->policy(state), opt, r));
         if ((do_log || do_eval) && val)
-            ORL_TRY_GOTO(st, done,
-                         validation_loss(ops, state, &bb, val, opt->batch, &r->val_loss));
+            ORL_TRY_GOTO(st, done, validation_loss(ops, state, &bb, val, opt->batch, &r->val_loss));
         if (log && (do_log || do_eval)) {
             fprintf(log, "{\"step\":%lld", (long long)step);
             for (int32_t i = 0; i < r->last.n; i++)
@@ -542,7 +541,8 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
                     n_bufs = ops->buffers(state, bufs);
                     orl_status cst = checkpoint_write(opt->checkpoint_path, r->config_json, step,
                                                       &learner_rng, &batch_rng, bufs, n_bufs);
-                    if (cst != ORL_OK) st = cst;
+                    if (cst != ORL_OK)
+                        st = cst;
                     else
                         orl_error_set(st, "train: interrupted at step %lld (checkpoint %s)",
                                       (long long)step, opt->checkpoint_path);
@@ -565,9 +565,9 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
         copy.info.config_json = p->config_json;
         copy.info.act_low = p->act_low;
         copy.info.act_high = p->act_high;
-        ORL_TRY_GOTO(st, done,
-                     orl_policy_mlp_create(&copy, orl_policy_mlp_normalizer(p), net->params, NULL,
-                                           out));
+        ORL_TRY_GOTO(
+            st, done,
+            orl_policy_mlp_create(&copy, orl_policy_mlp_normalizer(p), net->params, NULL, out));
     }
 done:
     if (log) fclose(log);

@@ -2,7 +2,9 @@
  *
  * Datasets (orl_gen seed 0, written under ./bench-quality/ of the working directory):
  *   Pendulum-v1 expert (50 episodes), Pendulum-v1 medium-replay (100 episodes),
- *   CartPole-v1 expert (20 episodes), CartPole-v1 medium-replay (100 episodes).
+ *   CartPole-v1 expert (20 episodes), CartPole-v1 medium-replay (100 episodes),
+ *   PointMaze-UMaze expert (50 episodes), PointMaze-UMaze medium-replay (100 episodes).
+ * Arguments: environment ids to run (default all three).
  * Runs: bc on expert; bc, fbc, awr on medium-replay; seeds 0..4; default hyperparameters
  * (train.h), batch 256, STEPS_PENDULUM / STEPS_CARTPOLE steps (a short budget that keeps the
  * whole bench within minutes), 5% of the episodes held out for validation. Each policy is
@@ -22,12 +24,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define SEEDS           5
-#define STEPS_PENDULUM  2000
-#define STEPS_CARTPOLE  1000
-#define EVAL_EPISODES   20
-#define BOOTSTRAP       10000
-#define DIR             "bench-quality"
+#define SEEDS          5
+#define STEPS_PENDULUM 2000
+#define STEPS_CARTPOLE 1000
+#define STEPS_MAZE     2000
+#define N_ENVS         3
+#define EVAL_EPISODES  20
+#define BOOTSTRAP      10000
+#define DIR            "bench-quality"
 
 typedef struct group {
     const char *env, *dataset, *algo;
@@ -88,8 +92,8 @@ static int run_group(group *g, const orl_dataset *ds, int64_t steps) {
         if (orl_train(ds, &opt, &p, &res) != ORL_OK ||
             orl_eval(p, g->env, EVAL_EPISODES, 1000 + (uint64_t)s, ORL_POLICY_MODE_MEAN, &sum,
                      NULL) != ORL_OK) {
-            fprintf(stderr, "bench/quality: %s %s %s seed %d: %s\n", g->env, g->dataset, g->algo,
-                    s, orl_error_message());
+            fprintf(stderr, "bench/quality: %s %s %s seed %d: %s\n", g->env, g->dataset, g->algo, s,
+                    orl_error_message());
             orl_policy_free(p);
             return 1;
         }
@@ -106,15 +110,25 @@ static int run_group(group *g, const orl_dataset *ds, int64_t steps) {
     return 0;
 }
 
-int main(void) {
+/* 1 when env is asked for on the command line (or nothing is) */
+static int wanted(int argc, char **argv, const char *env) {
+    if (argc < 2) return 1;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], env) == 0) return 1;
+    return 0;
+}
+
+int main(int argc, char **argv) {
     mkdir(DIR, 0755);
-    const char *envs[] = {"Pendulum-v1", "CartPole-v1"};
-    const int64_t steps[] = {STEPS_PENDULUM, STEPS_CARTPOLE};
-    const int64_t expert_episodes[] = {50, 20};
+    const char *envs[N_ENVS] = {"Pendulum-v1", "CartPole-v1", "PointMaze-UMaze"};
+    const int64_t steps[N_ENVS] = {STEPS_PENDULUM, STEPS_CARTPOLE, STEPS_MAZE};
+    const int64_t expert_episodes[N_ENVS] = {50, 20, 50};
     const char *algos[] = {"bc", "fbc", "awr"};
-    group groups[8];
-    int n = 0, bad = 0;
-    for (int e = 0; e < 2; e++) {
+    group groups[4 * N_ENVS];
+    int n = 0, bad = 0, ran[N_ENVS] = {0};
+    for (int e = 0; e < N_ENVS; e++) {
+        if (!wanted(argc, argv, envs[e])) continue;
+        ran[e] = n + 1;
         char path[256];
         orl_dataset *ds = NULL;
         snprintf(path, sizeof path, DIR "/%s-expert.h5", envs[e]);
@@ -136,8 +150,9 @@ int main(void) {
                "\"train_s_mean\":%.2f}\n",
                groups[i].env, groups[i].dataset, groups[i].algo, SEEDS, groups[i].mean,
                groups[i].lo, groups[i].hi, groups[i].seconds_mean);
-    for (int e = 0; e < 2; e++) {
-        const group *g = &groups[4 * e];
+    for (int e = 0; e < N_ENVS; e++) {
+        if (!ran[e]) continue;
+        const group *g = &groups[ran[e] - 1];
         printf("{\"bench\":\"quality_checks\",\"env\":\"%s\",\"bc_expert_ge_90\":%s,"
                "\"fbc_beats_bc_medium_replay\":%s,\"awr_beats_bc_medium_replay\":%s}\n",
                envs[e], g[0].mean >= 90.0 ? "true" : "false",

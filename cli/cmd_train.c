@@ -101,13 +101,17 @@ int cmd_train(int argc, char **argv) {
             }
             if (parse_count(text, &v))
                 return cli_usage_error("train", "%s wants a positive integer, got '%s'", a, text);
-            if (strcmp(a, "--steps") == 0) opt.steps = v;
+            if (strcmp(a, "--steps") == 0)
+                opt.steps = v;
             else if (strcmp(a, "--batch") == 0) {
                 if (v > 1 << 20) return cli_usage_error("train", "--batch %s is too large", text);
                 opt.batch = (int32_t)v;
-            } else if (strcmp(a, "--eval-every") == 0) opt.eval_every = v;
-            else if (strcmp(a, "--eval-episodes") == 0) opt.eval_episodes = v;
-            else if (strcmp(a, "--log-every") == 0) opt.log_every = v;
+            } else if (strcmp(a, "--eval-every") == 0)
+                opt.eval_every = v;
+            else if (strcmp(a, "--eval-episodes") == 0)
+                opt.eval_episodes = v;
+            else if (strcmp(a, "--log-every") == 0)
+                opt.log_every = v;
             else {
                 opt.checkpoint_every = v;
                 ckpt_given = 1;

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADV_EPS      1e-5 /* the reference's ADV_EPS */
-#define LOSS_WINDOW  100  /* minibatches averaged into the reported loss */
+#define ADV_EPS        1e-5 /* the reference's ADV_EPS */
+#define LOSS_WINDOW    100  /* minibatches averaged into the reported loss */
 #define MIN_TARGET_STD 1e-6
 
 /* ---- the value function ---- */
@@ -138,8 +138,7 @@ orl_status orl_value_fit(orl_value_fn *v, const float *obs, const double *target
             counted++;
         }
     }
-    if (loss)
-        *loss = counted ? window / (double)counted * v->target_std * v->target_std : NAN;
+    if (loss) *loss = counted ? window / (double)counted * v->target_std * v->target_std : NAN;
     return ORL_OK;
 }
 
@@ -200,8 +199,8 @@ static orl_status check_config(const orl_awr_config *cfg) {
     return ORL_OK;
 }
 
-orl_status orl_awr_targets(const orl_dataset *ds, const orl_awr_config *cfg,
-                           const double *v_next, double *target) {
+orl_status orl_awr_targets(const orl_dataset *ds, const orl_awr_config *cfg, const double *v_next,
+                           double *target) {
     assert(ds && cfg && target);
     ORL_TRY(check_config(cfg));
     double g = cfg->discount;

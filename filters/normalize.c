@@ -40,8 +40,8 @@ orl_status orl_split_episodes(const orl_dataset *ds, double valid_fraction, orl_
         ORL_FAIL(ORL_ERR_INPUT, "split: validation fraction %g: expected a value in [0, 1)",
                  valid_fraction);
     int64_t n_eps = ds->n_episodes;
-    if (n_eps > (int64_t)UINT32_MAX) ORL_FAIL(ORL_ERR_UNSUPPORTED, "split: %lld episodes",
-                                              (long long)n_eps);
+    if (n_eps > (int64_t)UINT32_MAX)
+        ORL_FAIL(ORL_ERR_UNSUPPORTED, "split: %lld episodes", (long long)n_eps);
     memset(is_valid, 0, (size_t)n_eps);
     int64_t n_valid = (int64_t)llround((double)n_eps * valid_fraction);
     if (valid_fraction > 0.0 && n_valid < 1) n_valid = 1;

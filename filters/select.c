@@ -213,8 +213,7 @@ orl_status orl_select_where(const orl_dataset *ds, const char *predicate, double
                             uint8_t *keep) {
     assert(ds && predicate && keep);
     size_t len = strlen(predicate);
-    if (len == 0 || blank_tail(predicate))
-        ORL_FAIL(ORL_ERR_INPUT, "where: the predicate is empty");
+    if (len == 0 || blank_tail(predicate)) ORL_FAIL(ORL_ERR_INPUT, "where: the predicate is empty");
     if (len > MAX_PREDICATE)
         ORL_FAIL(ORL_ERR_INPUT, "where: the predicate is %zu characters (at most %d)", len,
                  MAX_PREDICATE);
@@ -243,8 +242,9 @@ orl_status orl_select_where(const orl_dataset *ds, const char *predicate, double
     build = NULL;
 
     /* a read-only copy for the predicate: the image is owned by SQLite from here on */
-    rc = sqlite3_open_v2(":memory:", &ro, SQLITE_OPEN_READONLY | SQLITE_OPEN_MEMORY |
-                                              SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
+    rc = sqlite3_open_v2(":memory:", &ro,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_MEMORY | SQLITE_OPEN_NOMUTEX |
+                             SQLITE_OPEN_PRIVATECACHE,
                          NULL);
     if (rc != SQLITE_OK) {
         st = db_error(ro, rc, "opening a read-only database");
@@ -280,9 +280,9 @@ orl_status orl_select_where(const orl_dataset *ds, const char *predicate, double
         goto done;
     }
     if (!q || (tail && !blank_tail(tail))) {
-        st = orl_error_set(ORL_ERR_INPUT,
-                           "where '%s': expected one expression, not several statements",
-                           predicate);
+        st =
+            orl_error_set(ORL_ERR_INPUT,
+                          "where '%s': expected one expression, not several statements", predicate);
         goto done;
     }
     if (!sqlite3_stmt_readonly(q)) {
@@ -313,8 +313,7 @@ done:
 
 /* ---- the kept episodes ---- */
 
-void orl_keep_count(const orl_dataset *ds, const uint8_t *keep, int64_t *episodes,
-                    int64_t *steps) {
+void orl_keep_count(const orl_dataset *ds, const uint8_t *keep, int64_t *episodes, int64_t *steps) {
     int64_t n_eps = 0, n_steps = 0;
     for (int64_t e = 0; e < ds->n_episodes; e++)
         if (keep[e]) {
@@ -334,7 +333,8 @@ orl_status orl_dataset_select(const orl_dataset *ds, const uint8_t *keep, orl_da
     ORL_TRY(orl_dataset_create(&ds->h, n_steps > 0 ? n_steps : 1, n_eps > 0 ? n_eps : 1, &sel));
     for (int64_t e = 0; e < ds->n_episodes; e++) {
         if (!keep[e]) continue;
-        orl_status st = orl_dataset_append(sel, ds, ds->ep_off[e], ds->ep_off[e + 1] - ds->ep_off[e]);
+        orl_status st =
+            orl_dataset_append(sel, ds, ds->ep_off[e], ds->ep_off[e + 1] - ds->ep_off[e]);
         if (st) {
             orl_dataset_free(sel);
             return st;

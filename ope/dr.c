@@ -43,7 +43,8 @@ orl_status orl_dr_compute_from(const double *log_ratio, const double *rew, const
         ORL_FAIL(ORL_ERR_INPUT, "dr: NULL argument");
     if (n_episodes < 1) ORL_FAIL(ORL_ERR_INPUT, "dr: no episodes");
     double gamma = isnan(opt->gamma) ? 1.0 : opt->gamma;
-    if (!(gamma >= 0.0 && gamma <= 1.0)) ORL_FAIL(ORL_ERR_INPUT, "dr: gamma %g outside [0, 1]", gamma);
+    if (!(gamma >= 0.0 && gamma <= 1.0))
+        ORL_FAIL(ORL_ERR_INPUT, "dr: gamma %g outside [0, 1]", gamma);
     double warn_fraction = opt->ess_warn_fraction < 0.0 ? 0.1 : opt->ess_warn_fraction;
     int64_t E = n_episodes, N = ep_off[E];
 
@@ -112,9 +113,8 @@ orl_status orl_dr_compute_from(const double *log_ratio, const double *rew, const
             int64_t t = i - ep_off[e];
             lw += log_ratio[i];
             double w = exp(lw);
-            double wn = (m_step[t] > -INFINITY && norm[t] > 0.0)
-                            ? exp(lw - m_step[t]) / norm[t]
-                            : 0.0;
+            double wn =
+                (m_step[t] > -INFINITY && norm[t] > 0.0) ? exp(lw - m_step[t]) / norm[t] : 0.0;
             double td = rew[i] - q[i];
             dr += disc * (w * td + w_prev * v[i]);
             wd += disc * (wn * td + wn_prev * v[i]);

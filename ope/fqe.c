@@ -78,15 +78,15 @@ typedef struct fqe_ctx {
     const orl_policy *policy;
     orl_fqe_config cfg;
     int discrete;
-    int32_t S, A, n;      /* observation size, action size, discrete actions */
-    int32_t in, out;      /* network input and output widths */
+    int32_t S, A, n; /* observation size, action size, discrete actions */
+    int32_t in, out; /* network input and output widths */
     int32_t B;
     double gamma;
-    orl_normalizer nm;    /* observation statistics (identity unless normalize_obs) */
-    float *act_mid;       /* (A) action centre for scaling to [-1, 1] */
-    float *act_half;      /* (A) action half-width (1 when unbounded) */
-    orl_mlp q;            /* online network (owns its parameters) */
-    orl_mlp target;       /* target network over target_params */
+    orl_normalizer nm; /* observation statistics (identity unless normalize_obs) */
+    float *act_mid;    /* (A) action centre for scaling to [-1, 1] */
+    float *act_half;   /* (A) action half-width (1 when unbounded) */
+    orl_mlp q;         /* online network (owns its parameters) */
+    orl_mlp target;    /* target network over target_params */
     orl_mlp_work wq, wt;
     orl_adam opt;
     orl_policy_work *pw;
@@ -94,19 +94,19 @@ typedef struct fqe_ctx {
     float *grads;         /* (P) */
     float *next_probs;    /* (N, n) discrete: pi_e(.|s'); NULL for continuous */
     /* mini-batch scratch */
-    int64_t *rows;   /* (B) */
-    int32_t *idx;    /* (B) action indices for policy calls */
-    double *logp;    /* (B) */
-    float *x;        /* (B, in) online input */
-    float *xn;       /* (B, in) target input */
-    float *raw;      /* (B, S) raw observations for the policy */
-    float *act;      /* (B, A) actions from the policy */
-    float *dout;     /* (B, out) */
-    float *pred;     /* (B) */
-    float *tgt;      /* (B) */
-    float *dpred;    /* (B) */
-    float *probs;    /* (B, n) policy probabilities */
-    double *acc;     /* (B) target accumulator */
+    int64_t *rows; /* (B) */
+    int32_t *idx;  /* (B) action indices for policy calls */
+    double *logp;  /* (B) */
+    float *x;      /* (B, in) online input */
+    float *xn;     /* (B, in) target input */
+    float *raw;    /* (B, S) raw observations for the policy */
+    float *act;    /* (B, A) actions from the policy */
+    float *dout;   /* (B, out) */
+    float *pred;   /* (B) */
+    float *tgt;    /* (B) */
+    float *dpred;  /* (B) */
+    float *probs;  /* (B, n) policy probabilities */
+    double *acc;   /* (B) target accumulator */
     void *mem;
 } fqe_ctx;
 
@@ -125,8 +125,8 @@ static void ctx_free(fqe_ctx *c) {
  * the one-hot of the argmax for a deterministic policy */
 static orl_status policy_probs(fqe_ctx *c, const float *obs, int32_t batch, float *probs) {
     if (c->policy->deterministic) {
-        ORL_TRY(orl_policy_act(c->policy, c->pw, obs, batch, ORL_POLICY_MODE_MEAN, NULL, NULL,
-                               c->idx));
+        ORL_TRY(
+            orl_policy_act(c->policy, c->pw, obs, batch, ORL_POLICY_MODE_MEAN, NULL, NULL, c->idx));
         memset(probs, 0, (size_t)batch * (size_t)c->n * sizeof(float));
         for (int32_t b = 0; b < batch; b++) probs[(int64_t)b * c->n + c->idx[b]] = 1.0f;
         return ORL_OK;
@@ -143,8 +143,7 @@ static orl_status policy_probs(fqe_ctx *c, const float *obs, int32_t batch, floa
 static void put_input(const fqe_ctx *c, float *x, const float *obs, const float *act) {
     for (int32_t j = 0; j < c->S; j++) x[j] = (obs[j] - c->nm.mean[j]) / c->nm.std[j];
     if (!c->discrete)
-        for (int32_t j = 0; j < c->A; j++)
-            x[c->S + j] = (act[j] - c->act_mid[j]) / c->act_half[j];
+        for (int32_t j = 0; j < c->A; j++) x[c->S + j] = (act[j] - c->act_mid[j]) / c->act_half[j];
 }
 
 static orl_status ctx_init(fqe_ctx *c, const orl_dataset *ds, const orl_policy *policy,
@@ -188,10 +187,9 @@ static orl_status ctx_init(fqe_ctx *c, const orl_dataset *ds, const orl_policy *
 
     size_t P = (size_t)c->q.n_params, B = (size_t)c->B;
     size_t nf = 2 * P + 2 * B * (size_t)c->in + B * (size_t)c->S + B * (size_t)c->A +
-                B * (size_t)c->out + 3 * B + B * (size_t)(c->n > 0 ? c->n : 1) +
-                2 * (size_t)c->A;
-    size_t bytes = nf * sizeof(float) + B * (sizeof(int64_t) + sizeof(int32_t) +
-                                             2 * sizeof(double));
+                B * (size_t)c->out + 3 * B + B * (size_t)(c->n > 0 ? c->n : 1) + 2 * (size_t)c->A;
+    size_t bytes =
+        nf * sizeof(float) + B * (sizeof(int64_t) + sizeof(int32_t) + 2 * sizeof(double));
     c->mem = calloc(1, bytes);
     if (!c->mem) ORL_FAIL(ORL_ERR_NOMEM, "fqe: cannot allocate the training scratch");
     /* doubles and int64 first for alignment, then int32, then floats */
@@ -233,7 +231,8 @@ static orl_status ctx_init(fqe_ctx *c, const orl_dataset *ds, const orl_policy *
     if (c->discrete) {
         int64_t N = ds->n_steps;
         c->next_probs = malloc((size_t)N * (size_t)c->n * sizeof(float));
-        if (!c->next_probs) ORL_FAIL(ORL_ERR_NOMEM, "fqe: cannot allocate next-state probabilities");
+        if (!c->next_probs)
+            ORL_FAIL(ORL_ERR_NOMEM, "fqe: cannot allocate next-state probabilities");
         for (int64_t i0 = 0; i0 < N; i0 += c->B) {
             int32_t nb = (int32_t)(N - i0 < c->B ? N - i0 : c->B);
             ORL_TRY(policy_probs(c, ds->next_obs + i0 * c->S, nb, c->next_probs + i0 * c->n));
@@ -389,6 +388,11 @@ orl_status orl_fqe_fit(const orl_dataset *ds, const orl_policy *policy, const or
         ORL_FAIL(ORL_ERR_INPUT, "fqe: n_action_samples %d < 1", cfg->n_action_samples);
     ORL_TRY(orl_policy_check_dims(policy, ds->h.obs_dim, ds->h.act_dim, ds->h.action_kind,
                                   ds->h.n_actions));
+    if (ds->h.action_kind == ORL_ACTION_KIND_DISCRETE)
+        for (int64_t i = 0; i < ds->n_steps; i++)
+            if (ds->act_idx[i] < 0 || ds->act_idx[i] >= policy->n_actions)
+                ORL_FAIL(ORL_ERR_INPUT, "fqe: step %lld: action %d outside [0, %d)", (long long)i,
+                         ds->act_idx[i], policy->n_actions);
 
     fqe_ctx c;
     memset(&c, 0, sizeof c);
@@ -453,9 +457,10 @@ orl_status orl_fqe_tabular(const orl_dataset *ds, const double *probs, int32_t n
     if (ds->h.action_kind != ORL_ACTION_KIND_DISCRETE)
         ORL_FAIL(ORL_ERR_INPUT, "fqe tabular: the dataset's actions are continuous");
     if (n_states < 1 || n_actions < 1 || ds->h.obs_dim != n_states)
-        ORL_FAIL(ORL_ERR_INPUT, "fqe tabular: obs_dim %d, n_states %d, n_actions %d",
-                 ds->h.obs_dim, n_states, n_actions);
-    if (ds->n_steps < 1 || ds->n_episodes < 1) ORL_FAIL(ORL_ERR_INPUT, "fqe tabular: empty dataset");
+        ORL_FAIL(ORL_ERR_INPUT, "fqe tabular: obs_dim %d, n_states %d, n_actions %d", ds->h.obs_dim,
+                 n_states, n_actions);
+    if (ds->n_steps < 1 || ds->n_episodes < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "fqe tabular: empty dataset");
     if (!(cfg->gamma >= 0.0 && cfg->gamma <= 1.0))
         ORL_FAIL(ORL_ERR_INPUT, "fqe tabular: gamma %g outside [0, 1]", cfg->gamma);
     if (cfg->horizon < 0) ORL_FAIL(ORL_ERR_INPUT, "fqe tabular: horizon %d < 0", cfg->horizon);
@@ -486,8 +491,8 @@ orl_status orl_fqe_tabular(const orl_dataset *ds, const double *probs, int32_t n
                           "fqe tabular: step %lld: observation is not one-hot over %d states",
                           (long long)i, n_states);
         if (a < 0 || a >= n_actions)
-            ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT, "fqe tabular: step %lld: action %d", (long long)i,
-                          a);
+            ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT, "fqe tabular: step %lld: action %d",
+                          (long long)i, a);
         s_of[i] = s;
         size_t k = (size_t)s * (size_t)n_actions + (size_t)a;
         cnt[k] += 1.0;

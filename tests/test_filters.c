@@ -245,8 +245,9 @@ Test(select, where_predicates) {
     cr_assert_arr_eq(keep, want_ix, 6);
 
     /* metadata columns, subqueries over the table, discounted returns */
-    cr_assert_eq(orl_select_where(ds, "env_id = 'Test-v0' AND behavior LIKE 'med%' AND "
-                                      "return = (SELECT max(return) FROM episodes)",
+    cr_assert_eq(orl_select_where(ds,
+                                  "env_id = 'Test-v0' AND behavior LIKE 'med%' AND "
+                                  "return = (SELECT max(return) FROM episodes)",
                                   NAN, keep),
                  ORL_OK, "%s", orl_error_message());
     uint8_t want_max[6] = {0, 0, 0, 0, 1, 0};

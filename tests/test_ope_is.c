@@ -671,3 +671,67 @@ Test(ope_is, mlp_behaviour_models_recover_the_logged_probabilities) {
         orl_dataset_free(ds);
     }
 }
+
+Test(ope_is, ris_counts_by_hand) {
+    /* episode 0: states 0 0 0 1, actions 0 1 1 0; episode 1: states 0 1, actions 1 1 */
+    int32_t state[6] = {0, 0, 0, 1, 0, 1}, act[6] = {0, 1, 1, 0, 1, 1};
+    int64_t ep_off[3] = {0, 4, 6};
+    double lp[6];
+    /* RIS(0): state 0 has actions (0, 1, 1, 1), state 1 (0, 1) */
+    cr_assert_eq(orl_ope_ris_tabular(state, act, ep_off, 2, 2, 0, NULL, 0.0, lp), ORL_OK);
+    double want0[6] = {0.25, 0.75, 0.75, 0.5, 0.75, 0.5};
+    for (int t = 0; t < 6; t++) cr_assert_float_eq(lp[t], log(want0[t]), 1e-12, "step %d", t);
+    /* a prior of 1 per action: state 0 (1 + 1) / (4 + 2) for action 0 */
+    cr_assert_eq(orl_ope_ris_tabular(state, act, ep_off, 2, 2, 0, NULL, 1.0, lp), ORL_OK);
+    cr_assert_float_eq(lp[0], log(2.0 / 6.0), 1e-12);
+    cr_assert_float_eq(lp[3], log(2.0 / 4.0), 1e-12);
+    /* RIS(1): histories (0 | start) -> actions 0, 1; (0 | 0, 0) -> 1; (0 | 0, 1) -> 1;
+     * (1 | 0, 1) -> 0, 1 */
+    cr_assert_eq(orl_ope_ris_tabular(state, act, ep_off, 2, 2, 1, NULL, 0.0, lp), ORL_OK);
+    double want1[6] = {0.5, 1.0, 1.0, 0.5, 0.5, 0.5};
+    for (int t = 0; t < 6; t++) cr_assert_float_eq(lp[t], log(want1[t]), 1e-12, "step %d", t);
+    /* fitted on episode 1 only: state 0 always action 1; a history the fit never saw (step 2,
+     * state 0 after (0, 1), at RIS(1)) gets a uniform row */
+    uint8_t fit[2] = {0, 1};
+    cr_assert_eq(orl_ope_ris_tabular(state, act, ep_off, 2, 2, 0, fit, 0.0, lp), ORL_OK);
+    cr_assert_eq(lp[0], -INFINITY); /* action 0 never seen in state 0: probability 0 */
+    cr_assert_float_eq(lp[1], 0.0, 1e-12);
+    cr_assert_eq(orl_ope_ris_tabular(state, act, ep_off, 2, 2, 1, fit, 0.0, lp), ORL_OK);
+    cr_assert_float_eq(lp[2], log(0.5), 1e-12);
+    /* bad input */
+    int32_t bad[6] = {0, 0, 0, 1, 0, 2};
+    cr_assert_eq(orl_ope_ris_tabular(state, bad, ep_off, 2, 2, 0, NULL, 0.0, lp), ORL_ERR_INPUT);
+    cr_assert_eq(orl_ope_ris_tabular(state, act, ep_off, 2, 2, 99, NULL, 0.0, lp), ORL_ERR_INPUT);
+}
+
+Test(ope_is, bad_arguments_are_input_errors) {
+    orl_ope_ratios *r = NULL;
+    cr_assert_eq(orl_ope_ratios_create(-1, 1, &r), ORL_ERR_INPUT);
+    cr_assert_null(r);
+    r = hand_example();
+    orl_ope_options opt;
+    orl_ope_options_init(&opt);
+    opt.gamma = 1.5;
+    orl_ope_estimate est;
+    cr_assert_eq(orl_ope_estimate_compute(r, ORL_OPE_ESTIMATOR_IS, &opt, &est), ORL_ERR_INPUT);
+    opt.gamma = 1.0;
+    opt.weight_clip = -1.0;
+    cr_assert_eq(orl_ope_estimate_compute(r, ORL_OPE_ESTIMATOR_IS, &opt, &est), ORL_ERR_INPUT);
+    cr_assert_eq(orl_ope_estimate_compute(r, ORL_OPE_ESTIMATOR_COUNT, NULL, &est), ORL_ERR_INPUT);
+    double x[2], w[2];
+    cr_assert_eq(orl_ope_episode_stats(r, ORL_OPE_ESTIMATOR_WPDIS, NULL, x, w),
+                 ORL_ERR_UNSUPPORTED);
+    orl_ope_bounds bd;
+    cr_assert_eq(orl_ope_bounds_compute(r, NULL, NULL, &bd), ORL_ERR_INPUT); /* < 10 episodes */
+    orl_ope_bound_options bo;
+    orl_ope_bound_options_init(&bo);
+    bo.clip = 5.0;
+    cr_assert_eq(orl_ope_bounds_compute(r, NULL, &bo, &bd), ORL_OK);
+    cr_assert(isfinite(bd.t_lower) && isfinite(bd.bernstein_lower));
+    bo.confidence = 1.5;
+    cr_assert_eq(orl_ope_bounds_compute(r, NULL, &bo, &bd), ORL_ERR_INPUT);
+    orl_ope_interval iv;
+    cr_assert_eq(orl_ope_bootstrap(r, ORL_OPE_ESTIMATOR_WPDIS, NULL, 1, 0.9, 0, &iv),
+                 ORL_ERR_INPUT);
+    orl_ope_ratios_free(r);
+}

@@ -16,7 +16,9 @@
 
 /* LeakSanitizer: see test_policy.c (libhdf5's own allocations) */
 const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:libhdf5\n"; }
+const char *__lsan_default_suppressions(void) {
+    return "leak:libhdf5\n";
+}
 
 static const char *scratch(const char *name) {
     static char paths[8][4096];
@@ -104,7 +106,7 @@ static void policy_actions(orl_policy *p, const float *obs, int32_t n, float *ac
 }
 
 Test(train, bc_recovers_a_linear_policy) {
-    /* seed 3; 40 episodes x 50 steps; deterministic head; stated error: RMSE < 0.03 on fresh
+    /* seed 3; 40 episodes x 50 steps; deterministic head; stated error: RMSE < 0.01 on fresh
      * states (the actions span about +-0.6) */
     orl_dataset *ds = make_dataset(3, 2, 40, 50, 3, linear_act);
     orl_train_options opt;
@@ -132,7 +134,8 @@ Test(train, bc_recovers_a_linear_policy) {
         for (int j = 0; j < 2; j++) se += pow((double)act[2 * i + j] - want[j], 2);
     }
     double rmse = sqrt(se / 400.0);
-    cr_assert_lt(rmse, 0.03, "rmse %g", rmse);
+    cr_log_info("linear policy: rmse %.4f (seed 3)", rmse);
+    cr_assert_lt(rmse, 0.01, "rmse %g", rmse);
     orl_policy_free(p);
     orl_dataset_free(ds);
 }
@@ -159,6 +162,7 @@ Test(train, categorical_bc_on_cartpole_expert, .timeout = 60) {
     cr_assert_eq(p->action_kind, ORL_ACTION_KIND_DISCRETE);
     orl_rollout_summary sum;
     cr_assert_eq(orl_eval(p, "CartPole-v1", 10, 0, ORL_POLICY_MODE_MEAN, &sum, NULL), ORL_OK);
+    cr_log_info("CartPole BC: mean return %.1f (seed 1)", sum.return_mean);
     cr_assert_geq(sum.return_mean, 400.0, "CartPole return %g", sum.return_mean);
     orl_policy_free(p);
     orl_dataset_free(ds);
@@ -203,6 +207,7 @@ Test(train, awr_imitates_the_better_behaviour) {
     opt.n_sets = 2;
     cr_assert_eq(orl_train(ds, &opt, &bc, NULL), ORL_OK, "%s", orl_error_message());
     float ma = mean_action(awr), mb = mean_action(bc);
+    cr_log_info("mean action: awr %.3f, bc %.3f (seed 5)", (double)ma, (double)mb);
     cr_assert_gt(ma, 0.25f, "AWR mean action %g", (double)ma);
     cr_assert_lt(fabsf(mb), 0.1f, "BC mean action %g", (double)mb);
     orl_policy_free(awr);
@@ -253,8 +258,7 @@ static orl_policy *train_run(const orl_dataset *ds, orl_train_options opt, const
         opt.checkpoint_every = 70;
         opt.resume = 1;
         opt.stop_after = stop_after;
-        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_ERR_INTERRUPTED, "%s",
-                     orl_error_message());
+        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_ERR_INTERRUPTED, "%s", orl_error_message());
         cr_assert_null(p);
         opt.stop_after = 0;
         orl_train_result res;
@@ -271,8 +275,7 @@ Test(train, resume_after_interrupt_gives_identical_bits) {
      * interrupted at step 130 (mid-iteration, between checkpoints at 70 and 140) and resumed;
      * and bc with the tanh-Gaussian head interrupted at 90 */
     orl_dataset *ds = make_dataset(1, 1, 40, 10, 11, mixed_act);
-    const char *awr_sets[] = {"hidden=32", "value_lr=3e-3", "policy_steps=100",
-                              "value_steps=20"};
+    const char *awr_sets[] = {"hidden=32", "value_lr=3e-3", "policy_steps=100", "value_steps=20"};
     orl_train_options opt;
     small_options(&opt, "awr", 300);
     opt.sets = awr_sets;
@@ -391,8 +394,8 @@ Test(train, policy_file_holds_the_config_and_log_is_json_lines) {
     orl_policy_free(p);
     cr_assert_eq(orl_policy_load(path, &p), ORL_OK);
     cr_assert_str_eq(p->algorithm, "awr");
-    const char *want[] = {"\"beta\":0.5", "\"max_weight\":20", "\"hidden\":16", "\"steps\":20",
-                          "\"algo\":\"awr\"", "\"lr\":0.0003"};
+    const char *want[] = {"\"beta\":0.5", "\"max_weight\":20", "\"hidden\":16",
+                          "\"steps\":20", "\"algo\":\"awr\"",  "\"lr\":0.0003"};
     for (int i = 0; i < 6; i++)
         cr_assert(strstr(p->config_json, want[i]), "%s not in %s", want[i], p->config_json);
     orl_policy_free(p);

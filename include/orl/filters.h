@@ -165,8 +165,8 @@ orl_awr_config orl_awr_defaults(void);
  *   G[t] = rew[t] + discount * ((1 - lambda) v_next[t] + lambda G[t + 1])
  * with lambda = 1 for Monte Carlo (then G is the bootstrapped return-to-go).
  * v_next (N) the values of next_obs, may be NULL (V = 0). target (N). ORL_ERR_INPUT. */
-orl_status orl_awr_targets(const orl_dataset *ds, const orl_awr_config *cfg,
-                           const double *v_next, double *target);
+orl_status orl_awr_targets(const orl_dataset *ds, const orl_awr_config *cfg, const double *v_next,
+                           double *target);
 
 /* advantages A = target - v, v (N) the values of obs (NULL: 0), v_next as above; not
  * standardised. adv (N). */

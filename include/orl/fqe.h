@@ -27,8 +27,8 @@
  * episode in log space and sum in double:
  *   DR_i = sum_t gamma^t [ w_t r_t - w_t q_t + w_{t-1} v_t ],  w_t = prod_{k<=t} rho_k, w_-1 = 1
  *   DR   = mean_i DR_i
- *   WDR  = sum_i sum_t gamma^t [ wn_t^i (r_t - q_t) + wn_{t-1}^i v_t ],  wn_t^i = w_t^i / sum_j w_t^j,
- *          wn_-1^i = 1 / E
+ *   WDR  = sum_i sum_t gamma^t [ wn_t^i (r_t - q_t) + wn_{t-1}^i v_t ],
+ *          wn_t^i = w_t^i / sum_j w_t^j,  wn_-1^i = 1 / E
  * An episode that ended before step t keeps its last cumulative weight in the normaliser
  * sum_j w_t^j (it is padded with an absorbing zero-reward state), the convention of weighted
  * per-decision IS. Nothing after the last logged step is bootstrapped, so DR is unbiased for
@@ -64,15 +64,15 @@ typedef enum orl_fqe_target {
 } orl_fqe_target;
 
 typedef struct orl_fqe_config {
-    double gamma;       /* discount; NaN: the dataset header's discount, or 0.99 if unknown */
-    int32_t hidden;     /* H, width of every hidden layer (256) */
-    int32_t n_hidden;   /* hidden layers, 1..ORL_MLP_MAX_LAYERS-1 (2) */
-    int64_t steps;      /* gradient steps (50000) */
-    int32_t batch;      /* B (256) */
-    float lr;           /* Adam learning rate (3e-4); betas, eps are PyTorch's */
-    orl_fqe_loss loss;  /* Huber (default) or MSE */
-    float huber_delta;  /* 1 */
-    float grad_clip;    /* global gradient-norm clip, 0: none (default 0) */
+    double gamma;      /* discount; NaN: the dataset header's discount, or 0.99 if unknown */
+    int32_t hidden;    /* H, width of every hidden layer (256) */
+    int32_t n_hidden;  /* hidden layers, 1..ORL_MLP_MAX_LAYERS-1 (2) */
+    int64_t steps;     /* gradient steps (50000) */
+    int32_t batch;     /* B (256) */
+    float lr;          /* Adam learning rate (3e-4); betas, eps are PyTorch's */
+    orl_fqe_loss loss; /* Huber (default) or MSE */
+    float huber_delta; /* 1 */
+    float grad_clip;   /* global gradient-norm clip, 0: none (default 0) */
     orl_fqe_target target_update; /* Polyak (default) or hard */
     float tau;                    /* Polyak rate (0.005) */
     int64_t target_period;        /* hard copies every this many steps (1000) */
@@ -114,11 +114,11 @@ orl_status orl_fqe_fit(const orl_dataset *ds, const orl_policy *policy, const or
 /* ---- tabular FQE (one-hot observations) ---- */
 
 typedef struct orl_fqe_tabular_config {
-    double gamma;      /* discount in [0, 1] */
-    int32_t horizon;   /* 0: the stationary fixed point; H > 0: finite-horizon backward
-                          induction, q and v at step t of an episode use Q_{H - t} */
-    int64_t max_iter;  /* stationary: most sweeps (0: 100000) */
-    double tol;        /* stationary: stop when no Q changes by more than this (0: 1e-10) */
+    double gamma;     /* discount in [0, 1] */
+    int32_t horizon;  /* 0: the stationary fixed point; H > 0: finite-horizon backward
+                         induction, q and v at step t of an episode use Q_{H - t} */
+    int64_t max_iter; /* stationary: most sweeps (0: 100000) */
+    double tol;       /* stationary: stop when no Q changes by more than this (0: 1e-10) */
 } orl_fqe_tabular_config;
 
 /* tabular FQE of the evaluation policy given by probs (n_states, n_actions), row s the
@@ -145,19 +145,19 @@ void orl_dr_options_init(orl_dr_options *opt);
 
 /* DR and WDR with the diagnostics fields of orl_ope_estimate (ope.h) */
 typedef struct orl_dr_estimate {
-    double dr;               /* per-decision doubly robust estimate: mean of dr_episode */
-    double dr_stderr;        /* sample std of dr_episode / sqrt(E) (0 when E < 2) */
-    double wdr;              /* weighted doubly robust estimate: sum of wdr_episode */
-    double *dr_episode;      /* (E) DR_i, for bootstrapping over episodes; owned */
-    double *wdr_episode;     /* (E) episode i's share of WDR; owned */
-    double ess;              /* (sum_e w_e)^2 / sum_e w_e^2 over trajectory weights w_e */
-    double max_weight_share; /* max_e w_e / sum_e w_e */
+    double dr;                         /* per-decision doubly robust estimate: mean of dr_episode */
+    double dr_stderr;                  /* sample std of dr_episode / sqrt(E) (0 when E < 2) */
+    double wdr;                        /* weighted doubly robust estimate: sum of wdr_episode */
+    double *dr_episode;                /* (E) DR_i, for bootstrapping over episodes; owned */
+    double *wdr_episode;               /* (E) episode i's share of WDR; owned */
+    double ess;                        /* (sum_e w_e)^2 / sum_e w_e^2 over trajectory weights w_e */
+    double max_weight_share;           /* max_e w_e / sum_e w_e */
     double log_ratio_clipped_fraction; /* steps whose log-ratio was clipped (from the ratios) */
-    int64_t n_episodes;      /* E */
-    int64_t n_steps;         /* N */
-    int warn_low_ess;        /* 1 when ess < ess_warn_fraction * n_episodes */
-    int behavior_estimated;  /* copied from the ratios (RIS) */
-    int logged_missing;      /* copied from the ratios */
+    int64_t n_episodes;                /* E */
+    int64_t n_steps;                   /* N */
+    int warn_low_ess;                  /* 1 when ess < ess_warn_fraction * n_episodes */
+    int behavior_estimated;            /* copied from the ratios (RIS) */
+    int logged_missing;                /* copied from the ratios */
     double gamma;
 } orl_dr_estimate;
 

@@ -51,9 +51,9 @@ typedef struct orl_hparam_def {
 /* resolved values of a learner's table (defaults overridden by --set) */
 typedef struct orl_hparams {
     int32_t n;
-    const orl_hparam_def *defs;        /* (n) the learner's table */
-    char values[ORL_HPARAMS_MAX][64];  /* (n) the values as text */
-    double numbers[ORL_HPARAMS_MAX];   /* (n) INT and FLOAT values; NaN for CHOICE */
+    const orl_hparam_def *defs;       /* (n) the learner's table */
+    char values[ORL_HPARAMS_MAX][64]; /* (n) the values as text */
+    double numbers[ORL_HPARAMS_MAX];  /* (n) INT and FLOAT values; NaN for CHOICE */
 } orl_hparams;
 
 /* the value of name (which must be in the table: a programmer error otherwise) */
@@ -64,13 +64,13 @@ const char *orl_hparams_text(const orl_hparams *hp, const char *name);
 
 /* a batch gathered by the loop; every array holds B rows */
 typedef struct orl_train_batch {
-    int32_t size;           /* B */
-    const int64_t *rows;    /* (B) row indices into the training dataset */
-    const float *obs;       /* (B, S) raw (unnormalised) observations */
-    const float *next_obs;  /* (B, S) */
-    const float *act;       /* (B, A) continuous actions, NULL when discrete */
-    const int32_t *act_idx; /* (B) discrete actions, NULL when continuous */
-    const float *rew;       /* (B) */
+    int32_t size;            /* B */
+    const int64_t *rows;     /* (B) row indices into the training dataset */
+    const float *obs;        /* (B, S) raw (unnormalised) observations */
+    const float *next_obs;   /* (B, S) */
+    const float *act;        /* (B, A) continuous actions, NULL when discrete */
+    const int32_t *act_idx;  /* (B) discrete actions, NULL when continuous */
+    const float *rew;        /* (B) */
     const uint8_t *terminal; /* (B) */
 } orl_train_batch;
 
@@ -101,8 +101,8 @@ typedef struct orl_learner_context {
 } orl_learner_context;
 
 typedef struct orl_learner_ops {
-    const char *name;             /* "bc", ... */
-    const char *summary;          /* one line for --help */
+    const char *name;              /* "bc", ... */
+    const char *summary;           /* one line for --help */
     const orl_hparam_def *hparams; /* the table, terminated by a {NULL} entry */
 
     /* builds the state; rng initialises parameters (and is the learner's own stream: it is
@@ -150,22 +150,22 @@ typedef struct orl_train_options {
     const char *algo;        /* learner name */
     const char *const *sets; /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
-    int64_t steps;            /* gradient steps (default 100000) */
-    int32_t batch;            /* B (default 256, CORL) */
-    uint64_t seed;            /* default 0 */
-    double val_fraction;      /* episodes held out for the validation loss (default 0.05; with
-                                 fewer than 20 episodes none); 0: none */
-    int64_t log_every;        /* metrics line and validation loss every so many steps (1000) */
-    const char *log_path;     /* NULL: no metrics log; else JSON Lines, appended on resume */
-    const char *eval_env;     /* NULL: no evaluation; else the environment id */
-    int64_t eval_every;       /* evaluate every so many steps (and at the end) */
-    int64_t eval_episodes;    /* episodes per evaluation (default 10) */
-    const char *checkpoint_path; /* NULL: none; else the checkpoint file */
-    int64_t checkpoint_every;    /* steps between checkpoints */
-    int resume;               /* 1: continue from checkpoint_path when it exists */
-    int64_t stop_after;       /* 0: run to steps; else stop (as if interrupted) after this many
-                                 steps of this call, after writing a checkpoint (tests) */
-    const char *data_path;    /* for the config JSON only (may be NULL) */
+    int64_t steps;                /* gradient steps (default 100000) */
+    int32_t batch;                /* B (default 256, CORL) */
+    uint64_t seed;                /* default 0 */
+    double val_fraction;          /* episodes held out for the validation loss (default 0.05; with
+                                     fewer than 20 episodes none); 0: none */
+    int64_t log_every;            /* metrics line and validation loss every so many steps (1000) */
+    const char *log_path;         /* NULL: no metrics log; else JSON Lines, appended on resume */
+    const char *eval_env;         /* NULL: no evaluation; else the environment id */
+    int64_t eval_every;           /* evaluate every so many steps (and at the end) */
+    int64_t eval_episodes;        /* episodes per evaluation (default 10) */
+    const char *checkpoint_path;  /* NULL: none; else the checkpoint file */
+    int64_t checkpoint_every;     /* steps between checkpoints */
+    int resume;                   /* 1: continue from checkpoint_path when it exists */
+    int64_t stop_after;           /* 0: run to steps; else stop (as if interrupted) after this many
+                                     steps of this call, after writing a checkpoint (tests) */
+    const char *data_path;        /* for the config JSON only (may be NULL) */
     const orl_progress *progress; /* may be NULL */
 } orl_train_options;
 
@@ -173,15 +173,15 @@ typedef struct orl_train_options {
 void orl_train_options_init(orl_train_options *opt);
 
 typedef struct orl_train_result {
-    int64_t steps_done;      /* the last step reached (== steps when complete) */
-    int64_t resumed_from;    /* step the run resumed at (0 when fresh) */
-    orl_train_losses last;   /* losses of the last step */
-    double val_loss;         /* last validation loss (NaN when none) */
-    double eval_return;      /* last evaluation's mean return (NaN when none) */
-    double eval_score;       /* its normalised score (NaN when none or no reference) */
-    double seconds;          /* wall time of this call */
+    int64_t steps_done;    /* the last step reached (== steps when complete) */
+    int64_t resumed_from;  /* step the run resumed at (0 when fresh) */
+    orl_train_losses last; /* losses of the last step */
+    double val_loss;       /* last validation loss (NaN when none) */
+    double eval_return;    /* last evaluation's mean return (NaN when none) */
+    double eval_score;     /* its normalised score (NaN when none or no reference) */
+    double seconds;        /* wall time of this call */
     int64_t train_episodes, val_episodes;
-    char config_json[4096];  /* everything the run used, as stored in the policy */
+    char config_json[4096]; /* everything the run used, as stored in the policy */
 } orl_train_result;
 
 /* the config JSON the run would use (hyperparameters resolved), without training: for
@@ -210,15 +210,18 @@ typedef struct orl_imitation orl_imitation;
  * ReLU, Adam 3e-4, deterministic head, normalised states); Gaussian log-std bounds [-5, 2] as
  * CORL's CQL/IQL actors */
 #define ORL_IMITATION_HPARAM_DEFS                                                                  \
-    {"head", ORL_HPARAM_KIND_CHOICE, "auto", "auto|deterministic|gaussian|tanh_gaussian|categorical", \
-     "policy head; auto: deterministic (continuous, CORL BC) or categorical (discrete)"},         \
+    {"head", ORL_HPARAM_KIND_CHOICE, "auto",                                                       \
+     "auto|deterministic|gaussian|tanh_gaussian|categorical",                                      \
+     "policy head; auto: deterministic (continuous, CORL BC) or categorical (discrete)"},          \
         {"hidden", ORL_HPARAM_KIND_INT, "256", NULL, "hidden width (CORL, d3rlpy: 256)"},          \
         {"layers", ORL_HPARAM_KIND_INT, "2", NULL, "hidden layers (CORL, d3rlpy: 2)"},             \
         {"lr", ORL_HPARAM_KIND_FLOAT, "3e-4", NULL, "Adam learning rate (CORL BC: 3e-4)"},         \
         {"log_std_min", ORL_HPARAM_KIND_FLOAT, "-5", NULL, "Gaussian heads: log-std lower bound"}, \
         {"log_std_max", ORL_HPARAM_KIND_FLOAT, "2", NULL, "Gaussian heads: log-std upper bound"},  \
-        {"normalize_obs", ORL_HPARAM_KIND_INT, "1", NULL,                                          \
-         "1: observation mean/std normalisation (eps 1e-3) stored in the policy (CORL)"}
+    {                                                                                              \
+        "normalize_obs", ORL_HPARAM_KIND_INT, "1", NULL,                                           \
+            "1: observation mean/std normalisation (eps 1e-3) stored in the policy (CORL)"         \
+    }
 
 /* builds the policy (algorithm algo, config_json stored in it) for train's shapes, the
  * normaliser fitted on train's observations, parameters from rng. ORL_ERR_INPUT (a head that
