@@ -8,6 +8,7 @@
  * for). The estimators are ope.h's and fqe.h's; the report model and renderers report.h's. */
 #include "cli/cli.h"
 #include "cli/policy_load.h"
+#include "orl/env.h"
 #include "orl/fqe.h"
 #include "orl/ope.h"
 #include "orl/report.h"
@@ -189,6 +190,20 @@ static orl_status fit_fqe(const ope_run *run, const orl_policy *p, orl_fqe_resul
     return st;
 }
 
+/* the RIS behaviour model for ds: counts (the study's tabular MLE) for discrete actions on a
+ * tabular environment or one the registry does not know, a maximum-likelihood MLP otherwise
+ * (softmax for discrete actions on continuous states, Gaussian for continuous actions) */
+static orl_ope_behavior ris_behavior(const orl_dataset *ds) {
+    orl_tabular_model m;
+    if (ds->h.action_kind != ORL_ACTION_KIND_DISCRETE) return ORL_OPE_BEHAVIOR_MLP;
+    int known = 0;
+    for (int32_t i = 0; i < orl_env_count(); i++)
+        known |= strcmp(orl_env_id(i), ds->h.env_id) == 0;
+    int tabular = known && orl_tabular_model_get(ds->h.env_id, &m) == ORL_OK;
+    orl_error_clear();
+    return !known || tabular ? ORL_OPE_BEHAVIOR_TABULAR : ORL_OPE_BEHAVIOR_MLP;
+}
+
 /* evaluates policy p with every estimator into pol */
 static orl_status evaluate(const ope_run *run, const orl_policy *p, orl_report_policy *pol) {
     const orl_dataset *ds = run->ds;
@@ -216,7 +231,7 @@ static orl_status evaluate(const ope_run *run, const orl_policy *p, orl_report_p
         if (e->kind == KIND_FQE || ratios[e->ris]) continue;
         orl_ope_ratio_options ropt;
         orl_ope_ratio_options_init(&ropt);
-        ropt.behavior = e->ris ? ORL_OPE_BEHAVIOR_TABULAR : ORL_OPE_BEHAVIOR_LOGGED;
+        ropt.behavior = e->ris ? ris_behavior(ds) : ORL_OPE_BEHAVIOR_LOGGED;
         ropt.seed = run->seed;
         ORL_TRY_GOTO(st, done, orl_ope_ratios_compute(ds, p, &ropt, &ratios[e->ris]));
         /* no held-out split: every episode is evaluated, so the ratios' steps must be the
@@ -554,8 +569,13 @@ int cmd_ope(int argc, char **argv) {
     snprintf(report->version, sizeof report->version, "%s", ORL_VERSION);
     if (ris_used)
         snprintf(report->notes, sizeof report->notes,
-                 "RIS: the behaviour policy is estimated by counts over the observed states "
+                 "RIS: the behaviour policy is estimated by %s "
                  "(maximum likelihood on the same episodes)%s",
+                 ris_behavior(ds) == ORL_OPE_BEHAVIOR_TABULAR
+                     ? "counts over the observed states"
+                     : (ds->h.action_kind == ORL_ACTION_KIND_DISCRETE
+                            ? "a softmax MLP over the observations"
+                            : "a Gaussian MLP over the observations (continuous actions)"),
                  ds->h.has_logp ? "" : ", because the dataset has no logged probabilities");
     if (!isnan(fail_below) || baseline)
         snprintf(report->gate_estimator, sizeof report->gate_estimator, "%.31s", gate_est);

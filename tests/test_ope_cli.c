@@ -543,6 +543,78 @@ Test(ope_cli, help_and_junit_without_gates) {
     free(text);
 }
 
+/* RIS on continuous actions: a small Pendulum dataset (medium behaviour, 20 episodes, seed 5,
+ * with logged probabilities), the behaviour estimated by the Gaussian MLP */
+Test(ope_cli, estimated_behavior_continuous_actions) {
+    scratch();
+    char data[1024], report[1024], out[1024], err[1024], args[8192];
+    path_of(data, sizeof data, "riscont", "pendulum.h5");
+    path_of(report, sizeof report, "riscont", "report.json");
+    path_of(out, sizeof out, "riscont", "stdout");
+    path_of(err, sizeof err, "riscont", "stderr");
+    orl_gen_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.env_id = "Pendulum-v1";
+    opt.behavior = "medium";
+    opt.episodes = 20;
+    opt.seed = 5;
+    cr_assert_eq(orl_gen(&opt, data, NULL), ORL_OK, "gen: %s", orl_error_message());
+    /* the range of the episodes' discounted returns (gamma 0.99, the dataset's): a weighted
+     * estimate is a convex combination of them */
+    double g_min = INFINITY, g_max = -INFINITY;
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_read(data, NULL, NULL, &ds), ORL_OK);
+    for (int64_t e = 0; e < ds->n_episodes; e++) {
+        double g = 0.0, disc = 1.0;
+        for (int64_t t = ds->ep_off[e]; t < ds->ep_off[e + 1]; t++, disc *= 0.99)
+            g += disc * ds->rew[t];
+        g_min = fmin(g_min, g);
+        g_max = fmax(g_max, g);
+    }
+    orl_dataset_free(ds);
+
+    snprintf(args, sizeof args,
+             "ope builtin:Pendulum-v1/noise=0.3 --data '%s' --estimators wis,pdis,ris-wis "
+             "--behavior estimated --bootstrap 50 --format json -o '%s'",
+             data, report);
+    int rc = run_orl(args, out, err);
+    char *errtext = slurp(err);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, errtext);
+    free(errtext);
+    char *text = slurp(report);
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    cr_assert(j, "%s: %s", jerr.text, text);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "behavior")), "estimated");
+    cr_assert(!json_is_true(json_object_get(j, "ris_because_missing")), "%s", text);
+    cr_assert(strstr(json_string_value(json_object_get(j, "notes")), "Gaussian MLP"), "%s", text);
+    json_t *rows =
+        json_object_get(json_array_get(json_object_get(j, "policies"), 0), "estimates");
+    cr_assert_eq(json_array_size(rows), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *row = json_array_get(rows, i);
+        double est = json_real_value(json_object_get(row, "estimate"));
+        cr_assert(isfinite(est), "row %zu: %g", i, est);
+        cr_assert(json_is_true(json_object_get(row, "behavior_estimated")), "row %zu", i);
+        /* wis and ris-wis (rows 0 and 2) are weighted; pdis is not bounded by the returns
+           (200 steps of continuous-action ratios: its weights can be astronomically large) */
+        if (i != 1)
+            cr_assert(est >= g_min - 1e-6 && est <= g_max + 1e-6, "row %zu: %g not in [%g, %g]",
+                      i, est, g_min, g_max);
+    }
+    json_decref(j);
+    free(text);
+
+    /* Markdown says so too */
+    snprintf(args, sizeof args,
+             "ope builtin:Pendulum-v1/noise=0.3 --data '%s' --estimators ris-pdis --bootstrap 20",
+             data);
+    cr_assert_eq(run_orl(args, out, err), 0);
+    text = slurp(out);
+    cr_assert(strstr(text, "estimated") && strstr(text, "Gaussian MLP"), "%s", text);
+    free(text);
+}
+
 /* ---- the report model, without the program ---- */
 
 Test(report, render_escapes_and_gate) {

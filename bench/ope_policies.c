@@ -1,0 +1,340 @@
+/* bench/ope_policies: off-policy estimates of several evaluation policies of different quality
+ * against their Monte-Carlo truth, on Pendulum-v1 and CartPole-v1 — the issue's "validation on
+ * orl gen datasets".
+ *
+ * Per environment: a medium-replay dataset from orl_gen (200 episodes, seed 1: noise stepping
+ * from random down to the medium level, exact logged probabilities); five evaluation policies,
+ * the builtin behaviours at noise 0, 0.25, 0.5, 0.75 and 1 (expert to random); the truth of
+ * each is the discounted (gamma 0.99) Monte-Carlo value of TRUTH_EPISODES sampled episodes
+ * (seed 1000, rollouts here, since orl_eval reports undiscounted returns). Estimators: is,
+ * pdis, wis, wpdis with the logged probabilities; ris-wis, ris-pdis with the behaviour fitted
+ * by maximum likelihood (ope.h's MLP: Gaussian for Pendulum, softmax for CartPole, defaults);
+ * fqe (a small budget, stated in the output), dr and wdr on it with the logged ratios.
+ *
+ * Output, one JSON object per line: per environment a "dataset" line (steps, episodes, the
+ * truth and its standard error per policy, the FQE budget), then per (environment, estimator)
+ * the estimates, relative errors |est - truth| / |truth|, their mean, Spearman's rank
+ * correlation across the policies (ties averaged; null when an estimate is NaN), and regret@1 =
+ * (max truth - truth of the best-estimated policy) / (max truth - min truth). Seconds per
+ * estimator are the time spent in it over all policies (FQE's fit counted once, under fqe).
+ *
+ * Usage: ope_policies [--fqe-steps N] [--truth-episodes N] [--env ID] (defaults below). The
+ * dataset is written to a temporary file and removed. */
+#include "orl/behavior.h"
+#include "orl/env.h"
+#include "orl/eval.h"
+#include "orl/fqe.h"
+#include "orl/ope.h"
+#include "orl/policy.h"
+#include "orl/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define N_POLICIES     5
+#define N_ESTIMATORS   9
+#define GAMMA          0.99
+#define DATA_EPISODES  200
+#define DATA_SEED      1
+#define TRUTH_SEED     1000
+#define TRUTH_EPISODES 1000
+#define FQE_STEPS      5000
+#define FQE_HIDDEN     64
+#define FQE_BATCH      128
+#define FQE_SAMPLES    5
+
+static const double noise_levels[N_POLICIES] = {0.0, 0.25, 0.5, 0.75, 1.0};
+static const char *const estimator_names[N_ESTIMATORS] = {
+    "is", "pdis", "wis", "wpdis", "ris-wis", "ris-pdis", "fqe", "dr", "wdr"};
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int fail(const char *what, orl_status st) {
+    fprintf(stderr, "ope_policies: %s: %s (%s)\n", what, orl_status_string(st),
+            orl_error_message());
+    return 2;
+}
+
+/* discounted Monte-Carlo value of p on env_id: mean over episodes of sum_t gamma^t r_t, and
+ * its standard error */
+static orl_status mc_value(const orl_policy *p, const char *env_id, int64_t episodes,
+                           uint64_t seed, double *mean, double *se) {
+    orl_env *env = NULL;
+    orl_policy_work *w = NULL;
+    orl_status st = orl_env_make(env_id, &env);
+    if (st == ORL_OK) st = orl_policy_work_create(p, 1, &w);
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, 1);
+    if (env) orl_env_seed(env, seed);
+    float obs[ORL_ENV_MAX_OBS], next[ORL_ENV_MAX_OBS], act[ORL_ENV_MAX_ACT];
+    int discrete = p->action_kind == ORL_ACTION_KIND_DISCRETE;
+    double sum = 0.0, sum2 = 0.0;
+    for (int64_t e = 0; st == ORL_OK && e < episodes; e++) {
+        orl_env_reset(env, obs);
+        double g = 0.0, disc = 1.0;
+        for (;;) {
+            int32_t a = 0;
+            st = orl_policy_act(p, w, obs, 1, ORL_POLICY_MODE_SAMPLE, &rng, discrete ? NULL : act,
+                                discrete ? &a : NULL);
+            orl_env_result res;
+            if (st == ORL_OK) st = orl_env_step(env, discrete ? NULL : act, a, next, &res);
+            if (st) break;
+            g += disc * res.reward;
+            disc *= GAMMA;
+            memcpy(obs, next, sizeof obs);
+            if (res.terminated || res.truncated) break;
+        }
+        sum += g;
+        sum2 += g * g;
+    }
+    double n = (double)episodes;
+    *mean = sum / n;
+    *se = sqrt(fmax(0.0, sum2 / n - *mean * *mean) / (n - 1.0));
+    orl_policy_work_free(w);
+    orl_env_free(env);
+    return st;
+}
+
+/* ranks (n) of x, 1 = smallest, ties get their average rank */
+static void ranks_of(const double *x, int n, double *rank) {
+    for (int i = 0; i < n; i++) {
+        int below = 0, equal = 0;
+        for (int j = 0; j < n; j++) {
+            below += x[j] < x[i];
+            equal += x[j] == x[i];
+        }
+        rank[i] = below + 0.5 * (equal + 1);
+    }
+}
+
+/* Spearman's rank correlation: Pearson's correlation of the ranks (NaN when an x is NaN or
+ * one side is constant) */
+static double spearman(const double *x, const double *y, int n) {
+    for (int i = 0; i < n; i++)
+        if (isnan(x[i]) || isnan(y[i])) return NAN;
+    double rx[N_POLICIES], ry[N_POLICIES], mx = 0.0, my = 0.0;
+    ranks_of(x, n, rx);
+    ranks_of(y, n, ry);
+    for (int i = 0; i < n; i++) {
+        mx += rx[i] / n;
+        my += ry[i] / n;
+    }
+    double sxy = 0.0, sxx = 0.0, syy = 0.0;
+    for (int i = 0; i < n; i++) {
+        sxy += (rx[i] - mx) * (ry[i] - my);
+        sxx += (rx[i] - mx) * (rx[i] - mx);
+        syy += (ry[i] - my) * (ry[i] - my);
+    }
+    return sxx > 0.0 && syy > 0.0 ? sxy / sqrt(sxx * syy) : NAN;
+}
+
+/* (max truth - truth[argmax estimate]) / (max truth - min truth); NaN estimates never win */
+static double regret_at_1(const double *estimate, const double *truth, int n) {
+    int pick = -1;
+    double tmax = -INFINITY, tmin = INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (!isnan(estimate[i]) && (pick < 0 || estimate[i] > estimate[pick])) pick = i;
+        tmax = fmax(tmax, truth[i]);
+        tmin = fmin(tmin, truth[i]);
+    }
+    if (pick < 0 || !(tmax > tmin)) return NAN;
+    return (tmax - truth[pick]) / (tmax - tmin);
+}
+
+static void put_number(double x) {
+    if (isfinite(x))
+        printf("%.6g", x);
+    else
+        printf("null");
+}
+
+static void put_array(const char *key, const double *x, int n) {
+    printf(",\"%s\":[", key);
+    for (int i = 0; i < n; i++) {
+        if (i) printf(",");
+        put_number(x[i]);
+    }
+    printf("]");
+}
+
+/* every estimate of the N_POLICIES policies on env_id; 0 on success */
+static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/orl-ope-policies-%ld-%s.h5",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(), env_id);
+    orl_gen_options g;
+    memset(&g, 0, sizeof g);
+    g.env_id = env_id;
+    g.behavior = "medium-replay";
+    g.episodes = DATA_EPISODES;
+    g.seed = DATA_SEED;
+    orl_status st = orl_gen(&g, path, NULL);
+    if (st) return fail("gen", st);
+    orl_dataset *ds = NULL;
+    st = orl_dataset_read(path, NULL, NULL, &ds);
+    remove(path);
+    if (st) return fail("read", st);
+
+    double truth[N_POLICIES], truth_se[N_POLICIES];
+    double est[N_ESTIMATORS][N_POLICIES], seconds[N_ESTIMATORS] = {0};
+    double truth_seconds = 0.0;
+    orl_fqe_config fc = orl_fqe_config_defaults();
+    fc.gamma = GAMMA;
+    fc.hidden = FQE_HIDDEN;
+    fc.steps = fqe_steps;
+    fc.batch = FQE_BATCH;
+    fc.lr = 1e-3f;
+    fc.target_update = ORL_FQE_TARGET_HARD;
+    fc.target_period = 100;
+    fc.n_action_samples = FQE_SAMPLES;
+    fc.seed = DATA_SEED;
+
+    for (int k = 0; k < N_POLICIES; k++) {
+        char name[128];
+        snprintf(name, sizeof name, "%s/noise=%g", env_id, noise_levels[k]);
+        orl_policy *pe = NULL;
+        st = orl_behavior_create(name, &pe);
+        if (st) return fail(name, st);
+
+        double t0 = now();
+        st = mc_value(pe, env_id, truth_episodes, TRUTH_SEED, &truth[k], &truth_se[k]);
+        truth_seconds += now() - t0;
+        if (st) return fail("truth", st);
+
+        /* logged and RIS log-ratios, the IS-type estimators on them */
+        orl_ope_ratios *logged = NULL, *ris = NULL;
+        orl_ope_ratio_options ro;
+        orl_ope_ratio_options_init(&ro);
+        orl_ope_options oo;
+        orl_ope_options_init(&oo);
+        oo.gamma = GAMMA;
+        t0 = now();
+        st = orl_ope_ratios_compute(ds, pe, &ro, &logged);
+        if (st) return fail("ratios", st);
+        double t_logged = now() - t0;
+        const orl_ope_estimator base[6] = {ORL_OPE_ESTIMATOR_IS,  ORL_OPE_ESTIMATOR_PDIS,
+                                           ORL_OPE_ESTIMATOR_WIS, ORL_OPE_ESTIMATOR_WPDIS,
+                                           ORL_OPE_ESTIMATOR_WIS, ORL_OPE_ESTIMATOR_PDIS};
+        for (int i = 0; i < 4; i++) {
+            t0 = now();
+            orl_ope_estimate e;
+            st = orl_ope_estimate_compute(logged, base[i], &oo, &e);
+            if (st) return fail(estimator_names[i], st);
+            est[i][k] = e.value;
+            seconds[i] += now() - t0 + t_logged / 4.0;
+        }
+        ro.behavior = ORL_OPE_BEHAVIOR_MLP;
+        ro.seed = DATA_SEED;
+        t0 = now();
+        st = orl_ope_ratios_compute(ds, pe, &ro, &ris);
+        if (st) return fail("RIS ratios", st);
+        double t_ris = now() - t0;
+        for (int i = 4; i < 6; i++) {
+            t0 = now();
+            orl_ope_estimate e;
+            st = orl_ope_estimate_compute(ris, base[i], &oo, &e);
+            if (st) return fail(estimator_names[i], st);
+            est[i][k] = e.value;
+            seconds[i] += now() - t0 + t_ris / 2.0;
+        }
+
+        /* FQE, then DR and WDR on it with the logged ratios */
+        orl_fqe_result fr;
+        memset(&fr, 0, sizeof fr);
+        t0 = now();
+        st = orl_fqe_fit(ds, pe, &fc, NULL, &fr);
+        if (st) return fail("fqe", st);
+        est[6][k] = fr.value;
+        seconds[6] += now() - t0;
+        orl_dr_options dopt;
+        orl_dr_options_init(&dopt);
+        dopt.gamma = GAMMA;
+        orl_dr_estimate dr;
+        memset(&dr, 0, sizeof dr);
+        t0 = now();
+        st = orl_dr_compute_from(logged->log_ratio, logged->rew, fr.q, fr.v, logged->ep_off,
+                                 logged->n_episodes, &dopt, &dr);
+        if (st) return fail("dr", st);
+        est[7][k] = dr.dr;
+        est[8][k] = dr.wdr;
+        seconds[7] += (now() - t0) / 2.0;
+        seconds[8] += (now() - t0) / 2.0;
+
+        orl_dr_estimate_free(&dr);
+        orl_fqe_result_free(&fr);
+        orl_ope_ratios_free(ris);
+        orl_ope_ratios_free(logged);
+        orl_policy_free(pe);
+    }
+
+    printf("{\"bench\":\"ope_policies\",\"env\":\"%s\",\"dataset\":\"medium-replay\","
+           "\"episodes\":%lld,\"steps\":%lld,\"seed\":%d,\"gamma\":%g,\"truth_episodes\":%lld,"
+           "\"truth_seed\":%d,\"truth_seconds\":%.3f",
+           env_id, (long long)ds->n_episodes, (long long)ds->n_steps, DATA_SEED, GAMMA,
+           (long long)truth_episodes, TRUTH_SEED, truth_seconds);
+    put_array("noise", noise_levels, N_POLICIES);
+    put_array("truth", truth, N_POLICIES);
+    put_array("truth_se", truth_se, N_POLICIES);
+    printf(",\"fqe\":{\"hidden\":%d,\"layers\":%d,\"steps\":%lld,\"batch\":%d,\"lr\":%g,"
+           "\"target\":\"hard/%lld\",\"action_samples\":%d},\"ris\":\"mlp (ope.h defaults)\"}\n",
+           fc.hidden, fc.n_hidden, (long long)fc.steps, fc.batch, (double)fc.lr,
+           (long long)fc.target_period, fc.n_action_samples);
+    for (int i = 0; i < N_ESTIMATORS; i++) {
+        double rel[N_POLICIES], mean_rel = 0.0;
+        for (int k = 0; k < N_POLICIES; k++) {
+            rel[k] = fabs(est[i][k] - truth[k]) / fabs(truth[k]);
+            mean_rel += rel[k] / N_POLICIES;
+        }
+        printf("{\"bench\":\"ope_policies\",\"env\":\"%s\",\"estimator\":\"%s\"", env_id,
+               estimator_names[i]);
+        put_array("estimate", est[i], N_POLICIES);
+        put_array("rel_error", rel, N_POLICIES);
+        printf(",\"mean_rel_error\":");
+        put_number(mean_rel);
+        printf(",\"spearman\":");
+        put_number(spearman(est[i], truth, N_POLICIES));
+        printf(",\"regret_at_1\":");
+        put_number(regret_at_1(est[i], truth, N_POLICIES));
+        printf(",\"seconds\":%.3f}\n", seconds[i]);
+        fflush(stdout);
+    }
+    orl_dataset_free(ds);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int64_t fqe_steps = FQE_STEPS, truth_episodes = TRUTH_EPISODES;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--fqe-steps") == 0 && i + 1 < argc)
+            fqe_steps = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--truth-episodes") == 0 && i + 1 < argc)
+            truth_episodes = atoll(argv[++i]);
+        else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc)
+            only = argv[++i];
+        else {
+            fprintf(stderr,
+                    "usage: ope_policies [--fqe-steps N] [--truth-episodes N] [--env ID]\n");
+            return 2;
+        }
+    }
+    if (fqe_steps < 1 || truth_episodes < 2) {
+        fprintf(stderr, "ope_policies: --fqe-steps >= 1 and --truth-episodes >= 2\n");
+        return 2;
+    }
+    const char *envs[2] = {"Pendulum-v1", "CartPole-v1"};
+    for (int i = 0; i < 2; i++) {
+        if (only && strcmp(only, envs[i]) != 0) continue;
+        int rc = run_env(envs[i], fqe_steps, truth_episodes);
+        if (rc) return rc;
+    }
+    return 0;
+}
