@@ -42,9 +42,9 @@
 #define DATA_SEED      1
 #define TRUTH_SEED     1000
 #define TRUTH_EPISODES 1000
-#define FQE_STEPS      5000
+#define FQE_STEPS      20000
 #define FQE_HIDDEN     64
-#define FQE_BATCH      128
+#define FQE_BATCH      64
 #define FQE_SAMPLES    5
 
 static const double noise_levels[N_POLICIES] = {0.0, 0.25, 0.5, 0.75, 1.0};
@@ -65,8 +65,8 @@ static int fail(const char *what, orl_status st) {
 
 /* discounted Monte-Carlo value of p on env_id: mean over episodes of sum_t gamma^t r_t, and
  * its standard error */
-static orl_status mc_value(const orl_policy *p, const char *env_id, int64_t episodes,
-                           uint64_t seed, double *mean, double *se) {
+static orl_status mc_value(const orl_policy *p, const char *env_id, int64_t episodes, uint64_t seed,
+                           double *mean, double *se) {
     orl_env *env = NULL;
     orl_policy_work *w = NULL;
     orl_status st = orl_env_make(env_id, &env);
@@ -193,7 +193,7 @@ static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes
     fc.batch = FQE_BATCH;
     fc.lr = 1e-3f;
     fc.target_update = ORL_FQE_TARGET_HARD;
-    fc.target_period = 100;
+    fc.target_period = 50;
     fc.n_action_samples = FQE_SAMPLES;
     fc.seed = DATA_SEED;
 

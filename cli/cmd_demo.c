@@ -5,8 +5,13 @@
  * medium-expert) with the builtin behaviours, validates each and prints one line per dataset
  * and the reference scores. */
 #include "cli/cli.h"
+#include "orl/env.h"
 #include "orl/eval.h"
+#include "orl/fqe.h"
+#include "orl/ope.h"
+#include "orl/train.h"
 
+#include <math.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -82,6 +87,137 @@ static void print_references(void) {
     }
 }
 
+/* ---- learned policies and their off-policy evaluation ---- */
+
+#define DEMO_TRAIN_STEPS   1500
+#define DEMO_EVAL_EPISODES 20
+#define DEMO_GAMMA         0.99
+#define DEMO_FQE_STEPS     6000
+
+/* discounted (gamma DEMO_GAMMA) Monte-Carlo value of p on DEMO_ENV over episodes sampled
+ * episodes from seed: the quantity the estimators estimate */
+static orl_status discounted_value(const orl_policy *p, int64_t episodes, uint64_t seed,
+                                   double *value) {
+    orl_env *env = NULL;
+    orl_policy_work *w = NULL;
+    orl_status st = orl_env_make(DEMO_ENV, &env);
+    if (st == ORL_OK) st = orl_policy_work_create(p, 1, &w);
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, 1);
+    if (env) orl_env_seed(env, seed);
+    float obs[ORL_ENV_MAX_OBS], next[ORL_ENV_MAX_OBS], act[ORL_ENV_MAX_ACT];
+    double sum = 0.0;
+    for (int64_t e = 0; st == ORL_OK && e < episodes; e++) {
+        orl_env_reset(env, obs);
+        double disc = 1.0;
+        for (;;) {
+            orl_env_result res;
+            st = orl_policy_act(p, w, obs, 1, ORL_POLICY_MODE_SAMPLE, &rng, act, NULL);
+            if (st == ORL_OK) st = orl_env_step(env, act, 0, next, &res);
+            if (st) break;
+            sum += disc * res.reward;
+            disc *= DEMO_GAMMA;
+            memcpy(obs, next, sizeof obs);
+            if (res.terminated || res.truncated) break;
+        }
+    }
+    *value = sum / (double)episodes;
+    orl_policy_work_free(w);
+    orl_env_free(env);
+    return st;
+}
+
+/* trains bc, fbc and awr briefly on the medium-replay data, saves them into dir, evaluates
+ * each in the environment and prints OPE estimates (WIS, WPDIS with the logged probabilities;
+ * FQE and WDR with a short FQE budget) next to the true discounted value and score */
+static int learned_policies(const char *dir) {
+    char data[4096];
+    snprintf(data, sizeof data, "%s/pendulum-medium-replay.h5", dir);
+    orl_dataset *ds = NULL;
+    orl_status st = orl_dataset_read(data, NULL, NULL, &ds);
+    if (st) return cli_fail("demo", st);
+    printf("\nlearned policies on %s (%lld steps; %d gradient steps each, Gaussian head,\n"
+           "64x2), true values from %d episodes, OPE at gamma %.2f (FQE %d steps):\n",
+           data, (long long)ds->n_steps, DEMO_TRAIN_STEPS, DEMO_EVAL_EPISODES, DEMO_GAMMA,
+           DEMO_FQE_STEPS);
+    printf("  %-6s %9s %6s %11s | %9s %9s %9s %9s %6s\n", "policy", "return", "score", "true value",
+           "wis", "wpdis", "fqe", "wdr", "ESS");
+    const char *algos[3] = {"bc", "fbc", "awr"};
+    const char *sets[3] = {"head=gaussian", "hidden=64", NULL};
+    int code = CLI_EXIT_OK;
+    for (int i = 0; i < 3 && code == CLI_EXIT_OK; i++) {
+        orl_train_options topt;
+        orl_train_options_init(&topt);
+        topt.algo = algos[i];
+        sets[2] = strcmp(algos[i], "awr") == 0 ? "value_steps=50" : NULL;
+        topt.sets = sets;
+        topt.n_sets = sets[2] ? 3 : 2;
+        topt.steps = DEMO_TRAIN_STEPS;
+        topt.seed = DEMO_SEED;
+        topt.data_path = data;
+        orl_policy *p = NULL;
+        orl_ope_ratios *r = NULL;
+        orl_fqe_result fqe;
+        memset(&fqe, 0, sizeof fqe);
+        orl_dr_estimate dr;
+        memset(&dr, 0, sizeof dr);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/policy-%s.h5", dir, algos[i]);
+        orl_rollout_summary sum;
+        double truth = NAN;
+        orl_ope_estimate wis, wpdis;
+        st = orl_train(ds, &topt, &p, NULL);
+        if (st == ORL_OK) st = orl_policy_save(p, path);
+        if (st == ORL_OK)
+            st = orl_eval(p, DEMO_ENV, DEMO_EVAL_EPISODES, DEMO_SEED + 1000, ORL_POLICY_MODE_SAMPLE,
+                          &sum, NULL);
+        if (st == ORL_OK) st = discounted_value(p, DEMO_EVAL_EPISODES, DEMO_SEED + 1000, &truth);
+        /* the estimators */
+        orl_ope_options oo;
+        orl_ope_options_init(&oo);
+        oo.gamma = DEMO_GAMMA;
+        if (st == ORL_OK) st = orl_ope_ratios_compute(ds, p, NULL, &r);
+        if (st == ORL_OK) st = orl_ope_estimate_compute(r, ORL_OPE_ESTIMATOR_WIS, &oo, &wis);
+        if (st == ORL_OK) st = orl_ope_estimate_compute(r, ORL_OPE_ESTIMATOR_WPDIS, &oo, &wpdis);
+        orl_fqe_config fc = orl_fqe_config_defaults();
+        fc.gamma = DEMO_GAMMA;
+        fc.hidden = 64;
+        fc.steps = DEMO_FQE_STEPS;
+        fc.batch = 64;
+        fc.lr = 1e-3f;
+        fc.target_update = ORL_FQE_TARGET_HARD;
+        fc.target_period = 50;
+        fc.n_action_samples = 5;
+        fc.seed = DEMO_SEED;
+        if (st == ORL_OK) st = orl_fqe_fit(ds, p, &fc, NULL, &fqe);
+        orl_dr_options dopt;
+        orl_dr_options_init(&dopt);
+        dopt.gamma = DEMO_GAMMA;
+        if (st == ORL_OK)
+            st = orl_dr_compute_from(r->log_ratio, r->rew, fqe.q, fqe.v, r->ep_off, r->n_episodes,
+                                     &dopt, &dr);
+        if (st)
+            code = cli_fail("demo", st);
+        else
+            printf("  %-6s %9.1f %6.1f %11.1f | %9.1f %9.1f %9.1f %9.1f %6.1f\n", algos[i],
+                   sum.return_mean, orl_normalized_score(DEMO_ENV, sum.return_mean), truth,
+                   wis.value, wpdis.value, fqe.value, dr.wdr, wis.ess);
+        orl_dr_estimate_free(&dr);
+        orl_fqe_result_free(&fqe);
+        orl_ope_ratios_free(r);
+        orl_policy_free(p);
+    }
+    int64_t n_episodes = ds->n_episodes;
+    orl_dataset_free(ds);
+    if (code == CLI_EXIT_OK)
+        printf("  (return and score: undiscounted, as orl eval reports them; true value: the\n"
+               "   discounted return the estimators target; ESS of the WIS weights out of %lld "
+               "episodes)\n"
+               "next: orl ope %s/policy-bc.h5 --data %s --estimators wis,wpdis,fqe,wdr\n",
+               (long long)n_episodes, dir, data);
+    return code;
+}
+
 int cmd_demo(int argc, char **argv) {
     const char *dir = "orl-demo", *examples = ORL_EXAMPLES_DIR;
     for (int i = 1; i < argc; i++) {
@@ -136,5 +272,5 @@ int cmd_demo(int argc, char **argv) {
     print_references();
     printf("\nnext: orl info %s/pendulum-medium.h5; orl eval builtin:%s/expert --env %s\n", dir,
            DEMO_ENV, DEMO_ENV);
-    return CLI_EXIT_OK;
+    return learned_policies(dir);
 }

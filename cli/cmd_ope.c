@@ -37,7 +37,8 @@ static void usage(FILE *f) {
             "                           (logged, or estimated by RIS with --behavior estimated)\n"
             "  ris-is, ris-pdis, ris-wis, ris-wpdis\n"
             "                           the same with the behaviour policy estimated by maximum\n"
-            "                           likelihood from the same data (regression IS, counts)\n"
+            "                           likelihood from the same data (regression IS: counts\n"
+            "                           on tabular data, else a softmax or Gaussian MLP)\n"
             "  fqe                      fitted Q evaluation (exact tabular FQE on GridWorld)\n"
             "  dr, wdr                  doubly robust and weighted doubly robust on FQE\n"
             "Each estimate gets a two-sided percentile bootstrap interval over episodes at\n"
@@ -197,8 +198,7 @@ static orl_ope_behavior ris_behavior(const orl_dataset *ds) {
     orl_tabular_model m;
     if (ds->h.action_kind != ORL_ACTION_KIND_DISCRETE) return ORL_OPE_BEHAVIOR_MLP;
     int known = 0;
-    for (int32_t i = 0; i < orl_env_count(); i++)
-        known |= strcmp(orl_env_id(i), ds->h.env_id) == 0;
+    for (int32_t i = 0; i < orl_env_count(); i++) known |= strcmp(orl_env_id(i), ds->h.env_id) == 0;
     int tabular = known && orl_tabular_model_get(ds->h.env_id, &m) == ORL_OK;
     orl_error_clear();
     return !known || tabular ? ORL_OPE_BEHAVIOR_TABULAR : ORL_OPE_BEHAVIOR_MLP;

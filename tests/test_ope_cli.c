@@ -588,8 +588,7 @@ Test(ope_cli, estimated_behavior_continuous_actions) {
     cr_assert_str_eq(json_string_value(json_object_get(j, "behavior")), "estimated");
     cr_assert(!json_is_true(json_object_get(j, "ris_because_missing")), "%s", text);
     cr_assert(strstr(json_string_value(json_object_get(j, "notes")), "Gaussian MLP"), "%s", text);
-    json_t *rows =
-        json_object_get(json_array_get(json_object_get(j, "policies"), 0), "estimates");
+    json_t *rows = json_object_get(json_array_get(json_object_get(j, "policies"), 0), "estimates");
     cr_assert_eq(json_array_size(rows), 3);
     for (size_t i = 0; i < 3; i++) {
         json_t *row = json_array_get(rows, i);
@@ -599,8 +598,8 @@ Test(ope_cli, estimated_behavior_continuous_actions) {
         /* wis and ris-wis (rows 0 and 2) are weighted; pdis is not bounded by the returns
            (200 steps of continuous-action ratios: its weights can be astronomically large) */
         if (i != 1)
-            cr_assert(est >= g_min - 1e-6 && est <= g_max + 1e-6, "row %zu: %g not in [%g, %g]",
-                      i, est, g_min, g_max);
+            cr_assert(est >= g_min - 1e-6 && est <= g_max + 1e-6, "row %zu: %g not in [%g, %g]", i,
+                      est, g_min, g_max);
     }
     json_decref(j);
     free(text);
