@@ -212,6 +212,11 @@ orl_status orl_ope_ratios_compute(const orl_dataset *ds, const orl_policy *pi_e,
         double prior =
             opt.count_prior >= 0.0 ? opt.count_prior : (opt.heldout_fraction > 0.0 ? 0.5 : 0.0);
         const uint8_t *fit_mask = opt.heldout_fraction > 0.0 ? fit : NULL;
+        /* a bounded behaviour model needs bounds: the data's, else the evaluation policy's */
+        if (opt.behavior == ORL_OPE_BEHAVIOR_MLP && !opt.mlp_act_low && pi_e->act_low) {
+            opt.mlp_act_low = pi_e->act_low;
+            opt.mlp_act_high = pi_e->act_high;
+        }
         if (opt.behavior == ORL_OPE_BEHAVIOR_MLP)
             ORL_TRY_GOTO(st, done, orl_ope_ris_mlp(ds, &opt, fit_mask, lpb_all));
         else

@@ -6,7 +6,10 @@
  * States are exact: each distinct observation vector (compared bit for bit) is one state, so
  * one-hot tabular observations and any discrete observation work. For continuous states, a
  * softmax MLP (discrete actions) or a Gaussian MLP (continuous actions) is fitted by maximum
- * likelihood with the NN engine. Not here: the estimators (is.c). */
+ * likelihood with the NN engine. With finite action bounds the Gaussian is tanh-squashed to the
+ * box and mixed with a uniform over the box, its state-dependent weight fitted too (the built-in
+ * behaviours are such mixtures): an unbounded Gaussian fitted to actions piled up at the bounds
+ * gives absurd densities there. Not here: the estimators (is.c). */
 #include "orl/ope.h"
 
 #include "orl/heads.h"
@@ -187,7 +190,60 @@ orl_status orl_ope_ris_dataset(const orl_dataset *ds, int32_t order, const uint8
 
 /* ---- neural behaviour models ---- */
 
-#define MLP_BATCH 256
+#define MLP_BATCH               256
+#define MLP_UNIFORM_MIX_DEFAULT 0.01
+
+/* the bounded density: the tanh-squashed Gaussian q of out[:, :2A] (heads.h) mixed with the
+ * uniform over the box, of weight m = floor + (1 - floor) sigmoid(v), v = out[:, 2A]:
+ *   logp = log((1 - m) q + m / vol), in log space;
+ * gq (B, 2A) is the squashed Gaussian's part of out, copied; with dlogp (training), dout (B, O)
+ * += dlogp d logp / d out, through dlq and dgq (B, 2A) scratch */
+typedef struct mix_work {
+    float *gq, *dgq, *logq, *dlq;
+    double floor_, log_vol;
+    int use_mix;
+} mix_work;
+
+static void bounded_log_prob(const orl_gaussian_head *gh, const mix_work *mw, float *logp,
+                             const float *out, int32_t O, const float *act, int32_t n,
+                             const float *dlogp, float *dout) {
+    const int32_t A2 = 2 * gh->act_dim;
+    for (int32_t i = 0; i < n; i++)
+        memcpy(mw->gq + (size_t)i * (size_t)A2, out + (size_t)i * (size_t)O,
+               (size_t)A2 * sizeof *mw->gq);
+    orl_tanh_gaussian_log_prob_forward(gh, mw->logq, mw->gq, act, n);
+    for (int32_t i = 0; i < n; i++) {
+        double lq = (double)mw->logq[i];
+        if (!mw->use_mix) {
+            logp[i] = (float)lq;
+            if (dlogp) mw->dlq[i] = dlogp[i];
+            continue;
+        }
+        double v = (double)out[(size_t)i * (size_t)O + (size_t)A2];
+        /* log sigmoid(v), log sigmoid(-v), stable */
+        double lsp = v >= 0.0 ? -log1p(exp(-v)) : v - log1p(exp(v));
+        double lsm = lsp - v;
+        double sp = exp(lsp), sm = exp(lsm);
+        double m = mw->floor_ + (1.0 - mw->floor_) * sp;
+        double l1m = log1p(-mw->floor_) + lsm; /* log(1 - m) */
+        double a = l1m + lq, b = log(m) - mw->log_vol;
+        double hi = a > b ? a : b;
+        double lp = hi + log(exp(a - hi) + exp(b - hi));
+        logp[i] = (float)lp;
+        if (dlogp) {
+            double rq = exp(a - lp), ru = exp(b - lp);
+            mw->dlq[i] = (float)((double)dlogp[i] * rq);
+            dout[(size_t)i * (size_t)O + (size_t)A2] +=
+                (float)((double)dlogp[i] * (ru * (m - mw->floor_) * sm / m - rq * sp));
+        }
+    }
+    if (!dlogp) return;
+    memset(mw->dgq, 0, (size_t)n * (size_t)A2 * sizeof *mw->dgq);
+    orl_tanh_gaussian_log_prob_backward(gh, mw->dgq, mw->dlq, mw->gq, act, n);
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t k = 0; k < A2; k++)
+            dout[(size_t)i * (size_t)O + (size_t)k] += mw->dgq[(size_t)i * (size_t)A2 + (size_t)k];
+}
 
 orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *opt_in,
                            const uint8_t *fit, double *log_pi_b) {
@@ -211,7 +267,35 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
     if (N < 1 || E < 1 || layers >= ORL_MLP_MAX_LAYERS || (discrete && n_actions < 2))
         ORL_FAIL(ORL_ERR_INPUT, "RIS (MLP): %lld steps, %d hidden layers (at most %d), %d actions",
                  (long long)N, layers, ORL_MLP_MAX_LAYERS - 1, n_actions);
-    const int32_t O = discrete ? n_actions : 2 * A;
+    mix_work mw = {0};
+    /* continuous: bounded when every bound is finite (the header's, else opt's fallback) */
+    const float *lo = NULL, *hi = NULL;
+    if (!discrete) {
+        int hdr = ds->h.act_low && ds->h.act_high, fb = opt.mlp_act_low && opt.mlp_act_high;
+        for (int32_t j = 0; j < A && hdr; j++)
+            hdr = isfinite(ds->h.act_low[j]) && isfinite(ds->h.act_high[j]) &&
+                  ds->h.act_high[j] > ds->h.act_low[j];
+        for (int32_t j = 0; j < A && fb; j++)
+            fb = isfinite(opt.mlp_act_low[j]) && isfinite(opt.mlp_act_high[j]) &&
+                 opt.mlp_act_high[j] > opt.mlp_act_low[j];
+        if (hdr) {
+            lo = ds->h.act_low;
+            hi = ds->h.act_high;
+        } else if (fb) {
+            lo = opt.mlp_act_low;
+            hi = opt.mlp_act_high;
+        }
+    }
+    const int bounded = lo != NULL;
+    double mix = opt.mlp_uniform_mix == 0.0 ? MLP_UNIFORM_MIX_DEFAULT : opt.mlp_uniform_mix;
+    if (!(mix < 1.0))
+        ORL_FAIL(ORL_ERR_INPUT, "RIS (MLP): uniform mixture floor %g, want < 1 (negative: none)",
+                 opt.mlp_uniform_mix);
+    mw.use_mix = bounded && mix >= 0.0;
+    mw.floor_ = mix > 0.0 ? mix : 0.0;
+    for (int32_t j = 0; bounded && j < A; j++) mw.log_vol += log((double)hi[j] - (double)lo[j]);
+    /* outputs: logits; [mean | raw log-std]; and the uniform weight's logit when mixed */
+    const int32_t O = discrete ? n_actions : 2 * A + (mw.use_mix ? 1 : 0);
 
     orl_status st = ORL_OK;
     orl_mlp m = {0};
@@ -265,9 +349,15 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
     dlogp = malloc((size_t)MLP_BATCH * sizeof *dlogp);
     bidx = malloc((size_t)MLP_BATCH * sizeof *bidx);
     bact = malloc((size_t)MLP_BATCH * (size_t)A * sizeof *bact);
-    if (!x || !grads || !dout || !logp || !dlogp || !bidx || !bact)
+    mw.gq = malloc((size_t)MLP_BATCH * 2 * (size_t)A * sizeof *mw.gq);
+    mw.dgq = malloc((size_t)MLP_BATCH * 2 * (size_t)A * sizeof *mw.dgq);
+    mw.logq = malloc((size_t)MLP_BATCH * sizeof *mw.logq);
+    mw.dlq = malloc((size_t)MLP_BATCH * sizeof *mw.dlq);
+    if (!x || !grads || !dout || !logp || !dlogp || !bidx || !bact || !mw.gq || !mw.dgq ||
+        !mw.logq || !mw.dlq)
         ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "RIS (MLP): buffers");
-    orl_gaussian_head gh = {.act_dim = A, .log_std_min = -5.0f, .log_std_max = 2.0f};
+    orl_gaussian_head gh = {
+        .act_dim = A, .log_std_min = -5.0f, .log_std_max = 2.0f, .lo = lo, .hi = hi};
 
     /* maximum likelihood: minimise the mean negative log-likelihood of mini-batches */
     int32_t B = n_fit < MLP_BATCH ? (int32_t)n_fit : MLP_BATCH;
@@ -290,6 +380,8 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
         if (discrete) {
             orl_categorical_log_prob_forward(logp, y, bidx, B, n_actions);
             orl_categorical_log_prob_backward(dout, dlogp, y, bidx, B, n_actions);
+        } else if (bounded) {
+            bounded_log_prob(&gh, &mw, logp, y, O, bact, B, dlogp, dout);
         } else {
             orl_gaussian_log_prob_forward(&gh, logp, y, bact, B);
             orl_gaussian_log_prob_backward(&gh, dout, dlogp, y, bact, B);
@@ -311,10 +403,14 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
         orl_normalizer_apply(&nm, ds->obs + (size_t)t0 * (size_t)S, n, x);
         orl_mlp_forward(&m, &w, x, n, NULL);
         const float *y = w.out[cfg.n_layers - 1];
-        if (discrete)
+        const float *at = discrete ? NULL : ds->act + (size_t)t0 * (size_t)A;
+        if (discrete) {
             orl_categorical_log_prob_forward(logp, y, ds->act_idx + t0, n, n_actions);
-        else
-            orl_gaussian_log_prob_forward(&gh, logp, y, ds->act + (size_t)t0 * (size_t)A, n);
+        } else if (bounded) {
+            bounded_log_prob(&gh, &mw, logp, y, O, at, n, NULL, NULL);
+        } else {
+            orl_gaussian_log_prob_forward(&gh, logp, y, at, n);
+        }
         for (int32_t i = 0; i < n; i++) log_pi_b[t0 + i] = (double)logp[i];
     }
 done:
@@ -330,5 +426,9 @@ done:
     free(dlogp);
     free(bidx);
     free(bact);
+    free(mw.gq);
+    free(mw.dgq);
+    free(mw.logq);
+    free(mw.dlq);
     return st;
 }

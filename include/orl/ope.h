@@ -74,6 +74,13 @@ typedef struct orl_ope_ratio_options {
     int32_t mlp_layers; /* hidden layers (2), ReLU */
     int64_t mlp_steps;  /* Adam steps on mini-batches of 256 (3000) */
     float mlp_lr;       /* Adam learning rate (1e-3) */
+    /* continuous actions with finite bounds (the header's act_low/act_high, else
+     * mlp_act_low/mlp_act_high): the MLP fits a tanh-squashed Gaussian scaled to the box, mixed
+     * with a fixed uniform density over the box of weight mlp_uniform_mix (0: the default 0.01;
+     * negative: none) */
+    double mlp_uniform_mix;
+    const float *mlp_act_low;  /* (A) fallback bounds (e.g. pi_e's), NULL: none */
+    const float *mlp_act_high; /* (A) */
 } orl_ope_ratio_options;
 
 /* defaults: logged behaviour, RIS(0), no held-out split, default prior, no clipping, the
@@ -139,10 +146,13 @@ orl_status orl_ope_ris_dataset(const orl_dataset *ds, int32_t order, const uint8
                                double prior, double *log_pi_b);
 
 /* RIS behaviour by a neural maximum-likelihood fit on ds (observations standardised with the
- * fitted episodes' statistics): a softmax MLP for discrete actions, a Gaussian MLP (mean and
- * state-dependent log-std in [-5, 2], unbounded density) for continuous actions, trained with
- * Adam on mini-batches of 256 steps drawn from the fit episodes (fit (E), NULL: all) with
- * orl_rng seeded (seed, 13); then log_pi_b (N) for every step. Sizes from opt (NULL:
+ * fitted episodes' statistics): a softmax MLP for discrete actions; for continuous actions a
+ * Gaussian MLP (mean and state-dependent log-std in [-5, 2]) whose density is, when every
+ * action bound is finite (header, else opt->mlp_act_low/high), the tanh-squashed Gaussian
+ * scaled to the box (heads.h, ORL_TANH_CLIP) mixed as (1 - m) q + m / vol(box) with the fixed
+ * uniform weight m = opt->mlp_uniform_mix (default 0.01), and the unbounded Gaussian otherwise;
+ * trained with Adam on mini-batches of 256 steps drawn from the fit episodes (fit (E), NULL:
+ * all) with orl_rng seeded (seed, 13); then log_pi_b (N) for every step. Sizes from opt (NULL:
  * defaults). ORL_ERR_INPUT, ORL_ERR_NUMERIC naming the step of a non-finite loss,
  * ORL_ERR_NOMEM. */
 orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *opt,
