@@ -13,18 +13,6 @@ static void usage(FILE *f) {
                "directory. OUT appears only when complete. --append adds to an existing SQLite.\n");
 }
 
-static int parse_layout(const char *s, orl_layout *out) {
-    if (strcmp(s, "d4rl") == 0)
-        *out = ORL_LAYOUT_D4RL;
-    else if (strcmp(s, "minari") == 0)
-        *out = ORL_LAYOUT_MINARI;
-    else if (strcmp(s, "sqlite") == 0)
-        *out = ORL_LAYOUT_SQLITE;
-    else
-        return 0;
-    return 1;
-}
-
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL;
     orl_read_options ropt = {0};
@@ -34,9 +22,8 @@ int cmd_convert(int argc, char **argv) {
             usage(stdout);
             return CLI_EXIT_OK;
         } else if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
-            if (!parse_layout(argv[++i], &wopt.layout))
-                return cli_usage_error("convert", "--layout '%s': expected d4rl, minari or sqlite",
-                                       argv[i]);
+            if (orl_layout_parse(argv[++i], &wopt.layout))
+                return cli_usage_error("convert", "%s", orl_error_message());
         } else if (strcmp(argv[i], "--in-layout") == 0 && i + 1 < argc) {
             ropt.layout = argv[++i];
         } else if (strcmp(argv[i], "--max-episode-steps") == 0 && i + 1 < argc) {

@@ -29,18 +29,6 @@ static void usage(FILE *f) {
             "Example: orl filter d.h5 -o best.h5 --where 'length > 100 AND NOT terminated'\n");
 }
 
-static int parse_layout(const char *s, orl_layout *out) {
-    if (strcmp(s, "d4rl") == 0)
-        *out = ORL_LAYOUT_D4RL;
-    else if (strcmp(s, "minari") == 0)
-        *out = ORL_LAYOUT_MINARI;
-    else if (strcmp(s, "sqlite") == 0)
-        *out = ORL_LAYOUT_SQLITE;
-    else
-        return 0;
-    return 1;
-}
-
 /* a finite number filling the whole string (a trailing '%' allowed when percent) */
 static int parse_number(const char *s, int percent, double *out) {
     char *end = NULL;
@@ -82,9 +70,8 @@ int cmd_filter(int argc, char **argv) {
                 return cli_usage_error("filter", "--discount '%s': expected a value in [0, 1]",
                                        argv[i]);
         } else if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
-            if (!parse_layout(argv[++i], &wopt.layout))
-                return cli_usage_error("filter", "--layout '%s': expected d4rl, minari or sqlite",
-                                       argv[i]);
+            if (orl_layout_parse(argv[++i], &wopt.layout))
+                return cli_usage_error("filter", "%s", orl_error_message());
         } else if (strcmp(argv[i], "--in-layout") == 0 && i + 1 < argc) {
             ropt.layout = argv[++i];
         } else if (strcmp(argv[i], "--max-episode-steps") == 0 && i + 1 < argc) {

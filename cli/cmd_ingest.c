@@ -186,14 +186,9 @@ int cmd_ingest(int argc, char **argv) {
         goto done;
     }
     if (layout) {
-        if (strcmp(layout, "d4rl") == 0 || strcmp(layout, "hdf5") == 0)
-            opt.write.layout = ORL_LAYOUT_D4RL;
-        else if (strcmp(layout, "minari") == 0)
-            opt.write.layout = ORL_LAYOUT_MINARI;
-        else if (strcmp(layout, "sqlite") == 0)
-            opt.write.layout = ORL_LAYOUT_SQLITE;
-        else {
-            code = cli_usage_error(verb, "--layout '%s': expected d4rl, minari or sqlite", layout);
+        st = orl_layout_parse(layout, &opt.write.layout);
+        if (st) {
+            code = cli_usage_error(verb, "%s", orl_error_message());
             goto done;
         }
     }

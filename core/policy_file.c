@@ -17,6 +17,7 @@
  * to open rather than crash HDF5. Not here: the implementations (policy.c). HDF5 types never
  * leave this file. */
 #include "orl/fs.h"
+#include "core/hdf5_util.h"
 #include "orl/policy.h"
 
 #include <hdf5.h>
@@ -36,40 +37,6 @@ struct orl_policy_file {
 };
 
 /* ---- HDF5 errors ---- */
-
-static void hdf5_quiet(void) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-typedef struct error_walk {
-    char *buf;
-    size_t cap;
-    int found;
-} error_walk;
-
-static herr_t error_walk_first(unsigned n, const H5E_error2_t *e, void *ctx) {
-    error_walk *w = ctx;
-    (void)n;
-    if (!w->found && e->desc && e->desc[0]) {
-        snprintf(w->buf, w->cap, "%s", e->desc);
-        w->found = 1;
-    }
-    return 0;
-}
-
-/* the innermost message of this thread's HDF5 error stack; call right after the failing call */
-static const char *hdf5_detail(char *buf, size_t cap) {
-    error_walk w = {buf, cap, 0};
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, error_walk_first, &w);
-    if (!w.found) snprintf(buf, cap, "no detail from HDF5");
-    return buf;
-}
-
-static void close_id(hid_t *id, herr_t (*close_fn)(hid_t)) {
-    if (*id >= 0) close_fn(*id);
-    *id = H5I_INVALID_HID;
-}
 
 /* ---- writing keys ---- */
 
@@ -92,9 +59,9 @@ static orl_status put_array(orl_policy_file *f, const char *key, hid_t ftype, hi
     orl_status st = ORL_OK;
     if (e < 0)
         st = orl_error_set(ORL_ERR_IO, "%s: cannot write key '%s' (%s)", f->path, key,
-                           hdf5_detail(why, sizeof why));
-    close_id(&dset, H5Dclose);
-    close_id(&space, H5Sclose);
+                           orl_hdf5_detail(why, sizeof why));
+    orl_hdf5_close_id(&dset, H5Dclose);
+    orl_hdf5_close_id(&space, H5Sclose);
     return st;
 }
 
@@ -127,10 +94,10 @@ orl_status orl_policy_file_put_text(orl_policy_file *f, const char *key, const c
     orl_status st = ORL_OK;
     if (e < 0)
         st = orl_error_set(ORL_ERR_IO, "%s: cannot write key '%s' (%s)", f->path, key,
-                           hdf5_detail(why, sizeof why));
-    close_id(&attr, H5Aclose);
-    close_id(&space, H5Sclose);
-    close_id(&t, H5Tclose);
+                           orl_hdf5_detail(why, sizeof why));
+    orl_hdf5_close_id(&attr, H5Aclose);
+    orl_hdf5_close_id(&space, H5Sclose);
+    orl_hdf5_close_id(&t, H5Tclose);
     return st;
 }
 
@@ -147,15 +114,15 @@ static orl_status open_array(orl_policy_file *f, const char *key, H5T_class_t wa
     hid_t d = H5Dopen2(f->file, key, H5P_DEFAULT);
     if (d < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s' is not a readable dataset (%s)", f->path, key,
-                 hdf5_detail(why, sizeof why));
+                 orl_hdf5_detail(why, sizeof why));
     hid_t type = H5Dget_type(d), space = H5Dget_space(d);
     H5T_class_t c = type >= 0 ? H5Tget_class(type) : H5T_NO_CLASS;
     size_t size = type >= 0 ? H5Tget_size(type) : 0;
     int rank = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     hsize_t dims = 0;
     if (rank == 1) H5Sget_simple_extent_dims(space, &dims, NULL);
-    close_id(&type, H5Tclose);
-    close_id(&space, H5Sclose);
+    orl_hdf5_close_id(&type, H5Tclose);
+    orl_hdf5_close_id(&space, H5Sclose);
     orl_status st = ORL_OK;
     if (c != want || size == 0 || size > 8)
         st = orl_error_set(ORL_ERR_FORMAT, "%s: key '%s': expected %s numbers", f->path, key,
@@ -196,7 +163,7 @@ static orl_status read_array(orl_policy_file *f, const char *key, H5T_class_t wa
                            key, (long long)n, (long long)got);
     else if (n > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0)
         st = orl_error_set(ORL_ERR_FORMAT, "%s: key '%s': cannot read (%s)", f->path, key,
-                           hdf5_detail(why, sizeof why));
+                           orl_hdf5_detail(why, sizeof why));
     H5Dclose(d);
     return st;
 }
@@ -247,17 +214,17 @@ orl_status orl_policy_file_get_text(orl_policy_file *f, const char *key, char *o
     if (mtype < 0 || H5Tset_size(mtype, size) < 0 || H5Tset_strpad(mtype, H5T_STR_NULLPAD) < 0 ||
         H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 || H5Aread(attr, mtype, buf) < 0)
         ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: key '%s': cannot read (%s)", f->path, key,
-                      hdf5_detail(why, sizeof why));
+                      orl_hdf5_detail(why, sizeof why));
     if (strlen(buf) + 1 > cap)
         ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: key '%s': text of %zu bytes (at most %zu)",
                       f->path, key, strlen(buf), cap - 1);
     memcpy(out, buf, strlen(buf) + 1);
 done:
     free(buf);
-    close_id(&mtype, H5Tclose);
-    close_id(&space, H5Sclose);
-    close_id(&ftype, H5Tclose);
-    close_id(&attr, H5Aclose);
+    orl_hdf5_close_id(&mtype, H5Tclose);
+    orl_hdf5_close_id(&space, H5Sclose);
+    orl_hdf5_close_id(&ftype, H5Tclose);
+    orl_hdf5_close_id(&attr, H5Aclose);
     return st;
 }
 
@@ -282,20 +249,21 @@ static orl_status save_common(const orl_policy *p, orl_policy_file *f) {
 }
 
 orl_status orl_policy_save(const orl_policy *p, const char *path) {
-    hdf5_quiet();
+    orl_hdf5_quiet();
     char tmp[4096], why[256];
     ORL_TRY(orl_fs_temp_name(path, tmp, sizeof tmp));
     orl_policy_file f = {H5I_INVALID_HID, path};
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0) H5Pset_libver_bounds(fapl, LIBVER_LOW, H5F_LIBVER_LATEST);
     f.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
-    close_id(&fapl, H5Pclose);
+    orl_hdf5_close_id(&fapl, H5Pclose);
     if (f.file < 0)
-        ORL_FAIL(ORL_ERR_IO, "%s: cannot create %s (%s)", path, tmp, hdf5_detail(why, sizeof why));
+        ORL_FAIL(ORL_ERR_IO, "%s: cannot create %s (%s)", path, tmp,
+                 orl_hdf5_detail(why, sizeof why));
     orl_status st = save_common(p, &f);
     if (H5Fclose(f.file) < 0 && st == ORL_OK)
         st = orl_error_set(ORL_ERR_IO, "%s: cannot finish %s (%s)", path, tmp,
-                           hdf5_detail(why, sizeof why));
+                           orl_hdf5_detail(why, sizeof why));
     if (st == ORL_OK) st = orl_fs_commit(tmp, path);
     if (st != ORL_OK) orl_fs_remove(tmp);
     return st;
@@ -372,7 +340,7 @@ static orl_status load_common(orl_policy_file *f, orl_policy_info *info, char *a
 orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *ops, int n,
                                 orl_policy **out) {
     *out = NULL;
-    hdf5_quiet();
+    orl_hdf5_quiet();
     FILE *probe = fopen(path, "rb");
     if (!probe) ORL_FAIL(ORL_ERR_IO, "%s: cannot open for reading", path);
     fclose(probe);
@@ -381,7 +349,7 @@ orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *o
     f.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f.file < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: not a readable HDF5 file, truncated or corrupt (%s)", path,
-                 hdf5_detail(why, sizeof why));
+                 orl_hdf5_detail(why, sizeof why));
 
     orl_status st;
     orl_policy_info info = {0};

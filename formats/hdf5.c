@@ -18,6 +18,7 @@
  * Not here: layout sniffing and the temporary-name/rename dance (io.c), Minari (minari.c).
  * HDF5 and zlib types never leave this file. */
 #include "formats/internal.h"
+#include "core/hdf5_util.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -42,41 +43,6 @@
 #define DEFLATE_FILTER_BIT (1u << 1) /* filter mask: pipeline entry 1 (deflate) not applied */
 
 /* ---- HDF5 errors ---- */
-
-/* the library prints nothing: HDF5's automatic error printing is off on every calling thread */
-static void hdf5_quiet(void) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-typedef struct error_walk {
-    char *buf;
-    size_t cap;
-    int found;
-} error_walk;
-
-static herr_t error_walk_first(unsigned n, const H5E_error2_t *e, void *ctx) {
-    error_walk *w = ctx;
-    (void)n;
-    if (!w->found && e->desc && e->desc[0]) {
-        snprintf(w->buf, w->cap, "%s", e->desc);
-        w->found = 1;
-    }
-    return 0;
-}
-
-/* the innermost message of this thread's HDF5 error stack; call right after the failing call */
-static const char *hdf5_detail(char *buf, size_t cap) {
-    error_walk w = {buf, cap, 0};
-    buf[0] = '\0';
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, error_walk_first, &w);
-    if (!w.found) snprintf(buf, cap, "no detail from HDF5");
-    return buf;
-}
-
-static void close_id(hid_t *id, herr_t (*close_fn)(hid_t)) {
-    if (*id >= 0) close_fn(*id);
-    *id = H5I_INVALID_HID;
-}
 
 /* 1 when every component of key ("infos/action_log_probs") names a link under loc */
 static int link_exists(hid_t loc, const char *key) {
@@ -174,9 +140,9 @@ static int read_one_string(hid_t id, int is_attr, char *out, size_t cap) {
         free(buf);
     }
 done:
-    close_id(&mtype, H5Tclose);
-    close_id(&space, H5Sclose);
-    close_id(&ftype, H5Tclose);
+    orl_hdf5_close_id(&mtype, H5Tclose);
+    orl_hdf5_close_id(&space, H5Sclose);
+    orl_hdf5_close_id(&ftype, H5Tclose);
     return ok;
 }
 
@@ -197,12 +163,12 @@ static orl_status attr_numbers(const char *path, hid_t obj, const char *name, hi
     else if (H5Aread(attr, mtype, values) < 0) {
         char why[256];
         st = orl_error_set(ORL_ERR_FORMAT, "%s: attribute '%s': cannot read (%s)", path, name,
-                           hdf5_detail(why, sizeof why));
+                           orl_hdf5_detail(why, sizeof why));
     } else
         *found = 1;
-    close_id(&space, H5Sclose);
-    close_id(&ftype, H5Tclose);
-    close_id(&attr, H5Aclose);
+    orl_hdf5_close_id(&space, H5Sclose);
+    orl_hdf5_close_id(&ftype, H5Tclose);
+    orl_hdf5_close_id(&attr, H5Aclose);
     return st;
 }
 
@@ -210,7 +176,7 @@ static void attr_text(hid_t obj, const char *name, char *out, size_t cap) {
     hid_t attr;
     if (!attr_open(obj, name, &attr)) return;
     read_one_string(attr, 1, out, cap);
-    close_id(&attr, H5Aclose);
+    orl_hdf5_close_id(&attr, H5Aclose);
 }
 
 /* writers of root attributes; each returns < 0 on failure */
@@ -219,8 +185,8 @@ static herr_t attr_put(hid_t obj, const char *name, hid_t ftype, hid_t mtype, hs
     hid_t space = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, NULL);
     hid_t attr = space >= 0 ? H5Acreate2(obj, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
     herr_t e = attr >= 0 ? H5Awrite(attr, mtype, values) : -1;
-    close_id(&attr, H5Aclose);
-    close_id(&space, H5Sclose);
+    orl_hdf5_close_id(&attr, H5Aclose);
+    orl_hdf5_close_id(&space, H5Sclose);
     return e;
 }
 
@@ -318,8 +284,8 @@ static orl_status column_open(hdf5_reader *rd, column *c, const char *key, colum
     hid_t dapl = H5Pcreate(H5P_DATASET_ACCESS);
     if (dapl >= 0) H5Pset_chunk_cache(dapl, READ_CACHE_SLOTS, READ_CACHE_BYTES, 1.0);
     c->dset = H5Dopen2(rd->file, key, dapl >= 0 ? dapl : H5P_DEFAULT);
-    if (c->dset < 0) hdf5_detail(why, sizeof why);
-    close_id(&dapl, H5Pclose);
+    if (c->dset < 0) orl_hdf5_detail(why, sizeof why);
+    orl_hdf5_close_id(&dapl, H5Pclose);
     if (c->dset < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s': not a readable dataset (%s)", rd->path, key, why);
 
@@ -335,9 +301,9 @@ static orl_status column_open(hdf5_reader *rd, column *c, const char *key, colum
         c->enum_size = c->enum_type >= 0 ? H5Tget_size(c->enum_type) : 0;
     }
     int base_is_int = base >= 0 && H5Tget_class(base) == H5T_INTEGER;
-    close_id(&base, H5Tclose);
-    close_id(&type, H5Tclose);
-    close_id(&space, H5Sclose);
+    orl_hdf5_close_id(&base, H5Tclose);
+    orl_hdf5_close_id(&type, H5Tclose);
+    orl_hdf5_close_id(&space, H5Sclose);
     c->type_class = tc;
     c->rank = rank;
 
@@ -375,8 +341,8 @@ static orl_status column_open(hdf5_reader *rd, column *c, const char *key, colum
 }
 
 static void column_close(column *c) {
-    close_id(&c->dset, H5Dclose);
-    close_id(&c->enum_type, H5Tclose);
+    orl_hdf5_close_id(&c->dset, H5Dclose);
+    orl_hdf5_close_id(&c->enum_type, H5Tclose);
 }
 
 /* reads rows [row0, row0 + n) of c, converted to mtype, into buf (n x width values) */
@@ -391,9 +357,9 @@ static orl_status column_read(const char *path, const column *c, hid_t mtype, in
     if (e >= 0) e = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
     if (e >= 0) e = H5Dread(c->dset, mtype, ms, fs, H5P_DEFAULT, buf);
     char why[256];
-    if (e < 0) hdf5_detail(why, sizeof why);
-    close_id(&ms, H5Sclose);
-    close_id(&fs, H5Sclose);
+    if (e < 0) orl_hdf5_detail(why, sizeof why);
+    orl_hdf5_close_id(&ms, H5Sclose);
+    orl_hdf5_close_id(&fs, H5Sclose);
     if (e < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s': cannot read rows %lld..%lld (%s)", path, c->key,
                  (long long)row0, (long long)(row0 + n - 1), why);
@@ -573,7 +539,7 @@ static void emit_row(hdf5_reader *rd, orl_dataset *block) {
 
 static orl_status reader_next(void *impl, orl_dataset *block) {
     hdf5_reader *rd = impl;
-    hdf5_quiet();
+    orl_hdf5_quiet();
     if (block->h.obs_dim != rd->obs_dim || block->h.act_dim != rd->act_dim ||
         (block->act_idx != NULL) != (rd->discrete != 0))
         ORL_FAIL(ORL_ERR_INPUT, "%s: block of shape obs %d act %d for a file of obs %d act %d",
@@ -590,9 +556,9 @@ static orl_status reader_next(void *impl, orl_dataset *block) {
 static void reader_close(void *impl) {
     hdf5_reader *rd = impl;
     if (!rd) return;
-    hdf5_quiet();
+    orl_hdf5_quiet();
     for (int c = 0; c < COLUMN_COUNT; c++) column_close(&rd->col[c]);
-    close_id(&rd->file, H5Fclose);
+    orl_hdf5_close_id(&rd->file, H5Fclose);
     free(rd->mem);
     free(rd);
 }
@@ -649,7 +615,7 @@ static orl_status read_metadata(hdf5_reader *rd, orl_header *h) {
 
 /* shared opener: d3rlpy selects episode_terminals as the episode ends */
 static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, int d3rlpy) {
-    hdf5_quiet();
+    orl_hdf5_quiet();
     orl_read_options defaults = {0};
     if (!opt) opt = &defaults;
     FILE *probe = fopen(r->path, "rb");
@@ -668,7 +634,7 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
     if (rd->file < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
                       "%s: not a readable HDF5 file, truncated or corrupt (%s)", r->path,
-                      hdf5_detail(why, sizeof why));
+                      orl_hdf5_detail(why, sizeof why));
 
     /* the keys, their shapes and their lengths */
     column *col = rd->col;
@@ -728,10 +694,10 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
             said_discrete = 0;
             for (size_t b = 0; b < size; b++) said_discrete |= value[b] != 0;
         }
-        close_id(&mtype, H5Tclose);
-        close_id(&type, H5Tclose);
-        close_id(&space, H5Sclose);
-        close_id(&flag, H5Dclose);
+        orl_hdf5_close_id(&mtype, H5Tclose);
+        orl_hdf5_close_id(&type, H5Tclose);
+        orl_hdf5_close_id(&space, H5Sclose);
+        orl_hdf5_close_id(&flag, H5Dclose);
     }
     const column *act = &col[COLUMN_ACT];
     if (act->type_class == H5T_INTEGER) {
@@ -767,7 +733,7 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
         hid_t v = H5Dopen2(rd->file, "version", H5P_DEFAULT);
         if (v >= 0 && read_one_string(v, 0, version, sizeof version))
             snprintf(r->header.tool, sizeof r->header.tool, "d3rlpy (dataset version %s)", version);
-        close_id(&v, H5Dclose);
+        orl_hdf5_close_id(&v, H5Dclose);
     }
 
     /* staging: one allocation; at least two rows so a row and its successor fit */
@@ -797,7 +763,7 @@ orl_status orl_d3rlpy_reader_open(orl_reader *r, const orl_read_options *opt) {
 }
 
 int orl_hdf5_has_key(const char *path, const char *key) {
-    hdf5_quiet();
+    orl_hdf5_quiet();
     FILE *probe = fopen(path, "rb");
     if (!probe) return 0;
     fclose(probe);
@@ -1007,7 +973,7 @@ static orl_status store_next(hdf5_writer *hw, int wait, int *stored) {
             char why[256];
             ORL_FAIL(ORL_ERR_IO, "%s: cannot write rows %llu..%llu (%s)", hw->path,
                      (unsigned long long)row0, (unsigned long long)(row0 + (hsize_t)sl->rows - 1),
-                     hdf5_detail(why, sizeof why));
+                     orl_hdf5_detail(why, sizeof why));
         }
     }
     pthread_mutex_lock(&hw->mu);
@@ -1045,7 +1011,7 @@ static orl_status submit_chunk(hdf5_writer *hw, int take_next) {
 
 static orl_status writer_write(void *impl, const orl_dataset *block) {
     hdf5_writer *hw = impl;
-    hdf5_quiet();
+    orl_hdf5_quiet();
     size_t s = (size_t)hw->obs_dim, a = (size_t)hw->act_dim;
     int64_t i = 0;
     while (i < block->n_steps) {
@@ -1098,15 +1064,15 @@ static void writer_release(hdf5_writer *hw) {
         pthread_mutex_destroy(&hw->mu);
     }
     if (hw->z_ready) deflateEnd(&hw->z);
-    for (int c = 0; c < WRITE_COUNT; c++) close_id(&hw->dset[c], H5Dclose);
-    close_id(&hw->file, H5Fclose);
+    for (int c = 0; c < WRITE_COUNT; c++) orl_hdf5_close_id(&hw->dset[c], H5Dclose);
+    orl_hdf5_close_id(&hw->file, H5Fclose);
     free(hw->mem);
     free(hw);
 }
 
 static orl_status writer_finish(void *impl) {
     hdf5_writer *hw = impl;
-    hdf5_quiet();
+    orl_hdf5_quiet();
     orl_status st = ORL_OK;
     slot *sl = &hw->slots[hw->fill_seq % N_SLOTS];
     if (sl->rows > 0) {
@@ -1125,7 +1091,7 @@ static orl_status writer_finish(void *impl) {
         if (e < 0) {
             char why[256];
             ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: cannot finish dataset (%s)", hw->path,
-                          hdf5_detail(why, sizeof why));
+                          orl_hdf5_detail(why, sizeof why));
         }
     }
     herr_t e = H5Fclose(hw->file);
@@ -1133,7 +1099,7 @@ static orl_status writer_finish(void *impl) {
     if (e < 0) {
         char why[256];
         ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: cannot close the file (%s)", hw->path,
-                      hdf5_detail(why, sizeof why));
+                      orl_hdf5_detail(why, sizeof why));
     }
 done:
     writer_release(hw);
@@ -1141,7 +1107,7 @@ done:
 }
 
 static void writer_discard(void *impl) {
-    hdf5_quiet();
+    orl_hdf5_quiet();
     writer_release(impl);
 }
 
@@ -1180,9 +1146,9 @@ static orl_status create_column(hdf5_writer *hw, int c, hid_t loc, const char *k
         if (hw->dset[c] < 0) e = -1;
     }
     char why[256];
-    if (e < 0) hdf5_detail(why, sizeof why);
-    close_id(&dcpl, H5Pclose);
-    close_id(&space, H5Sclose);
+    if (e < 0) orl_hdf5_detail(why, sizeof why);
+    orl_hdf5_close_id(&dcpl, H5Pclose);
+    orl_hdf5_close_id(&space, H5Sclose);
     if (e < 0) ORL_FAIL(ORL_ERR_IO, "%s: cannot create key '%s' (%s)", hw->path, key, why);
     return ORL_OK;
 }
@@ -1216,7 +1182,7 @@ static orl_status write_metadata(hdf5_writer *hw, const orl_header *h) {
     if (e < 0) {
         char why[256];
         ORL_FAIL(ORL_ERR_IO, "%s: cannot write metadata attributes (%s)", hw->path,
-                 hdf5_detail(why, sizeof why));
+                 orl_hdf5_detail(why, sizeof why));
     }
     return ORL_OK;
 }
@@ -1240,7 +1206,7 @@ static size_t writer_layout(hdf5_writer *hw, char *mem) {
 }
 
 orl_status orl_d4rl_writer_open(orl_writer *w, const orl_write_options *opt) {
-    hdf5_quiet();
+    orl_hdf5_quiet();
     orl_write_options defaults = {0};
     if (!opt) opt = &defaults;
     const orl_header *h = &w->header;
@@ -1305,14 +1271,14 @@ orl_status orl_d4rl_writer_open(orl_writer *w, const orl_write_options *opt) {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0) H5Pset_libver_bounds(fapl, LIBVER_LOW, H5F_LIBVER_LATEST);
     hw->file = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl >= 0 ? fapl : H5P_DEFAULT);
-    close_id(&fapl, H5Pclose);
+    orl_hdf5_close_id(&fapl, H5Pclose);
     if (hw->file < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot create %s (%s)", w->path, w->tmp,
-                      hdf5_detail(why, sizeof why));
+                      orl_hdf5_detail(why, sizeof why));
     hid_t flag_type = bool_type_create();
     if (flag_type < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot make the bool type (%s)", w->path,
-                      hdf5_detail(why, sizeof why));
+                      orl_hdf5_detail(why, sizeof why));
     st = create_column(hw, WRITE_OBS, hw->file, "observations", H5T_NATIVE_FLOAT, s, 1);
     if (!st)
         st = create_column(hw, WRITE_NEXT_OBS, hw->file, "next_observations", H5T_NATIVE_FLOAT, s,
@@ -1329,7 +1295,7 @@ orl_status orl_d4rl_writer_open(orl_writer *w, const orl_write_options *opt) {
         hid_t infos = H5Gcreate2(hw->file, "infos", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (infos < 0)
             ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot create group 'infos' (%s)", w->path,
-                          hdf5_detail(why, sizeof why));
+                          orl_hdf5_detail(why, sizeof why));
         st = create_column(hw, WRITE_LOGP, infos, "action_log_probs", H5T_NATIVE_FLOAT, 1, 0);
         H5Gclose(infos);
     }

@@ -140,6 +140,18 @@ done:
 
 /* ---- writers ---- */
 
+orl_status orl_layout_parse(const char *name, orl_layout *out) {
+    if (strcmp(name, "d4rl") == 0 || strcmp(name, "hdf5") == 0)
+        *out = ORL_LAYOUT_D4RL;
+    else if (strcmp(name, "minari") == 0)
+        *out = ORL_LAYOUT_MINARI;
+    else if (strcmp(name, "sqlite") == 0)
+        *out = ORL_LAYOUT_SQLITE;
+    else
+        ORL_FAIL(ORL_ERR_INPUT, "--layout '%s': expected d4rl, minari or sqlite", name);
+    return ORL_OK;
+}
+
 static orl_layout layout_from_path(const char *path) {
     const char *dot = strrchr(path, '.');
     const char *slash = strrchr(path, '/');

@@ -14,6 +14,7 @@
  * (ignored when reading, an empty group when writing), behaviour log-probabilities (Minari has
  * no field for them), Minari's Arrow storage. */
 #include "formats/internal.h"
+#include "core/hdf5_util.h"
 
 #include <hdf5.h>
 #include <jansson.h>
@@ -785,7 +786,7 @@ static void fill_metadata(orl_header *h, const json_t *meta, const json_t *env_s
 
 orl_status orl_minari_reader_open(orl_reader *r, const orl_read_options *opt) {
     (void)opt;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    orl_hdf5_quiet();
     minari_reader *rd = calloc(1, sizeof *rd);
     if (!rd) ORL_FAIL(ORL_ERR_NOMEM, "%s: reader", r->path);
     rd->file = rd->group = H5I_INVALID_HID;
@@ -1311,7 +1312,7 @@ done:
 static const orl_writer_ops minari_writer_ops = {writer_write, writer_finish, writer_discard};
 
 orl_status orl_minari_writer_open(orl_writer *w, const orl_write_options *opt) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    orl_hdf5_quiet();
     const orl_header *h = &w->header;
     minari_writer *mw = calloc(1, sizeof *mw);
     if (!mw) ORL_FAIL(ORL_ERR_NOMEM, "%s: writer", w->path);

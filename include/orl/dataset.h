@@ -171,6 +171,10 @@ typedef enum orl_layout {
     ORL_LAYOUT_SQLITE,
 } orl_layout;
 
+/* the layout named by a user: "d4rl" (also "hdf5"), "minari" or "sqlite"; ORL_ERR_INPUT naming
+ * the accepted names otherwise */
+orl_status orl_layout_parse(const char *name, orl_layout *out);
+
 typedef struct orl_write_options {
     orl_layout layout;
     int append;         /* SQLite: add episodes to an existing database (no temporary copy) */
