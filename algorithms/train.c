@@ -10,7 +10,6 @@
  * and renamed): "ORLCKPT1", config JSON length and text (a resume with other settings is
  * refused), step, the two rng states, the number of buffers, then per buffer its name (32
  * bytes), byte count and bytes. */
-#include "orl/eval.h"
 #include "orl/fs.h"
 #include "orl/train.h"
 
@@ -180,6 +179,8 @@ static orl_status check_options(const orl_train_options *opt, const orl_learner_
     if (opt->batch < 1) ORL_FAIL(ORL_ERR_INPUT, "batch %d: expected >= 1", opt->batch);
     if (!(opt->val_fraction >= 0.0 && opt->val_fraction < 1.0))
         ORL_FAIL(ORL_ERR_INPUT, "val_fraction %g: expected [0, 1)", opt->val_fraction);
+    if (opt->eval_env && !opt->evaluate)
+        ORL_FAIL(ORL_ERR_INPUT, "evaluation in %s needs an evaluate function", opt->eval_env);
     if (opt->eval_env && (opt->eval_every < 1 || opt->eval_episodes < 1))
         ORL_FAIL(ORL_ERR_INPUT, "evaluation needs eval_every >= 1 and eval_episodes >= 1");
     if (opt->checkpoint_path && opt->checkpoint_every < 1)
@@ -412,12 +413,8 @@ static void put_number(FILE *f, const char *key, double x) {
 }
 
 static orl_status evaluate(orl_policy *p, const orl_train_options *opt, orl_train_result *r) {
-    orl_rollout_summary sum;
-    ORL_TRY(orl_eval(p, opt->eval_env, opt->eval_episodes, opt->seed, ORL_POLICY_MODE_MEAN, &sum,
-                     NULL));
-    r->eval_return = sum.return_mean;
-    r->eval_score = orl_normalized_score(opt->eval_env, sum.return_mean);
-    return ORL_OK;
+    return opt->evaluate(opt->evaluate_ctx, p, opt->eval_env, opt->eval_episodes, opt->seed,
+                         &r->eval_return, &r->eval_score);
 }
 
 orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_policy **out,

@@ -73,6 +73,7 @@ int cmd_train(int argc, char **argv) {
             sets[n_sets++] = argv[++i];
         } else if (strcmp(a, "--eval-env") == 0 && has) {
             opt.eval_env = argv[++i];
+            opt.evaluate = orl_eval_for_training;
         } else if (strcmp(a, "--log") == 0 && has) {
             opt.log_path = argv[++i];
         } else if (strcmp(a, "--checkpoint") == 0 && has) {

@@ -71,3 +71,14 @@ double orl_normalized_score(const char *env_id, double R) {
             return orl_normalized_score_from(R, table[i].random_return, table[i].expert_return);
     return NAN;
 }
+
+orl_status orl_eval_for_training(void *ctx, const orl_policy *p, const char *env_id,
+                                 int64_t episodes, uint64_t seed, double *mean_return,
+                                 double *score) {
+    (void)ctx;
+    orl_rollout_summary sum;
+    ORL_TRY(orl_eval(p, env_id, episodes, seed, ORL_POLICY_MODE_MEAN, &sum, NULL));
+    *mean_return = sum.return_mean;
+    *score = orl_normalized_score(env_id, sum.return_mean);
+    return ORL_OK;
+}

@@ -147,21 +147,14 @@ orl_status orl_tabular_policy_value(const char *env_id, const orl_policy *policy
     return orl_tabular_table_value(env_id, probs, m.n_states, gamma, horizon, value);
 }
 
-orl_status orl_tabular_softmax_from_file(const char *path, int32_t n_states, int32_t n_actions,
-                                         double *probs) {
-    assert(path && probs);
-    if (n_states < 1 || n_actions < 1)
-        ORL_FAIL(ORL_ERR_INPUT, "%s: %d states and %d actions, expected >= 1 of each", path,
-                 n_states, n_actions);
-    int64_t want = (int64_t)n_states * n_actions;
-    double *theta = malloc((size_t)want * sizeof *theta); /* (n_actions, n_states) */
-    if (!theta) ORL_FAIL(ORL_ERR_NOMEM, "%s: %lld parameters", path, (long long)want);
+orl_status orl_tabular_read_numbers(const char *path, double *out, int64_t cap, int64_t *count) {
+    assert(path && out && count);
+    *count = 0;
     FILE *f = fopen(path, "r");
+    if (!f) ORL_FAIL(ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     orl_status st = ORL_OK;
-    if (!f) ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
 
     /* tokens separated by whitespace; line and column of each token for messages */
-    int64_t count = 0;
     long line = 1, column = 0, token_line = 1, token_column = 1;
     char token[128];
     size_t len = 0;
@@ -175,26 +168,25 @@ orl_status orl_tabular_softmax_from_file(const char *path, int32_t n_states, int
             if (len + 1 >= sizeof token)
                 ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
                               "%s:%ld:%ld: number %lld is longer than %zu characters", path,
-                              token_line, token_column, (long long)count + 1, sizeof token - 1);
+                              token_line, token_column, (long long)*count + 1, sizeof token - 1);
             token[len++] = (char)c;
             column++;
             continue;
         }
         if (len > 0) {
             token[len] = '\0';
-            if (count >= want)
+            if (*count >= cap)
                 ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
-                              "%s:%ld:%ld: more than the expected %lld numbers (%d actions x %d "
-                              "states)",
-                              path, token_line, token_column, (long long)want, n_actions, n_states);
+                              "%s:%ld:%ld: more than the expected %lld numbers", path, token_line,
+                              token_column, (long long)cap);
             char *end = NULL;
             errno = 0;
             double x = strtod(token, &end);
             if (end == token || *end != '\0' || !isfinite(x) || errno == ERANGE)
                 ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
                               "%s:%ld:%ld: number %lld is '%s', expected a finite number", path,
-                              token_line, token_column, (long long)count + 1, token);
-            theta[count++] = x;
+                              token_line, token_column, (long long)*count + 1, token);
+            out[(*count)++] = x;
             len = 0;
         }
         if (c == EOF) break;
@@ -205,6 +197,22 @@ orl_status orl_tabular_softmax_from_file(const char *path, int32_t n_states, int
             column++;
     }
     if (ferror(f)) ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: read error", path);
+done:
+    fclose(f);
+    return st;
+}
+
+orl_status orl_tabular_softmax_from_file(const char *path, int32_t n_states, int32_t n_actions,
+                                         double *probs) {
+    assert(path && probs);
+    if (n_states < 1 || n_actions < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "%s: %d states and %d actions, expected >= 1 of each", path,
+                 n_states, n_actions);
+    int64_t want = (int64_t)n_states * n_actions, count = 0;
+    double *theta = malloc((size_t)want * sizeof *theta); /* (n_actions, n_states) */
+    if (!theta) ORL_FAIL(ORL_ERR_NOMEM, "%s: %lld parameters", path, (long long)want);
+    orl_status st = ORL_OK;
+    ORL_TRY_GOTO(st, done, orl_tabular_read_numbers(path, theta, want, &count));
     if (count != want)
         ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
                       "%s: %lld numbers, expected %lld (%d actions x %d states)", path,
@@ -224,7 +232,6 @@ orl_status orl_tabular_softmax_from_file(const char *path, int32_t n_states, int
         for (int32_t a = 0; a < n_actions; a++) probs[s * n_actions + a] /= sum;
     }
 done:
-    if (f) fclose(f);
     free(theta);
     return st;
 }

@@ -149,4 +149,10 @@ double orl_normalized_score_from(double R, double random, double expert);
 /* the normalised score of return R on env_id; NaN when the table has no entry */
 double orl_normalized_score(const char *env_id, double R);
 
+/* the evaluation orl_train calls (orl_train_options.evaluate): orl_eval in mean mode, and the
+ * normalised score against the reference table. ctx is unused. */
+orl_status orl_eval_for_training(void *ctx, const orl_policy *p, const char *env_id,
+                                 int64_t episodes, uint64_t seed, double *mean_return,
+                                 double *score);
+
 #endif

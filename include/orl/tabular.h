@@ -65,6 +65,11 @@ orl_status orl_tabular_policy_probs(const char *env_id, const orl_policy *policy
 orl_status orl_tabular_policy_value(const char *env_id, const orl_policy *policy, double gamma,
                                     int32_t horizon, double *value);
 
+/* reads whitespace-separated finite numbers from path into out (at most cap); *count receives
+ * how many. ORL_ERR_FORMAT naming "path:line:column" for a bad token or more than cap numbers,
+ * ORL_ERR_IO if the file cannot be read. */
+orl_status orl_tabular_read_numbers(const char *path, double *out, int64_t cap, int64_t *count);
+
 /* reads a softmax parameter file: n_actions * n_states numbers separated by whitespace and
  * newlines, theta[a * n_states + s], and writes probs (n_states, n_actions) with
  * probs[s * n_actions + a] = exp(theta[a * n_states + s]) / sum over a' (computed stably).

@@ -150,16 +150,22 @@ typedef struct orl_train_options {
     const char *algo;        /* learner name */
     const char *const *sets; /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
-    int64_t steps;                /* gradient steps (default 100000) */
-    int32_t batch;                /* B (default 256, CORL) */
-    uint64_t seed;                /* default 0 */
-    double val_fraction;          /* episodes held out for the validation loss (default 0.05; with
-                                     fewer than 20 episodes none); 0: none */
-    int64_t log_every;            /* metrics line and validation loss every so many steps (1000) */
-    const char *log_path;         /* NULL: no metrics log; else JSON Lines, appended on resume */
-    const char *eval_env;         /* NULL: no evaluation; else the environment id */
-    int64_t eval_every;           /* evaluate every so many steps (and at the end) */
-    int64_t eval_episodes;        /* episodes per evaluation (default 10) */
+    int64_t steps;         /* gradient steps (default 100000) */
+    int32_t batch;         /* B (default 256, CORL) */
+    uint64_t seed;         /* default 0 */
+    double val_fraction;   /* episodes held out for the validation loss (default 0.05; with
+                              fewer than 20 episodes none); 0: none */
+    int64_t log_every;     /* metrics line and validation loss every so many steps (1000) */
+    const char *log_path;  /* NULL: no metrics log; else JSON Lines, appended on resume */
+    const char *eval_env;  /* NULL: no evaluation; else the environment id */
+    int64_t eval_every;    /* evaluate every so many steps (and at the end) */
+    int64_t eval_episodes; /* episodes per evaluation (default 10) */
+    /* runs the evaluation (required with eval_env): the mean return of p over episodes seeded
+     * from seed in env_id, and its normalised score. algorithms/ sits below eval/, so the
+     * caller passes eval/'s orl_eval_for_training (eval.h) or its own. */
+    orl_status (*evaluate)(void *ctx, const orl_policy *p, const char *env_id, int64_t episodes,
+                           uint64_t seed, double *mean_return, double *score);
+    void *evaluate_ctx;
     const char *checkpoint_path;  /* NULL: none; else the checkpoint file */
     int64_t checkpoint_every;     /* steps between checkpoints */
     int resume;                   /* 1: continue from checkpoint_path when it exists */

@@ -269,51 +269,8 @@ orl_status orl_tabular_policy_from_file(const char *path, const char *env_id, or
     double theta_in[ORL_TABULAR_MAX_STATES * ORL_TABULAR_MAX_ACTIONS];
     int64_t cap = (int64_t)n_s * n_a, count = 0;
 
-    FILE *f = fopen(path, "r");
-    if (!f) ORL_FAIL(ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     orl_status st = ORL_OK;
-    long line = 1, column = 0, token_line = 1, token_column = 1;
-    char token[128];
-    size_t len = 0;
-    for (;;) {
-        int c = fgetc(f);
-        if (c != EOF && !isspace(c)) {
-            if (len == 0) {
-                token_line = line;
-                token_column = column + 1;
-            }
-            if (len + 1 >= sizeof token)
-                ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
-                              "%s:%ld:%ld: number longer than %zu characters", path, token_line,
-                              token_column, sizeof token - 1);
-            token[len++] = (char)c;
-            column++;
-            continue;
-        }
-        if (len > 0) {
-            token[len] = '\0';
-            if (count >= cap)
-                ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
-                              "%s:%ld:%ld: more than %lld numbers (%d actions x %d states of %s)",
-                              path, token_line, token_column, (long long)cap, n_a, n_s, env_id);
-            char *end = NULL;
-            errno = 0;
-            double x = strtod(token, &end);
-            if (end == token || *end != '\0' || !isfinite(x) || errno == ERANGE)
-                ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s:%ld:%ld: '%s' is not a finite number",
-                              path, token_line, token_column, token);
-            theta_in[count++] = x;
-            len = 0;
-        }
-        if (c == EOF) break;
-        if (c == '\n') {
-            line++;
-            column = 0;
-        } else {
-            column++;
-        }
-    }
-    if (ferror(f)) ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: read error", path);
+    ORL_TRY_GOTO(st, done, orl_tabular_read_numbers(path, theta_in, cap, &count));
 
     /* R rows: all states, or the leading non-absorbing ones */
     if (count == 0 || count % n_a != 0)
@@ -340,6 +297,5 @@ orl_status orl_tabular_policy_from_file(const char *path, const char *env_id, or
         orl_tabular_policy_create(n_s, n_a, theta, env_id, base ? base + 1 : path, rows, out));
     if (n_rows) *n_rows = rows;
 done:
-    fclose(f);
     return st;
 }
