@@ -103,7 +103,7 @@ static void awr_sample_rows(void *state, const int64_t **rows, int64_t *n) {
     *n = 0;
 }
 
-static orl_status awr_step(void *state, const orl_train_batch *batch, int64_t step, orl_rng *rng,
+static orl_status awr_step(void *state, const orl_batch *batch, int64_t step, orl_rng *rng,
                            orl_train_losses *losses) {
     awr_state *s = state;
     if (step % s->policy_steps == 0) {
@@ -127,7 +127,7 @@ static orl_status awr_step(void *state, const orl_train_batch *batch, int64_t st
 }
 
 /* validation: the unweighted imitation loss */
-static orl_status awr_eval_loss(void *state, const orl_train_batch *batch, double *loss) {
+static orl_status awr_eval_loss(void *state, const orl_batch *batch, double *loss) {
     awr_state *s = state;
     return orl_imitation_loss(s->im, batch, NULL, loss);
 }
@@ -136,23 +136,24 @@ static orl_policy *awr_policy(void *state) {
     return orl_imitation_policy(((awr_state *)state)->im);
 }
 
-static int32_t awr_buffers(void *state, orl_train_buffer *out) {
+static int32_t awr_buffers(void *state, orl_buffer *out, int32_t cap) {
     awr_state *s = state;
     orl_value_fn *v = &s->vf;
-    int32_t n = orl_imitation_buffers(s->im, out);
+    int32_t n = orl_imitation_buffers(s->im, out, cap, 0);
     int64_t P = v->mlp.n_params, N = s->ds->n_steps, S = v->obs_dim, f = (int64_t)sizeof(float);
-    out[n++] = (orl_train_buffer){"value_params", v->mlp.params, P * f};
-    out[n++] = (orl_train_buffer){"value_adam_m", v->adam.m, P * f};
-    out[n++] = (orl_train_buffer){"value_adam_v", v->adam.v, P * f};
-    out[n++] = (orl_train_buffer){"value_adam_t", &v->adam.t, (int64_t)sizeof v->adam.t};
-    out[n++] = (orl_train_buffer){"value_obs_mean", v->obs_norm.mean, S * f};
-    out[n++] = (orl_train_buffer){"value_obs_std", v->obs_norm.std, S * f};
-    out[n++] = (orl_train_buffer){"value_target_mean", &v->target_mean, (int64_t)sizeof(double)};
-    out[n++] = (orl_train_buffer){"value_target_std", &v->target_std, (int64_t)sizeof(double)};
-    out[n++] = (orl_train_buffer){"value_fitted", &v->fitted, (int64_t)sizeof v->fitted};
-    out[n++] = (orl_train_buffer){"weights", s->weights, N * f};
-    out[n++] = (orl_train_buffer){"value_loss", &s->value_loss, (int64_t)sizeof s->value_loss};
-    out[n++] = (orl_train_buffer){"weight_mean", &s->weight_mean, (int64_t)sizeof s->weight_mean};
+    orl_buffer_put(out, cap, &n, "value", "params", v->mlp.params, P * f);
+    orl_buffer_put(out, cap, &n, "value", "adam_m", v->adam.m, P * f);
+    orl_buffer_put(out, cap, &n, "value", "adam_v", v->adam.v, P * f);
+    orl_buffer_put(out, cap, &n, "value", "adam_t", &v->adam.t, (int64_t)sizeof v->adam.t);
+    orl_buffer_put(out, cap, &n, "value", "obs_mean", v->obs_norm.mean, S * f);
+    orl_buffer_put(out, cap, &n, "value", "obs_std", v->obs_norm.std, S * f);
+    orl_buffer_put(out, cap, &n, "value", "target_mean", &v->target_mean, (int64_t)sizeof(double));
+    orl_buffer_put(out, cap, &n, "value", "target_std", &v->target_std, (int64_t)sizeof(double));
+    orl_buffer_put(out, cap, &n, "value", "fitted", &v->fitted, (int64_t)sizeof v->fitted);
+    orl_buffer_put(out, cap, &n, NULL, "weights", s->weights, N * f);
+    orl_buffer_put(out, cap, &n, NULL, "value_loss", &s->value_loss, (int64_t)sizeof s->value_loss);
+    orl_buffer_put(out, cap, &n, NULL, "weight_mean", &s->weight_mean,
+                   (int64_t)sizeof s->weight_mean);
     return n;
 }
 

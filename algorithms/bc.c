@@ -177,7 +177,7 @@ void orl_imitation_normalize(const orl_imitation *im, const float *obs, int64_t 
 }
 
 /* forward and loss; with_grad also fills dout (B, O) with d loss / d output */
-static double forward_loss(orl_imitation *im, const orl_train_batch *b, const float *weight,
+static double forward_loss(orl_imitation *im, const orl_batch *b, const float *weight,
                            int with_grad) {
     int32_t B = b->size, A = im->act_dim;
     orl_imitation_normalize(im, b->obs, B, im->x);
@@ -229,14 +229,14 @@ static double forward_loss(orl_imitation *im, const orl_train_batch *b, const fl
     return loss;
 }
 
-orl_status orl_imitation_loss(orl_imitation *im, const orl_train_batch *batch, const float *weight,
+orl_status orl_imitation_loss(orl_imitation *im, const orl_batch *batch, const float *weight,
                               double *loss) {
     *loss = forward_loss(im, batch, weight, 0);
     if (!isfinite(*loss)) ORL_FAIL(ORL_ERR_NUMERIC, "imitation loss is %g", *loss);
     return ORL_OK;
 }
 
-orl_status orl_imitation_step(orl_imitation *im, const orl_train_batch *batch, const float *weight,
+orl_status orl_imitation_step(orl_imitation *im, const orl_batch *batch, const float *weight,
                               double *loss) {
     *loss = forward_loss(im, batch, weight, 1);
     if (!isfinite(*loss)) ORL_FAIL(ORL_ERR_NUMERIC, "imitation loss is %g", *loss);
@@ -250,13 +250,13 @@ orl_policy *orl_imitation_policy(orl_imitation *im) {
     return im->policy;
 }
 
-int32_t orl_imitation_buffers(orl_imitation *im, orl_train_buffer *out) {
-    int64_t P = im->net->n_params;
-    out[0] = (orl_train_buffer){"policy_params", im->net->params, P * (int64_t)sizeof(float)};
-    out[1] = (orl_train_buffer){"policy_adam_m", im->adam.m, P * (int64_t)sizeof(float)};
-    out[2] = (orl_train_buffer){"policy_adam_v", im->adam.v, P * (int64_t)sizeof(float)};
-    out[3] = (orl_train_buffer){"policy_adam_t", &im->adam.t, (int64_t)sizeof im->adam.t};
-    return 4;
+int32_t orl_imitation_buffers(orl_imitation *im, orl_buffer *out, int32_t cap, int32_t n) {
+    int64_t P = im->net->n_params, f = (int64_t)sizeof(float);
+    orl_buffer_put(out, cap, &n, "policy", "params", im->net->params, P * f);
+    orl_buffer_put(out, cap, &n, "policy", "adam_m", im->adam.m, P * f);
+    orl_buffer_put(out, cap, &n, "policy", "adam_v", im->adam.v, P * f);
+    orl_buffer_put(out, cap, &n, "policy", "adam_t", &im->adam.t, (int64_t)sizeof im->adam.t);
+    return n;
 }
 
 /* ---- bc: the imitation core on every training row ---- */
@@ -277,7 +277,7 @@ static void bc_sample_rows(void *state, const int64_t **rows, int64_t *n) {
     *n = 0;
 }
 
-static orl_status bc_step(void *state, const orl_train_batch *batch, int64_t step, orl_rng *rng,
+static orl_status bc_step(void *state, const orl_batch *batch, int64_t step, orl_rng *rng,
                           orl_train_losses *losses) {
     (void)step;
     (void)rng;
@@ -286,7 +286,7 @@ static orl_status bc_step(void *state, const orl_train_batch *batch, int64_t ste
     return orl_imitation_step(state, batch, NULL, &losses->values[0]);
 }
 
-static orl_status bc_eval_loss(void *state, const orl_train_batch *batch, double *loss) {
+static orl_status bc_eval_loss(void *state, const orl_batch *batch, double *loss) {
     return orl_imitation_loss(state, batch, NULL, loss);
 }
 
@@ -294,8 +294,8 @@ static orl_policy *bc_policy(void *state) {
     return orl_imitation_policy(state);
 }
 
-static int32_t bc_buffers(void *state, orl_train_buffer *out) {
-    return orl_imitation_buffers(state, out);
+static int32_t bc_buffers(void *state, orl_buffer *out, int32_t cap) {
+    return orl_imitation_buffers(state, out, cap, 0);
 }
 
 static void bc_free(void *state) {

@@ -74,7 +74,7 @@ static void fbc_sample_rows(void *state, const int64_t **rows, int64_t *n) {
     *n = s->n_rows;
 }
 
-static orl_status fbc_step(void *state, const orl_train_batch *batch, int64_t step, orl_rng *rng,
+static orl_status fbc_step(void *state, const orl_batch *batch, int64_t step, orl_rng *rng,
                            orl_train_losses *losses) {
     (void)step;
     (void)rng;
@@ -84,7 +84,7 @@ static orl_status fbc_step(void *state, const orl_train_batch *batch, int64_t st
     return orl_imitation_step(s->im, batch, NULL, &losses->values[0]);
 }
 
-static orl_status fbc_eval_loss(void *state, const orl_train_batch *batch, double *loss) {
+static orl_status fbc_eval_loss(void *state, const orl_batch *batch, double *loss) {
     fbc_state *s = state;
     return orl_imitation_loss(s->im, batch, NULL, loss);
 }
@@ -93,8 +93,8 @@ static orl_policy *fbc_policy(void *state) {
     return orl_imitation_policy(((fbc_state *)state)->im);
 }
 
-static int32_t fbc_buffers(void *state, orl_train_buffer *out) {
-    return orl_imitation_buffers(((fbc_state *)state)->im, out);
+static int32_t fbc_buffers(void *state, orl_buffer *out, int32_t cap) {
+    return orl_imitation_buffers(((fbc_state *)state)->im, out, cap, 0);
 }
 
 const orl_learner_ops orl_learner_fbc = {

@@ -242,7 +242,7 @@ typedef struct batch_buffers {
     int32_t *act_idx;  /* (B) or NULL */
     float *rew;        /* (B) */
     uint8_t *terminal; /* (B) */
-    orl_train_batch view;
+    orl_batch view;
 } batch_buffers;
 
 static orl_status batch_init(batch_buffers *b, const orl_header *h, int32_t B) {
@@ -258,8 +258,14 @@ static orl_status batch_init(batch_buffers *b, const orl_header *h, int32_t B) {
     b->terminal = malloc(n);
     if (!b->rows || !b->obs || !b->next_obs || (!b->act && !b->act_idx) || !b->rew || !b->terminal)
         ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
-    b->view =
-        (orl_train_batch){B, b->rows, b->obs, b->next_obs, b->act, b->act_idx, b->rew, b->terminal};
+    b->view = (orl_batch){.size = B,
+                          .rows = b->rows,
+                          .obs = b->obs,
+                          .next_obs = b->next_obs,
+                          .act = b->act,
+                          .act_idx = b->act_idx,
+                          .rew = b->rew,
+                          .terminal = b->terminal};
     return ORL_OK;
 }
 
@@ -330,7 +336,7 @@ static int get_rng(FILE *f, orl_rng *r) {
 
 static orl_status checkpoint_write(const char *path, const char *config, int64_t step,
                                    const orl_rng *learner_rng, const orl_rng *batch_rng,
-                                   const orl_train_buffer *bufs, int32_t n) {
+                                   const orl_buffer *bufs, int32_t n) {
     char tmp[4200];
     ORL_TRY(orl_fs_temp_name(path, tmp, sizeof tmp));
     FILE *f = fopen(tmp, "wb");
@@ -359,8 +365,8 @@ static orl_status checkpoint_write(const char *path, const char *config, int64_t
 }
 
 static orl_status checkpoint_read(const char *path, const char *config, int64_t *step,
-                                  orl_rng *learner_rng, orl_rng *batch_rng,
-                                  const orl_train_buffer *bufs, int32_t n) {
+                                  orl_rng *learner_rng, orl_rng *batch_rng, const orl_buffer *bufs,
+                                  int32_t n) {
     FILE *f = fopen(path, "rb");
     if (!f) ORL_FAIL(ORL_ERR_IO, "%s: cannot open the checkpoint", path);
     orl_status st = ORL_OK;
@@ -395,6 +401,23 @@ done:
     free(stored);
     fclose(f);
     return st;
+}
+
+/* lists the learner's buffers into *bufs (grown as needed; *n their number) */
+static orl_status list_buffers(const orl_learner_ops *ops, void *state, orl_buffer **bufs,
+                               int32_t *n) {
+    int32_t cap = *bufs ? *n : 0;
+    for (;;) {
+        int32_t need = ops->buffers(state, *bufs, cap);
+        if (need <= cap) {
+            *n = need;
+            return ORL_OK;
+        }
+        orl_buffer *grown = realloc(*bufs, (size_t)need * sizeof *grown);
+        if (!grown) ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
+        *bufs = grown;
+        cap = need;
+    }
 }
 
 /* ---- the loop ---- */
@@ -435,6 +458,7 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
     orl_status st = ORL_OK;
     orl_dataset *train = NULL, *val = NULL;
     void *state = NULL;
+    orl_buffer *bufs = NULL;
     FILE *log = NULL;
     batch_buffers bb;
     memset(&bb, 0, sizeof bb);
@@ -449,8 +473,8 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
     orl_learner_context ctx = {train, &hp, r->config_json, opt->batch};
     ORL_TRY_GOTO(st, done, ops->create(&ctx, &learner_rng, &state));
     /* the buffers are listed again before every checkpoint: a learner may reallocate one */
-    orl_train_buffer bufs[ORL_TRAIN_MAX_BUFFERS];
-    int32_t n_bufs = ops->buffers(state, bufs);
+    int32_t n_bufs = 0;
+    ORL_TRY_GOTO(st, done, list_buffers(ops, state, &bufs, &n_bufs));
 
     /* resume */
     int64_t step = 0;
@@ -518,7 +542,7 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
         }
         int stopping = opt->stop_after > 0 && this_call >= opt->stop_after && !last;
         if (opt->checkpoint_path && (step % opt->checkpoint_every == 0 || stopping)) {
-            n_bufs = ops->buffers(state, bufs);
+            ORL_TRY_GOTO(st, done, list_buffers(ops, state, &bufs, &n_bufs));
             ORL_TRY_GOTO(st, done,
                          checkpoint_write(opt->checkpoint_path, r->config_json, step, &learner_rng,
                                           &batch_rng, bufs, n_bufs));
@@ -535,9 +559,10 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
                 st = ORL_ERR_INTERRUPTED;
                 /* an interrupted run leaves a checkpoint to resume from */
                 if (opt->checkpoint_path) {
-                    n_bufs = ops->buffers(state, bufs);
-                    orl_status cst = checkpoint_write(opt->checkpoint_path, r->config_json, step,
-                                                      &learner_rng, &batch_rng, bufs, n_bufs);
+                    orl_status cst = list_buffers(ops, state, &bufs, &n_bufs);
+                    if (cst == ORL_OK)
+                        cst = checkpoint_write(opt->checkpoint_path, r->config_json, step,
+                                               &learner_rng, &batch_rng, bufs, n_bufs);
                     if (cst != ORL_OK)
                         st = cst;
                     else
@@ -569,6 +594,7 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
 done:
     if (log) fclose(log);
     if (state) ops->free(state);
+    free(bufs);
     batch_free(&bb);
     orl_dataset_free(train);
     orl_dataset_free(val);

@@ -1,4 +1,4 @@
-/* core/heads.c, core/vae.c, core/ensemble.c: every head, loss, the VAE and the ensemble against
+/* nn/heads.c, nn/vae.c, nn/ensemble.c: every head, loss, the VAE and the ensemble against
  * plain double-precision references written here.
  *
  * Each gradient case checks (1) central differences of the double reference against analytic

@@ -1,4 +1,4 @@
-/* Tests of core/nn.c: a plain-loop double-precision reference MLP (same parameter layout) is
+/* Tests of nn/nn.c: a plain-loop double-precision reference MLP (same parameter layout) is
  * checked against central finite differences, and the float cblas path is checked against the
  * reference; Adam/AdamW, schedules, Polyak, clipping and the normalizer against formulas
  * written out here; a training run that must fit sin(x); bitwise determinism; the init

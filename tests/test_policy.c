@@ -1,4 +1,4 @@
-/* core/policy.c and core/policy_file.c: the MLP policy with every head, saved and loaded bit
+/* policy/policy.c and policy/policy_file.c: the MLP policy with every head, saved and loaded bit
  * for bit; bounds, seeded sampling, categorical frequencies, closed-form log-densities,
  * observation normalisation, argument checks, threads sharing one policy, and hostile policy
  * files (truncated, garbage, wrong version, mismatched shapes, missing keys, NaN weights).

@@ -125,6 +125,22 @@ typedef struct orl_validate_cursor {
  * block passes and, at the end, cursor->step == 0 (the last episode was closed). */
 orl_status orl_dataset_validate_rows(const orl_dataset *block, orl_validate_cursor *cursor);
 
+/* ---- batches ----
+ * B transitions gathered from a dataset for a learner or an estimator. An array its producer
+ * does not fill is NULL; rows index the dataset the batch was drawn from. */
+typedef struct orl_batch {
+    int32_t size;            /* B */
+    const int64_t *rows;     /* (B) row indices into the dataset the rows were gathered from */
+    const float *obs;        /* (B, S) raw (unnormalised) observations */
+    const float *next_obs;   /* (B, S) */
+    const float *act;        /* (B, A) continuous actions, NULL when discrete */
+    const int32_t *act_idx;  /* (B) discrete actions, NULL when continuous */
+    const float *rew;        /* (B) */
+    const uint8_t *terminal; /* (B) */
+    const uint8_t *timeout;  /* (B) */
+    const float *weight;     /* (B) per-row weights, NULL for ones */
+} orl_batch;
+
 /* ---- streaming readers ---- */
 
 typedef struct orl_read_options {

@@ -132,6 +132,26 @@ double orl_params_clip_norm(float *grads, int64_t n, double max_norm);
 /* 1 if every value is finite */
 int orl_params_finite(const float *x, int64_t n);
 
+/* ---- state buffers (checkpoints) ----
+ * A piece of an object's state (parameters, optimiser moments, counters, statistics) saved and
+ * restored in place as raw bytes. An object lists its buffers into a caller's array of capacity
+ * cap with orl_buffer_put, which counts past cap without writing: a lister returns the number
+ * of buffers it has, and a caller whose array was too small grows it and asks again (the
+ * convention of snprintf). */
+
+#define ORL_BUFFER_NAME_MAX 32
+
+typedef struct orl_buffer {
+    char name[ORL_BUFFER_NAME_MAX]; /* "prefix_name", truncated to fit */
+    void *ptr;
+    int64_t bytes;
+} orl_buffer;
+
+/* out[*n] = {"prefix_name" (or "name" when prefix is NULL or ""), ptr, bytes} when *n < cap;
+ * then *n += 1 either way. out may be NULL when cap is 0. */
+void orl_buffer_put(orl_buffer *out, int32_t cap, int32_t *n, const char *prefix, const char *name,
+                    void *ptr, int64_t bytes);
+
 /* ---- Adam and AdamW ---- */
 
 typedef struct orl_adam_config {

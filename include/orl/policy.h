@@ -13,7 +13,7 @@
  * Threads: a policy is constant while it acts; everything a call writes lives in an
  * orl_policy_work created for a maximum batch, one per thread, so threads share one policy.
  *
- * Policy files are HDF5 (orl_policy_save / orl_policy_load); see core/policy_file.c for the
+ * Policy files are HDF5 (orl_policy_save / orl_policy_load); see policy/policy_file.c for the
  * keys. A loaded policy needs neither the training data nor the code of the learner.
  *
  * Dimension letters as in nn.h: B batch, S observation size, A action size, P parameters. */

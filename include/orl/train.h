@@ -62,18 +62,6 @@ const char *orl_hparams_text(const orl_hparams *hp, const char *name);
 
 /* ---- learners ---- */
 
-/* a batch gathered by the loop; every array holds B rows */
-typedef struct orl_train_batch {
-    int32_t size;            /* B */
-    const int64_t *rows;     /* (B) row indices into the training dataset */
-    const float *obs;        /* (B, S) raw (unnormalised) observations */
-    const float *next_obs;   /* (B, S) */
-    const float *act;        /* (B, A) continuous actions, NULL when discrete */
-    const int32_t *act_idx;  /* (B) discrete actions, NULL when continuous */
-    const float *rew;        /* (B) */
-    const uint8_t *terminal; /* (B) */
-} orl_train_batch;
-
 #define ORL_TRAIN_MAX_LOSSES 4
 
 /* what one step reports: named losses (the names are static strings) */
@@ -82,15 +70,6 @@ typedef struct orl_train_losses {
     const char *names[ORL_TRAIN_MAX_LOSSES];
     double values[ORL_TRAIN_MAX_LOSSES];
 } orl_train_losses;
-
-/* one piece of a learner's state for checkpoints: bytes at ptr, restored in place */
-typedef struct orl_train_buffer {
-    const char *name;
-    void *ptr;
-    int64_t bytes;
-} orl_train_buffer;
-
-#define ORL_TRAIN_MAX_BUFFERS 16
 
 /* what the loop gives a learner at creation */
 typedef struct orl_learner_context {
@@ -115,17 +94,18 @@ typedef struct orl_learner_ops {
 
     /* one training step on batch (step is 0-based); fills losses; ORL_ERR_NUMERIC for a
      * non-finite loss (the loop adds the step number) */
-    orl_status (*step)(void *state, const orl_train_batch *batch, int64_t step, orl_rng *rng,
+    orl_status (*step)(void *state, const orl_batch *batch, int64_t step, orl_rng *rng,
                        orl_train_losses *losses);
 
     /* the imitation loss of the current policy on a batch, no update (validation) */
-    orl_status (*eval_loss)(void *state, const orl_train_batch *batch, double *loss);
+    orl_status (*eval_loss)(void *state, const orl_batch *batch, double *loss);
 
     /* the current policy (owned by the state; its parameters are the trained ones) */
     orl_policy *(*policy)(void *state);
 
-    /* the state's buffers, in a fixed order; returns their number */
-    int32_t (*buffers)(void *state, orl_train_buffer *out);
+    /* the state's buffers, in a fixed order, listed into out (capacity cap) with
+     * orl_buffer_put; returns their number, which may exceed cap (nn.h) */
+    int32_t (*buffers)(void *state, orl_buffer *out, int32_t cap);
 
     void (*free)(void *state);
 } orl_learner_ops;
@@ -238,11 +218,11 @@ orl_status orl_imitation_create(const orl_dataset *train, const orl_hparams *hp,
 
 /* one Adam step on the loss of batch with per-row weights weight (B, NULL: ones); *loss is the
  * loss before the step. ORL_ERR_NUMERIC when it is not finite. */
-orl_status orl_imitation_step(orl_imitation *im, const orl_train_batch *batch, const float *weight,
+orl_status orl_imitation_step(orl_imitation *im, const orl_batch *batch, const float *weight,
                               double *loss);
 
 /* the loss without an update (weight may be NULL) */
-orl_status orl_imitation_loss(orl_imitation *im, const orl_train_batch *batch, const float *weight,
+orl_status orl_imitation_loss(orl_imitation *im, const orl_batch *batch, const float *weight,
                               double *loss);
 
 /* normalised observations y (n, S) of obs (n, S), as the policy sees them */
@@ -250,9 +230,9 @@ void orl_imitation_normalize(const orl_imitation *im, const float *obs, int64_t 
 
 orl_policy *orl_imitation_policy(orl_imitation *im);
 
-/* appends the core's buffers (parameters, Adam moments and step count) to out; returns their
- * number (at most 4) */
-int32_t orl_imitation_buffers(orl_imitation *im, orl_train_buffer *out);
+/* lists the core's buffers (parameters, Adam moments and step count) into out (capacity cap)
+ * after the n already there; returns the new count (orl_buffer_put) */
+int32_t orl_imitation_buffers(orl_imitation *im, orl_buffer *out, int32_t cap, int32_t n);
 
 /* im may be NULL */
 void orl_imitation_free(orl_imitation *im);

@@ -4,7 +4,7 @@
  * The MLP policy is one allocation (the policy, its state, the config text, the bounds, the
  * normaliser statistics and the parameters), laid out by mlp_layout for create and load alike.
  * Acting writes only into the caller's orl_policy_work. Its file keys, beside the common ones
- * of core/policy_file.c:
+ * of policy/policy_file.c:
  *   head            text   "deterministic" | "gaussian" | "tanh_gaussian" | "categorical"
  *   mlp_activation  text   "none" | "relu" | "tanh" | "elu" | "silu"
  *   mlp_widths      int32 (L + 1)   widths[0] = S, widths[L] = the head's output width

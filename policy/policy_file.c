@@ -10,7 +10,7 @@
  *     orl_policy_version  int32 (1)
  *     obs_dim, act_dim, n_actions  int32 (1)
  *     act_low, act_high   float32 (A), continuous only; NaN = unbounded
- * and then the implementation's own keys (see its save in core/policy.c).
+ * and then the implementation's own keys (see its save in policy/policy.c).
  *
  * Reading validates every key it reads and names the file and key in each failure; files are
  * written in the HDF5 1.8 format so object headers carry checksums and a corrupt file fails

@@ -16,6 +16,7 @@
 #include <assert.h>
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -572,6 +573,20 @@ orl_adam_config orl_adam_defaults(void) {
                            .weight_decay = 0.0f,
                            .decoupled = 0};
     return cfg;
+}
+
+void orl_buffer_put(orl_buffer *out, int32_t cap, int32_t *n, const char *prefix, const char *name,
+                    void *ptr, int64_t bytes) {
+    if (*n < cap) {
+        orl_buffer *b = &out[*n];
+        if (prefix && prefix[0])
+            snprintf(b->name, sizeof b->name, "%s_%s", prefix, name);
+        else
+            snprintf(b->name, sizeof b->name, "%s", name);
+        b->ptr = ptr;
+        b->bytes = bytes;
+    }
+    (*n)++;
 }
 
 orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n) {
