@@ -4,6 +4,7 @@
 
 #include "orl/orl.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 enum { CLI_EXIT_OK = 0, CLI_EXIT_CHECK_FAILED = 1, CLI_EXIT_BAD_INPUT = 2 };
@@ -23,6 +24,14 @@ void cli_progress_done(void);
 
 /* installs SIGINT/SIGTERM handlers that ask running work to stop cleanly */
 void cli_install_signal_handlers(void);
+
+/* Every number a user types goes through these: the whole text must be a number within
+ * [min, max]. On failure they print "orl VERB: FLAG: expected ..., got 'TEXT'" and return
+ * CLI_EXIT_BAD_INPUT; 0 when *out was set. text may be NULL (a flag given without its value). */
+int cli_parse_int(const char *verb, const char *flag, const char *text, int64_t min, int64_t max,
+                  int64_t *out);
+int cli_parse_double(const char *verb, const char *flag, const char *text, double min, double max,
+                     double *out);
 
 /* 1 if the argument is --help or -h */
 int cli_is_help(const char *arg);

@@ -2,7 +2,11 @@
 #define _DEFAULT_SOURCE
 #include "cli/cli.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +34,32 @@ int cli_fail(const char *verb, orl_status st) {
     else
         fprintf(stderr, "orl %s: %s\n", verb, orl_status_string(st));
     return st == ORL_OK ? CLI_EXIT_OK : CLI_EXIT_BAD_INPUT;
+}
+
+int cli_parse_int(const char *verb, const char *flag, const char *text, int64_t min, int64_t max,
+                  int64_t *out) {
+    if (!text) return cli_usage_error(verb, "%s: expected a value", flag);
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (end == text || *end || errno == ERANGE || v < min || v > max)
+        return cli_usage_error(verb,
+                               "%s: expected an integer in [%" PRId64 ", %" PRId64 "], got '%s'",
+                               flag, min, max, text);
+    *out = (int64_t)v;
+    return 0;
+}
+
+int cli_parse_double(const char *verb, const char *flag, const char *text, double min, double max,
+                     double *out) {
+    if (!text) return cli_usage_error(verb, "%s: expected a value", flag);
+    char *end;
+    double v = strtod(text, &end);
+    if (end == text || *end || !isfinite(v) || v < min || v > max)
+        return cli_usage_error(verb, "%s: expected a number in [%g, %g], got '%s'", flag, min, max,
+                               text);
+    *out = v;
+    return 0;
 }
 
 int cli_usage_error(const char *verb, const char *fmt, ...) {
