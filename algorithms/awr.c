@@ -34,7 +34,7 @@ typedef struct awr_state {
     float *weights;     /* (N) AWR weights of the training rows */
     float *val_weights; /* (N of val) AWR weights of the validation rows, NULL without val */
     float *wval;        /* (B) weights of a validation batch */
-    double value_loss; /* last value regression loss */
+    double value_loss;  /* last value regression loss */
     double weight_mean;
     int32_t value_steps;
     int64_t policy_steps;

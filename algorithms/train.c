@@ -469,8 +469,7 @@ void orl_train_result_free(orl_train_result *r) {
 }
 
 /* the result's metric lists for the learner's names, values NaN */
-static orl_status result_metrics(orl_train_result *r, orl_metric_names step,
-                                 orl_metric_names val) {
+static orl_status result_metrics(orl_train_result *r, orl_metric_names step, orl_metric_names val) {
     size_t n = (size_t)step.n + (size_t)val.n;
     double *values = malloc((n > 0 ? n : 1) * sizeof(double));
     if (!values) ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
@@ -509,8 +508,7 @@ static void put_number(FILE *f, const char *prefix, const char *key, double x) {
         fprintf(f, ",\"%s%s\":null", prefix, key);
 }
 
-static orl_status evaluate(const orl_policy *p, const orl_train_options *opt,
-                           orl_train_result *r) {
+static orl_status evaluate(const orl_policy *p, const orl_train_options *opt, orl_train_result *r) {
     return opt->evaluate(opt->evaluate_ctx, p, opt->eval_env, opt->eval_episodes, opt->seed,
                          &r->eval_return, &r->eval_score);
 }
@@ -701,8 +699,7 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
         if (opt->progress && opt->progress->fn) {
             if (step % 50 == 0 || last)
                 snprintf(what, sizeof what, "%s %s %.4g", ops->name,
-                         step_names.n ? step_names.names[0] : "",
-                         step_names.n ? metrics[0] : 0.0);
+                         step_names.n ? step_names.names[0] : "", step_names.n ? metrics[0] : 0.0);
             if (orl_progress_report(opt->progress, step, opt->steps, what) != ORL_OK) {
                 /* an interrupted run leaves a checkpoint to resume from */
                 st = run_interrupted(&u, pos, written);

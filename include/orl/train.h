@@ -119,12 +119,12 @@ typedef struct orl_learner_context {
 
 /* how the loop draws training batches for a learner (filled by the sampling op) */
 typedef struct orl_learner_sampling {
-    const int64_t *rows;  /* (n_rows) the training rows to draw from, owned by the state; NULL
-                             for all rows of ctx->train */
-    int64_t n_rows;       /* ignored when rows is NULL */
-    const float *weight;  /* (N of ctx->train) per-row weights, owned by the state, that the loop
-                             copies into batch.weight; NULL: batch.weight is NULL. Read at every
-                             batch, so the learner may rewrite them (e.g. in a phase). */
+    const int64_t *rows; /* (n_rows) the training rows to draw from, owned by the state; NULL
+                            for all rows of ctx->train */
+    int64_t n_rows;      /* ignored when rows is NULL */
+    const float *weight; /* (N of ctx->train) per-row weights, owned by the state, that the loop
+                            copies into batch.weight; NULL: batch.weight is NULL. Read at every
+                            batch, so the learner may rewrite them (e.g. in a phase). */
 } orl_learner_sampling;
 
 /* a phase: work a learner does before a gradient step (AWR's value fit, MOReL's dynamics fit)
@@ -221,10 +221,10 @@ orl_status orl_hparams_resolve(const orl_learner_ops *ops, const char *const *se
 /* ---- the loop ---- */
 
 typedef struct orl_train_options {
-    const char *algo;        /* learner name (one of the built-in learners) */
+    const char *algo;               /* learner name (one of the built-in learners) */
     const orl_learner_ops *learner; /* NULL: algo; else this learner (one of the caller's own;
                                        algo is then its name) */
-    const char *const *sets; /* (n_sets) "key=value" hyperparameter overrides */
+    const char *const *sets;        /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
     int64_t steps;         /* gradient steps (default 100000) */
     int32_t batch;         /* B (default 256, CORL) */
