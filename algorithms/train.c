@@ -539,11 +539,12 @@ static orl_status run_interrupted(run *u, run_position pos, int written) {
                          (long long)pos.step, u->opt->checkpoint_path);
 }
 
-/* a numeric failure of the learner at step, with its detail kept */
-static orl_status numeric_failure(const char *learner, const char *where, int64_t step) {
+/* a numeric failure of the learner at step (what: "loss", or the phase before it), with the
+ * learner's detail kept (copied first: the message is formatted into the buffer it came from) */
+static orl_status numeric_failure(const char *learner, const char *what, int64_t step) {
     char detail[512];
     snprintf(detail, sizeof detail, "%s", orl_error_message());
-    return orl_error_set(ORL_ERR_NUMERIC, "%s: non-finite %s at step %lld: %s", learner, where,
+    return orl_error_set(ORL_ERR_NUMERIC, "%s: non-finite %s at step %lld: %s", learner, what,
                          (long long)step, detail);
 }
 
@@ -557,7 +558,11 @@ static orl_status run_phase(run *u, run_position *pos) {
                  u->ops->name, phase.name, (long long)pos->step);
     while (pos->phase_done < phase.units) {
         orl_status st = u->ops->phase_run(u->state, pos->step, pos->phase_done, &u->learner_rng);
-        if (st == ORL_ERR_NUMERIC) return numeric_failure(u->ops->name, phase.name, pos->step);
+        if (st == ORL_ERR_NUMERIC) {
+            char what[64];
+            snprintf(what, sizeof what, "value in phase %s", phase.name);
+            return numeric_failure(u->ops->name, what, pos->step);
+        }
         if (st != ORL_OK) return st;
         pos->phase_done++;
         int written = 0;

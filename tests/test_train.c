@@ -2,6 +2,10 @@
  * categorical BC on CartPole expert data, resume after an interrupt giving the same bits,
  * same seed same bits, hyperparameter errors, the config stored in the policy file, fbc's
  * episode selection, and AWR imitating the better of two behaviours where BC averages them.
+ * The learner interface through a probe learner (every batch's rows against the dataset the
+ * batch names, metrics of any count, phases unit by unit and resumed between units, the
+ * handed-over policy); AWR resumed across its value-fit phase; AWR's weighted validation loss
+ * looked up on validation rows.
  * Scratch files go under ORL_BINARY_DIR/tmp-train/. Every seed is named in its test. */
 #include "orl/orl.h"
 
@@ -380,7 +384,11 @@ Test(train, non_finite_loss_names_the_step) {
     opt.n_sets = 3;
     orl_policy *p = NULL;
     cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_ERR_NUMERIC, "%s", orl_error_message());
-    cr_assert(strstr(orl_error_message(), "at step"), "%s", orl_error_message());
+    cr_assert(strstr(orl_error_message(), "non-finite loss at step"), "%s", orl_error_message());
+    /* the learner's detail survives (after the step number, not a repeat of it) */
+    const char *cause = strstr(orl_error_message(), "at step");
+    cr_assert(strstr(cause, "loss is"), "%s", orl_error_message());
+    cr_assert_null(strstr(cause + 1, "at step"), "%s", orl_error_message());
     cr_assert_null(p);
     orl_dataset_free(ds);
 }

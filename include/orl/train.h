@@ -75,18 +75,28 @@ const char *orl_hparams_text(const orl_hparams *hp, const char *name);
  *   create                       once; the only op that may allocate (besides phase_run, see
  *                                there, and export_policy's result)
  *   metrics(STEP), metrics(VALIDATION), sampling, buffers
- *                                once each after create; a resumed run then reads the
- *                                checkpoint into the listed buffers
+ *                                once each after create (VALIDATION only when the learner has
+ *                                validate and episodes are held out); a resumed run then reads
+ *                                the checkpoint into the listed buffers
  *   for step = first .. steps-1:
  *     phase_at(step)             (optional) a phase before this gradient step? then
  *       phase_run(step, unit)    for each of its units not done yet; the loop reports every unit
- *                                through progress, and checkpoints after the last one
+ *                                through progress, and checkpoints after the last one (when
+ *                                checkpoints are on) and wherever progress asks to stop
  *     step(batch)                one gradient step on a batch of training rows
  *     validate(batch)...         (optional) at log and evaluation steps, on every validation
  *                                chunk; policy() for the evaluation
  *     buffers                    before every checkpoint (a learner may move a buffer)
  *   export_policy                once, at the end of a completed run
  *   free                         always, also after a failure or an interruption
+ *
+ * How the coming learners fit: TD3+BC, CQL and IQL list their actor, twin critics, target
+ * networks, value network, log-alpha / Lagrange multiplier and one Adam state per optimiser as
+ * buffers, read obs, act, rew, next_obs, terminal and timeout from the batch, and report their
+ * losses, alpha and TD error as step metrics (validation: TD error or the actor's imitation
+ * loss on held-out rows). MOReL's phase_at(0) returns its dynamics fit ("model_fit", one unit
+ * per epoch or member), the ensemble in its buffers. BCQ's and argmax-Q learners' export_policy
+ * builds a policy of their own type. Nothing in orl_train changes for any of them.
  *
  * Determinism: the learner's randomness comes only from the rng create, phase_run and step
  * receive (one stream, checkpointed by the loop); everything else that changes during training
