@@ -259,9 +259,13 @@ int32_t orl_imitation_buffers(orl_imitation *im, orl_buffer *out, int32_t cap, i
     return n;
 }
 
-/* ---- bc: the imitation core on every training row ---- */
+/* ---- bc: the imitation core on every training row ----
+ * step metric "loss" (the imitation loss of the batch before the update); validation metric
+ * "loss" (the same loss on validation rows); no phases; the result is a copy of the MLP policy. */
 
 static const orl_hparam_def bc_hparams[] = {ORL_IMITATION_HPARAM_DEFS, {NULL, 0, NULL, NULL, NULL}};
+
+static const char *const bc_metric_names[] = {"loss"};
 
 static orl_status bc_create(const orl_learner_context *ctx, orl_rng *rng, void **state) {
     orl_imitation *im = NULL;
@@ -271,27 +275,34 @@ static orl_status bc_create(const orl_learner_context *ctx, orl_rng *rng, void *
     return ORL_OK;
 }
 
-static void bc_sample_rows(void *state, const int64_t **rows, int64_t *n) {
+static orl_metric_names bc_metrics(void *state, orl_metric_kind kind) {
     (void)state;
-    *rows = NULL;
-    *n = 0;
+    (void)kind;
+    return (orl_metric_names){1, bc_metric_names};
+}
+
+static void bc_sampling(void *state, orl_learner_sampling *out) {
+    (void)state;
+    *out = (orl_learner_sampling){NULL, 0, NULL};
 }
 
 static orl_status bc_step(void *state, const orl_batch *batch, int64_t step, orl_rng *rng,
-                          orl_train_losses *losses) {
+                          double *metrics) {
     (void)step;
     (void)rng;
-    losses->n = 1;
-    losses->names[0] = "loss";
-    return orl_imitation_step(state, batch, NULL, &losses->values[0]);
+    return orl_imitation_step(state, batch, NULL, &metrics[0]);
 }
 
-static orl_status bc_eval_loss(void *state, const orl_batch *batch, double *loss) {
-    return orl_imitation_loss(state, batch, NULL, loss);
+static orl_status bc_validate(void *state, const orl_batch *batch, double *metrics) {
+    return orl_imitation_loss(state, batch, NULL, &metrics[0]);
 }
 
-static orl_policy *bc_policy(void *state) {
+static const orl_policy *bc_policy(void *state) {
     return orl_imitation_policy(state);
+}
+
+static orl_status bc_export_policy(void *state, orl_policy **out) {
+    return orl_learner_copy_mlp_policy(orl_imitation_policy(state), out);
 }
 
 static int32_t bc_buffers(void *state, orl_buffer *out, int32_t cap) {
@@ -307,10 +318,12 @@ const orl_learner_ops orl_learner_bc = {
     .summary = "behaviour cloning (MSE for the deterministic head, NLL otherwise)",
     .hparams = bc_hparams,
     .create = bc_create,
-    .sample_rows = bc_sample_rows,
+    .metrics = bc_metrics,
+    .sampling = bc_sampling,
     .step = bc_step,
-    .eval_loss = bc_eval_loss,
+    .validate = bc_validate,
     .policy = bc_policy,
+    .export_policy = bc_export_policy,
     .buffers = bc_buffers,
     .free = bc_free,
 };

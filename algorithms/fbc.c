@@ -2,7 +2,7 @@
  * training episodes by return, K = 10 by default as CORL's "10% BC". The selection is filters'
  * orl_select_top: ranked by the undiscounted return (or discounted with discount < 1),
  * ceil(E K / 100) episodes kept, at least one, ties to the lower index. The batches are drawn
- * from the kept episodes' rows only (sample_rows). */
+ * from the kept episodes' rows only (the sampling op). */
 #include "orl/filters.h"
 #include "orl/train.h"
 
@@ -68,29 +68,41 @@ fail:
     return st;
 }
 
-static void fbc_sample_rows(void *state, const int64_t **rows, int64_t *n) {
+static const char *const fbc_metric_names[] = {"loss"};
+
+/* step and validation: the imitation loss ("loss") */
+static orl_metric_names fbc_metrics(void *state, orl_metric_kind kind) {
+    (void)state;
+    (void)kind;
+    return (orl_metric_names){1, fbc_metric_names};
+}
+
+static void fbc_sampling(void *state, orl_learner_sampling *out) {
     fbc_state *s = state;
-    *rows = s->rows;
-    *n = s->n_rows;
+    *out = (orl_learner_sampling){s->rows, s->n_rows, NULL};
 }
 
 static orl_status fbc_step(void *state, const orl_batch *batch, int64_t step, orl_rng *rng,
-                           orl_train_losses *losses) {
+                           double *metrics) {
     (void)step;
     (void)rng;
     fbc_state *s = state;
-    losses->n = 1;
-    losses->names[0] = "loss";
-    return orl_imitation_step(s->im, batch, NULL, &losses->values[0]);
+    return orl_imitation_step(s->im, batch, NULL, &metrics[0]);
 }
 
-static orl_status fbc_eval_loss(void *state, const orl_batch *batch, double *loss) {
+/* validation: the loss on every held-out row (not only the top episodes'), what the policy
+ * would score on the behaviour data */
+static orl_status fbc_validate(void *state, const orl_batch *batch, double *metrics) {
     fbc_state *s = state;
-    return orl_imitation_loss(s->im, batch, NULL, loss);
+    return orl_imitation_loss(s->im, batch, NULL, &metrics[0]);
 }
 
-static orl_policy *fbc_policy(void *state) {
+static const orl_policy *fbc_policy(void *state) {
     return orl_imitation_policy(((fbc_state *)state)->im);
+}
+
+static orl_status fbc_export_policy(void *state, orl_policy **out) {
+    return orl_learner_copy_mlp_policy(orl_imitation_policy(((fbc_state *)state)->im), out);
 }
 
 static int32_t fbc_buffers(void *state, orl_buffer *out, int32_t cap) {
@@ -102,10 +114,12 @@ const orl_learner_ops orl_learner_fbc = {
     .summary = "filtered behaviour cloning: BC on the top K% of episodes by return",
     .hparams = fbc_hparams,
     .create = fbc_create,
-    .sample_rows = fbc_sample_rows,
+    .metrics = fbc_metrics,
+    .sampling = fbc_sampling,
     .step = fbc_step,
-    .eval_loss = fbc_eval_loss,
+    .validate = fbc_validate,
     .policy = fbc_policy,
+    .export_policy = fbc_export_policy,
     .buffers = fbc_buffers,
     .free = fbc_free,
 };

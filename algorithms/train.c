@@ -6,10 +6,15 @@
  * are checkpointed with the learner's buffers and the step, so a resumed run continues with
  * exactly the state an uninterrupted one would have had.
  *
+ * Phases: before gradient step t the loop asks the learner for a phase (phase_at) and runs its
+ * units not yet done, counting them in phase_done (reset to 0 by each gradient step). A
+ * checkpoint holds (step, phase_done), so a run resumed from one written between two units, after
+ * the last unit, or after a gradient step continues where the interrupted run was.
+ *
  * Checkpoint file (binary, little-endian as the host writes it; written to a temporary name
- * and renamed): "ORLCKPT1", config JSON length and text (a resume with other settings is
- * refused), step, the two rng states, the number of buffers, then per buffer its name (32
- * bytes), byte count and bytes. */
+ * and renamed): "ORLCKPT2", config JSON length and text (a resume with other settings is
+ * refused), step, phase units done before that step, the two rng states, the number of buffers,
+ * then per buffer its name (32 bytes), byte count and bytes. */
 #include "orl/fs.h"
 #include "orl/train.h"
 
@@ -25,7 +30,7 @@
 #define STREAM_BATCH           13
 #define VAL_CHUNKS             16 /* validation batches per measurement */
 #define MIN_VAL_EPISODES_TOTAL 20
-#define CKPT_MAGIC             "ORLCKPT1"
+#define CKPT_MAGIC             "ORLCKPT2"
 
 /* ---- hyperparameters ---- */
 
@@ -138,7 +143,7 @@ void orl_train_options_init(orl_train_options *opt) {
 static orl_status build_config(const orl_train_options *opt, const orl_hparams *hp, char *json,
                                size_t cap) {
     json_t *j = json_object();
-    json_object_set_new(j, "algo", json_string(opt->algo));
+    json_object_set_new(j, "algo", json_string(opt->learner ? opt->learner->name : opt->algo));
     if (opt->data_path) json_object_set_new(j, "data", json_string(opt->data_path));
     json_object_set_new(j, "steps", json_integer(opt->steps));
     json_object_set_new(j, "batch", json_integer(opt->batch));
@@ -165,7 +170,7 @@ static orl_status build_config(const orl_train_options *opt, const orl_hparams *
 
 static orl_status check_options(const orl_train_options *opt, const orl_learner_ops **ops,
                                 orl_hparams *hp) {
-    *ops = orl_learner_find(opt->algo);
+    *ops = opt->learner ? opt->learner : orl_learner_find(opt->algo);
     if (!*ops) {
         char known[256] = "";
         for (int32_t i = 0; i < orl_learner_count(); i++) {
@@ -242,6 +247,8 @@ typedef struct batch_buffers {
     int32_t *act_idx;  /* (B) or NULL */
     float *rew;        /* (B) */
     uint8_t *terminal; /* (B) */
+    uint8_t *timeout;  /* (B) */
+    float *weight;     /* (B) */
     orl_batch view;
 } batch_buffers;
 
@@ -256,7 +263,10 @@ static orl_status batch_init(batch_buffers *b, const orl_header *h, int32_t B) {
     b->act_idx = discrete ? malloc(n * sizeof(int32_t)) : NULL;
     b->rew = malloc(n * sizeof(float));
     b->terminal = malloc(n);
-    if (!b->rows || !b->obs || !b->next_obs || (!b->act && !b->act_idx) || !b->rew || !b->terminal)
+    b->timeout = malloc(n);
+    b->weight = malloc(n * sizeof(float));
+    if (!b->rows || !b->obs || !b->next_obs || (!b->act && !b->act_idx) || !b->rew ||
+        !b->terminal || !b->timeout || !b->weight)
         ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
     b->view = (orl_batch){.size = B,
                           .rows = b->rows,
@@ -265,7 +275,8 @@ static orl_status batch_init(batch_buffers *b, const orl_header *h, int32_t B) {
                           .act = b->act,
                           .act_idx = b->act_idx,
                           .rew = b->rew,
-                          .terminal = b->terminal};
+                          .terminal = b->terminal,
+                          .timeout = b->timeout};
     return ORL_OK;
 }
 
@@ -277,10 +288,14 @@ static void batch_free(batch_buffers *b) {
     free(b->act_idx);
     free(b->rew);
     free(b->terminal);
+    free(b->timeout);
+    free(b->weight);
 }
 
-/* copies rows b->rows[0..n) of ds into the buffers */
-static void batch_gather(batch_buffers *b, const orl_dataset *ds, int32_t n) {
+/* copies rows b->rows[0..n) of ds into the buffers; row_weight (N of ds) gives batch.weight,
+ * NULL none */
+static void batch_gather(batch_buffers *b, const orl_dataset *ds, int32_t n,
+                         const float *row_weight) {
     size_t S = (size_t)ds->h.obs_dim, A = (size_t)ds->h.act_dim;
     for (int32_t i = 0; i < n; i++) {
         size_t r = (size_t)b->rows[i], k = (size_t)i;
@@ -290,28 +305,35 @@ static void batch_gather(batch_buffers *b, const orl_dataset *ds, int32_t n) {
         if (b->act_idx) b->act_idx[k] = ds->act_idx[r];
         b->rew[k] = ds->rew[r];
         b->terminal[k] = ds->terminal[r];
+        b->timeout[k] = ds->timeout[r];
+        if (row_weight) b->weight[k] = row_weight[r];
     }
     b->view.size = n;
+    b->view.weight = row_weight ? b->weight : NULL;
+    b->view.from = ds;
 }
 
-/* the mean validation loss over up to VAL_CHUNKS batches spread over the validation rows */
-static orl_status validation_loss(const orl_learner_ops *ops, void *state, batch_buffers *b,
-                                  const orl_dataset *val, int32_t B, double *out) {
+/* the validation metrics (n of them) into out: each the mean over up to VAL_CHUNKS batches
+ * spread over the validation rows, weighted by the batches' sizes; scratch (n) */
+static orl_status validation(const orl_learner_ops *ops, void *state, batch_buffers *b,
+                             const orl_dataset *val, int32_t B, int32_t n, double *scratch,
+                             double *out) {
     int64_t N = val->n_steps;
     int64_t chunks = (N + B - 1) / B;
     if (chunks > VAL_CHUNKS) chunks = VAL_CHUNKS;
-    double sum = 0.0, rows = 0.0;
+    double rows = 0.0;
+    for (int32_t k = 0; k < n; k++) out[k] = 0.0;
     for (int64_t c = 0; c < chunks; c++) {
         int64_t start = c * N / chunks;
-        int32_t n = (int32_t)(N - start < B ? N - start : B);
-        for (int32_t i = 0; i < n; i++) b->rows[i] = start + i;
-        batch_gather(b, val, n);
-        double loss;
-        ORL_TRY(ops->eval_loss(state, &b->view, &loss));
-        sum += loss * n;
-        rows += n;
+        int32_t size = (int32_t)(N - start < B ? N - start : B);
+        /* rows of the validation dataset (batch.from says so) */
+        for (int32_t i = 0; i < size; i++) b->rows[i] = start + i;
+        batch_gather(b, val, size, NULL);
+        ORL_TRY(ops->validate(state, &b->view, scratch));
+        for (int32_t k = 0; k < n; k++) out[k] += scratch[k] * size;
+        rows += size;
     }
-    *out = rows > 0 ? sum / rows : NAN;
+    for (int32_t k = 0; k < n; k++) out[k] = rows > 0 ? out[k] / rows : NAN;
     return ORL_OK;
 }
 
@@ -334,7 +356,13 @@ static int get_rng(FILE *f, orl_rng *r) {
     return ok;
 }
 
-static orl_status checkpoint_write(const char *path, const char *config, int64_t step,
+/* where a run is: the next gradient step, and the units of the phase before it already run */
+typedef struct run_position {
+    int64_t step;
+    int64_t phase_done;
+} run_position;
+
+static orl_status checkpoint_write(const char *path, const char *config, run_position pos,
                                    const orl_rng *learner_rng, const orl_rng *batch_rng,
                                    const orl_buffer *bufs, int32_t n) {
     char tmp[4200];
@@ -345,7 +373,8 @@ static orl_status checkpoint_write(const char *path, const char *config, int64_t
     int64_t len = (int64_t)strlen(config);
     fwrite(&len, sizeof len, 1, f);
     fwrite(config, 1, (size_t)len, f);
-    fwrite(&step, sizeof step, 1, f);
+    fwrite(&pos.step, sizeof pos.step, 1, f);
+    fwrite(&pos.phase_done, sizeof pos.phase_done, 1, f);
     put_rng(f, learner_rng);
     put_rng(f, batch_rng);
     fwrite(&n, sizeof n, 1, f);
@@ -354,7 +383,7 @@ static orl_status checkpoint_write(const char *path, const char *config, int64_t
         snprintf(name, sizeof name, "%s", bufs[i].name);
         fwrite(name, 1, sizeof name, f);
         fwrite(&bufs[i].bytes, sizeof bufs[i].bytes, 1, f);
-        fwrite(bufs[i].ptr, 1, (size_t)bufs[i].bytes, f);
+        if (bufs[i].bytes > 0) fwrite(bufs[i].ptr, 1, (size_t)bufs[i].bytes, f);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
@@ -364,7 +393,7 @@ static orl_status checkpoint_write(const char *path, const char *config, int64_t
     return orl_fs_commit(tmp, path);
 }
 
-static orl_status checkpoint_read(const char *path, const char *config, int64_t *step,
+static orl_status checkpoint_read(const char *path, const char *config, run_position *pos,
                                   orl_rng *learner_rng, orl_rng *batch_rng, const orl_buffer *bufs,
                                   int32_t n) {
     FILE *f = fopen(path, "rb");
@@ -375,7 +404,8 @@ static orl_status checkpoint_read(const char *path, const char *config, int64_t 
     int32_t count = 0;
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, CKPT_MAGIC, 8) != 0 ||
         fread(&len, sizeof len, 1, f) != 1 || len < 0 || len > (1 << 20))
-        ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: not an orl checkpoint", path);
+        ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: not an orl checkpoint (of this version)",
+                      path);
     stored = calloc((size_t)len + 1, 1);
     if (!stored) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "train: out of memory");
     if (fread(stored, 1, (size_t)len, f) != (size_t)len)
@@ -384,8 +414,10 @@ static orl_status checkpoint_read(const char *path, const char *config, int64_t 
         ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT,
                       "%s: the checkpoint was made with other settings (%s), not (%s)", path,
                       stored, config);
-    if (fread(step, sizeof *step, 1, f) != 1 || !get_rng(f, learner_rng) ||
-        !get_rng(f, batch_rng) || fread(&count, sizeof count, 1, f) != 1 || count != n)
+    if (fread(&pos->step, sizeof pos->step, 1, f) != 1 ||
+        fread(&pos->phase_done, sizeof pos->phase_done, 1, f) != 1 || pos->step < 0 ||
+        pos->phase_done < 0 || !get_rng(f, learner_rng) || !get_rng(f, batch_rng) ||
+        fread(&count, sizeof count, 1, f) != 1 || count != n)
         ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: truncated or mismatched checkpoint", path);
     for (int32_t i = 0; i < n; i++) {
         char name[32];
@@ -393,7 +425,7 @@ static orl_status checkpoint_read(const char *path, const char *config, int64_t 
         if (fread(name, 1, sizeof name, f) != sizeof name ||
             fread(&bytes, sizeof bytes, 1, f) != 1 || bytes != bufs[i].bytes ||
             strncmp(name, bufs[i].name, sizeof name) != 0 ||
-            fread(bufs[i].ptr, 1, (size_t)bytes, f) != (size_t)bytes)
+            (bytes > 0 && fread(bufs[i].ptr, 1, (size_t)bytes, f) != (size_t)bytes))
             ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: buffer %d (%s) is missing or mismatched",
                           path, i, bufs[i].name);
     }
@@ -420,6 +452,47 @@ static orl_status list_buffers(const orl_learner_ops *ops, void *state, orl_buff
     }
 }
 
+/* ---- results and policies ---- */
+
+double orl_train_metric(const orl_train_metrics *m, const char *name) {
+    for (int32_t i = 0; m && i < m->n; i++)
+        if (strcmp(m->names[i], name) == 0) return m->values[i];
+    return NAN;
+}
+
+void orl_train_result_free(orl_train_result *r) {
+    if (!r) return;
+    /* last.values and val.values share one allocation, at last.values */
+    free(r->last.values);
+    memset(&r->last, 0, sizeof r->last);
+    memset(&r->val, 0, sizeof r->val);
+}
+
+/* the result's metric lists for the learner's names, values NaN */
+static orl_status result_metrics(orl_train_result *r, orl_metric_names step, orl_metric_names val) {
+    size_t n = (size_t)step.n + (size_t)val.n;
+    double *values = malloc((n > 0 ? n : 1) * sizeof(double));
+    if (!values) ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
+    for (size_t i = 0; i < n; i++) values[i] = NAN;
+    r->last = (orl_train_metrics){step.n, step.names, values};
+    r->val = (orl_train_metrics){val.n, val.names, values + step.n};
+    return ORL_OK;
+}
+
+orl_status orl_learner_copy_mlp_policy(orl_policy *p, orl_policy **out) {
+    *out = NULL;
+    orl_mlp *net = orl_policy_mlp_network(p);
+    const orl_policy_mlp_spec *spec = orl_policy_mlp_get_spec(p);
+    if (!net || !spec)
+        ORL_FAIL(ORL_ERR_UNSUPPORTED, "%s: the policy is not an MLP policy", p->algorithm);
+    orl_policy_mlp_spec copy = *spec;
+    copy.info.algorithm = p->algorithm;
+    copy.info.config_json = p->config_json;
+    copy.info.act_low = p->act_low;
+    copy.info.act_high = p->act_high;
+    return orl_policy_mlp_create(&copy, orl_policy_mlp_normalizer(p), net->params, NULL, out);
+}
+
 /* ---- the loop ---- */
 
 static double now_seconds(void) {
@@ -428,16 +501,84 @@ static double now_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void put_number(FILE *f, const char *key, double x) {
+static void put_number(FILE *f, const char *prefix, const char *key, double x) {
     if (isfinite(x))
-        fprintf(f, ",\"%s\":%.9g", key, x);
+        fprintf(f, ",\"%s%s\":%.9g", prefix, key, x);
     else
-        fprintf(f, ",\"%s\":null", key);
+        fprintf(f, ",\"%s%s\":null", prefix, key);
 }
 
-static orl_status evaluate(orl_policy *p, const orl_train_options *opt, orl_train_result *r) {
+static orl_status evaluate(const orl_policy *p, const orl_train_options *opt, orl_train_result *r) {
     return opt->evaluate(opt->evaluate_ctx, p, opt->eval_env, opt->eval_episodes, opt->seed,
                          &r->eval_return, &r->eval_score);
+}
+
+/* everything the loop holds while it runs */
+typedef struct run {
+    const orl_train_options *opt;
+    const orl_learner_ops *ops;
+    void *state;
+    orl_train_result *r;
+    orl_rng learner_rng, batch_rng;
+    orl_buffer *bufs;
+    int32_t n_bufs;
+} run;
+
+static orl_status run_checkpoint(run *u, run_position pos) {
+    ORL_TRY(list_buffers(u->ops, u->state, &u->bufs, &u->n_bufs));
+    return checkpoint_write(u->opt->checkpoint_path, u->r->config_json, pos, &u->learner_rng,
+                            &u->batch_rng, u->bufs, u->n_bufs);
+}
+
+/* progress asked to stop at pos: a checkpoint to resume from (unless one was just written),
+ * then ORL_ERR_INTERRUPTED */
+static orl_status run_interrupted(run *u, run_position pos, int written) {
+    if (!u->opt->checkpoint_path) return ORL_ERR_INTERRUPTED;
+    if (!written) ORL_TRY(run_checkpoint(u, pos));
+    return orl_error_set(ORL_ERR_INTERRUPTED, "train: interrupted at step %lld (checkpoint %s)",
+                         (long long)pos.step, u->opt->checkpoint_path);
+}
+
+/* a numeric failure of the learner at step (what: "loss", or the phase before it), with the
+ * learner's detail kept (copied first: the message is formatted into the buffer it came from) */
+static orl_status numeric_failure(const char *learner, const char *what, int64_t step) {
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s", orl_error_message());
+    return orl_error_set(ORL_ERR_NUMERIC, "%s: non-finite %s at step %lld: %s", learner, what,
+                         (long long)step, detail);
+}
+
+/* runs the units of the phase before pos->step that are not done yet (none when the learner has
+ * no phase there) */
+static orl_status run_phase(run *u, run_position *pos) {
+    orl_phase phase;
+    if (!u->ops->phase_at || !u->ops->phase_at(u->state, pos->step, &phase)) return ORL_OK;
+    if (phase.units < 1 || !u->ops->phase_run)
+        ORL_FAIL(ORL_ERR_UNSUPPORTED, "%s: phase %s before step %lld has no units to run",
+                 u->ops->name, phase.name, (long long)pos->step);
+    while (pos->phase_done < phase.units) {
+        orl_status st = u->ops->phase_run(u->state, pos->step, pos->phase_done, &u->learner_rng);
+        if (st == ORL_ERR_NUMERIC) {
+            char what[64];
+            snprintf(what, sizeof what, "value in phase %s", phase.name);
+            return numeric_failure(u->ops->name, what, pos->step);
+        }
+        if (st != ORL_OK) return st;
+        pos->phase_done++;
+        int written = 0;
+        if (u->opt->checkpoint_path && pos->phase_done == phase.units) {
+            ORL_TRY(run_checkpoint(u, *pos));
+            written = 1;
+        }
+        if (u->opt->progress && u->opt->progress->fn) {
+            char what[96];
+            snprintf(what, sizeof what, "%s %s before step %lld", u->ops->name, phase.name,
+                     (long long)pos->step);
+            if (orl_progress_report(u->opt->progress, pos->phase_done, phase.units, what) != ORL_OK)
+                return run_interrupted(u, *pos, written);
+        }
+    }
+    return ORL_OK;
 }
 
 orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_policy **out,
@@ -446,7 +587,7 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
     orl_train_result local;
     orl_train_result *r = result ? result : &local;
     memset(r, 0, sizeof *r);
-    r->val_loss = r->eval_return = r->eval_score = NAN;
+    r->eval_return = r->eval_score = NAN;
     double t0 = now_seconds();
 
     const orl_learner_ops *ops;
@@ -457,95 +598,104 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
 
     orl_status st = ORL_OK;
     orl_dataset *train = NULL, *val = NULL;
-    void *state = NULL;
-    orl_buffer *bufs = NULL;
+    double *val_scratch = NULL;
     FILE *log = NULL;
     batch_buffers bb;
     memset(&bb, 0, sizeof bb);
+    run u = {.opt = opt, .ops = ops, .r = r};
     ORL_TRY_GOTO(st, done, split(ds, opt->val_fraction, opt->seed, &train, &val));
     r->train_episodes = train->n_episodes;
     r->val_episodes = val ? val->n_episodes : 0;
     ORL_TRY_GOTO(st, done, batch_init(&bb, &ds->h, opt->batch));
 
-    orl_rng learner_rng, batch_rng;
-    orl_rng_seed(&learner_rng, opt->seed, STREAM_LEARNER);
-    orl_rng_seed(&batch_rng, opt->seed, STREAM_BATCH);
-    orl_learner_context ctx = {train, &hp, r->config_json, opt->batch};
-    ORL_TRY_GOTO(st, done, ops->create(&ctx, &learner_rng, &state));
+    orl_rng_seed(&u.learner_rng, opt->seed, STREAM_LEARNER);
+    orl_rng_seed(&u.batch_rng, opt->seed, STREAM_BATCH);
+    orl_learner_context ctx = {train, val, &hp, r->config_json, opt->batch};
+    ORL_TRY_GOTO(st, done, ops->create(&ctx, &u.learner_rng, &u.state));
+
+    /* what the learner reports and how it samples */
+    orl_metric_names step_names = ops->metrics(u.state, ORL_METRIC_KIND_STEP);
+    orl_metric_names val_names = ops->validate && val
+                                     ? ops->metrics(u.state, ORL_METRIC_KIND_VALIDATION)
+                                     : (orl_metric_names){0, NULL};
+    ORL_TRY_GOTO(st, done, result_metrics(r, step_names, val_names));
+    val_scratch = malloc((size_t)(val_names.n > 0 ? val_names.n : 1) * sizeof(double));
+    if (!val_scratch) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "train: out of memory");
+    orl_learner_sampling sampling = {0};
+    ops->sampling(u.state, &sampling);
+    int64_t n_rows = sampling.rows ? sampling.n_rows : train->n_steps;
+    if (n_rows < 1) ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "train: no rows to sample from");
     /* the buffers are listed again before every checkpoint: a learner may reallocate one */
-    int32_t n_bufs = 0;
-    ORL_TRY_GOTO(st, done, list_buffers(ops, state, &bufs, &n_bufs));
+    ORL_TRY_GOTO(st, done, list_buffers(ops, u.state, &u.bufs, &u.n_bufs));
 
     /* resume */
-    int64_t step = 0;
+    run_position pos = {0, 0};
     if (opt->resume && opt->checkpoint_path && orl_fs_exists(opt->checkpoint_path)) {
         ORL_TRY_GOTO(st, done,
-                     checkpoint_read(opt->checkpoint_path, r->config_json, &step, &learner_rng,
-                                     &batch_rng, bufs, n_bufs));
-        r->resumed_from = step;
-        r->steps_done = step;
+                     checkpoint_read(opt->checkpoint_path, r->config_json, &pos, &u.learner_rng,
+                                     &u.batch_rng, u.bufs, u.n_bufs));
+        r->resumed_from = pos.step;
+        r->steps_done = pos.step;
     }
     if (opt->log_path) {
-        log = fopen(opt->log_path, step > 0 ? "a" : "w");
+        log = fopen(opt->log_path, pos.step > 0 || pos.phase_done > 0 ? "a" : "w");
         if (!log)
             ORL_FAIL_GOTO(st, done, ORL_ERR_IO, "%s: cannot write the metrics log", opt->log_path);
     }
 
-    const int64_t *rows = NULL;
-    int64_t n_rows = 0;
-    ops->sample_rows(state, &rows, &n_rows);
-    if (!rows) n_rows = train->n_steps;
-    if (n_rows < 1) ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "train: no rows to sample from");
-
     int64_t this_call = 0;
     char what[64] = "";
-    while (step < opt->steps) {
+    double *metrics = r->last.values;
+    while (pos.step < opt->steps) {
+        ORL_TRY_GOTO(st, done, run_phase(&u, &pos));
+
         /* a batch of B rows drawn uniformly with replacement */
         for (int32_t i = 0; i < opt->batch; i++) {
-            int64_t k = orl_rng_range(&batch_rng, 0, n_rows - 1);
-            bb.rows[i] = rows ? rows[k] : k;
+            int64_t k = orl_rng_range(&u.batch_rng, 0, n_rows - 1);
+            bb.rows[i] = sampling.rows ? sampling.rows[k] : k;
         }
-        batch_gather(&bb, train, opt->batch);
-        st = ops->step(state, &bb.view, step, &learner_rng, &r->last);
-        if (st == ORL_OK)
-            for (int32_t i = 0; i < r->last.n; i++)
-                if (!isfinite(r->last.values[i]))
-                    st = orl_error_set(ORL_ERR_NUMERIC, "loss is not finite");
+        batch_gather(&bb, train, opt->batch, sampling.weight);
+        st = ops->step(u.state, &bb.view, pos.step, &u.learner_rng, metrics);
+        for (int32_t i = 0; st == ORL_OK && i < step_names.n; i++)
+            if (!isfinite(metrics[i]))
+                st = orl_error_set(ORL_ERR_NUMERIC, "%s is %g", step_names.names[i], metrics[i]);
         if (st != ORL_OK) {
-            if (st == ORL_ERR_NUMERIC)
-                st = orl_error_set(st, "%s: non-finite loss at step %lld: %s", ops->name,
-                                   (long long)step, orl_error_message());
+            if (st == ORL_ERR_NUMERIC) st = numeric_failure(ops->name, "loss", pos.step);
             goto done;
         }
-        step++;
+        pos.step++;
+        pos.phase_done = 0;
         this_call++;
-        r->steps_done = step;
+        r->steps_done = pos.step;
+        int64_t step = pos.step;
 
         int last = step == opt->steps;
         int do_eval = opt->eval_env && (step % opt->eval_every == 0 || last);
         int do_log = step % (opt->log_every > 0 ? opt->log_every : opt->steps) == 0 || last;
-        if (do_eval) ORL_TRY_GOTO(st, done, evaluate(ops->policy(state), opt, r));
-        if ((do_log || do_eval) && val)
-            ORL_TRY_GOTO(st, done, validation_loss(ops, state, &bb, val, opt->batch, &r->val_loss));
+        if (do_eval) ORL_TRY_GOTO(st, done, evaluate(ops->policy(u.state), opt, r));
+        if ((do_log || do_eval) && val_names.n > 0)
+            ORL_TRY_GOTO(st, done,
+                         validation(ops, u.state, &bb, val, opt->batch, val_names.n, val_scratch,
+                                    r->val.values));
         if (log && (do_log || do_eval)) {
             fprintf(log, "{\"step\":%lld", (long long)step);
-            for (int32_t i = 0; i < r->last.n; i++)
-                put_number(log, r->last.names[i], r->last.values[i]);
-            if (val) put_number(log, "val_loss", r->val_loss);
+            for (int32_t i = 0; i < step_names.n; i++)
+                put_number(log, "", step_names.names[i], metrics[i]);
+            for (int32_t i = 0; i < val_names.n; i++)
+                put_number(log, "val_", val_names.names[i], r->val.values[i]);
             if (do_eval) {
-                put_number(log, "eval_return", r->eval_return);
-                put_number(log, "normalized_score", r->eval_score);
+                put_number(log, "", "eval_return", r->eval_return);
+                put_number(log, "", "normalized_score", r->eval_score);
             }
-            put_number(log, "time", now_seconds() - t0);
+            put_number(log, "", "time", now_seconds() - t0);
             fprintf(log, "}\n");
             fflush(log);
         }
         int stopping = opt->stop_after > 0 && this_call >= opt->stop_after && !last;
+        int written = 0;
         if (opt->checkpoint_path && (step % opt->checkpoint_every == 0 || stopping)) {
-            ORL_TRY_GOTO(st, done, list_buffers(ops, state, &bufs, &n_bufs));
-            ORL_TRY_GOTO(st, done,
-                         checkpoint_write(opt->checkpoint_path, r->config_json, step, &learner_rng,
-                                          &batch_rng, bufs, n_bufs));
+            ORL_TRY_GOTO(st, done, run_checkpoint(&u, pos));
+            written = 1;
         }
         if (stopping)
             ORL_FAIL_GOTO(st, done, ORL_ERR_INTERRUPTED, "train: stopped after step %lld",
@@ -554,50 +704,26 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
         if (opt->progress && opt->progress->fn) {
             if (step % 50 == 0 || last)
                 snprintf(what, sizeof what, "%s %s %.4g", ops->name,
-                         r->last.n ? r->last.names[0] : "", r->last.n ? r->last.values[0] : 0.0);
+                         step_names.n ? step_names.names[0] : "", step_names.n ? metrics[0] : 0.0);
             if (orl_progress_report(opt->progress, step, opt->steps, what) != ORL_OK) {
-                st = ORL_ERR_INTERRUPTED;
                 /* an interrupted run leaves a checkpoint to resume from */
-                if (opt->checkpoint_path) {
-                    orl_status cst = list_buffers(ops, state, &bufs, &n_bufs);
-                    if (cst == ORL_OK)
-                        cst = checkpoint_write(opt->checkpoint_path, r->config_json, step,
-                                               &learner_rng, &batch_rng, bufs, n_bufs);
-                    if (cst != ORL_OK)
-                        st = cst;
-                    else
-                        orl_error_set(st, "train: interrupted at step %lld (checkpoint %s)",
-                                      (long long)step, opt->checkpoint_path);
-                }
+                st = run_interrupted(&u, pos, written);
                 goto done;
             }
         }
     }
 
-    /* the result: a copy of the learner's policy, so it outlives the learner */
-    {
-        orl_policy *p = ops->policy(state);
-        orl_mlp *net = orl_policy_mlp_network(p);
-        const orl_policy_mlp_spec *spec = orl_policy_mlp_get_spec(p);
-        if (!net || !spec)
-            ORL_FAIL_GOTO(st, done, ORL_ERR_UNSUPPORTED, "%s: the policy is not an MLP policy",
-                          ops->name);
-        orl_policy_mlp_spec copy = *spec;
-        copy.info.algorithm = p->algorithm;
-        copy.info.config_json = p->config_json;
-        copy.info.act_low = p->act_low;
-        copy.info.act_high = p->act_high;
-        ORL_TRY_GOTO(
-            st, done,
-            orl_policy_mlp_create(&copy, orl_policy_mlp_normalizer(p), net->params, NULL, out));
-    }
+    /* the result: the learner hands over a policy that outlives it */
+    ORL_TRY_GOTO(st, done, ops->export_policy(u.state, out));
 done:
     if (log) fclose(log);
-    if (state) ops->free(state);
-    free(bufs);
+    if (u.state) ops->free(u.state);
+    free(u.bufs);
+    free(val_scratch);
     batch_free(&bb);
     orl_dataset_free(train);
     orl_dataset_free(val);
     r->seconds = now_seconds() - t0;
+    if (r == &local) orl_train_result_free(&local);
     return st;
 }

@@ -95,9 +95,11 @@ static int run_group(group *g, const orl_dataset *ds, int64_t steps) {
             fprintf(stderr, "bench/quality: %s %s %s seed %d: %s\n", g->env, g->dataset, g->algo, s,
                     orl_error_message());
             orl_policy_free(p);
+            orl_train_result_free(&res);
             return 1;
         }
         orl_policy_free(p);
+        orl_train_result_free(&res);
         g->score[s] = orl_normalized_score(g->env, sum.return_mean);
         g->seconds[s] = res.seconds;
         printf("{\"bench\":\"quality_run\",\"env\":\"%s\",\"dataset\":\"%s\",\"algo\":\"%s\","

@@ -160,20 +160,25 @@ int cmd_train(int argc, char **argv) {
     st = orl_train(ds, &opt, &p, &res);
     cli_progress_done();
     orl_dataset_free(ds);
-    if (st) return cli_fail("train", st);
-    st = orl_policy_save(p, output);
+    if (st == ORL_OK) st = orl_policy_save(p, output);
     orl_policy_free(p);
-    if (st) return cli_fail("train", st);
+    if (st) {
+        orl_train_result_free(&res);
+        return cli_fail("train", st);
+    }
 
     printf("%s: %lld steps%s in %.1f s; %lld training, %lld validation episodes\n", output,
            (long long)res.steps_done, res.resumed_from ? " (resumed)" : "", res.seconds,
            (long long)res.train_episodes, (long long)res.val_episodes);
     for (int32_t i = 0; i < res.last.n; i++)
         printf("  %-18s %.6g\n", res.last.names[i], res.last.values[i]);
-    if (isfinite(res.val_loss)) printf("  %-18s %.6g\n", "validation loss", res.val_loss);
+    for (int32_t i = 0; i < res.val.n; i++)
+        if (isfinite(res.val.values[i]))
+            printf("  val_%-14s %.6g\n", res.val.names[i], res.val.values[i]);
     if (opt.eval_env) {
         printf("  %-18s %.4f on %s\n", "eval return", res.eval_return, opt.eval_env);
         if (isfinite(res.eval_score)) printf("  %-18s %.1f\n", "normalised score", res.eval_score);
     }
+    orl_train_result_free(&res);
     return CLI_EXIT_OK;
 }

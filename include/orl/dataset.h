@@ -139,6 +139,7 @@ typedef struct orl_batch {
     const uint8_t *terminal; /* (B) */
     const uint8_t *timeout;  /* (B) */
     const float *weight;     /* (B) per-row weights, NULL for ones */
+    const orl_dataset *from; /* the dataset rows index (NULL when the producer does not say) */
 } orl_batch;
 
 /* ---- streaming readers ---- */

@@ -1,21 +1,27 @@
 /* The training loop every offline learner runs through, and the learner interface.
  *
- * A learner (bc, fbc, awr here; later ones the same way) is an ops table: create its state from
- * the training episodes and its resolved hyperparameters, take one gradient step on a batch,
- * give the validation loss of a batch, expose its current policy (an MLP policy, orl/policy.h)
- * and list the buffers that make up its state (parameters, optimiser moments, counters) so the
- * loop can checkpoint and resume any learner without knowing it.
+ * A learner (bc, fbc, awr here; td3bc, cql, iql, bcq, morel the same way) is an ops table
+ * (orl_learner_ops below): create its state from the training (and validation) episodes and its
+ * resolved hyperparameters; say which metrics its steps and its validation report; say which
+ * rows to sample and with which per-row weights; run optional phases before gradient steps
+ * (AWR's value fit, MOReL's dynamics fit); take one gradient step on a batch; measure a
+ * validation batch; lend its current policy for evaluation and hand over the trained policy (of
+ * any type) at the end; and list the buffers that make up its state so that the loop can
+ * checkpoint and resume any learner without knowing it.
  *
  * orl_train: splits the dataset into training and validation episodes (seeded), builds the
- * learner, samples batches with an orl_rng, steps, logs metrics as JSON Lines, evaluates in an
- * environment every so often, writes checkpoints and resumes from one with bit-identical
- * results. The same seed gives the same policy bits (with the same BLAS thread count).
+ * learner, runs its phases, samples batches with an orl_rng, steps, logs every named metric as
+ * JSON Lines, evaluates in an environment every so often, writes checkpoints and resumes from
+ * one with bit-identical results. The same seed gives the same policy bits (with the same BLAS
+ * thread count).
  *
  * Hyperparameters: each learner declares a table (name, default, kind, help); --set key=value
  * overrides; an unknown key or a bad value is ORL_ERR_INPUT naming it. The resolved values go
  * into the policy file's config JSON together with the loop's own settings.
  *
- * Nothing here prints; progress goes through orl_progress (what = a short loss summary).
+ * Nothing here prints; progress goes through orl_progress: steps (done, total = steps, what =
+ * the learner and its first metric) and, during a phase, the phase's units (done, total =
+ * units, what = the learner, the phase's name and the step it precedes).
  * Dimension letters as in nn.h: N steps, E episodes, B batch, S observation size, A action size. */
 #ifndef ORL_TRAIN_H
 #define ORL_TRAIN_H
@@ -60,55 +66,153 @@ typedef struct orl_hparams {
 double orl_hparams_number(const orl_hparams *hp, const char *name);
 const char *orl_hparams_text(const orl_hparams *hp, const char *name);
 
-/* ---- learners ---- */
+/* ---- learners ----
+ *
+ * A learner owns its networks, targets, optimisers and any statistics; the loop owns the split,
+ * batching, seeding, the metrics log, evaluation, checkpoints and resume. The loop calls a
+ * learner's ops in this order (every op receives the state create made):
+ *
+ *   create                       once; the only op that may allocate (besides phase_run, see
+ *                                there, and export_policy's result)
+ *   metrics(STEP), metrics(VALIDATION), sampling, buffers
+ *                                once each after create (VALIDATION only when the learner has
+ *                                validate and episodes are held out); a resumed run then reads
+ *                                the checkpoint into the listed buffers
+ *   for step = first .. steps-1:
+ *     phase_at(step)             (optional) a phase before this gradient step? then
+ *       phase_run(step, unit)    for each of its units not done yet; the loop reports every unit
+ *                                through progress, and checkpoints after the last one (when
+ *                                checkpoints are on) and wherever progress asks to stop
+ *     step(batch)                one gradient step on a batch of training rows
+ *     validate(batch)...         (optional) at log and evaluation steps, on every validation
+ *                                chunk; policy() for the evaluation
+ *     buffers                    before every checkpoint (a learner may move a buffer)
+ *   export_policy                once, at the end of a completed run
+ *   free                         always, also after a failure or an interruption
+ *
+ * How the coming learners fit: TD3+BC, CQL and IQL list their actor, twin critics, target
+ * networks, value network, log-alpha / Lagrange multiplier and one Adam state per optimiser as
+ * buffers, read obs, act, rew, next_obs, terminal and timeout from the batch, and report their
+ * losses, alpha and TD error as step metrics (validation: TD error or the actor's imitation
+ * loss on held-out rows). MOReL's phase_at(0) returns its dynamics fit ("model_fit", one unit
+ * per epoch or member), the ensemble in its buffers. BCQ's and argmax-Q learners' export_policy
+ * builds a policy of their own type. Nothing in orl_train changes for any of them.
+ *
+ * Determinism: the learner's randomness comes only from the rng create, phase_run and step
+ * receive (one stream, checkpointed by the loop); everything else that changes during training
+ * is in its buffers. Then a run interrupted anywhere (between steps, between phase units) and
+ * resumed gives the bits of an uninterrupted one. */
 
-#define ORL_TRAIN_MAX_LOSSES 4
+/* which op fills a list of metrics */
+typedef enum orl_metric_kind {
+    ORL_METRIC_KIND_STEP = 0,   /* step: measured on the training batch before the update */
+    ORL_METRIC_KIND_VALIDATION, /* validate: measured on a batch of validation rows */
+} orl_metric_kind;
 
-/* what one step reports: named losses (the names are static strings) */
-typedef struct orl_train_losses {
+/* the names of a learner's metrics of one kind, in the order its op fills the values. The
+ * names are static strings (they outlive the state: the run's result keeps them) and fixed
+ * after create; there may be any number. */
+typedef struct orl_metric_names {
     int32_t n;
-    const char *names[ORL_TRAIN_MAX_LOSSES];
-    double values[ORL_TRAIN_MAX_LOSSES];
-} orl_train_losses;
+    const char *const *names; /* (n) */
+} orl_metric_names;
 
-/* what the loop gives a learner at creation */
+/* what the loop gives a learner at creation (the pointers are valid for the state's life) */
 typedef struct orl_learner_context {
-    const orl_dataset *train; /* the training episodes (valid for the learner's lifetime) */
+    const orl_dataset *train; /* the training episodes: step batches' rows index it */
+    const orl_dataset *val;   /* the held-out episodes: validation batches' rows index it;
+                                 NULL when none are held out */
     const orl_hparams *hp;    /* resolved hyperparameters */
     const char *config_json;  /* to store in the policy (the loop's settings + hp) */
     int32_t max_batch;        /* B of every step and validation call */
 } orl_learner_context;
+
+/* how the loop draws training batches for a learner (filled by the sampling op) */
+typedef struct orl_learner_sampling {
+    const int64_t *rows; /* (n_rows) the training rows to draw from, owned by the state; NULL
+                            for all rows of ctx->train */
+    int64_t n_rows;      /* ignored when rows is NULL */
+    const float *weight; /* (N of ctx->train) per-row weights, owned by the state, that the loop
+                            copies into batch.weight; NULL: batch.weight is NULL. Read at every
+                            batch, so the learner may rewrite them (e.g. in a phase). */
+} orl_learner_sampling;
+
+/* a phase: work a learner does before a gradient step (AWR's value fit, MOReL's dynamics fit)
+ * in units the loop runs one by one, reports, and checkpoints between */
+typedef struct orl_phase {
+    const char *name; /* static: "value_fit", "model_fit"; shown in progress */
+    int64_t units;    /* >= 1: the number of phase_run calls (epochs, members, 1) */
+} orl_phase;
 
 typedef struct orl_learner_ops {
     const char *name;              /* "bc", ... */
     const char *summary;           /* one line for --help */
     const orl_hparam_def *hparams; /* the table, terminated by a {NULL} entry */
 
-    /* builds the state; rng initialises parameters (and is the learner's own stream: it is
-     * checkpointed by the loop) */
+    /* builds the state: every network, optimiser, buffer and scratch array the learner will
+     * use (nothing is allocated in step or validate). rng initialises parameters; it is the
+     * learner's own stream, checkpointed by the loop. ORL_ERR_INPUT for hyperparameters or data
+     * the learner cannot take, ORL_ERR_NOMEM. */
     orl_status (*create)(const orl_learner_context *ctx, orl_rng *rng, void **state);
 
-    /* the training rows to sample from: *rows (n) row indices owned by the state, or NULL for
-     * all rows (*n is then ignored) */
-    void (*sample_rows)(void *state, const int64_t **rows, int64_t *n);
+    /* the names of the metrics step (kind STEP) or validate (kind VALIDATION) fills. The metrics
+     * log writes each step metric under its name and each validation metric under "val_" and
+     * its name; every step metric must be finite (a non-finite one stops the run naming the
+     * step). A learner without validate returns {0, NULL} for VALIDATION. */
+    orl_metric_names (*metrics)(void *state, orl_metric_kind kind);
 
-    /* one training step on batch (step is 0-based); fills losses; ORL_ERR_NUMERIC for a
-     * non-finite loss (the loop adds the step number) */
+    /* fills *out: the training rows batches are drawn from (uniformly, with replacement) and
+     * the per-row weights put into the batches; the pointers must stay valid for the state's
+     * life (their contents may change) */
+    void (*sampling)(void *state, orl_learner_sampling *out);
+
+    /* optional (NULL: the learner has no phases). Returns 1 and fills *phase when a phase runs
+     * before gradient step `step` (0-based; step 0: before any step), else 0. Must depend only
+     * on step and the hyperparameters (a resumed run asks again). */
+    int (*phase_at)(void *state, int64_t step, orl_phase *phase);
+
+    /* runs unit `unit` (0-based, of phase_at(step)'s units) of the phase before `step`, drawing
+     * from rng. Whatever it changes must be in the buffers (a checkpoint may follow any unit).
+     * May allocate scratch that it frees before returning (a phase is not a hot loop). */
+    orl_status (*phase_run)(void *state, int64_t step, int64_t unit, orl_rng *rng);
+
+    /* one gradient step (step is 0-based) on batch: size B <= max_batch rows of ctx->train
+     * (batch->from == ctx->train; obs, next_obs, act or act_idx, rew, terminal, timeout filled;
+     * weight as sampling says). Fills metrics (n of metrics(STEP)). ORL_ERR_NUMERIC for a
+     * non-finite loss (the loop adds the step number). */
     orl_status (*step)(void *state, const orl_batch *batch, int64_t step, orl_rng *rng,
-                       orl_train_losses *losses);
+                       double *metrics);
 
-    /* the imitation loss of the current policy on a batch, no update (validation) */
-    orl_status (*eval_loss)(void *state, const orl_batch *batch, double *loss);
+    /* optional (NULL: no validation). Measures the current state on batch, rows of ctx->val
+     * (batch->from == ctx->val, batch->weight NULL), without updating anything or drawing
+     * random numbers; fills metrics (n of metrics(VALIDATION)), each a mean over the batch's
+     * rows (the loop averages the batches weighted by their sizes). */
+    orl_status (*validate)(void *state, const orl_batch *batch, double *metrics);
 
-    /* the current policy (owned by the state; its parameters are the trained ones) */
-    orl_policy *(*policy)(void *state);
+    /* the current policy, borrowed (owned by the state, valid until the next step or phase):
+     * what the loop evaluates in an environment */
+    const orl_policy *(*policy)(void *state);
 
-    /* the state's buffers, in a fixed order, listed into out (capacity cap) with
-     * orl_buffer_put; returns their number, which may exceed cap (nn.h) */
+    /* hands over the trained result: a self-contained policy of any type (an MLP actor, an
+     * argmax over a Q-network, a generative model with a perturbation and a critic) that
+     * outlives the state, and that orl_policy_save can store (its type's ops). Called once at
+     * the end of a completed run; the state is only freed after it (it may give up parts of
+     * itself). ORL_ERR_NOMEM, ORL_ERR_UNSUPPORTED. */
+    orl_status (*export_policy)(void *state, orl_policy **out);
+
+    /* the state's buffers (everything that changes during training: parameters, target
+     * networks, optimiser moments, counters, statistics), in a fixed order, listed into out
+     * (capacity cap) with orl_buffer_put; returns their number, which may exceed cap (nn.h) */
     int32_t (*buffers)(void *state, orl_buffer *out, int32_t cap);
 
+    /* state may be NULL */
     void (*free)(void *state);
 } orl_learner_ops;
+
+/* a self-contained copy of an MLP policy (policy.h's orl_policy_mlp_*), with its algorithm,
+ * config, bounds and normaliser: the export_policy of learners whose result is an MLP actor.
+ * ORL_ERR_UNSUPPORTED when p is not an MLP policy, ORL_ERR_NOMEM. */
+orl_status orl_learner_copy_mlp_policy(orl_policy *p, orl_policy **out);
 
 /* the built-in learners, by name (NULL when unknown), and their list */
 const orl_learner_ops *orl_learner_find(const char *name);
@@ -127,8 +231,10 @@ orl_status orl_hparams_resolve(const orl_learner_ops *ops, const char *const *se
 /* ---- the loop ---- */
 
 typedef struct orl_train_options {
-    const char *algo;        /* learner name */
-    const char *const *sets; /* (n_sets) "key=value" hyperparameter overrides */
+    const char *algo;               /* learner name (one of the built-in learners) */
+    const orl_learner_ops *learner; /* NULL: algo; else this learner (one of the caller's own;
+                                       algo is then its name) */
+    const char *const *sets;        /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
     int64_t steps;         /* gradient steps (default 100000) */
     int32_t batch;         /* B (default 256, CORL) */
@@ -158,17 +264,32 @@ typedef struct orl_train_options {
 /* defaults as documented above */
 void orl_train_options_init(orl_train_options *opt);
 
+/* a list of named values of a run's result */
+typedef struct orl_train_metrics {
+    int32_t n;
+    const char *const *names; /* (n) the learner's static names */
+    double *values;           /* (n) owned by the result (orl_train_result_free) */
+} orl_train_metrics;
+
+/* the value of the metric name in m, NaN when m has none of that name */
+double orl_train_metric(const orl_train_metrics *m, const char *name);
+
 typedef struct orl_train_result {
-    int64_t steps_done;    /* the last step reached (== steps when complete) */
-    int64_t resumed_from;  /* step the run resumed at (0 when fresh) */
-    orl_train_losses last; /* losses of the last step */
-    double val_loss;       /* last validation loss (NaN when none) */
-    double eval_return;    /* last evaluation's mean return (NaN when none) */
-    double eval_score;     /* its normalised score (NaN when none or no reference) */
-    double seconds;        /* wall time of this call */
+    int64_t steps_done;     /* the last step reached (== steps when complete) */
+    int64_t resumed_from;   /* step the run resumed at (0 when fresh) */
+    orl_train_metrics last; /* the step metrics of the last step (NaN before any) */
+    orl_train_metrics val;  /* the last validation's metrics (n = 0 without validation; NaN
+                               before the first); e.g. orl_train_metric(&r.val, "loss") */
+    double eval_return;     /* last evaluation's mean return (NaN when none) */
+    double eval_score;      /* its normalised score (NaN when none or no reference) */
+    double seconds;         /* wall time of this call */
     int64_t train_episodes, val_episodes;
     char config_json[4096]; /* everything the run used, as stored in the policy */
 } orl_train_result;
+
+/* releases the metric values of a result orl_train filled (whatever its status); r may be
+ * NULL; a freed result is empty (n = 0) */
+void orl_train_result_free(orl_train_result *r);
 
 /* the config JSON the run would use (hyperparameters resolved), without training: for
  * printing at start. ORL_ERR_INPUT as orl_hparams_resolve or for an unknown algorithm. */
@@ -177,8 +298,14 @@ orl_status orl_train_describe(const orl_train_options *opt, char *json, size_t c
 /* trains on ds (a whole dataset, validated by the caller) and returns the policy in *out (free
  * with orl_policy_free). ORL_ERR_INPUT for bad options; ORL_ERR_NUMERIC naming the step of a
  * non-finite loss; ORL_ERR_IO for the log or checkpoint; ORL_ERR_INTERRUPTED when progress
- * asks to stop or stop_after is reached (a checkpoint is written first when one is configured;
- * *out stays NULL). result may be NULL. */
+ * asks to stop (between steps or between phase units) or stop_after is reached (a checkpoint is
+ * written first when one is configured; *out stays NULL). result may be NULL; when it is not,
+ * release it with orl_train_result_free whatever the status.
+ *
+ * The metrics log (opt->log_path) has one JSON object per line at every log_every-th step, at
+ * evaluations and at the end: "step", the learner's step metrics under their names, its
+ * validation metrics (when episodes are held out) under "val_" + name, "eval_return" and
+ * "normalized_score" at evaluations, and "time" (seconds since the call began). */
 orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_policy **out,
                      orl_train_result *result);
 
