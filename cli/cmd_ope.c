@@ -7,8 +7,8 @@
  * on the data (IS-type estimators need logged behaviour probabilities unless RIS is asked
  * for). The estimators are ope.h's and fqe.h's; the report model and renderers report.h's. */
 #include "cli/cli.h"
-#include "cli/policy_load.h"
 #include "orl/env.h"
+#include "orl/eval.h"
 #include "orl/fqe.h"
 #include "orl/ope.h"
 #include "orl/report.h"
@@ -533,7 +533,7 @@ int cmd_ope(int argc, char **argv) {
     int n_all = n_policies + (baseline ? 1 : 0);
     for (int i = 0; i < n_all; i++) {
         const char *name = i < n_policies ? policies[i] : baseline;
-        st = cli_policy_load(name, &loaded[i], NULL);
+        st = orl_policy_open(name, &loaded[i]);
         if (st == ORL_OK) {
             n_loaded++;
             st = orl_policy_check_dims(loaded[i], ds->h.obs_dim, ds->h.act_dim, ds->h.action_kind,

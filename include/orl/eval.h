@@ -124,6 +124,20 @@ typedef struct orl_gen_report {
  * writer and rollout statuses. report may be NULL. */
 orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report *report);
 
+/* ---- loading a policy by name ---- */
+
+/* loads name: "builtin:ENV/LEVEL" (a builtin behaviour of behavior.h) or a policy file of any
+ * type in the policy-type table (mlp, builtin, tabular). The one loader every verb, benchmark
+ * and test uses. Free *out with orl_policy_free. Statuses of orl_behavior_create (ORL_ERR_INPUT
+ * for an unknown environment or level) and orl_policy_load_with (ORL_ERR_IO, ORL_ERR_FORMAT
+ * naming the file and key; ORL_ERR_UNSUPPORTED for an unknown policy_type, the message naming
+ * the file, the type and the known types). */
+orl_status orl_policy_open(const char *name, orl_policy **out);
+
+/* the policy-type table: its length and the policy_type of entry i (NULL out of range) */
+int32_t orl_policy_type_count(void);
+const char *orl_policy_type_name(int32_t i);
+
 /* ---- reference scores ---- */
 
 typedef struct orl_reference {
