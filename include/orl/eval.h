@@ -21,6 +21,7 @@
 
 #include "orl/dataset.h"
 #include "orl/env.h"
+#include "orl/ope_run.h"
 #include "orl/policy.h"
 #include "orl/progress.h"
 #include "orl/status.h"
@@ -137,6 +138,14 @@ orl_status orl_policy_open(const char *name, orl_policy **out);
 /* the policy-type table: its length and the policy_type of entry i (NULL out of range) */
 int32_t orl_policy_type_count(void);
 const char *orl_policy_type_name(int32_t i);
+
+/* ---- what orl_ope_run needs to know of an environment ---- */
+
+/* fills *out for env_id: whether the registry knows it, and its exact tabular model when it
+ * has one (tabular.h: orl_tabular_model_get, orl_tabular_policy_probs), for exact tabular FQE
+ * and the choice of RIS behaviour model. Never fails: an unknown or empty env_id gives
+ * registered = tabular = 0. */
+void orl_eval_ope_environment(const char *env_id, orl_ope_environment *out);
 
 /* ---- reference scores ---- */
 
