@@ -398,8 +398,10 @@ static void add_gate(orl_report *r, const char *policy, const char *check, const
     g->value = value;
     g->threshold = threshold;
     g->passed = value >= threshold; /* NaN fails */
-    snprintf(g->message, sizeof g->message, "%s lower bound %.6g %s %.*s %.6g", estimator, value,
-             g->passed ? ">=" : (isnan(value) ? "(not available) vs" : "<"), 460, what, threshold);
+    /* at most 31 + 400 characters of names: the message always fits */
+    snprintf(g->message, sizeof g->message, "%.31s lower bound %.6g %s %.400s %.6g", estimator,
+             value, g->passed ? ">=" : (isnan(value) ? "(not available) vs" : "<"), what,
+             threshold);
 }
 
 /* the gates of every candidate (every policy but the baseline) */
