@@ -47,7 +47,7 @@
 #define FQE_SAMPLES    5
 
 static const double noise_levels[N_POLICIES] = {0.0, 0.25, 0.5, 0.75, 1.0};
-#define ESTIMATORS     "is,pdis,wis,wpdis,ris-wis,ris-pdis,fqe,dr,wdr" /* N_ESTIMATORS */
+#define ESTIMATORS "is,pdis,wis,wpdis,ris-wis,ris-pdis,fqe,dr,wdr" /* N_ESTIMATORS */
 
 static double now(void) {
     struct timespec ts;

@@ -93,8 +93,10 @@ int cmd_ope(int argc, char **argv) {
         } else if (strcmp(a, "--confidence") == 0) {
             rc = cli_parse_double("ope", a, v, 0.5, 1.0, &opt.confidence);
             if (rc == 0 && !(opt.confidence > 0.5 && opt.confidence < 1.0))
-                return cli_usage_error("ope", "--confidence: expected a number in (0.5, 1), "
-                                              "got '%s'", v);
+                return cli_usage_error("ope",
+                                       "--confidence: expected a number in (0.5, 1), "
+                                       "got '%s'",
+                                       v);
         } else if (strcmp(a, "--fail-below") == 0) {
             rc = cli_parse_double("ope", a, v, -INFINITY, INFINITY, &opt.fail_below);
         } else if (strcmp(a, "--margin") == 0) {
@@ -113,8 +115,9 @@ int cmd_ope(int argc, char **argv) {
             names[n_policies++] = a;
             continue;
         } else {
-            const char *keys[] = {"--data", "--estimators", "--behavior", "--format", "-o",
-                                  "--estimator-gate", "--baseline", "--record", "--label"};
+            const char *keys[] = {"--data",     "--estimators", "--behavior",
+                                  "--format",   "-o",           "--estimator-gate",
+                                  "--baseline", "--record",     "--label"};
             const char **vals[] = {&data,      &est_list, &behavior, &format_name, &out_path,
                                    &gate_name, &baseline, &record,   &label};
             int k = 0;
@@ -176,8 +179,7 @@ int cmd_ope(int argc, char **argv) {
             st = orl_policy_check_dims(loaded[i], ds->h.obs_dim, ds->h.act_dim, ds->h.action_kind,
                                        ds->h.n_actions);
     }
-    if (!st && !(report = malloc(sizeof *report)))
-        st = orl_error_set(ORL_ERR_NOMEM, "ope: report");
+    if (!st && !(report = malloc(sizeof *report))) st = orl_error_set(ORL_ERR_NOMEM, "ope: report");
     progress = cli_progress();
     if (!st)
         st = orl_ope_run(ds, data, (const orl_policy *const *)loaded, names, n_policies, &opt,

@@ -156,9 +156,8 @@ static orl_status fit_fqe(const run_state *rs, const orl_policy *p, orl_fqe_resu
     const orl_dataset *ds = rs->ds;
     const orl_ope_environment *m = rs->opt->environment;
     *tabular_used = 0;
-    if (ds->h.env_id[0] && m && m->tabular &&
-        p->action_kind == ORL_ACTION_KIND_DISCRETE && p->obs_dim == m->n_states &&
-        p->n_actions == m->n_actions) {
+    if (ds->h.env_id[0] && m && m->tabular && p->action_kind == ORL_ACTION_KIND_DISCRETE &&
+        p->obs_dim == m->n_states && p->n_actions == m->n_actions) {
         double *probs = malloc((size_t)m->n_states * (size_t)m->n_actions * sizeof *probs);
         if (!probs) ORL_FAIL(ORL_ERR_NOMEM, "ope: tabular policy probabilities");
         orl_status st = m->policy_probs(ds->h.env_id, p, probs);
@@ -209,8 +208,7 @@ static orl_status is_row(const run_state *rs, const orl_ope_ratios *r,
         row->lower = two.lo;
         row->upper = two.hi;
         row->lower_bound = one.lo;
-        snprintf(row->bound_method, sizeof row->bound_method,
-                 "percentile bootstrap over episodes");
+        snprintf(row->bound_method, sizeof row->bound_method, "percentile bootstrap over episodes");
     }
     if (est.warn_low_ess) add_warning(row, "low ESS: %.1f of %lld episodes", est.ess, (long long)E);
     if (est.max_weight_share > 0.5)
@@ -418,8 +416,9 @@ static void check_gates(const orl_ope_run_options *o, const char *const *names, 
                      "--fail-below");
         if (base_row) {
             char what[ORL_REPORT_TEXT + 64];
-            snprintf(what, sizeof what, "baseline %.400s estimate %.6g - margin %g =",
-                     names[o->baseline], base_row->estimate, margin);
+            snprintf(what, sizeof what,
+                     "baseline %.400s estimate %.6g - margin %g =", names[o->baseline],
+                     base_row->estimate, margin);
             add_gate(report, names[i], "baseline", gate_est, row->lower_bound,
                      base_row->estimate - margin, what);
         }

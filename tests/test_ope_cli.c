@@ -698,8 +698,8 @@ Test(policy_open, gen_logs_a_tabular_policy_file) {
         double lp;
         cr_assert_eq(orl_policy_logp(p, w, ds->obs + t * 16, 1, NULL, &ds->act_idx[t], &lp),
                      ORL_OK);
-        cr_assert(fabs(lp - (double)ds->logp_b[t]) < 1e-6, "step %lld: %g vs %g", (long long)t,
-                  lp, (double)ds->logp_b[t]);
+        cr_assert(fabs(lp - (double)ds->logp_b[t]) < 1e-6, "step %lld: %g vs %g", (long long)t, lp,
+                  (double)ds->logp_b[t]);
     }
     orl_policy_work_free(w);
     orl_policy_free(p);
@@ -897,8 +897,7 @@ Test(ope_run, on_policy_gridworld_matches_returns_and_dp_value, .timeout = 120) 
     cr_assert(fabs(r2->policies[0].rows[0].estimate - mean) < 1e-2 * (1.0 + fabs(mean)));
     orl_policy *wrong = NULL;
     cr_assert_eq(orl_policy_open("builtin:CartPole-v1/medium", &wrong), ORL_OK);
-    cr_assert_eq(orl_ope_run(ds, data, (const orl_policy *const *)&wrong, names, 1, &opt, NULL,
-                             r2),
+    cr_assert_eq(orl_ope_run(ds, data, (const orl_policy *const *)&wrong, names, 1, &opt, NULL, r2),
                  ORL_ERR_INPUT);
     orl_policy_free(wrong);
     cr_assert_eq(orl_ope_run_estimators_parse("wis,foo", 0, &opt), ORL_ERR_INPUT);

@@ -62,14 +62,14 @@ typedef struct orl_ope_environment {
 typedef struct orl_ope_run_options {
     int32_t n_estimators;
     orl_ope_run_estimator estimators[ORL_REPORT_MAX_ESTIMATORS];
-    int behavior_estimated; /* is, pdis, wis, wpdis, dr, wdr use the RIS behaviour (and the
-                               report says "estimated") */
-    double gamma;           /* NaN: the dataset's discount when in [0, 1], else 1 */
-    double confidence;      /* in (0.5, 1): two-sided intervals at C, lower bounds at C */
-    int64_t bootstrap;      /* percentile bootstrap resamples B >= 2; 0: no intervals, lower
-                               bounds or high-confidence bounds (estimates only) */
-    uint64_t seed;          /* bootstraps, RIS and neural FQE */
-    int64_t fqe_steps;      /* neural FQE gradient steps; 0: the default (or fqe's) */
+    int behavior_estimated;    /* is, pdis, wis, wpdis, dr, wdr use the RIS behaviour (and the
+                                  report says "estimated") */
+    double gamma;              /* NaN: the dataset's discount when in [0, 1], else 1 */
+    double confidence;         /* in (0.5, 1): two-sided intervals at C, lower bounds at C */
+    int64_t bootstrap;         /* percentile bootstrap resamples B >= 2; 0: no intervals, lower
+                                  bounds or high-confidence bounds (estimates only) */
+    uint64_t seed;             /* bootstraps, RIS and neural FQE */
+    int64_t fqe_steps;         /* neural FQE gradient steps; 0: the default (or fqe's) */
     const orl_fqe_config *fqe; /* NULL: orl_fqe_config_defaults(); else this configuration
                                   (gamma and seed are the run's; fqe_steps > 0 overrides) */
     const orl_ope_environment *environment; /* NULL: nothing known (as for an environment
