@@ -20,7 +20,6 @@
  *
  * Usage: ope_policies [--fqe-steps N] [--truth-episodes N] [--env ID] (defaults below). The
  * dataset is written to a temporary file and removed. */
-#include "orl/behavior.h"
 #include "orl/env.h"
 #include "orl/eval.h"
 #include "orl/fqe.h"
@@ -48,8 +47,7 @@
 #define FQE_SAMPLES    5
 
 static const double noise_levels[N_POLICIES] = {0.0, 0.25, 0.5, 0.75, 1.0};
-static const char *const estimator_names[N_ESTIMATORS] = {
-    "is", "pdis", "wis", "wpdis", "ris-wis", "ris-pdis", "fqe", "dr", "wdr"};
+#define ESTIMATORS "is,pdis,wis,wpdis,ris-wis,ris-pdis,fqe,dr,wdr" /* N_ESTIMATORS */
 
 static double now(void) {
     struct timespec ts;
@@ -185,6 +183,7 @@ static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes
 
     double truth[N_POLICIES], truth_se[N_POLICIES];
     double est[N_ESTIMATORS][N_POLICIES], seconds[N_ESTIMATORS] = {0};
+    char estimator_names[N_ESTIMATORS][32];
     double truth_seconds = 0.0;
     orl_fqe_config fc = orl_fqe_config_defaults();
     fc.gamma = GAMMA;
@@ -197,83 +196,52 @@ static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes
     fc.n_action_samples = FQE_SAMPLES;
     fc.seed = DATA_SEED;
 
-    for (int k = 0; k < N_POLICIES; k++) {
-        char name[128];
-        snprintf(name, sizeof name, "%s/noise=%g", env_id, noise_levels[k]);
-        orl_policy *pe = NULL;
-        st = orl_behavior_create(name, &pe);
-        if (st) return fail(name, st);
-
+    /* the evaluation policies and their Monte-Carlo truth */
+    orl_policy *pe[N_POLICIES] = {NULL};
+    char names[N_POLICIES][128];
+    const char *name_of[N_POLICIES];
+    for (int k = 0; k < N_POLICIES && st == ORL_OK; k++) {
+        snprintf(names[k], sizeof names[k], "builtin:%s/noise=%g", env_id, noise_levels[k]);
+        name_of[k] = names[k];
+        st = orl_policy_open(names[k], &pe[k]);
+        if (st) break;
         double t0 = now();
-        st = mc_value(pe, env_id, truth_episodes, TRUTH_SEED, &truth[k], &truth_se[k]);
+        st = mc_value(pe[k], env_id, truth_episodes, TRUTH_SEED, &truth[k], &truth_se[k]);
         truth_seconds += now() - t0;
-        if (st) return fail("truth", st);
-
-        /* logged and RIS log-ratios, the IS-type estimators on them */
-        orl_ope_ratios *logged = NULL, *ris = NULL;
-        orl_ope_ratio_options ro;
-        orl_ope_ratio_options_init(&ro);
-        orl_ope_options oo;
-        orl_ope_options_init(&oo);
-        oo.gamma = GAMMA;
-        t0 = now();
-        st = orl_ope_ratios_compute(ds, pe, &ro, &logged);
-        if (st) return fail("ratios", st);
-        double t_logged = now() - t0;
-        const orl_ope_estimator base[6] = {ORL_OPE_ESTIMATOR_IS,  ORL_OPE_ESTIMATOR_PDIS,
-                                           ORL_OPE_ESTIMATOR_WIS, ORL_OPE_ESTIMATOR_WPDIS,
-                                           ORL_OPE_ESTIMATOR_WIS, ORL_OPE_ESTIMATOR_PDIS};
-        for (int i = 0; i < 4; i++) {
-            t0 = now();
-            orl_ope_estimate e;
-            st = orl_ope_estimate_compute(logged, base[i], &oo, &e);
-            if (st) return fail(estimator_names[i], st);
-            est[i][k] = e.value;
-            seconds[i] += now() - t0 + t_logged / 4.0;
-        }
-        ro.behavior = ORL_OPE_BEHAVIOR_MLP;
-        ro.seed = DATA_SEED;
-        t0 = now();
-        st = orl_ope_ratios_compute(ds, pe, &ro, &ris);
-        if (st) return fail("RIS ratios", st);
-        double t_ris = now() - t0;
-        for (int i = 4; i < 6; i++) {
-            t0 = now();
-            orl_ope_estimate e;
-            st = orl_ope_estimate_compute(ris, base[i], &oo, &e);
-            if (st) return fail(estimator_names[i], st);
-            est[i][k] = e.value;
-            seconds[i] += now() - t0 + t_ris / 2.0;
-        }
-
-        /* FQE, then DR and WDR on it with the logged ratios */
-        orl_fqe_result fr;
-        memset(&fr, 0, sizeof fr);
-        t0 = now();
-        st = orl_fqe_fit(ds, pe, &fc, NULL, &fr);
-        if (st) return fail("fqe", st);
-        est[6][k] = fr.value;
-        seconds[6] += now() - t0;
-        orl_dr_options dopt;
-        orl_dr_options_init(&dopt);
-        dopt.gamma = GAMMA;
-        orl_dr_estimate dr;
-        memset(&dr, 0, sizeof dr);
-        t0 = now();
-        st = orl_dr_compute_from(logged->log_ratio, logged->rew, fr.q, fr.v, logged->ep_off,
-                                 logged->n_episodes, &dopt, &dr);
-        if (st) return fail("dr", st);
-        est[7][k] = dr.dr;
-        est[8][k] = dr.wdr;
-        seconds[7] += (now() - t0) / 2.0;
-        seconds[8] += (now() - t0) / 2.0;
-
-        orl_dr_estimate_free(&dr);
-        orl_fqe_result_free(&fr);
-        orl_ope_ratios_free(ris);
-        orl_ope_ratios_free(logged);
-        orl_policy_free(pe);
     }
+
+    /* every estimate in one run of the library's OPE pipeline: logged ratios for is, pdis,
+     * wis, wpdis, dr, wdr; RIS (an MLP, as the environment is not tabular) for ris-*; no
+     * bootstrap (estimates only) */
+    orl_ope_environment env;
+    orl_eval_ope_environment(env_id, &env);
+    orl_ope_run_options opt;
+    orl_ope_run_options_init(&opt);
+    orl_report *report = malloc(sizeof *report);
+    if (st == ORL_OK && !report) st = orl_error_set(ORL_ERR_NOMEM, "report");
+    if (st == ORL_OK) st = orl_ope_run_estimators_parse(ESTIMATORS, 0, &opt);
+    opt.gamma = GAMMA;
+    opt.bootstrap = 0;
+    opt.seed = DATA_SEED;
+    opt.fqe = &fc;
+    opt.environment = &env;
+    if (st == ORL_OK)
+        st = orl_ope_run(ds, "medium-replay", (const orl_policy *const *)pe, name_of, N_POLICIES,
+                         &opt, NULL, report);
+    for (int k = 0; k < N_POLICIES; k++) orl_policy_free(pe[k]);
+    if (st) {
+        free(report);
+        orl_dataset_free(ds);
+        return fail("ope", st);
+    }
+    for (int k = 0; k < N_POLICIES; k++)
+        for (int i = 0; i < N_ESTIMATORS; i++) {
+            const orl_report_row *row = &report->policies[k].rows[i];
+            est[i][k] = row->estimate;
+            seconds[i] += row->seconds;
+            snprintf(estimator_names[i], sizeof estimator_names[i], "%s", row->estimator);
+        }
+    free(report);
 
     printf("{\"bench\":\"ope_policies\",\"env\":\"%s\",\"dataset\":\"medium-replay\","
            "\"episodes\":%lld,\"steps\":%lld,\"seed\":%d,\"gamma\":%g,\"truth_episodes\":%lld,"

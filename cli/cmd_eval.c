@@ -2,7 +2,6 @@
  * policy file or a builtin behaviour in an environment and reports the mean return, its
  * standard error, the normalised score against the reference table and the episode lengths. */
 #include "cli/cli.h"
-#include "cli/policy_load.h"
 #include "orl/behavior.h"
 #include "orl/eval.h"
 
@@ -65,7 +64,7 @@ static int measure_references(int64_t episodes, uint64_t seed) {
             char name[128];
             snprintf(name, sizeof name, "builtin:%s/%s", id, levels[k]);
             orl_policy *p = NULL;
-            orl_status st = orl_behavior_create(name, &p);
+            orl_status st = orl_policy_open(name, &p);
             if (st == ORL_OK)
                 st = orl_eval(p, id, episodes, seed, ORL_POLICY_MODE_SAMPLE, &sum[k], NULL);
             orl_policy_free(p);
@@ -138,8 +137,8 @@ int cmd_eval(int argc, char **argv) {
     orl_env_free(env);
 
     orl_policy *p = NULL;
-    int builtin = 0;
-    st = cli_policy_load(policy_name, &p, &builtin);
+    int builtin = strncmp(policy_name, "builtin:", 8) == 0;
+    st = orl_policy_open(policy_name, &p);
     if (st) return cli_fail("eval", st);
     orl_policy_mode mode = builtin ? ORL_POLICY_MODE_SAMPLE : ORL_POLICY_MODE_MEAN;
     if (mode_name)

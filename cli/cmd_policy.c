@@ -3,7 +3,6 @@
  * becomes a tabular policy file.
  * orl policy info POLICY [--json]: what a policy file (or builtin:ENV/LEVEL) holds. */
 #include "cli/cli.h"
-#include "cli/policy_load.h"
 #include "orl/behavior.h"
 #include "orl/tabular_policy.h"
 
@@ -115,7 +114,7 @@ static int info(int argc, char **argv) {
     }
     if (!name) return cli_usage_error("policy", "info: POLICY missing");
     orl_policy *p = NULL;
-    orl_status st = cli_policy_load(name, &p, NULL);
+    orl_status st = orl_policy_open(name, &p);
     if (st) return cli_fail("policy", st);
 
     const int discrete = p->action_kind == ORL_ACTION_KIND_DISCRETE;

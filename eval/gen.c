@@ -119,15 +119,14 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
 
 /* the stage's policy; a builtin behaviour must be for the environment generated */
 static orl_status stage_policy(const stage *s, const char *env_id, orl_policy **out) {
-    if (s->from_file) {
-        const orl_policy_ops *ops[1] = {orl_behavior_ops()};
-        return orl_policy_load_with(s->name, ops, 1, out);
-    }
+    if (s->from_file) return orl_policy_open(s->name, out);
     const char *name = strncmp(s->name, "builtin:", 8) == 0 ? s->name + 8 : s->name;
     size_t n = strlen(env_id);
     if (strncmp(name, env_id, n) != 0 || name[n] != '/')
         ORL_FAIL(ORL_ERR_INPUT, "behaviour '%s' is not for environment '%s'", s->name, env_id);
-    return orl_behavior_create(s->name, out);
+    char builtin[sizeof s->name + 8];
+    snprintf(builtin, sizeof builtin, "builtin:%s", name);
+    return orl_policy_open(builtin, out);
 }
 
 static orl_status make_header(const orl_env_spec *spec, const orl_gen_options *opt, const plan *pl,

@@ -134,6 +134,36 @@ static orl_status eval_logp(const orl_policy *p, orl_policy_work *w, const float
     return ORL_OK;
 }
 
+/* the buffered steps rows (fill) of the ratio computation, written to r from index *at: log
+ * pi_e by eval_logp, the behaviour's log-probability from lpb_all, the log-ratio (clipped to
+ * [-c, c] when c > 0, counted in *clipped) and the reward. ORL_ERR_NUMERIC when a log-ratio is
+ * not finite (or the behaviour's log-probability is NaN). */
+static orl_status flush_steps(const orl_dataset *ds, const orl_policy *pi_e, orl_policy_work *w,
+                              const float *obs, const float *act, const int32_t *act_idx,
+                              const int64_t *rows, int32_t fill, int32_t A, double bw, float *mu,
+                              double *lpe, const double *lpb_all, double c, orl_ope_ratios *r,
+                              int64_t *at, int64_t *clipped) {
+    ORL_TRY(eval_logp(pi_e, w, obs, act, act_idx, fill, A, bw, mu, lpe));
+    for (int32_t i = 0; i < fill; i++) {
+        double lb = lpb_all[rows[i]];
+        double lr = lpe[i] - lb;
+        if (isnan(lr) || lr == INFINITY || isnan(lb))
+            ORL_FAIL(ORL_ERR_NUMERIC,
+                     "ope: step %lld: log pi_e %g, log pi_b %g: the log-ratio is not finite (an "
+                     "action impossible under the behaviour?)",
+                     (long long)rows[i], lpe[i], lb);
+        if (c > 0.0 && (lr > c || lr < -c)) {
+            lr = lr > c ? c : -c;
+            (*clipped)++;
+        }
+        r->log_ratio[*at] = lr;
+        r->log_pi_b[*at] = lb;
+        r->rew[*at] = (double)ds->rew[rows[i]];
+        (*at)++;
+    }
+    return ORL_OK;
+}
+
 orl_status orl_ope_ratios_compute(const orl_dataset *ds, const orl_policy *pi_e,
                                   const orl_ope_ratio_options *opt_in, orl_ope_ratios **out) {
     assert(ds && pi_e && out);
@@ -265,50 +295,19 @@ orl_status orl_ope_ratios_compute(const orl_dataset *ds, const orl_policy *pi_e,
             queued++;
             int last = e == E - 1 && t == ds->ep_off[e + 1] - 1;
             if (fill < batch && !last) continue;
-            ORL_TRY_GOTO(st, done, eval_logp(pi_e, work, obs, act, act_idx, fill, A, bw, mu, lpe));
-            for (int32_t i = 0; i < fill; i++) {
-                double lb = lpb_all[rows[i]];
-                double lr = lpe[i] - lb;
-                if (isnan(lr) || lr == INFINITY || isnan(lb))
-                    ORL_FAIL_GOTO(st, done, ORL_ERR_NUMERIC,
-                                  "ope: step %lld: log pi_e %g, log pi_b %g: the log-ratio is "
-                                  "not finite (an action impossible under the behaviour?)",
-                                  (long long)rows[i], lpe[i], lb);
-                if (c > 0.0 && (lr > c || lr < -c)) {
-                    lr = lr > c ? c : -c;
-                    clipped++;
-                }
-                r->log_ratio[at] = lr;
-                r->log_pi_b[at] = lb;
-                r->rew[at] = (double)ds->rew[rows[i]];
-                at++;
-            }
+            ORL_TRY_GOTO(st, done,
+                         flush_steps(ds, pi_e, work, obs, act, act_idx, rows, fill, A, bw, mu, lpe,
+                                     lpb_all, c, r, &at, &clipped));
             fill = 0;
         }
         ep_out++;
         r->ep_off[ep_out] = queued; /* steps still buffered are written at the next flush */
     }
     /* a held-out split may leave the last batch unflushed (its last episode was fitted on) */
-    if (fill > 0) {
-        ORL_TRY_GOTO(st, done, eval_logp(pi_e, work, obs, act, act_idx, fill, A, bw, mu, lpe));
-        for (int32_t i = 0; i < fill; i++) {
-            double lb = lpb_all[rows[i]];
-            double lr = lpe[i] - lb;
-            if (isnan(lr) || lr == INFINITY)
-                ORL_FAIL_GOTO(st, done, ORL_ERR_NUMERIC,
-                              "ope: step %lld: log pi_e %g, log pi_b %g: the log-ratio is not "
-                              "finite",
-                              (long long)rows[i], lpe[i], lb);
-            if (c > 0.0 && (lr > c || lr < -c)) {
-                lr = lr > c ? c : -c;
-                clipped++;
-            }
-            r->log_ratio[at] = lr;
-            r->log_pi_b[at] = lb;
-            r->rew[at] = (double)ds->rew[rows[i]];
-            at++;
-        }
-    }
+    if (fill > 0)
+        ORL_TRY_GOTO(st, done,
+                     flush_steps(ds, pi_e, work, obs, act, act_idx, rows, fill, A, bw, mu, lpe,
+                                 lpb_all, c, r, &at, &clipped));
     assert(at == n_eval_steps && ep_out == n_eval_ep);
     r->n_log_ratio_clipped = clipped;
     *out = r;
@@ -329,16 +328,42 @@ done:
 
 /* ---- reductions ---- */
 
+/* The one per-episode reduction, over the steps [t0, t1) of an episode: returns the trajectory
+ * log-weight (the sum of the log-ratios) and, when asked for, the discounted return *ret and
+ * the PDIS sum sum_t gamma^t exp(min(cum_t, log_clip)) r_t, where cum_t is the cumulative
+ * log-weight up to step t. The PDIS terms are added to *pdis as found there, so a caller that
+ * totals over all steps and one that totals per episode keep their order of additions (and
+ * their bits); steps whose cumulative log-weight was clipped are counted in *n_clipped. ret,
+ * pdis and n_clipped may be NULL. */
+static double episode_reduce(const double *log_ratio, const double *rew, int64_t t0, int64_t t1,
+                             double gamma, double log_clip, double *ret, double *pdis,
+                             int64_t *n_clipped) {
+    double lw = 0.0, g = 0.0, disc = 1.0, sum = pdis ? *pdis : 0.0;
+    int64_t nc = 0;
+    for (int64_t t = t0; t < t1; t++) {
+        lw += log_ratio[t];
+        if (pdis) {
+            double lc = lw;
+            if (lc > log_clip) {
+                lc = log_clip;
+                nc++;
+            }
+            sum += disc * exp(lc) * rew[t];
+        }
+        g += disc * rew[t];
+        disc *= gamma;
+    }
+    if (ret) *ret = g;
+    if (pdis) *pdis = sum;
+    if (n_clipped) *n_clipped += nc;
+    return lw;
+}
+
 void orl_ope_episode_reduce(const orl_ope_ratios *r, double gamma, double *log_w, double *ret) {
     for (int64_t e = 0; e < r->n_episodes; e++) {
-        double lw = 0.0, g = 0.0, disc = 1.0;
-        for (int64_t t = r->ep_off[e]; t < r->ep_off[e + 1]; t++) {
-            lw += r->log_ratio[t];
-            g += disc * r->rew[t];
-            disc *= gamma;
-        }
+        double lw = episode_reduce(r->log_ratio, r->rew, r->ep_off[e], r->ep_off[e + 1], gamma,
+                                   INFINITY, ret ? &ret[e] : NULL, NULL, NULL);
         if (log_w) log_w[e] = lw;
-        if (ret) ret[e] = g;
     }
 }
 
@@ -356,12 +381,8 @@ double orl_ope_pdis_from(const double *log_ratio, const double *rew, const int64
                          int64_t n_episodes, double gamma) {
     double total = 0.0;
     for (int64_t e = 0; e < n_episodes; e++) {
-        double cum = 0.0, disc = 1.0, sum = 0.0;
-        for (int64_t t = ep_off[e]; t < ep_off[e + 1]; t++) {
-            cum += log_ratio[t];
-            sum += disc * exp(cum) * rew[t];
-            disc *= gamma;
-        }
+        double sum = 0.0;
+        episode_reduce(log_ratio, rew, ep_off[e], ep_off[e + 1], gamma, INFINITY, NULL, &sum, NULL);
         total += sum;
     }
     return total / (double)n_episodes;
@@ -372,18 +393,15 @@ double orl_ope_wis_from(const double *log_ratio, const double *rew, const int64_
     /* one pass for the log-weights and returns, a second over episodes for the ratio */
     double max_lw = -INFINITY, num = 0.0, den = 0.0;
     for (int64_t e = 0; e < n_episodes; e++) {
-        double lw = 0.0;
-        for (int64_t t = ep_off[e]; t < ep_off[e + 1]; t++) lw += log_ratio[t];
+        double lw = episode_reduce(log_ratio, rew, ep_off[e], ep_off[e + 1], gamma, INFINITY, NULL,
+                                   NULL, NULL);
         if (lw > max_lw) max_lw = lw;
     }
     if (max_lw == -INFINITY) return 0.0;
     for (int64_t e = 0; e < n_episodes; e++) {
-        double lw = 0.0, g = 0.0, disc = 1.0;
-        for (int64_t t = ep_off[e]; t < ep_off[e + 1]; t++) {
-            lw += log_ratio[t];
-            g += disc * rew[t];
-            disc *= gamma;
-        }
+        double g;
+        double lw = episode_reduce(log_ratio, rew, ep_off[e], ep_off[e + 1], gamma, INFINITY, &g,
+                                   NULL, NULL);
         double w = exp(lw - max_lw);
         num += w * g;
         den += w;
@@ -508,12 +526,9 @@ orl_status orl_ope_episode_stats(const orl_ope_ratios *r, orl_ope_estimator est,
     case ORL_OPE_ESTIMATOR_WIS: {
         double m = -INFINITY;
         for (int64_t e = 0; e < E; e++) {
-            double lw = 0.0, g = 0.0, disc = 1.0;
-            for (int64_t t = r->ep_off[e]; t < r->ep_off[e + 1]; t++) {
-                lw += r->log_ratio[t];
-                g += disc * r->rew[t];
-                disc *= o.gamma;
-            }
+            double g;
+            double lw = episode_reduce(r->log_ratio, r->rew, r->ep_off[e], r->ep_off[e + 1],
+                                       o.gamma, log_clip, &g, NULL, NULL);
             if (lw > log_clip) lw = log_clip;
             x[e] = g; /* the return, for now */
             w[e] = lw;
@@ -529,13 +544,9 @@ orl_status orl_ope_episode_stats(const orl_ope_ratios *r, orl_ope_estimator est,
     }
     case ORL_OPE_ESTIMATOR_PDIS:
         for (int64_t e = 0; e < E; e++) {
-            double cum = 0.0, disc = 1.0, sum = 0.0;
-            for (int64_t t = r->ep_off[e]; t < r->ep_off[e + 1]; t++) {
-                cum += r->log_ratio[t];
-                sum += disc * exp(cum < log_clip ? cum : log_clip) * r->rew[t];
-                disc *= o.gamma;
-            }
-            x[e] = sum;
+            x[e] = 0.0;
+            episode_reduce(r->log_ratio, r->rew, r->ep_off[e], r->ep_off[e + 1], o.gamma, log_clip,
+                           NULL, &x[e], NULL);
             w[e] = 1.0;
         }
         return ORL_OK;
@@ -568,19 +579,16 @@ orl_status orl_ope_estimate_compute(const orl_ope_ratios *r, orl_ope_estimator e
     double m = -INFINITY;
     int64_t traj_clipped = 0;
     for (int64_t e = 0; e < E; e++) {
-        double lw = 0.0;
-        for (int64_t t = r->ep_off[e]; t < r->ep_off[e + 1]; t++) lw += r->log_ratio[t];
+        double lw = episode_reduce(r->log_ratio, r->rew, r->ep_off[e], r->ep_off[e + 1], o.gamma,
+                                   log_clip, NULL, NULL, NULL);
         if (lw > log_clip) lw = log_clip;
         if (lw > m) m = lw;
     }
     double sw = 0.0, sw2 = 0.0, wmax = 0.0, sx = 0.0;
     for (int64_t e = 0; e < E; e++) {
-        double lw = 0.0, g = 0.0, disc = 1.0;
-        for (int64_t t = r->ep_off[e]; t < r->ep_off[e + 1]; t++) {
-            lw += r->log_ratio[t];
-            g += disc * r->rew[t];
-            disc *= o.gamma;
-        }
+        double g;
+        double lw = episode_reduce(r->log_ratio, r->rew, r->ep_off[e], r->ep_off[e + 1], o.gamma,
+                                   log_clip, &g, NULL, NULL);
         if (lw > log_clip) {
             lw = log_clip;
             traj_clipped++;
@@ -606,21 +614,12 @@ orl_status orl_ope_estimate_compute(const orl_ope_ratios *r, orl_ope_estimator e
         out->clipped_fraction = (double)traj_clipped / (double)E;
         break;
     case ORL_OPE_ESTIMATOR_PDIS: {
+        /* one running total over all steps (episode_reduce adds to it in step order) */
         double total = 0.0;
         int64_t nc = 0;
-        for (int64_t e = 0; e < E; e++) {
-            double cum = 0.0, disc = 1.0;
-            for (int64_t t = r->ep_off[e]; t < r->ep_off[e + 1]; t++) {
-                cum += r->log_ratio[t];
-                double lc = cum;
-                if (lc > log_clip) {
-                    lc = log_clip;
-                    nc++;
-                }
-                total += disc * exp(lc) * r->rew[t];
-                disc *= o.gamma;
-            }
-        }
+        for (int64_t e = 0; e < E; e++)
+            episode_reduce(r->log_ratio, r->rew, r->ep_off[e], r->ep_off[e + 1], o.gamma, log_clip,
+                           NULL, &total, &nc);
         out->value = total / (double)E;
         out->clipped_fraction = N > 0 ? (double)nc / (double)N : 0.0;
         break;

@@ -1,4 +1,6 @@
-/* Tests of the tabular softmax policy (tabular_policy.h), OPE reports (report.h) and the
+/* Tests of the tabular softmax policy (tabular_policy.h), OPE reports (report.h), the OPE
+ * pipeline (ope_run.h: orl_ope_run on GridWorld against the data's returns and the DP value),
+ * the one policy loader (eval.h: orl_policy_open, every verb with every policy type) and the
  * `orl policy` / `orl ope` verbs, run as the built program ORL_BINARY_DIR/orl.
  *
  * The dataset: GridWorld-4x4 from orl_gen with the builtin random behaviour, 200 episodes,
@@ -661,4 +663,250 @@ Test(report, render_escapes_and_gate) {
     cr_assert_eq(fmt, ORL_REPORT_FORMAT_JUNIT);
     cr_assert_eq(orl_report_format_parse("xml", &fmt), ORL_ERR_INPUT);
     free(r);
+}
+
+/* ---- the one policy loader (orl_policy_open) through every verb ---- */
+
+/* the issue's reproduction of the GridWorld study from the command line: a tabular policy from
+ * a table, then a dataset logged with it; the logged log-probabilities are the policy's */
+Test(policy_open, gen_logs_a_tabular_policy_file) {
+    scratch();
+    char pol[1024], data[1024], o[1024], e[1024], args[4096];
+    path_of(pol, sizeof pol, "gentab", "p1.h5");
+    path_of(data, sizeof data, "gentab", "data.h5");
+    path_of(o, sizeof o, "gentab", "stdout");
+    path_of(e, sizeof e, "gentab", "stderr");
+    snprintf(args, sizeof args,
+             "policy from-table '%s' --env " GW " -o '%s' >/dev/null && '%s' gen --env " GW
+             " --behavior '%s' --episodes 30 --seed 5 -o '%s'",
+             P1_PATH, pol, ORL_PROGRAM, pol, data);
+    int rc = run_orl(args, o, e);
+    char *err = slurp(e);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, err);
+    free(err);
+
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_read(data, NULL, NULL, &ds), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(ds->n_episodes, 30);
+    cr_assert(ds->h.has_logp);
+    cr_assert(strstr(ds->h.behavior, "p1.h5"), "%s", ds->h.behavior);
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_open(pol, &p), ORL_OK, "%s", orl_error_message());
+    orl_policy_work *w = NULL;
+    cr_assert_eq(orl_policy_work_create(p, 1, &w), ORL_OK);
+    for (int64_t t = 0; t < ds->n_steps; t++) {
+        double lp;
+        cr_assert_eq(orl_policy_logp(p, w, ds->obs + t * 16, 1, NULL, &ds->act_idx[t], &lp),
+                     ORL_OK);
+        cr_assert(fabs(lp - (double)ds->logp_b[t]) < 1e-6, "step %lld: %g vs %g", (long long)t, lp,
+                  (double)ds->logp_b[t]);
+    }
+    orl_policy_work_free(w);
+    orl_policy_free(p);
+    orl_dataset_free(ds);
+}
+
+Test(policy_open, every_verb_takes_every_policy_type, .timeout = 300) {
+    fixture f;
+    setup_fixture(&f, "everytype");
+    char mlp[1024], behav[1024], gen_out[1024], args[8192];
+    path_of(mlp, sizeof mlp, "everytype", "mlp.h5");
+    path_of(behav, sizeof behav, "everytype", "builtin.h5");
+    path_of(gen_out, sizeof gen_out, "everytype", "gen.h5");
+    /* an MLP policy (BC, categorical head) and a saved builtin behaviour */
+    snprintf(args, sizeof args, "train --algo bc --steps 20 --data '%s' -o '%s'", f.data, mlp);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    orl_policy *b = NULL;
+    cr_assert_eq(orl_policy_open("builtin:" GW "/medium", &b), ORL_OK);
+    cr_assert_eq(orl_policy_save(b, behav), ORL_OK, "%s", orl_error_message());
+    orl_policy_free(b);
+
+    const char *names[4] = {f.p1, mlp, behav, "builtin:" GW "/medium"};
+    const char *types[4] = {"tabular", "mlp", "builtin", "builtin"};
+    for (int i = 0; i < 4; i++) {
+        orl_policy *p = NULL;
+        cr_assert_eq(orl_policy_open(names[i], &p), ORL_OK, "%s: %s", names[i],
+                     orl_error_message());
+        cr_assert_str_eq(p->ops->type, types[i]);
+        orl_policy_free(p);
+        const char *verbs[4] = {"gen --env " GW " --episodes 3 -o '%3$s' --behavior '%1$s'",
+                                "eval '%1$s' --env " GW " --episodes 2",
+                                "policy info '%1$s' --json",
+                                "ope '%1$s' --data '%2$s' --estimators wis,fqe,wdr"};
+        for (int v = 0; v < 4; v++) {
+            char fmt[256];
+            snprintf(fmt, sizeof fmt, "%s", verbs[v]);
+            snprintf(args, sizeof args, fmt, names[i], f.data, gen_out);
+            int rc = run_orl(args, f.out, f.err);
+            char *err = slurp(f.err);
+            cr_assert_eq(rc, 0, "orl %s: exit %d: %s", args, rc, err);
+            free(err);
+        }
+    }
+}
+
+/* an implementation nobody registered, to write a file of an unknown policy_type */
+static orl_policy_ops unknown_ops;
+
+Test(policy_open, unknown_type_names_file_and_type) {
+    fixture f;
+    setup_fixture(&f, "unknowntype");
+    char path[1024];
+    path_of(path, sizeof path, "unknowntype", "bcq.h5");
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_open(f.p1, &p), ORL_OK);
+    unknown_ops = *p->ops;
+    unknown_ops.type = "bcq";
+    const orl_policy_ops *own = p->ops;
+    p->ops = &unknown_ops;
+    cr_assert_eq(orl_policy_save(p, path), ORL_OK, "%s", orl_error_message());
+    p->ops = own;
+    orl_policy_free(p);
+
+    cr_assert_eq(orl_policy_open(path, &p), ORL_ERR_UNSUPPORTED);
+    cr_assert_null(p);
+    const char *msg = orl_error_message();
+    cr_assert(strstr(msg, path) && strstr(msg, "'bcq'") &&
+                  strstr(msg, "known types: mlp, builtin, tabular"),
+              "%s", msg);
+    /* every verb says the same, exit 2 */
+    const char *verbs[4] = {"gen --env " GW " --episodes 3 -o /dev/null --behavior '%s'",
+                            "eval '%s' --env " GW, "policy info '%s'",
+                            "ope '%s' --data '%s' --estimators wis"};
+    for (int v = 0; v < 4; v++) {
+        char args[8192];
+        snprintf(args, sizeof args, verbs[v], path, f.data);
+        cr_assert_eq(run_orl(args, f.out, f.err), 2, "orl %s", args);
+        char *err = slurp(f.err);
+        cr_assert(strstr(err, path) && strstr(err, "unknown type 'bcq'"), "orl %s: %s", args, err);
+        free(err);
+    }
+    cr_assert_eq(orl_policy_type_count(), 3);
+    cr_assert_str_eq(orl_policy_type_name(2), "tabular");
+    cr_assert_null(orl_policy_type_name(3));
+}
+
+/* ---- orl_ope_run ---- */
+
+/* On-policy data (GridWorld logged with p1, 2000 episodes, seed 3): every ratio is 1 (up to the
+ * float32 rounding of the logged log-probabilities), so IS, PDIS, WIS and WPDIS are the mean
+ * discounted return of the data; exact tabular FQE (finite horizon, deterministic dynamics,
+ * the data covers p1's reachable pairs) is the DP value, and DR on it too. */
+Test(ope_run, on_policy_gridworld_matches_returns_and_dp_value, .timeout = 120) {
+    fixture f;
+    setup_fixture(&f, "oprun");
+    char data[1024];
+    path_of(data, sizeof data, "oprun", "onpolicy.h5");
+    orl_gen_options g;
+    memset(&g, 0, sizeof g);
+    g.env_id = GW;
+    g.behavior = f.p1;
+    g.episodes = 2000;
+    g.seed = 3;
+    cr_assert_eq(orl_gen(&g, data, NULL), ORL_OK, "%s", orl_error_message());
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_read(data, NULL, NULL, &ds), ORL_OK);
+    orl_policy *pol[2] = {NULL, NULL};
+    cr_assert_eq(orl_policy_open(f.p1, &pol[0]), ORL_OK);
+    cr_assert_eq(orl_policy_open(f.p2, &pol[1]), ORL_OK);
+    const char *names[2] = {"p1", "p2"};
+
+    orl_ope_environment env;
+    orl_eval_ope_environment(GW, &env);
+    cr_assert(env.registered && env.tabular && env.n_states == 16 && env.n_actions == 4);
+    orl_ope_run_options opt;
+    orl_ope_run_options_init(&opt);
+    cr_assert_eq(orl_ope_run_estimators_parse("is,pdis,wis,wpdis,fqe,dr,wdr", 0, &opt), ORL_OK);
+    opt.gamma = 1.0;
+    opt.bootstrap = 50;
+    opt.environment = &env;
+    opt.fail_below = -1e9;
+    opt.baseline = 1;
+    opt.margin = 1e9;
+    orl_report *r = malloc(sizeof *r);
+    cr_assert_eq(orl_ope_run(ds, data, (const orl_policy *const *)pol, names, 2, &opt, NULL, r),
+                 ORL_OK, "%s", orl_error_message());
+
+    /* the data's mean return and the DP value of p1 over the time limit */
+    double mean = 0.0, truth;
+    for (int64_t e = 0; e < ds->n_episodes; e++)
+        for (int64_t t = ds->ep_off[e]; t < ds->ep_off[e + 1]; t++)
+            mean += (double)ds->rew[t] / (double)ds->n_episodes;
+    cr_assert_eq(orl_tabular_policy_value(GW, pol[0], 1.0, env.max_episode_steps, &truth), ORL_OK);
+    cr_log_info("on-policy mean return %.6f, DP value %.6f", mean, truth);
+
+    cr_assert_eq(r->n_policies, 2);
+    cr_assert_str_eq(r->policies[0].type, "tabular");
+    cr_assert(!r->policies[0].is_baseline && r->policies[1].is_baseline);
+    cr_assert_eq(r->policies[0].n_rows, 7);
+    cr_assert_str_eq(r->gate_estimator, "wdr");
+    cr_assert_str_eq(r->behavior, "logged");
+    const orl_report_row *row = r->policies[0].rows;
+    for (int i = 0; i < 4; i++) {
+        cr_assert(fabs(row[i].estimate - mean) < 1e-4 * (1.0 + fabs(mean)), "%s %.9g vs %.9g",
+                  row[i].estimator, row[i].estimate, mean);
+        cr_assert(row[i].lower <= row[i].estimate + 1e-9 && row[i].estimate <= row[i].upper + 1e-9);
+        cr_assert(fabs(row[i].ess - 2000.0) < 1.0, "ESS %g", row[i].ess);
+    }
+    for (int i = 4; i < 7; i++)
+        cr_assert(fabs(row[i].estimate - truth) < 1e-4 * (1.0 + fabs(truth)), "%s %.9g vs DP %.9g",
+                  row[i].estimator, row[i].estimate, truth);
+    cr_assert_str_eq(row[4].estimator, "fqe");
+    cr_assert_eq(row[4].warnings[0], '\0', "exact tabular FQE: %s", row[4].warnings);
+    /* the gates: p1 against -1e9 and against p2's estimate minus 1e9; both pass */
+    cr_assert_eq(r->n_gates, 2);
+    cr_assert(orl_report_passed(r));
+
+    /* one IS row is the estimator of ope.h on the logged ratios, bit for bit */
+    orl_ope_ratios *ratios = NULL;
+    cr_assert_eq(orl_ope_ratios_compute(ds, pol[1], NULL, &ratios), ORL_OK);
+    orl_ope_options o;
+    orl_ope_options_init(&o);
+    orl_ope_estimate est;
+    cr_assert_eq(orl_ope_estimate_compute(ratios, ORL_OPE_ESTIMATOR_WIS, &o, &est), ORL_OK);
+    cr_assert_eq(memcmp(&est.value, &r->policies[1].rows[2].estimate, sizeof est.value), 0);
+    orl_ope_ratios_free(ratios);
+
+    /* the same run again: the same bits; a gate above the truth fails; without bootstrap no
+     * intervals */
+    orl_report *r2 = malloc(sizeof *r2);
+    opt.fail_below = truth + 10.0;
+    opt.bootstrap = 0;
+    cr_assert_eq(orl_ope_run(ds, data, (const orl_policy *const *)pol, names, 2, &opt, NULL, r2),
+                 ORL_OK);
+    for (int i = 0; i < 7; i++) {
+        cr_assert_eq(memcmp(&r->policies[0].rows[i].estimate, &r2->policies[0].rows[i].estimate,
+                            sizeof(double)),
+                     0);
+        cr_assert(isnan(r2->policies[0].rows[i].lower));
+    }
+    cr_assert(!orl_report_passed(r2));
+
+    /* bad inputs: no logged probabilities for wis (RIS works), a policy of another shape */
+    ds->h.has_logp = 0;
+    opt.baseline = -1;
+    opt.fail_below = NAN;
+    cr_assert_eq(orl_ope_run(ds, data, (const orl_policy *const *)pol, names, 1, &opt, NULL, r2),
+                 ORL_ERR_INPUT);
+    cr_assert(strstr(orl_error_message(), "no logged behaviour probabilities"), "%s",
+              orl_error_message());
+    cr_assert_eq(orl_ope_run_estimators_parse("ris-wis,fqe", 0, &opt), ORL_OK);
+    cr_assert_eq(orl_ope_run(ds, data, (const orl_policy *const *)pol, names, 1, &opt, NULL, r2),
+                 ORL_OK, "%s", orl_error_message());
+    cr_assert(r2->ris_because_missing && strstr(r2->notes, "counts"), "%s", r2->notes);
+    cr_assert(fabs(r2->policies[0].rows[0].estimate - mean) < 1e-2 * (1.0 + fabs(mean)));
+    orl_policy *wrong = NULL;
+    cr_assert_eq(orl_policy_open("builtin:CartPole-v1/medium", &wrong), ORL_OK);
+    cr_assert_eq(orl_ope_run(ds, data, (const orl_policy *const *)&wrong, names, 1, &opt, NULL, r2),
+                 ORL_ERR_INPUT);
+    orl_policy_free(wrong);
+    cr_assert_eq(orl_ope_run_estimators_parse("wis,foo", 0, &opt), ORL_ERR_INPUT);
+    cr_assert(strstr(orl_error_message(), "unknown estimator 'foo'"));
+    cr_assert_eq(orl_ope_run_estimators_parse("wis,wis", 0, &opt), ORL_ERR_INPUT);
+
+    free(r);
+    free(r2);
+    orl_policy_free(pol[0]);
+    orl_policy_free(pol[1]);
+    orl_dataset_free(ds);
 }

@@ -21,6 +21,7 @@
 
 #include "orl/dataset.h"
 #include "orl/env.h"
+#include "orl/ope_run.h"
 #include "orl/policy.h"
 #include "orl/progress.h"
 #include "orl/status.h"
@@ -123,6 +124,28 @@ typedef struct orl_gen_report {
  * deterministic policy (off-policy evaluation needs behaviour probabilities); the reader,
  * writer and rollout statuses. report may be NULL. */
 orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report *report);
+
+/* ---- loading a policy by name ---- */
+
+/* loads name: "builtin:ENV/LEVEL" (a builtin behaviour of behavior.h) or a policy file of any
+ * type in the policy-type table (mlp, builtin, tabular). The one loader every verb, benchmark
+ * and test uses. Free *out with orl_policy_free. Statuses of orl_behavior_create (ORL_ERR_INPUT
+ * for an unknown environment or level) and orl_policy_load_with (ORL_ERR_IO, ORL_ERR_FORMAT
+ * naming the file and key; ORL_ERR_UNSUPPORTED for an unknown policy_type, the message naming
+ * the file, the type and the known types). */
+orl_status orl_policy_open(const char *name, orl_policy **out);
+
+/* the policy-type table: its length and the policy_type of entry i (NULL out of range) */
+int32_t orl_policy_type_count(void);
+const char *orl_policy_type_name(int32_t i);
+
+/* ---- what orl_ope_run needs to know of an environment ---- */
+
+/* fills *out for env_id: whether the registry knows it, and its exact tabular model when it
+ * has one (tabular.h: orl_tabular_model_get, orl_tabular_policy_probs), for exact tabular FQE
+ * and the choice of RIS behaviour model. Never fails: an unknown or empty env_id gives
+ * registered = tabular = 0. */
+void orl_eval_ope_environment(const char *env_id, orl_ope_environment *out);
 
 /* ---- reference scores ---- */
 

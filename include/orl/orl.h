@@ -22,4 +22,5 @@
 #include "orl/fqe.h"
 #include "orl/tabular_policy.h"
 #include "orl/report.h"
+#include "orl/ope_run.h"
 #endif

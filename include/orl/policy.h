@@ -194,7 +194,8 @@ orl_status orl_policy_save(const orl_policy *p, const char *path);
  * policy_type or a newer version. Free *out with orl_policy_free. */
 orl_status orl_policy_load(const char *path, orl_policy **out);
 
-/* as orl_policy_load, also trying the given implementations (n of them, may be 0) by type */
+/* as orl_policy_load, also trying the given implementations (n of them, may be 0) by type.
+ * To load any policy the project knows by file or builtin name, use eval.h's orl_policy_open. */
 orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *ops, int n,
                                 orl_policy **out);
 

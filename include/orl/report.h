@@ -3,7 +3,7 @@
  * Markdown (fit for a CI job summary), JSON or JUnit XML, and appended to a SQLite results
  * catalog.
  *
- * The model is filled by the caller (cli/cmd_ope.c); nothing here computes an estimate. NaN
+ * The model is filled by orl_ope_run (ope_run.h); nothing here computes an estimate. NaN
  * fields mean "not available" and render as "—" (Markdown) or null (JSON).
  *
  * The results catalog is one table, created when absent:
@@ -46,6 +46,8 @@ typedef struct orl_report_row {
     int64_t episodes;
     int behavior_estimated;         /* 1 when RIS supplied the behaviour probabilities */
     char warnings[ORL_REPORT_TEXT]; /* "" when none; "; " between warnings */
+    double seconds; /* wall-clock time spent on this row (not rendered; orl_ope_run charges a
+                       shared piece, a ratio set or the FQE fit, to the first row needing it) */
 } orl_report_row;
 
 /* one evaluated policy */

@@ -1,0 +1,116 @@
+/* The whole off-policy evaluation of `orl ope` as one library call: policies and a dataset in,
+ * an OPE report (report.h) out. orl_ope_run chooses for each estimator what it needs (the
+ * logged or the estimated behaviour probabilities, RIS by counts or by an MLP, exact tabular or
+ * neural FQE, DR/WDR on the FQE fit), computes each shared piece once per policy, adds the
+ * bootstrap intervals, the one-sided lower bounds and the high-confidence bounds, and checks
+ * the gate (--fail-below, a baseline with a margin). Rendering and recording the report are
+ * report.h's; loading policies is the caller's (eval.h: orl_policy_open).
+ *
+ * What only the environment registry knows (is the dataset's environment known, and has it an
+ * exact tabular model) comes in as data, orl_ope_environment, which eval.h's
+ * orl_eval_ope_environment fills: ope/ sits below eval/ and does not see the registry.
+ *
+ * Estimator names: is, pdis, wis, wpdis (with the behaviour probabilities: logged, or estimated
+ * when behavior_estimated is set), ris-is, ris-pdis, ris-wis, ris-wpdis (always estimated),
+ * fqe, dr, wdr (DR on FQE with the logged ratios, or the estimated ones when
+ * behavior_estimated is set).
+ *
+ * Dimension letters: N steps, E episodes. */
+#ifndef ORL_OPE_RUN_H
+#define ORL_OPE_RUN_H
+
+#include "orl/dataset.h"
+#include "orl/fqe.h"
+#include "orl/ope.h"
+#include "orl/policy.h"
+#include "orl/progress.h"
+#include "orl/report.h"
+#include "orl/status.h"
+
+#include <stdint.h>
+
+/* the known estimator names, for messages: "is, pdis, ..., wdr" */
+#define ORL_OPE_RUN_ESTIMATOR_NAMES                                                                \
+    "is, pdis, wis, wpdis, ris-is, ris-pdis, ris-wis, ris-wpdis, fqe, dr, wdr"
+
+typedef enum orl_ope_run_kind {
+    ORL_OPE_RUN_KIND_IS = 0, /* an importance-sampling estimator of ope.h */
+    ORL_OPE_RUN_KIND_FQE,    /* fitted Q evaluation (fqe.h) */
+    ORL_OPE_RUN_KIND_DR,     /* doubly robust on FQE */
+    ORL_OPE_RUN_KIND_WDR,    /* weighted doubly robust on FQE */
+} orl_ope_run_kind;
+
+/* one estimator of a run */
+typedef struct orl_ope_run_estimator {
+    char name[32]; /* as the report shows it: "wis", "ris-pdis", "wdr" */
+    orl_ope_run_kind kind;
+    orl_ope_estimator base; /* ORL_OPE_RUN_KIND_IS: which one */
+    int ris;                /* uses the estimated behaviour (not for fqe) */
+} orl_ope_run_estimator;
+
+/* what the environment registry knows of the dataset's env_id (orl_eval_ope_environment) */
+typedef struct orl_ope_environment {
+    int registered; /* the registry knows the environment */
+    int tabular;    /* it has an exact tabular model, with: */
+    int32_t n_states, n_actions;
+    int32_t max_episode_steps;
+    /* pi(a | s) of policy p on the model, probs (n_states, n_actions); fails when p does not
+     * fit the model (e.g. eval's orl_tabular_policy_probs) */
+    orl_status (*policy_probs)(const char *env_id, const orl_policy *p, double *probs);
+} orl_ope_environment;
+
+typedef struct orl_ope_run_options {
+    int32_t n_estimators;
+    orl_ope_run_estimator estimators[ORL_REPORT_MAX_ESTIMATORS];
+    int behavior_estimated;    /* is, pdis, wis, wpdis, dr, wdr use the RIS behaviour (and the
+                                  report says "estimated") */
+    double gamma;              /* NaN: the dataset's discount when in [0, 1], else 1 */
+    double confidence;         /* in (0.5, 1): two-sided intervals at C, lower bounds at C */
+    int64_t bootstrap;         /* percentile bootstrap resamples B >= 2; 0: no intervals, lower
+                                  bounds or high-confidence bounds (estimates only) */
+    uint64_t seed;             /* bootstraps, RIS and neural FQE */
+    int64_t fqe_steps;         /* neural FQE gradient steps; 0: the default (or fqe's) */
+    const orl_fqe_config *fqe; /* NULL: orl_fqe_config_defaults(); else this configuration
+                                  (gamma and seed are the run's; fqe_steps > 0 overrides) */
+    const orl_ope_environment *environment; /* NULL: nothing known (as for an environment
+                                               the registry does not know) */
+    /* the gate (exit 1 in the CLI): fail_below and/or a baseline */
+    double fail_below;       /* NaN: none; else a candidate's lower bound must reach it */
+    int32_t baseline;        /* -1: none; else the index of the baseline policy, which is
+                                reported but not gated */
+    double margin;           /* NaN means 0: a candidate's lower bound must reach the
+                                baseline's estimate minus the margin */
+    char gate_estimator[32]; /* "": wdr when listed, else the first listed */
+} orl_ope_run_options;
+
+/* defaults: no estimators, logged behaviour, gamma NaN, confidence 0.95, 200 resamples, seed
+ * 0, default FQE, no environment, no gate */
+void orl_ope_run_options_init(orl_ope_run_options *opt);
+
+/* parses a comma-separated estimator list (names above) into opt->estimators, using
+ * behavior_estimated for the names without "ris-" (opt->behavior_estimated is set to it).
+ * ORL_ERR_INPUT for an unknown name (the message lists the known ones), a name listed twice,
+ * more than ORL_REPORT_MAX_ESTIMATORS names or an empty list. */
+orl_status orl_ope_run_estimators_parse(const char *list, int behavior_estimated,
+                                        orl_ope_run_options *opt);
+
+/* checks that the estimators can run on ds before anything is computed: ORL_ERR_INPUT naming
+ * dataset_name and the estimator when an estimator needs logged behaviour probabilities that
+ * ds lacks (the message says how to ask for RIS instead). */
+orl_status orl_ope_run_check(const orl_dataset *ds, const char *dataset_name,
+                             const orl_ope_run_options *opt);
+
+/* evaluates policies (n, 1 <= n <= ORL_REPORT_MAX_POLICIES, named names[i] in the report) on
+ * ds (named dataset_name) with every estimator of opt, filling *report (orl_report_init'd
+ * here; a large struct, allocate it on the heap): one row per policy and estimator with its
+ * estimate, interval, lower bound, diagnostics and warnings, the notes, and the gates.
+ * Deterministic for a seed and thread count. progress (may be NULL) reports neural FQE's
+ * gradient steps. ORL_ERR_INPUT for bad options, a policy whose dimensions do not fit ds, or
+ * orl_ope_run_check's reasons; the statuses of the estimators (ORL_ERR_NUMERIC,
+ * ORL_ERR_INTERRUPTED, ORL_ERR_NOMEM, ...). */
+orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
+                       const orl_policy *const *policies, const char *const *names, int32_t n,
+                       const orl_ope_run_options *opt, const orl_progress *progress,
+                       orl_report *report);
+
+#endif
