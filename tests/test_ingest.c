@@ -618,7 +618,12 @@ Test(ingest, declared_bounds_and_discount) {
     const char *p3[] = {"act_high: '2x' is not a number", NULL};
     expect_failure(log, &opt, ORL_ERR_INPUT, p3);
     map(&opt, "act_high", "2");
-    map(&opt, "discount", "1.5");
+    /* a bad discount is refused when set (the message names the key), and when written into
+     * the options directly, at ingest */
+    cr_assert_eq(orl_ingest_map_set(&opt, "discount", "1.5"), ORL_ERR_INPUT);
+    cr_assert_str_eq(orl_error_message(), "discount: '1.5' is not a number in [0, 1]");
+    cr_assert_eq(orl_ingest_map_set(&opt, "discount", " 0.5"), ORL_ERR_INPUT);
+    snprintf(opt.discount, sizeof opt.discount, "1.5");
     const char *p4[] = {"discount: '1.5' is not a number in [0, 1]", NULL};
     expect_failure(log, &opt, ORL_ERR_INPUT, p4);
 }
