@@ -1,6 +1,6 @@
 /* bench/ope_accuracy: the mean squared error of the importance-sampling estimators on
  * GridWorld-4x4 with the regression-importance-sampling study's softmax policies p1 and p2
- * (../shared/fixtures/ris-gridworld), in both directions (behaviour p1, evaluation p2 and the
+ * (tests/fixtures/ris-gridworld), in both directions (behaviour p1, evaluation p2 and the
  * reverse), against the exact value by dynamic programming (tabular.h).
  *
  * For each batch size (trajectories per dataset) and trial, a dataset is drawn from the
@@ -8,7 +8,8 @@
  * computed with the true behaviour probabilities and with the RIS(0) and RIS(1) estimates
  * (counts over the same data), and DR / WDR (fqe.h) on tabular finite-horizon FQE of the same
  * data, with the true and the RIS(0) behaviour. Prints a Markdown table per direction and one JSON
- * line per cell. Usage: ope_accuracy [TRIALS (default 200)] [FIXTURES_DIR]. */
+ * line per cell. Usage: ope_accuracy [TRIALS (default 200)] [FIXTURES_DIR (default the source
+ * tree's tests/fixtures, compiled in as ORL_FIXTURES_DIR)]. */
 #include "orl/dataset.h"
 #include "orl/fqe.h"
 #include "orl/ope.h"
@@ -109,7 +110,7 @@ static orl_dataset *one_hot_dataset(const orl_tabular_model *m, const episodes *
 
 int main(int argc, char **argv) {
     int trials = argc > 1 ? atoi(argv[1]) : 200;
-    const char *dir = argc > 2 ? argv[2] : "../shared/fixtures";
+    const char *dir = argc > 2 ? argv[2] : ORL_FIXTURES_DIR;
     if (trials < 2) trials = 2;
     char path[2][1024];
     double probs[2][16 * 4];

@@ -1,7 +1,7 @@
 /* orl convert IN OUT: between every supported layout and SQLite, streaming block by block. */
 #include "cli/cli.h"
 
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 static void usage(FILE *f) {
@@ -10,7 +10,9 @@ static void usage(FILE *f) {
                "Reads IN (HDF5 D4RL layout, Minari directory, d3rlpy v1 HDF5, SQLite; sniffed\n"
                "unless --in-layout) and writes OUT in the layout --layout names, or the one its\n"
                "name implies: .sqlite/.db -> SQLite, .h5/.hdf5 -> D4RL, otherwise a Minari\n"
-               "directory. OUT appears only when complete. --append adds to an existing SQLite.\n");
+               "directory. OUT appears only when complete. --append adds to an existing SQLite.\n"
+               "--gzip LEVEL: HDF5 compression, 0 (none) to 9; default 4. --max-episode-steps K\n"
+               "(K >= 1) cuts episodes of a D4RL file without timeouts at K steps.\n");
 }
 
 int cmd_convert(int argc, char **argv) {
@@ -27,11 +29,19 @@ int cmd_convert(int argc, char **argv) {
         } else if (strcmp(argv[i], "--in-layout") == 0 && i + 1 < argc) {
             ropt.layout = argv[++i];
         } else if (strcmp(argv[i], "--max-episode-steps") == 0 && i + 1 < argc) {
-            ropt.max_episode_steps = atoll(argv[++i]);
+            if (cli_parse_int("convert", argv[i], argv[i + 1], 1, INT64_MAX,
+                              &ropt.max_episode_steps))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if (strcmp(argv[i], "--append") == 0) {
             wopt.append = 1;
         } else if (strcmp(argv[i], "--gzip") == 0 && i + 1 < argc) {
-            wopt.gzip_level = atoi(argv[++i]);
+            /* 0 is no compression for a user (gzip's meaning); the library's 0 is its default */
+            int64_t level;
+            if (cli_parse_int("convert", argv[i], argv[i + 1], 0, 9, &level))
+                return CLI_EXIT_BAD_INPUT;
+            wopt.gzip_level = level == 0 ? -1 : (int)level;
+            i++;
         } else if (argv[i][0] == '-') {
             return cli_usage_error("convert", "unknown option '%s'", argv[i]);
         } else if (!in) {

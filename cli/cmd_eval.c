@@ -5,7 +5,6 @@
 #include "orl/behavior.h"
 #include "orl/eval.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -29,25 +28,6 @@ static void usage(FILE *f) {
             "table (default 1000 episodes, seed 0) and prints it beside the stored values; exit\n"
             "status 1 when a Monte Carlo entry differs.\n",
             DEFAULT_EPISODES);
-}
-
-/* parses a non-negative integer argument; 0 on success */
-static int parse_count(const char *text, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < 0) return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
-static int parse_seed(const char *text, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno || end == text || *end || text[0] == '-') return -1;
-    *out = (uint64_t)v;
-    return 0;
 }
 
 /* re-measures the reference table: the builtin random and expert behaviours of every
@@ -106,14 +86,16 @@ int cmd_eval(int argc, char **argv) {
         } else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc) {
             env_id = argv[++i];
         } else if (strcmp(argv[i], "--episodes") == 0 && i + 1 < argc) {
-            if (parse_count(argv[++i], &episodes) || episodes == 0)
-                return cli_usage_error("eval", "--episodes wants a positive integer, got '%s'",
-                                       argv[i]);
+            if (cli_parse_int("eval", argv[i], argv[i + 1], 1, INT64_MAX, &episodes))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
             episodes_given = 1;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            if (parse_seed(argv[++i], &seed))
-                return cli_usage_error("eval", "--seed wants a non-negative integer, got '%s'",
-                                       argv[i]);
+            int64_t s;
+            if (cli_parse_int("eval", argv[i], argv[i + 1], 0, INT64_MAX, &s))
+                return CLI_EXIT_BAD_INPUT;
+            seed = (uint64_t)s;
+            i++;
         } else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
             mode_name = argv[++i];
             if (strcmp(mode_name, "sample") != 0 && strcmp(mode_name, "mean") != 0)

@@ -4,7 +4,7 @@
 #include "cli/cli.h"
 #include "orl/filters.h"
 
-#include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,16 +29,20 @@ static void usage(FILE *f) {
             "Example: orl filter d.h5 -o best.h5 --where 'length > 100 AND NOT terminated'\n");
 }
 
-/* a finite number filling the whole string (a trailing '%' allowed when percent) */
-static int parse_number(const char *s, int percent, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s || errno) return 0;
-    if (percent && *end == '%') end++;
-    if (*end != '\0' || !isfinite(x)) return 0;
-    *out = x;
-    return 1;
+/* --top K or K%: the strict parser on the text without its '%' */
+static int parse_percent(const char *flag, const char *text, double *out) {
+    char number[64];
+    size_t n = strlen(text);
+    if (n > 0 && n < sizeof number && text[n - 1] == '%') {
+        memcpy(number, text, n - 1);
+        number[n - 1] = '\0';
+        text = number;
+    }
+    if (cli_parse_double("filter", flag, text, 0.0, 100.0, out)) return CLI_EXIT_BAD_INPUT;
+    if (*out == 0.0)
+        return cli_usage_error("filter", "%s: expected a percentage in (0, 100], got '%s'", flag,
+                               text);
+    return 0;
 }
 
 int cmd_filter(int argc, char **argv) {
@@ -54,28 +58,31 @@ int cmd_filter(int argc, char **argv) {
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
         } else if (strcmp(argv[i], "--top") == 0 && i + 1 < argc) {
-            if (!parse_number(argv[++i], 1, &top) || !(top > 0.0 && top <= 100.0))
-                return cli_usage_error("filter", "--top '%s': expected a percentage in (0, 100]",
-                                       argv[i]);
+            if (parse_percent(argv[i], argv[i + 1], &top)) return CLI_EXIT_BAD_INPUT;
+            i++;
             n_modes++;
         } else if (strcmp(argv[i], "--min-return") == 0 && i + 1 < argc) {
-            if (!parse_number(argv[++i], 0, &min_return))
-                return cli_usage_error("filter", "--min-return '%s': expected a number", argv[i]);
+            if (cli_parse_double("filter", argv[i], argv[i + 1], -DBL_MAX, DBL_MAX, &min_return))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
             n_modes++;
         } else if (strcmp(argv[i], "--where") == 0 && i + 1 < argc) {
             where = argv[++i];
             n_modes++;
         } else if (strcmp(argv[i], "--discount") == 0 && i + 1 < argc) {
-            if (!parse_number(argv[++i], 0, &discount) || !(discount >= 0.0 && discount <= 1.0))
-                return cli_usage_error("filter", "--discount '%s': expected a value in [0, 1]",
-                                       argv[i]);
+            if (cli_parse_double("filter", argv[i], argv[i + 1], 0.0, 1.0, &discount))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
             if (orl_layout_parse(argv[++i], &wopt.layout))
                 return cli_usage_error("filter", "%s", orl_error_message());
         } else if (strcmp(argv[i], "--in-layout") == 0 && i + 1 < argc) {
             ropt.layout = argv[++i];
         } else if (strcmp(argv[i], "--max-episode-steps") == 0 && i + 1 < argc) {
-            ropt.max_episode_steps = atoll(argv[++i]);
+            if (cli_parse_int("filter", argv[i], argv[i + 1], 1, INT64_MAX,
+                              &ropt.max_episode_steps))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if (argv[i][0] == '-') {
             return cli_usage_error("filter", "unknown option '%s'", argv[i]);
         } else if (!in) {

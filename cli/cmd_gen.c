@@ -4,9 +4,7 @@
 #include "cli/cli.h"
 #include "orl/eval.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f) {
@@ -29,15 +27,6 @@ static void usage(FILE *f) {
             ORL_GEN_MEDIUM_REPLAY_STAGES, ORL_GEN_DEFAULT_EPISODES);
 }
 
-static int parse_count(const char *text, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v <= 0) return -1;
-    *out = (int64_t)v;
-    return 0;
-}
-
 int cmd_gen(int argc, char **argv) {
     orl_gen_options opt;
     memset(&opt, 0, sizeof opt);
@@ -51,22 +40,19 @@ int cmd_gen(int argc, char **argv) {
         } else if (strcmp(argv[i], "--behavior") == 0 && i + 1 < argc) {
             opt.behavior = argv[++i];
         } else if (strcmp(argv[i], "--episodes") == 0 && i + 1 < argc) {
-            if (parse_count(argv[++i], &opt.episodes))
-                return cli_usage_error("gen", "--episodes wants a positive integer, got '%s'",
-                                       argv[i]);
+            if (cli_parse_int("gen", argv[i], argv[i + 1], 1, INT64_MAX, &opt.episodes))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if (strcmp(argv[i], "--steps") == 0 && i + 1 < argc) {
-            if (parse_count(argv[++i], &opt.steps))
-                return cli_usage_error("gen", "--steps wants a positive integer, got '%s'",
-                                       argv[i]);
+            if (cli_parse_int("gen", argv[i], argv[i + 1], 1, INT64_MAX, &opt.steps))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
-            char *end;
-            errno = 0;
-            const char *text = argv[++i];
-            unsigned long long v = strtoull(text, &end, 10);
-            if (errno || end == text || *end || text[0] == '-')
-                return cli_usage_error("gen", "--seed wants a non-negative integer, got '%s'",
-                                       text);
-            opt.seed = (uint64_t)v;
+            int64_t seed;
+            if (cli_parse_int("gen", argv[i], argv[i + 1], 0, INT64_MAX, &seed))
+                return CLI_EXIT_BAD_INPUT;
+            opt.seed = (uint64_t)seed;
+            i++;
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
         } else {

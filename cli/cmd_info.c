@@ -131,7 +131,9 @@ int cmd_info(int argc, char **argv) {
         } else if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
             opt.layout = argv[++i];
         } else if (strcmp(argv[i], "--max-episode-steps") == 0 && i + 1 < argc) {
-            opt.max_episode_steps = atoll(argv[++i]);
+            if (cli_parse_int("info", argv[i], argv[i + 1], 1, INT64_MAX, &opt.max_episode_steps))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if (argv[i][0] == '-') {
             return cli_usage_error("info", "unknown option '%s'", argv[i]);
         } else if (!path) {

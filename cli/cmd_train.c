@@ -6,7 +6,6 @@
 #include "cli/cli.h"
 #include "orl/train.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -35,15 +34,6 @@ static void usage(FILE *f) {
             fprintf(f, "    %-14s %-8s %s%s%s\n", d->name, d->default_value, d->help,
                     d->choices ? "; one of " : "", d->choices ? d->choices : "");
     }
-}
-
-static int parse_count(const char *text, int64_t *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < 1) return -1;
-    *out = (int64_t)v;
-    return 0;
 }
 
 int cmd_train(int argc, char **argv) {
@@ -79,35 +69,30 @@ int cmd_train(int argc, char **argv) {
         } else if (strcmp(a, "--checkpoint") == 0 && has) {
             ckpt = argv[++i];
         } else if (strcmp(a, "--val-fraction") == 0 && has) {
-            char *end;
-            opt.val_fraction = strtod(argv[++i], &end);
-            if (*end || !(opt.val_fraction >= 0.0 && opt.val_fraction < 1.0))
-                return cli_usage_error("train", "--val-fraction wants a number in [0, 1), got '%s'",
-                                       argv[i]);
+            if (cli_parse_double("train", a, argv[i + 1], 0.0, 1.0, &opt.val_fraction))
+                return CLI_EXIT_BAD_INPUT;
+            if (opt.val_fraction == 1.0)
+                return cli_usage_error("train", "%s: expected a number in [0, 1), got '%s'", a,
+                                       argv[i + 1]);
+            i++;
         } else if ((strcmp(a, "--steps") == 0 || strcmp(a, "--batch") == 0 ||
                     strcmp(a, "--seed") == 0 || strcmp(a, "--eval-every") == 0 ||
                     strcmp(a, "--eval-episodes") == 0 || strcmp(a, "--checkpoint-every") == 0 ||
                     strcmp(a, "--log-every") == 0) &&
                    has) {
             const char *text = argv[++i];
-            if (strcmp(a, "--seed") == 0) {
-                char *end;
-                errno = 0;
-                unsigned long long s = strtoull(text, &end, 10);
-                if (errno || end == text || *end || text[0] == '-')
-                    return cli_usage_error("train", "--seed wants a non-negative integer, got '%s'",
-                                           text);
-                opt.seed = (uint64_t)s;
-                continue;
-            }
-            if (parse_count(text, &v))
-                return cli_usage_error("train", "%s wants a positive integer, got '%s'", a, text);
-            if (strcmp(a, "--steps") == 0)
+            /* seeds from 0, batches up to 2^20 rows, every other count from 1 */
+            int is_seed = strcmp(a, "--seed") == 0, is_batch = strcmp(a, "--batch") == 0;
+            if (cli_parse_int("train", a, text, is_seed ? 0 : 1, is_batch ? 1 << 20 : INT64_MAX,
+                              &v))
+                return CLI_EXIT_BAD_INPUT;
+            if (is_seed)
+                opt.seed = (uint64_t)v;
+            else if (strcmp(a, "--steps") == 0)
                 opt.steps = v;
-            else if (strcmp(a, "--batch") == 0) {
-                if (v > 1 << 20) return cli_usage_error("train", "--batch %s is too large", text);
+            else if (is_batch)
                 opt.batch = (int32_t)v;
-            } else if (strcmp(a, "--eval-every") == 0)
+            else if (strcmp(a, "--eval-every") == 0)
                 opt.eval_every = v;
             else if (strcmp(a, "--eval-episodes") == 0)
                 opt.eval_episodes = v;

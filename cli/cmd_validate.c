@@ -2,7 +2,7 @@
  * problem. */
 #include "cli/cli.h"
 
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 int cmd_validate(int argc, char **argv) {
@@ -20,7 +20,10 @@ int cmd_validate(int argc, char **argv) {
         } else if (strcmp(argv[i], "--layout") == 0 && i + 1 < argc) {
             opt.layout = argv[++i];
         } else if (strcmp(argv[i], "--max-episode-steps") == 0 && i + 1 < argc) {
-            opt.max_episode_steps = atoll(argv[++i]);
+            if (cli_parse_int("validate", argv[i], argv[i + 1], 1, INT64_MAX,
+                              &opt.max_episode_steps))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if (argv[i][0] == '-') {
             return cli_usage_error("validate", "unknown option '%s'", argv[i]);
         } else if (!path) {

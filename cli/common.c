@@ -2,6 +2,7 @@
 #define _DEFAULT_SOURCE
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -42,7 +43,9 @@ int cli_parse_int(const char *verb, const char *flag, const char *text, int64_t 
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (end == text || *end || errno == ERANGE || v < min || v > max)
+    /* strtoll skips leading blanks: the whole text must be the number */
+    if (end == text || *end || isspace((unsigned char)text[0]) || errno == ERANGE || v < min ||
+        v > max)
         return cli_usage_error(verb,
                                "%s: expected an integer in [%" PRId64 ", %" PRId64 "], got '%s'",
                                flag, min, max, text);
@@ -55,7 +58,8 @@ int cli_parse_double(const char *verb, const char *flag, const char *text, doubl
     if (!text) return cli_usage_error(verb, "%s: expected a value", flag);
     char *end;
     double v = strtod(text, &end);
-    if (end == text || *end || !isfinite(v) || v < min || v > max)
+    if (end == text || *end || isspace((unsigned char)text[0]) || !isfinite(v) || v < min ||
+        v > max)
         return cli_usage_error(verb, "%s: expected a number in [%g, %g], got '%s'", flag, min, max,
                                text);
     *out = v;

@@ -1,8 +1,10 @@
-/* Status strings and the thread-local error message. */
+/* Status strings and the thread-local error message. A new message may be built from the
+ * previous one (orl_error_set(st, "%s: %s", where, orl_error_message())): the cause survives. */
 #include "orl/status.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char error_message[1024];
 
@@ -28,10 +30,14 @@ const char *orl_error_message(void) {
 }
 
 orl_status orl_error_set(orl_status status, const char *fmt, ...) {
+    /* format into a local buffer first: an argument may be orl_error_message() itself, and
+     * vsnprintf into the buffer it reads from is undefined (glibc truncates it to the prefix) */
+    char message[sizeof error_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(error_message, sizeof error_message, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(error_message, message, sizeof error_message);
     return status;
 }
 

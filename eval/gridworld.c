@@ -1,5 +1,5 @@
 /* GridWorld-4x4: the 4x4 grid of the regression-importance-sampling study (see
- * ../shared/fixtures/README.md and docs/environments.md), and its model for eval/tabular.c.
+ * tests/fixtures/README.md and docs/environments.md), and its model for eval/tabular.c.
  *
  * Cells s = x + 4y, start (0,0), cell 15 = (3,3) terminal. Actions 0: x+1, 1: x-1, 2: y+1,
  * 3: y-1; a move off the grid stays in place. The reward is for the cell occupied after the move

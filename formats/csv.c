@@ -242,8 +242,14 @@ int orl_ingest_parse_flag(const char *text, size_t n, uint8_t *flag, int *nonfin
     }
     double v;
     if (!orl_ingest_parse_double(text, n, &v)) return 0;
-    if (isnan(v)) *nonfinite = 1;
-    *flag = v != 0.0 && !isnan(v);
+    if (!isfinite(v)) {
+        *nonfinite = 1;
+        *flag = 0;
+        return 1;
+    }
+    /* done=2 or -1 is not a flag: a typo or a different column, never "set" */
+    if (v != 0.0 && v != 1.0) return 0;
+    *flag = v == 1.0;
     return 1;
 }
 

@@ -10,6 +10,7 @@
 #include "formats/ingest_internal.h"
 #include "orl/fs.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stddef.h>
@@ -78,11 +79,24 @@ static int parse_bool(const char *v, int *out) {
     return 0;
 }
 
+/* a discount: the whole text a number in [0, 1]; 1 when *out was set */
+static int parse_discount(const char *text, double *out) {
+    char *end;
+    double g = strtod(text, &end);
+    if (end == text || *end || isspace((unsigned char)text[0]) || !(g >= 0.0 && g <= 1.0)) return 0;
+    *out = g;
+    return 1;
+}
+
 orl_status orl_ingest_map_set(orl_ingest_options *opt, const char *key, const char *value) {
     char k[64];
     canonical_key(key, k, sizeof k);
     for (size_t i = 0; i < N_TEXT_KEYS; i++) {
         if (strcmp(k, text_keys[i].key) != 0) continue;
+        /* checked now, so the message names the flag or mapping line that gave it */
+        double g;
+        if (strcmp(k, "discount") == 0 && !parse_discount(value, &g))
+            ORL_FAIL(ORL_ERR_INPUT, "%s: '%s' is not a number in [0, 1]", key, value);
         char *field = (char *)opt + text_keys[i].offset;
         if (strlen(value) >= text_keys[i].size)
             ORL_FAIL(ORL_ERR_INPUT, "%s: value longer than %zu characters", key,
@@ -818,9 +832,8 @@ static orl_status set_declared_metadata(orl_header *h, const orl_ingest_options 
                  "act_low/act_high: discrete actions have no bounds (use n_actions)");
     }
     if (opt->discount[0]) {
-        char *end;
-        double g = strtod(opt->discount, &end);
-        if (end == opt->discount || *end || !(g >= 0.0 && g <= 1.0))
+        double g;
+        if (!parse_discount(opt->discount, &g))
             ORL_FAIL(ORL_ERR_INPUT, "discount: '%s' is not a number in [0, 1]", opt->discount);
         h->discount = g;
     }

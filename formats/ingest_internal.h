@@ -16,7 +16,7 @@ typedef enum orl_ingest_kind {
     ORL_INGEST_KIND_SKIP = 0,     /* not mapped: scanned, never parsed */
     ORL_INGEST_KIND_VALUE,        /* float32 into row->val[slot] */
     ORL_INGEST_KIND_ACTION_INDEX, /* integer in [0, n_actions) into row->act_idx */
-    ORL_INGEST_KIND_TERMINAL,     /* flag: 0/1, true/false, any number (non-zero is set) */
+    ORL_INGEST_KIND_TERMINAL,     /* flag: 0 or 1 (as numbers), true/false (any case) */
     ORL_INGEST_KIND_TIMEOUT,      /* flag, as terminal */
     ORL_INGEST_KIND_TIME,         /* double seconds into row->time */
     ORL_INGEST_KIND_EPISODE,      /* text into row->episode */
@@ -83,8 +83,9 @@ int orl_ingest_is_nonfinite_word(const char *text, size_t n);
 /* parses a decimal or non-finite word exactly as strtod (C locale); 1 on success */
 int orl_ingest_parse_double(const char *text, size_t n, double *out);
 
-/* parses "true"/"false" (any case) or a number into a flag; 1 on success, *nonfinite set
- * when the number is NaN */
+/* parses a flag: "true"/"false" in any case, or a number exactly 0 or 1 ("0", "1.0", "1e0");
+ * 1 on success. A NaN or infinite number is a missing value: 1 with *flag 0 and *nonfinite set.
+ * Any other number (2, -1, 0.5) or text: 0 */
 int orl_ingest_parse_flag(const char *text, size_t n, uint8_t *flag, int *nonfinite);
 
 #endif

@@ -393,9 +393,11 @@ static orl_status column_value(jsonl_source *j, orl_ingest_row *row, int col,
     }
     double x;
     const char *what;
+    int is_flag = t->kind == ORL_INGEST_KIND_TERMINAL || t->kind == ORL_INGEST_KIND_TIMEOUT;
     if (!json_number(v, &x, &what))
-        ORL_FAIL(ORL_ERR_INPUT, "%s:%lld: key '%s': expected a number, got %s", j->path,
-                 (long long)j->line, j->names[col], type_name(v));
+        ORL_FAIL(ORL_ERR_INPUT, "%s:%lld: key '%s': expected %s, got %s", j->path,
+                 (long long)j->line, j->names[col], is_flag ? "true, false, 0 or 1" : "a number",
+                 type_name(v));
     char shown[32];
     if (!what[0] && !isfinite((float)x)) {
         snprintf(shown, sizeof shown, "%g (beyond float32)", x);
@@ -412,13 +414,17 @@ static orl_status column_value(jsonl_source *j, orl_ingest_row *row, int col,
         return nonfinite(j, row, col, what);
     case ORL_INGEST_KIND_TERMINAL:
     case ORL_INGEST_KIND_TIMEOUT: {
-        uint8_t flag = x != 0.0 && !isnan(x);
+        /* a boolean, or a number exactly 0 or 1; null and NaN/Infinity are missing values */
+        uint8_t flag = x == 1.0;
         if (t->kind == ORL_INGEST_KIND_TERMINAL)
             row->terminal = flag;
         else
             row->timeout = flag;
-        if (!isnan(x)) return ORL_OK;
-        return nonfinite(j, row, col, what);
+        if (!isfinite(x)) return nonfinite(j, row, col, what);
+        if (x != 0.0 && x != 1.0)
+            ORL_FAIL(ORL_ERR_INPUT, "%s:%lld: key '%s': expected true, false, 0 or 1, got %.17g",
+                     j->path, (long long)j->line, j->names[col], x);
+        return ORL_OK;
     }
     case ORL_INGEST_KIND_ACTION_INDEX: {
         if (isnan(x)) {

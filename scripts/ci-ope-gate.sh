@@ -42,7 +42,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 # 1. the data and the policies (demo defaults: GridWorld, the study's two softmax policies)
-fixtures="$root/../shared/fixtures/ris-gridworld"
+fixtures="$root/tests/fixtures/ris-gridworld"
 if [[ -z "${LOGS:-}" ]]; then
     LOGS="$work/logs.h5"
     "$ORL" gen --env GridWorld-4x4 --behavior random --episodes 500 --seed 1 -o "$LOGS" >&2

@@ -18,6 +18,25 @@ Test(status, strings_and_messages) {
     cr_assert_str_eq(orl_error_message(), "");
 }
 
+/* a message built from the previous message keeps the cause, however often it is wrapped */
+Test(status, message_wraps_previous_message) {
+    orl_error_set(ORL_ERR_NUMERIC, "loss is not finite");
+    orl_status st = orl_error_set(ORL_ERR_NUMERIC, "%s: non-finite loss at step %lld: %s", "bc",
+                                  7LL, orl_error_message());
+    cr_assert_eq(st, ORL_ERR_NUMERIC);
+    cr_assert_str_eq(orl_error_message(), "bc: non-finite loss at step 7: loss is not finite");
+    orl_error_set(ORL_ERR_IO, "%s (while loading %s)", orl_error_message(), "p.h5");
+    cr_assert_str_eq(orl_error_message(),
+                     "bc: non-finite loss at step 7: loss is not finite (while loading p.h5)");
+    /* an over-long message is truncated, not overrun, even when it repeats itself */
+    char big[1500];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    orl_error_set(ORL_ERR_INPUT, "%s", big);
+    orl_error_set(ORL_ERR_INPUT, "%s%s", orl_error_message(), orl_error_message());
+    cr_assert_eq(strlen(orl_error_message()), 1023);
+}
+
 static orl_status fails_then_forwards(int *reached) {
     ORL_TRY(orl_error_set(ORL_ERR_INPUT, "inner"));
     *reached = 1;

@@ -454,12 +454,14 @@ static int map_wall(const maze_case *m, int r, int c) {
 
 /* the cell centre of a marker */
 static void map_find(const maze_case *m, char marker, double *x, double *y) {
+    *x = *y = NAN; /* set on every path: a map without the marker fails below */
     for (int r = 0; r < m->rows; r++)
         for (int c = 0; c < m->cols; c++)
             if (m->map[r][c] == marker) {
                 *x = c + 0.5;
                 *y = r + 0.5;
             }
+    cr_assert(!isnan(*x), "%s: no '%c' in the map", m->id, marker);
 }
 
 /* the collision square at (x, y), shrunk by a hair for float rounding, overlaps no wall */

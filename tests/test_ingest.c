@@ -467,6 +467,107 @@ Test(ingest, terminal_and_timeout_columns) {
     orl_dataset_free(ds);
 }
 
+/* a flag column takes 0 and 1 as numbers ("0.0", "1e0" too) and true/false in any case */
+Test(ingest, flag_columns_accept_zero_one_true_false) {
+    const char *log = write_file("flag-ok.csv", "q,a,r,done,cut\n"
+                                                "1,0,1,0.0,FALSE\n2,0,1,1.0,false\n"
+                                                "3,0,1,0,False\n4,0,1,TRUE,0\n"
+                                                "5,0,1,false,0e0\n6,0,1,1e0,0\n"
+                                                "7,0,1, 0 ,0\n8,0,1,0,True\n");
+    orl_ingest_options opt = base_options();
+    map(&opt, "obs", "q");
+    map(&opt, "act", "a");
+    map(&opt, "reward", "r");
+    map(&opt, "done", "done");
+    map(&opt, "timeout", "cut");
+    orl_dataset *ds = ingest_one(log, &opt, NULL);
+    uint8_t term[] = {0, 1, 0, 1, 0, 1, 0, 0};
+    uint8_t tout[] = {0, 0, 0, 0, 0, 0, 0, 1};
+    /* [1 2T] [3 4T] [5 6T] [7 8t]: the timeout episode loses its last row (no next_obs) */
+    cr_assert_eq(ds->n_episodes, 4);
+    for (int64_t t = 0; t < ds->n_steps; t++) {
+        int row = (int)ds->obs[t] - 1;
+        cr_assert_eq(ds->terminal[t], term[row], "terminal at obs %d", row + 1);
+        if (row < 7) cr_assert_eq(ds->timeout[t], row == 6 ? 1 : tout[row], "timeout at %d", row);
+    }
+    orl_dataset_free(ds);
+
+    const char *jl =
+        write_file("flag-ok.jsonl", "{\"q\": 1, \"a\": 0, \"r\": 1, \"done\": 0}\n"
+                                    "{\"q\": 2, \"a\": 0, \"r\": 1, \"done\": 1.0}\n"
+                                    "{\"q\": 3, \"a\": 0, \"r\": 1, \"done\": false}\n"
+                                    "{\"q\": 4, \"a\": 0, \"r\": 1, \"done\": true}\n");
+    orl_ingest_options o2 = base_options();
+    map(&o2, "obs", "q");
+    map(&o2, "act", "a");
+    map(&o2, "reward", "r");
+    map(&o2, "terminal", "done");
+    ds = ingest_one(jl, &o2, NULL);
+    cr_assert_eq(ds->n_steps, 4);
+    cr_assert_eq(ds->n_episodes, 2);
+    uint8_t jterm[] = {0, 1, 0, 1};
+    for (int t = 0; t < 4; t++) cr_assert_eq(ds->terminal[t], jterm[t], "terminal[%d]", t);
+    orl_dataset_free(ds);
+}
+
+/* anything else in a flag column (done=2, -1, 0.5, yes, a JSON string) is refused with
+ * file:line(:column) and the column's name, never taken as set */
+Test(ingest, flag_columns_reject_other_values) {
+    orl_ingest_options opt = base_options();
+    map(&opt, "obs", "q");
+    map(&opt, "act", "a");
+    map(&opt, "reward", "r");
+    map(&opt, "terminal", "done");
+    map(&opt, "timeout", "cut");
+    static const struct {
+        const char *cell, *shown;
+    } bad[] = {{"2", "'2'"},   {"-1", "'-1'"},       {"0.5", "'0.5'"}, {"yes", "'yes'"},
+               {"1x", "'1x'"}, {"truee", "'truee'"}, {"10", "'10'"}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        char text[256], name[64];
+        snprintf(text, sizeof text, "q,a,r,done,cut\n1,0,1,0,0\n2,0,1,%s,0\n", bad[k].cell);
+        snprintf(name, sizeof name, "flag-bad-%zu.csv", k);
+        char where[80];
+        snprintf(where, sizeof where, "%s:3:7:", name);
+        const char *pieces[] = {where, "column 'done'", "expected 0, 1, true or false",
+                                bad[k].shown, NULL};
+        expect_failure(write_file(name, text), &opt, ORL_ERR_INPUT, pieces);
+    }
+    /* the timeout column too */
+    const char *p1[] = {"flag-cut.csv:2:9:", "column 'cut'", "'2'", NULL};
+    expect_failure(write_file("flag-cut.csv", "q,a,r,done,cut\n1,0,1,0,2\n"), &opt, ORL_ERR_INPUT,
+                   p1);
+
+    orl_ingest_options o2 = base_options();
+    map(&o2, "obs", "q");
+    map(&o2, "act", "a");
+    map(&o2, "reward", "r");
+    map(&o2, "terminal", "done");
+    const char *j1[] = {"flag-2.jsonl:2:", "key 'done'", "expected true, false, 0 or 1, got 2",
+                        NULL};
+    expect_failure(write_file("flag-2.jsonl", "{\"q\": 1, \"a\": 0, \"r\": 1, \"done\": 0}\n"
+                                              "{\"q\": 2, \"a\": 0, \"r\": 1, \"done\": 2}\n"),
+                   &o2, ORL_ERR_INPUT, j1);
+    const char *j2[] = {"flag-half.jsonl:1:", "key 'done'", "got 0.5", NULL};
+    expect_failure(write_file("flag-half.jsonl", "{\"q\": 1, \"a\": 0, \"r\": 1, \"done\": 0.5}\n"),
+                   &o2, ORL_ERR_INPUT, j2);
+    const char *j3[] = {"flag-str.jsonl:1:", "key 'done'", "expected true, false, 0 or 1",
+                        "a string", NULL};
+    expect_failure(
+        write_file("flag-str.jsonl", "{\"q\": 1, \"a\": 0, \"r\": 1, \"done\": \"true\"}\n"), &o2,
+        ORL_ERR_INPUT, j3);
+}
+
+/* through the program: exit 2, the message, and no output file */
+Test(ingest, cli_flag_column_done_2) {
+    const char *p[] = {"done2-cli.csv:3:9:", "column 'done'", "'2'", NULL};
+    cli_rejects(write_file("done2-cli.csv", "q0,a0,r,done\n1,2,3,0\n1.5,2,3,2\n"), "done2.h5",
+                "--obs q0 --act a0 --reward r --done done", p);
+    const char *pj[] = {"done2-cli.jsonl:1:", "key 'done'", "got -1", NULL};
+    cli_rejects(write_file("done2-cli.jsonl", "{\"q\": 1, \"a\": 0, \"r\": 1, \"done\": -1}\n"),
+                "done2j.h5", "--obs q --act a --reward r --done done", pj);
+}
+
 Test(ingest, episode_gap_splits_on_time) {
     const char *log = write_file("gap.csv", "time,q,a,r\n"
                                             "100.0,1,0,0\n100.1,2,0,0\n100.2,3,0,0\n"
@@ -618,7 +719,12 @@ Test(ingest, declared_bounds_and_discount) {
     const char *p3[] = {"act_high: '2x' is not a number", NULL};
     expect_failure(log, &opt, ORL_ERR_INPUT, p3);
     map(&opt, "act_high", "2");
-    map(&opt, "discount", "1.5");
+    /* a bad discount is refused when set (the message names the key), and when written into
+     * the options directly, at ingest */
+    cr_assert_eq(orl_ingest_map_set(&opt, "discount", "1.5"), ORL_ERR_INPUT);
+    cr_assert_str_eq(orl_error_message(), "discount: '1.5' is not a number in [0, 1]");
+    cr_assert_eq(orl_ingest_map_set(&opt, "discount", " 0.5"), ORL_ERR_INPUT);
+    snprintf(opt.discount, sizeof opt.discount, "1.5");
     const char *p4[] = {"discount: '1.5' is not a number in [0, 1]", NULL};
     expect_failure(log, &opt, ORL_ERR_INPUT, p4);
 }

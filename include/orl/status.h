@@ -25,7 +25,11 @@ const char *orl_status_string(orl_status status);
 /* the detailed message of the last failure on this thread ("" if none) */
 const char *orl_error_message(void);
 
-/* records a detailed message for status on this thread and returns status */
+/* records a detailed message for status on this thread and returns status. The arguments may
+ * include orl_error_message() itself, to wrap the previous cause in more context:
+ * orl_error_set(st, "%s: step %lld: %s", name, step, orl_error_message()) keeps the cause
+ * (the message is formatted into a local buffer, then copied). Messages longer than 1023 bytes
+ * are truncated. */
 orl_status orl_error_set(orl_status status, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
