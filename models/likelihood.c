@@ -121,6 +121,7 @@ static orl_status ml_alloc(const orl_ml_config *cfg, const orl_mlp_config *net, 
 orl_status orl_ml_fit_create(const orl_ml_config *cfg, const orl_mlp_config *net, orl_rng *rng,
                              orl_ml_fit **out) {
     assert(cfg && net && rng && out);
+    *out = NULL;
     orl_ml_fit *m = NULL;
     ORL_TRY(ml_alloc(cfg, net, &m));
     orl_fit_config fc = orl_fit_defaults(cfg->lr, cfg->max_batch);
@@ -135,6 +136,7 @@ orl_status orl_ml_fit_create(const orl_ml_config *cfg, const orl_mlp_config *net
 
 orl_status orl_ml_fit_create_on(const orl_ml_config *cfg, const orl_mlp *net, orl_ml_fit **out) {
     assert(cfg && net && out);
+    *out = NULL;
     orl_ml_fit *m = NULL;
     ORL_TRY(ml_alloc(cfg, &net->cfg, &m));
     orl_fit_config fc = orl_fit_defaults(cfg->lr, cfg->max_batch);
