@@ -1,12 +1,12 @@
 /* Fitted Q evaluation: the neural version (discrete and continuous actions) and the exact
- * tabular version on the count-based empirical model (see orl/fqe.h for the definitions).
+ * tabular version on the count-based empirical model (see orl/models.h for the definitions).
  *
  * Everything the training loop touches is allocated before the first step: the fit kit (the
  * online and target networks, Adam's moments, both workspaces: fit.h), the policy's workspace
  * and the mini-batch scratch. The evaluation policy's probabilities at every next state are
  * precomputed once for discrete actions; continuous actions are drawn per step from the policy
- * with the fit's own rng. Not here: the doubly robust estimators (dr.c). */
-#include "orl/fqe.h"
+ * with the fit's own rng. Not here: the doubly robust estimators (ope/dr.c). */
+#include "orl/models.h"
 
 #include "orl/fit.h"
 #include "orl/heads.h"
