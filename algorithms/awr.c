@@ -185,16 +185,8 @@ static int32_t awr_buffers(void *state, orl_buffer *out, int32_t cap) {
     awr_state *s = state;
     orl_value_fn *v = &s->vf;
     int32_t n = orl_imitation_buffers(s->im, out, cap, 0);
-    int64_t P = v->mlp.n_params, N = s->ds->n_steps, S = v->obs_dim, f = (int64_t)sizeof(float);
-    orl_buffer_put(out, cap, &n, "value", "params", v->mlp.params, P * f);
-    orl_buffer_put(out, cap, &n, "value", "adam_m", v->adam.m, P * f);
-    orl_buffer_put(out, cap, &n, "value", "adam_v", v->adam.v, P * f);
-    orl_buffer_put(out, cap, &n, "value", "adam_t", &v->adam.t, (int64_t)sizeof v->adam.t);
-    orl_buffer_put(out, cap, &n, "value", "obs_mean", v->obs_norm.mean, S * f);
-    orl_buffer_put(out, cap, &n, "value", "obs_std", v->obs_norm.std, S * f);
-    orl_buffer_put(out, cap, &n, "value", "target_mean", &v->target_mean, (int64_t)sizeof(double));
-    orl_buffer_put(out, cap, &n, "value", "target_std", &v->target_std, (int64_t)sizeof(double));
-    orl_buffer_put(out, cap, &n, "value", "fitted", &v->fitted, (int64_t)sizeof v->fitted);
+    int64_t N = s->ds->n_steps, f = (int64_t)sizeof(float);
+    n = orl_value_buffers(v, "value", out, cap, n);
     orl_buffer_put(out, cap, &n, NULL, "weights", s->weights, N * f);
     if (s->val)
         orl_buffer_put(out, cap, &n, NULL, "val_weights", s->val_weights, s->val->n_steps * f);

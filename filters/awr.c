@@ -51,19 +51,15 @@ orl_status orl_value_init(orl_value_fn *v, const orl_value_config *cfg, int32_t 
     mc.activation = v->cfg.activation;
     mc.init = ORL_INIT_FAN_IN_UNIFORM;
     orl_status st;
-    ORL_TRY_GOTO(st, fail, orl_mlp_create(&v->mlp, &mc, rng));
-    ORL_TRY_GOTO(st, fail, orl_mlp_work_init(&v->work, &mc, v->cfg.batch));
-    orl_adam_config ac = orl_adam_defaults();
-    ac.lr = v->cfg.lr;
-    ORL_TRY_GOTO(st, fail, orl_adam_init(&v->adam, &ac, v->mlp.n_params));
+    orl_fit_config fc = orl_fit_defaults(v->cfg.lr, v->cfg.batch);
+    ORL_TRY_GOTO(st, fail, orl_fit_init(&v->fit, &mc, &fc, rng));
     ORL_TRY_GOTO(st, fail, orl_normalizer_identity(&v->obs_norm, obs_dim));
+    /* the batch scratch in one allocation */
     size_t b = (size_t)v->cfg.batch;
-    v->grad = malloc((size_t)v->mlp.n_params * sizeof(float));
-    v->x = malloc(b * (size_t)obs_dim * sizeof(float));
-    v->y = malloc(b * sizeof(float));
-    v->dpred = malloc(b * sizeof(float));
-    if (!v->grad || !v->x || !v->y || !v->dpred)
-        ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "value function: buffers");
+    v->x = malloc(b * ((size_t)obs_dim + 2) * sizeof(float));
+    if (!v->x) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "value function: buffers");
+    v->y = v->x + b * (size_t)obs_dim;
+    v->dpred = v->y + b;
     v->target_mean = 0.0;
     v->target_std = 1.0;
     return ORL_OK;
@@ -74,15 +70,23 @@ fail:
 
 void orl_value_free(orl_value_fn *v) {
     if (!v) return;
-    orl_mlp_free(&v->mlp);
-    orl_mlp_work_free(&v->work);
-    orl_adam_free(&v->adam);
+    orl_fit_free(&v->fit);
     orl_normalizer_free(&v->obs_norm);
-    free(v->grad);
     free(v->x);
-    free(v->y);
-    free(v->dpred);
     memset(v, 0, sizeof *v);
+}
+
+int32_t orl_value_buffers(orl_value_fn *v, const char *prefix, orl_buffer *out, int32_t cap,
+                          int32_t n) {
+    assert(v);
+    int64_t S = v->obs_dim, f = (int64_t)sizeof(float);
+    n = orl_fit_buffers(&v->fit, prefix, out, cap, n);
+    orl_buffer_put(out, cap, &n, prefix, "obs_mean", v->obs_norm.mean, S * f);
+    orl_buffer_put(out, cap, &n, prefix, "obs_std", v->obs_norm.std, S * f);
+    orl_buffer_put(out, cap, &n, prefix, "target_mean", &v->target_mean, (int64_t)sizeof(double));
+    orl_buffer_put(out, cap, &n, prefix, "target_std", &v->target_std, (int64_t)sizeof(double));
+    orl_buffer_put(out, cap, &n, prefix, "fitted", &v->fitted, (int64_t)sizeof v->fitted);
+    return n;
 }
 
 /* the first fit fixes the statistics of observations and targets */
@@ -112,7 +116,6 @@ orl_status orl_value_fit(orl_value_fn *v, const float *obs, const double *target
     if (steps < 0) ORL_FAIL(ORL_ERR_INPUT, "value fit: %lld steps", (long long)steps);
     if (!v->fitted) ORL_TRY(take_statistics(v, obs, target, n));
     int32_t s = v->obs_dim, b = v->cfg.batch;
-    int64_t p = v->mlp.n_params;
     float mean = (float)v->target_mean, inv_std = (float)(1.0 / v->target_std);
     double window = 0.0;
     int64_t counted = 0;
@@ -124,15 +127,13 @@ orl_status orl_value_fit(orl_value_fn *v, const float *obs, const double *target
             v->y[i] = ((float)target[r] - mean) * inv_std;
         }
         orl_normalizer_apply(&v->obs_norm, v->x, b, v->x);
-        orl_mlp_forward(&v->mlp, &v->work, v->x, b, NULL);
-        const float *pred = v->work.out[v->mlp.cfg.n_layers - 1];
+        const float *pred = orl_fit_forward(&v->fit, v->x, b);
         memset(v->dpred, 0, (size_t)b * sizeof(float));
         double l = orl_loss_mse(v->dpred, pred, v->y, b, 1.0f);
         if (!isfinite(l))
             ORL_FAIL(ORL_ERR_NUMERIC, "value fit: non-finite loss at step %lld", (long long)step);
-        memset(v->grad, 0, (size_t)p * sizeof(float));
-        orl_mlp_backward(&v->mlp, &v->work, v->dpred, v->grad, NULL);
-        orl_adam_step(&v->adam, v->mlp.params, v->grad, -1.0f);
+        orl_fit_backward(&v->fit, v->dpred, NULL);
+        orl_fit_step(&v->fit, -1.0f);
         if (steps - step <= LOSS_WINDOW) {
             window += l;
             counted++;
@@ -148,8 +149,7 @@ void orl_value_predict(orl_value_fn *v, const float *obs, int64_t n, double *out
     for (int64_t i0 = 0; i0 < n; i0 += b) {
         int32_t m = (int32_t)(n - i0 < b ? n - i0 : b);
         orl_normalizer_apply(&v->obs_norm, obs + i0 * s, m, v->x);
-        orl_mlp_forward(&v->mlp, &v->work, v->x, m, NULL);
-        const float *pred = v->work.out[v->mlp.cfg.n_layers - 1];
+        const float *pred = orl_fit_forward(&v->fit, v->x, m);
         for (int32_t i = 0; i < m; i++)
             out[i0 + i] = (double)pred[i] * v->target_std + v->target_mean;
     }
@@ -162,8 +162,7 @@ double orl_value_mse(orl_value_fn *v, const float *obs, const double *target, in
     for (int64_t i0 = 0; i0 < n; i0 += b) {
         int32_t m = (int32_t)(n - i0 < b ? n - i0 : b);
         orl_normalizer_apply(&v->obs_norm, obs + i0 * s, m, v->x);
-        orl_mlp_forward(&v->mlp, &v->work, v->x, m, NULL);
-        const float *out = v->work.out[v->mlp.cfg.n_layers - 1];
+        const float *out = orl_fit_forward(&v->fit, v->x, m);
         for (int32_t i = 0; i < m; i++) {
             double d = (double)out[i] * v->target_std + v->target_mean - target[i0 + i];
             sum += d * d;

@@ -172,20 +172,13 @@ void orl_mlp_free(orl_mlp *m) {
     memset(m, 0, sizeof(*m));
 }
 
-orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch) {
-    assert(w && cfg);
-    memset(w, 0, sizeof(*w));
-    int64_t n_params = 0;
-    ORL_TRY(orl_mlp_param_count(cfg, &n_params));
-    if (max_batch < 1)
-        ORL_FAIL(ORL_ERR_INPUT, "mlp workspace: max_batch is %d, expected >= 1", max_batch);
+/* the workspace's float count for cfg and max_batch; the layout orl_mlp_work_bind follows */
+static size_t work_floats(const orl_mlp_config *cfg, int32_t max_batch) {
     int32_t n_layers = cfg->n_layers;
     size_t batch = (size_t)max_batch;
     int32_t max_width = 1;
     for (int32_t l = 0; l <= n_layers; l++)
         if (cfg->widths[l] > max_width) max_width = cfg->widths[l];
-
-    /* one allocation: sizes first, then the views (the output layer's out aliases its pre) */
     size_t total = 0;
     for (int32_t l = 0; l < n_layers; l++) {
         size_t o = batch * (size_t)cfg->widths[l + 1];
@@ -196,8 +189,31 @@ orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t
             total += nn_round(o) + 2 * nn_round(batch); /* norm, mean, rstd */
     }
     total += 2 * nn_round(batch * (size_t)max_width);
-    float *mem = nn_alloc(total);
-    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "mlp workspace: cannot allocate %zu floats", total);
+    return total;
+}
+
+orl_status orl_mlp_work_bytes(const orl_mlp_config *cfg, int32_t max_batch, size_t *bytes) {
+    assert(cfg && bytes);
+    int64_t n_params = 0;
+    ORL_TRY(orl_mlp_param_count(cfg, &n_params));
+    if (max_batch < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "mlp workspace: max_batch is %d, expected >= 1", max_batch);
+    *bytes = work_floats(cfg, max_batch) * sizeof(float);
+    return ORL_OK;
+}
+
+orl_status orl_mlp_work_bind(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch,
+                             void *mem) {
+    assert(w && cfg && mem && (uintptr_t)mem % NN_ALIGN == 0);
+    memset(w, 0, sizeof(*w));
+    size_t bytes = 0;
+    ORL_TRY(orl_mlp_work_bytes(cfg, max_batch, &bytes));
+    int32_t n_layers = cfg->n_layers;
+    size_t batch = (size_t)max_batch;
+    int32_t max_width = 1;
+    for (int32_t l = 0; l <= n_layers; l++)
+        if (cfg->widths[l] > max_width) max_width = cfg->widths[l];
+    /* the views in the order work_floats counts them (the output layer's out aliases its pre) */
     float *p = mem;
     for (int32_t l = 0; l < n_layers; l++) {
         size_t o = batch * (size_t)cfg->widths[l + 1];
@@ -216,9 +232,25 @@ orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t
     }
     w->grad_a = p, p += nn_round(batch * (size_t)max_width);
     w->grad_b = p, p += nn_round(batch * (size_t)max_width);
-    assert((size_t)(p - mem) == total);
-    w->mem = mem;
+    assert((size_t)(p - (float *)mem) * sizeof(float) == bytes);
     w->max_batch = max_batch;
+    return ORL_OK;
+}
+
+orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch) {
+    assert(w && cfg);
+    memset(w, 0, sizeof(*w));
+    size_t bytes = 0;
+    ORL_TRY(orl_mlp_work_bytes(cfg, max_batch, &bytes));
+    float *mem = nn_alloc(bytes / sizeof(float));
+    if (!mem)
+        ORL_FAIL(ORL_ERR_NOMEM, "mlp workspace: cannot allocate %zu floats", bytes / sizeof(float));
+    orl_status st = orl_mlp_work_bind(w, cfg, max_batch, mem);
+    if (st != ORL_OK) {
+        free(mem);
+        return st;
+    }
+    w->mem = mem;
     return ORL_OK;
 }
 
@@ -589,8 +621,8 @@ void orl_buffer_put(orl_buffer *out, int32_t cap, int32_t *n, const char *prefix
     (*n)++;
 }
 
-orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n) {
-    assert(opt && cfg);
+orl_status orl_adam_bind(orl_adam *opt, const orl_adam_config *cfg, int64_t n, float *moments) {
+    assert(opt && cfg && (moments || n == 0));
     memset(opt, 0, sizeof(*opt));
     if (n < 0) ORL_FAIL(ORL_ERR_INPUT, "adam: %lld parameters", (long long)n);
     if (!(cfg->beta1 >= 0.0f && cfg->beta1 < 1.0f) || !(cfg->beta2 >= 0.0f && cfg->beta2 < 1.0f))
@@ -599,23 +631,41 @@ orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n) {
     if (!(cfg->eps >= 0.0f) || !(cfg->weight_decay >= 0.0f) || !isfinite(cfg->lr))
         ORL_FAIL(ORL_ERR_INPUT, "adam: eps %g, weight_decay %g, lr %g", (double)cfg->eps,
                  (double)cfg->weight_decay, (double)cfg->lr);
-    /* m and v in one allocation */
+    /* m then v, each rounded up to whole cache lines */
     size_t half = nn_round((size_t)n);
-    float *mem = nn_alloc(2 * half);
-    if (!mem)
-        ORL_FAIL(ORL_ERR_NOMEM, "adam: cannot allocate moments for %lld parameters", (long long)n);
-    memset(mem, 0, 2 * half * sizeof(float));
+    if (moments) memset(moments, 0, 2 * half * sizeof(float));
     opt->cfg = *cfg;
     opt->n = n;
     opt->t = 0;
-    opt->m = mem;
-    opt->v = mem + half;
+    opt->m = moments;
+    opt->v = moments ? moments + half : NULL;
+    return ORL_OK;
+}
+
+int64_t orl_adam_moment_floats(int64_t n) {
+    return n > 0 ? (int64_t)(2 * nn_round((size_t)n)) : 0;
+}
+
+orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n) {
+    assert(opt && cfg);
+    memset(opt, 0, sizeof(*opt));
+    if (n < 0) ORL_FAIL(ORL_ERR_INPUT, "adam: %lld parameters", (long long)n);
+    /* m and v in one allocation */
+    float *mem = nn_alloc(2 * nn_round((size_t)n));
+    if (!mem)
+        ORL_FAIL(ORL_ERR_NOMEM, "adam: cannot allocate moments for %lld parameters", (long long)n);
+    orl_status st = orl_adam_bind(opt, cfg, n, mem);
+    if (st != ORL_OK) {
+        free(mem);
+        return st;
+    }
+    opt->owns_moments = 1;
     return ORL_OK;
 }
 
 void orl_adam_free(orl_adam *opt) {
     if (!opt) return;
-    free(opt->m);
+    if (opt->owns_moments) free(opt->m);
     memset(opt, 0, sizeof(*opt));
 }
 

@@ -12,7 +12,7 @@
  * gives absurd densities there. Not here: the estimators (is.c). */
 #include "orl/ope.h"
 
-#include "orl/heads.h"
+#include "orl/models.h"
 #include "orl/nn.h"
 
 #include <assert.h>
@@ -193,58 +193,6 @@ orl_status orl_ope_ris_dataset(const orl_dataset *ds, int32_t order, const uint8
 #define MLP_BATCH               256
 #define MLP_UNIFORM_MIX_DEFAULT 0.01
 
-/* the bounded density: the tanh-squashed Gaussian q of out[:, :2A] (heads.h) mixed with the
- * uniform over the box, of weight m = floor + (1 - floor) sigmoid(v), v = out[:, 2A]:
- *   logp = log((1 - m) q + m / vol), in log space;
- * gq (B, 2A) is the squashed Gaussian's part of out, copied; with dlogp (training), dout (B, O)
- * += dlogp d logp / d out, through dlq and dgq (B, 2A) scratch */
-typedef struct mix_work {
-    float *gq, *dgq, *logq, *dlq;
-    double floor_, log_vol;
-    int use_mix;
-} mix_work;
-
-static void bounded_log_prob(const orl_gaussian_head *gh, const mix_work *mw, float *logp,
-                             const float *out, int32_t O, const float *act, int32_t n,
-                             const float *dlogp, float *dout) {
-    const int32_t A2 = 2 * gh->act_dim;
-    for (int32_t i = 0; i < n; i++)
-        memcpy(mw->gq + (size_t)i * (size_t)A2, out + (size_t)i * (size_t)O,
-               (size_t)A2 * sizeof *mw->gq);
-    orl_tanh_gaussian_log_prob_forward(gh, mw->logq, mw->gq, act, n);
-    for (int32_t i = 0; i < n; i++) {
-        double lq = (double)mw->logq[i];
-        if (!mw->use_mix) {
-            logp[i] = (float)lq;
-            if (dlogp) mw->dlq[i] = dlogp[i];
-            continue;
-        }
-        double v = (double)out[(size_t)i * (size_t)O + (size_t)A2];
-        /* log sigmoid(v), log sigmoid(-v), stable */
-        double lsp = v >= 0.0 ? -log1p(exp(-v)) : v - log1p(exp(v));
-        double lsm = lsp - v;
-        double sp = exp(lsp), sm = exp(lsm);
-        double m = mw->floor_ + (1.0 - mw->floor_) * sp;
-        double l1m = log1p(-mw->floor_) + lsm; /* log(1 - m) */
-        double a = l1m + lq, b = log(m) - mw->log_vol;
-        double hi = a > b ? a : b;
-        double lp = hi + log(exp(a - hi) + exp(b - hi));
-        logp[i] = (float)lp;
-        if (dlogp) {
-            double rq = exp(a - lp), ru = exp(b - lp);
-            mw->dlq[i] = (float)((double)dlogp[i] * rq);
-            dout[(size_t)i * (size_t)O + (size_t)A2] +=
-                (float)((double)dlogp[i] * (ru * (m - mw->floor_) * sm / m - rq * sp));
-        }
-    }
-    if (!dlogp) return;
-    memset(mw->dgq, 0, (size_t)n * (size_t)A2 * sizeof *mw->dgq);
-    orl_tanh_gaussian_log_prob_backward(gh, mw->dgq, mw->dlq, mw->gq, act, n);
-    for (int32_t i = 0; i < n; i++)
-        for (int32_t k = 0; k < A2; k++)
-            dout[(size_t)i * (size_t)O + (size_t)k] += mw->dgq[(size_t)i * (size_t)A2 + (size_t)k];
-}
-
 orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *opt_in,
                            const uint8_t *fit, double *log_pi_b) {
     assert(ds && log_pi_b);
@@ -267,7 +215,6 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
     if (N < 1 || E < 1 || layers >= ORL_MLP_MAX_LAYERS || (discrete && n_actions < 2))
         ORL_FAIL(ORL_ERR_INPUT, "RIS (MLP): %lld steps, %d hidden layers (at most %d), %d actions",
                  (long long)N, layers, ORL_MLP_MAX_LAYERS - 1, n_actions);
-    mix_work mw = {0};
     /* continuous: bounded when every bound is finite (the header's, else opt's fallback) */
     const float *lo = NULL, *hi = NULL;
     if (!discrete) {
@@ -291,24 +238,34 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
     if (!(mix < 1.0))
         ORL_FAIL(ORL_ERR_INPUT, "RIS (MLP): uniform mixture floor %g, want < 1 (negative: none)",
                  opt.mlp_uniform_mix);
-    mw.use_mix = bounded && mix >= 0.0;
-    mw.floor_ = mix > 0.0 ? mix : 0.0;
-    for (int32_t j = 0; bounded && j < A; j++) mw.log_vol += log((double)hi[j] - (double)lo[j]);
     /* outputs: logits; [mean | raw log-std]; and the uniform weight's logit when mixed */
-    const int32_t O = discrete ? n_actions : 2 * A + (mw.use_mix ? 1 : 0);
+    orl_ml_config mc;
+    memset(&mc, 0, sizeof mc);
+    mc.head = discrete  ? ORL_POLICY_HEAD_CATEGORICAL
+              : bounded ? ORL_POLICY_HEAD_TANH_GAUSSIAN
+                        : ORL_POLICY_HEAD_GAUSSIAN;
+    mc.act_dim = A;
+    mc.n_actions = discrete ? n_actions : 0;
+    mc.log_std_min = -5.0f;
+    mc.log_std_max = 2.0f;
+    mc.act_low = lo;
+    mc.act_high = hi;
+    mc.uniform_mix = bounded && mix >= 0.0;
+    mc.uniform_floor = mix > 0.0 ? mix : 0.0;
+    mc.lr = lr;
+    mc.max_batch = MLP_BATCH;
+    mc.name = "RIS (MLP)";
 
     orl_status st = ORL_OK;
-    orl_mlp m = {0};
-    orl_mlp_work w = {0};
-    orl_adam adam = {0};
+    orl_ml_fit *model = NULL;
     orl_normalizer nm = {0};
     int64_t *rows = NULL;
-    float *x = NULL, *grads = NULL, *dout = NULL, *logp = NULL, *dlogp = NULL, *bact = NULL;
-    int32_t *bidx = NULL;
+    float *logp = NULL;
 
     /* the steps the model is fitted on */
     rows = malloc((size_t)N * sizeof *rows);
-    if (!rows) ORL_FAIL(ORL_ERR_NOMEM, "RIS (MLP): rows");
+    logp = malloc((size_t)N * sizeof *logp);
+    if (!rows || !logp) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "RIS (MLP): rows");
     int64_t n_fit = 0;
     for (int64_t e = 0; e < E; e++)
         if (!fit || fit[e])
@@ -332,103 +289,23 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
     cfg.n_layers = layers + 1;
     cfg.widths[0] = S;
     for (int32_t l = 1; l <= layers; l++) cfg.widths[l] = H;
-    cfg.widths[layers + 1] = O;
+    cfg.widths[layers + 1] = orl_ml_outputs(&mc);
     cfg.activation = ORL_ACTIVATION_RELU;
     cfg.init = ORL_INIT_FAN_IN_UNIFORM;
     orl_rng rng;
     orl_rng_seed(&rng, opt.seed, 13);
-    ORL_TRY_GOTO(st, done, orl_mlp_create(&m, &cfg, &rng));
-    ORL_TRY_GOTO(st, done, orl_mlp_work_init(&w, &cfg, MLP_BATCH));
-    orl_adam_config acfg = orl_adam_defaults();
-    acfg.lr = lr;
-    ORL_TRY_GOTO(st, done, orl_adam_init(&adam, &acfg, m.n_params));
-    x = malloc((size_t)MLP_BATCH * (size_t)S * sizeof *x);
-    grads = malloc((size_t)m.n_params * sizeof *grads);
-    dout = malloc((size_t)MLP_BATCH * (size_t)O * sizeof *dout);
-    logp = malloc((size_t)MLP_BATCH * sizeof *logp);
-    dlogp = malloc((size_t)MLP_BATCH * sizeof *dlogp);
-    bidx = malloc((size_t)MLP_BATCH * sizeof *bidx);
-    bact = malloc((size_t)MLP_BATCH * (size_t)A * sizeof *bact);
-    mw.gq = malloc((size_t)MLP_BATCH * 2 * (size_t)A * sizeof *mw.gq);
-    mw.dgq = malloc((size_t)MLP_BATCH * 2 * (size_t)A * sizeof *mw.dgq);
-    mw.logq = malloc((size_t)MLP_BATCH * sizeof *mw.logq);
-    mw.dlq = malloc((size_t)MLP_BATCH * sizeof *mw.dlq);
-    if (!x || !grads || !dout || !logp || !dlogp || !bidx || !bact || !mw.gq || !mw.dgq ||
-        !mw.logq || !mw.dlq)
-        ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "RIS (MLP): buffers");
-    orl_gaussian_head gh = {
-        .act_dim = A, .log_std_min = -5.0f, .log_std_max = 2.0f, .lo = lo, .hi = hi};
+    ORL_TRY_GOTO(st, done, orl_ml_fit_create(&mc, &cfg, &rng, &model));
 
-    /* maximum likelihood: minimise the mean negative log-likelihood of mini-batches */
-    int32_t B = n_fit < MLP_BATCH ? (int32_t)n_fit : MLP_BATCH;
-    for (int32_t i = 0; i < B; i++) dlogp[i] = -1.0f / (float)B;
-    for (int64_t step = 0; step < steps; step++) {
-        for (int32_t i = 0; i < B; i++) {
-            int64_t t = rows[orl_rng_below(&rng, (uint32_t)n_fit)];
-            memcpy(x + (size_t)i * (size_t)S, ds->obs + (size_t)t * (size_t)S,
-                   (size_t)S * sizeof *x);
-            if (discrete)
-                bidx[i] = ds->act_idx[t];
-            else
-                memcpy(bact + (size_t)i * (size_t)A, ds->act + (size_t)t * (size_t)A,
-                       (size_t)A * sizeof *bact);
-        }
-        orl_normalizer_apply(&nm, x, B, x);
-        orl_mlp_forward(&m, &w, x, B, NULL);
-        const float *y = w.out[cfg.n_layers - 1];
-        memset(dout, 0, (size_t)B * (size_t)O * sizeof *dout);
-        if (discrete) {
-            orl_categorical_log_prob_forward(logp, y, bidx, B, n_actions);
-            orl_categorical_log_prob_backward(dout, dlogp, y, bidx, B, n_actions);
-        } else if (bounded) {
-            bounded_log_prob(&gh, &mw, logp, y, O, bact, B, dlogp, dout);
-        } else {
-            orl_gaussian_log_prob_forward(&gh, logp, y, bact, B);
-            orl_gaussian_log_prob_backward(&gh, dout, dlogp, y, bact, B);
-        }
-        double loss = 0.0;
-        for (int32_t i = 0; i < B; i++) loss -= (double)logp[i];
-        if (!isfinite(loss))
-            ORL_FAIL_GOTO(st, done, ORL_ERR_NUMERIC,
-                          "RIS (MLP): the negative log-likelihood is not finite at step %lld",
-                          (long long)step);
-        memset(grads, 0, (size_t)m.n_params * sizeof *grads);
-        orl_mlp_backward(&m, &w, dout, grads, NULL);
-        orl_adam_step(&adam, m.params, grads, -1.0f);
-    }
-
-    /* the fitted log-probability of every logged action */
-    for (int64_t t0 = 0; t0 < N; t0 += MLP_BATCH) {
-        int32_t n = (int32_t)(N - t0 < MLP_BATCH ? N - t0 : MLP_BATCH);
-        orl_normalizer_apply(&nm, ds->obs + (size_t)t0 * (size_t)S, n, x);
-        orl_mlp_forward(&m, &w, x, n, NULL);
-        const float *y = w.out[cfg.n_layers - 1];
-        const float *at = discrete ? NULL : ds->act + (size_t)t0 * (size_t)A;
-        if (discrete) {
-            orl_categorical_log_prob_forward(logp, y, ds->act_idx + t0, n, n_actions);
-        } else if (bounded) {
-            bounded_log_prob(&gh, &mw, logp, y, O, at, n, NULL, NULL);
-        } else {
-            orl_gaussian_log_prob_forward(&gh, logp, y, at, n);
-        }
-        for (int32_t i = 0; i < n; i++) log_pi_b[t0 + i] = (double)logp[i];
-    }
+    /* maximum likelihood (models.h): minimise the mean negative log-likelihood of
+     * mini-batches of the fit steps, then the fitted log-probability of every logged action */
+    ORL_TRY_GOTO(st, done, orl_ml_fit_rows(model, ds, &nm, rows, n_fit, steps, &rng));
+    orl_ml_fit_log_prob(model, &nm, ds->obs, discrete ? NULL : ds->act,
+                        discrete ? ds->act_idx : NULL, N, logp);
+    for (int64_t t = 0; t < N; t++) log_pi_b[t] = (double)logp[t];
 done:
-    orl_mlp_free(&m);
-    orl_mlp_work_free(&w);
-    orl_adam_free(&adam);
+    orl_ml_fit_free(model);
     orl_normalizer_free(&nm);
     free(rows);
-    free(x);
-    free(grads);
-    free(dout);
     free(logp);
-    free(dlogp);
-    free(bidx);
-    free(bact);
-    free(mw.gq);
-    free(mw.dgq);
-    free(mw.logq);
-    free(mw.dlq);
     return st;
 }

@@ -25,7 +25,7 @@ declare -A FLOOR=(
 declare -A HEADER_ROOM=(
     [status.h]=core [rng.h]=core [progress.h]=core [fs.h]=core
     [dataset.h]=formats [ingest.h]=formats
-    [nn.h]=nn [heads.h]=nn
+    [nn.h]=nn [heads.h]=nn [fit.h]=nn
     [policy.h]=policy
     [filters.h]=filters
     [models.h]=models

@@ -4,6 +4,7 @@
  * written out here; a training run that must fit sin(x); bitwise determinism; the init
  * distributions. Every random test prints its seed on failure. */
 #define _GNU_SOURCE /* dladdr, to tell the BLAS's own allocations from ours */
+#include "orl/fit.h"
 #include "orl/nn.h"
 
 #include <cblas.h>
@@ -798,55 +799,10 @@ Test(nn_train, same_seed_same_bits) {
 
 /* ---- no allocation in forward, backward or the optimizer step ---- */
 
-/* Counts this thread's malloc/calloc/realloc calls by interposing them in the test executable
- * (glibc exports its allocator as __libc_*). Not under the sanitizers, which own malloc.
- *
- * Only our allocations count. The BLAS is not ours to fix: OpenBLAS's small-matrix sgemm
- * kernels (sgemm_small_kernel_nn_COOPERLAKE, seen with a backtrace) call malloc inside
- * cblas_sgemm on some CPUs. Each call is attributed by its return address (dladdr): a caller
- * inside a shared object whose name contains "blas" is the BLAS's, counted apart and reported;
- * every other caller (our code, libc on our behalf) fails the test. */
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
-#include <dlfcn.h>
-
-#define NN_COUNT_ALLOCATIONS 1
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t n, size_t size);
-extern void *__libc_realloc(void *p, size_t size);
-/* volatile: the compiler assumes the builtin malloc touches no program state */
-static _Thread_local volatile int alloc_counting;
-static _Thread_local volatile long alloc_count;      /* by us */
-static _Thread_local volatile long alloc_count_blas; /* by the BLAS */
-
-/* counts one allocation made from the code at caller */
-static void count_allocation(const void *caller) {
-    if (!alloc_counting) return;
-    alloc_counting = 0; /* dladdr may allocate: not counted, and no recursion */
-    Dl_info info;
-    int blas = caller && dladdr(caller, &info) && info.dli_fname && strstr(info.dli_fname, "blas");
-    if (blas)
-        alloc_count_blas++;
-    else
-        alloc_count++;
-    alloc_counting = 1;
-}
-
-void *malloc(size_t size) {
-    count_allocation(__builtin_return_address(0));
-    return __libc_malloc(size);
-}
-void *calloc(size_t n, size_t size) {
-    count_allocation(__builtin_return_address(0));
-    return __libc_calloc(n, size);
-}
-void *realloc(void *p, size_t size) {
-    count_allocation(__builtin_return_address(0));
-    return __libc_realloc(p, size);
-}
-#endif
+#include "tests/alloc_count.h"
 
 Test(nn_alloc, none_in_forward_backward_step) {
-#ifdef NN_COUNT_ALLOCATIONS
+#ifdef ORL_TEST_COUNT_ALLOCATIONS
     openblas_set_num_threads(1);
     const int32_t widths[] = {17, 64, 33, 6};
     orl_mlp_config cfg = make_cfg(3, widths, ORL_ACTIVATION_SILU, 1);
@@ -865,22 +821,19 @@ Test(nn_alloc, none_in_forward_backward_step) {
     for (int i = 0; i < 32 * 6; i++) dout[i] = (float)orl_rng_normal(&rng);
     /* the sanity check of the counter itself */
     void *volatile probe;
-    alloc_counting = 1;
+    alloc_count_begin();
     probe = malloc(16);
     free(probe);
-    alloc_counting = 0;
-    cr_assert_eq(alloc_count, 1, "counter saw %ld", alloc_count);
+    cr_assert_eq(alloc_count_end(), 1, "counter saw %ld", alloc_count);
     /* one warm-up round (the BLAS may set up its buffers on first use), then count */
     for (int round = 0; round < 2; round++) {
-        alloc_count = 0;
-        alloc_count_blas = 0;
-        alloc_counting = round == 1;
+        if (round == 1) alloc_count_begin();
         orl_mlp_forward(&m, &w, x, 32, NULL);
         orl_mlp_backward(&m, &w, dout, grads, dx);
         orl_adam_step(&opt, m.params, grads, -1.0f);
         orl_mlp_forward(&m, &w, x, 7, NULL);
         orl_mlp_backward(&m, &w, dout, NULL, dx);
-        alloc_counting = 0;
+        alloc_count_end();
     }
     /* the BLAS's own, for the record (0 on most CPUs; OpenBLAS's small kernels on others) */
     cr_log_info("nn_alloc: %ld allocations inside the BLAS (not counted)", alloc_count_blas);
@@ -895,4 +848,270 @@ Test(nn_alloc, none_in_forward_backward_step) {
 #else
     cr_skip_test("allocation counting needs glibc and no sanitizer");
 #endif
+}
+
+/* ---- the fit kit (nn/fit.c) ----
+ * Its step must be the raw sequence (forward, backward into zeroed gradients, optional clip,
+ * Adam) bit for bit; Polyak and clipping follow their formulas; the listed state round-trips. */
+
+static const int32_t fit_widths[] = {17, 32, 16, 6};
+
+/* fills x (n) and y (n) from rng */
+static void fit_fill(float *x, int64_t n, orl_rng *rng) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)orl_rng_normal(rng);
+}
+
+/* dout (B, O) = 2 (out - y) / (B O), the MSE gradient, so dout depends on the forward */
+static void fit_mse_grad(float *dout, const float *out, const float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) dout[i] = 2.0f * (out[i] - y[i]) / (float)n;
+}
+
+/* compares the kit against raw orl_mlp + orl_adam calls for `steps` steps, with clipping at
+ * max_norm (0: none) and, when on_external, the kit training a caller's network in place */
+static void fit_against_raw(uint64_t seed, double max_norm, int on_external) {
+    enum { B = 24, steps = 6 };
+    orl_mlp_config cfg = make_cfg(3, fit_widths, ORL_ACTIVATION_SILU, 1);
+    orl_rng r1, r2, data;
+    orl_rng_seed(&r1, seed, 1);
+    orl_rng_seed(&r2, seed, 1);
+    orl_rng_seed(&data, seed, 2);
+    orl_mlp raw, ext = {0};
+    cr_assert_eq(orl_mlp_create(&raw, &cfg, &r1), ORL_OK);
+    orl_mlp_work w;
+    cr_assert_eq(orl_mlp_work_init(&w, &cfg, B), ORL_OK);
+    orl_adam_config acfg = orl_adam_defaults();
+    acfg.lr = 1e-2f;
+    orl_adam opt;
+    cr_assert_eq(orl_adam_init(&opt, &acfg, raw.n_params), ORL_OK);
+    orl_fit_config fc = orl_fit_defaults(1e-2f, B);
+    fc.max_grad_norm = max_norm;
+    orl_fit f;
+    if (on_external) {
+        cr_assert_eq(orl_mlp_create(&ext, &cfg, &r2), ORL_OK);
+        cr_assert_eq(orl_fit_init_on(&f, &ext, &fc), ORL_OK);
+        cr_assert_eq(f.net.params, ext.params, "seed %llu: the kit copied the parameters",
+                     (unsigned long long)seed);
+    } else {
+        cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &r2), ORL_OK);
+    }
+    int64_t P = raw.n_params;
+    size_t pb = (size_t)P * sizeof(float);
+    cr_assert_eq(f.net.n_params, P);
+    cr_assert_eq(memcmp(f.net.params, raw.params, pb), 0, "seed %llu: init differs",
+                 (unsigned long long)seed);
+    float x[B * 17], y[B * 6], dout[B * 6], dx_raw[B * 17], dx_fit[B * 17];
+    float *grads = calloc((size_t)P, sizeof(float));
+    int clipped = 0;
+    for (int s = 0; s < steps; s++) {
+        fit_fill(x, B * 17, &data);
+        fit_fill(y, B * 6, &data);
+        memset(dx_raw, 0, sizeof dx_raw);
+        memset(dx_fit, 0, sizeof dx_fit);
+        /* raw */
+        orl_mlp_forward(&raw, &w, x, B, NULL);
+        fit_mse_grad(dout, w.out[2], y, B * 6);
+        memset(grads, 0, pb);
+        orl_mlp_backward(&raw, &w, dout, grads, dx_raw);
+        double norm_raw = NAN;
+        if (max_norm > 0.0) norm_raw = orl_params_clip_norm(grads, P, max_norm);
+        orl_adam_step(&opt, raw.params, grads, -1.0f);
+        /* kit */
+        const float *out = orl_fit_forward(&f, x, B);
+        cr_assert_eq(memcmp(out, w.out[2], (size_t)B * 6 * sizeof(float)), 0);
+        fit_mse_grad(dout, out, y, B * 6);
+        orl_fit_backward(&f, dout, dx_fit);
+        double norm_fit = orl_fit_step(&f, -1.0f);
+        cr_assert_eq(memcmp(dx_fit, dx_raw, sizeof dx_raw), 0, "seed %llu step %d: dx",
+                     (unsigned long long)seed, s);
+        cr_assert_eq(memcmp(f.net.params, raw.params, pb), 0, "seed %llu step %d: params",
+                     (unsigned long long)seed, s);
+        cr_assert_eq(memcmp(f.adam.m, opt.m, pb), 0);
+        cr_assert_eq(memcmp(f.adam.v, opt.v, pb), 0);
+        cr_assert_eq(f.adam.t, opt.t);
+        clipped += norm_raw > max_norm;
+        if (max_norm > 0.0)
+            cr_assert_eq(norm_fit, norm_raw, "seed %llu: norm %g vs %g", (unsigned long long)seed,
+                         norm_fit, norm_raw);
+        else
+            cr_assert(isnan(norm_fit));
+        for (int64_t i = 0; i < P; i++) cr_assert_eq(f.grads[i], 0.0f, "grads not zeroed");
+    }
+    if (max_norm > 0.0 && max_norm < 1.0)
+        cr_assert_eq(clipped, steps, "seed %llu: only %d of %d steps clipped",
+                     (unsigned long long)seed, clipped, steps);
+    free(grads);
+    orl_fit_free(&f);
+    orl_fit_free(&f); /* twice is harmless */
+    orl_mlp_free(&ext);
+    orl_adam_free(&opt);
+    orl_mlp_work_free(&w);
+    orl_mlp_free(&raw);
+}
+
+Test(nn_fit, step_equals_raw_sequence) {
+    openblas_set_num_threads(1);
+    fit_against_raw(31, 0.0, 0);
+    fit_against_raw(32, 0.0, 1);
+}
+
+Test(nn_fit, clipping_equals_raw_and_formula) {
+    openblas_set_num_threads(1);
+    /* a small max norm, so every step clips; and one larger than any norm here */
+    fit_against_raw(33, 0.05, 0);
+    fit_against_raw(34, 1e6, 1);
+    /* the formula: g' = g * max / ||g|| when ||g|| > max; the norm before is returned */
+    orl_mlp_config cfg = make_cfg(2, (const int32_t[]){3, 5, 2}, ORL_ACTIVATION_TANH, 0);
+    orl_rng rng;
+    orl_rng_seed(&rng, 35, 1);
+    orl_fit_config fc = orl_fit_defaults(0.1f, 4);
+    fc.max_grad_norm = 0.5;
+    fc.adam.beta1 = 0.0f; /* m = g: the step's first moment is the clipped gradient */
+    orl_fit f;
+    cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &rng), ORL_OK);
+    int64_t P = f.net.n_params;
+    double sq = 0.0;
+    for (int64_t i = 0; i < P; i++) {
+        f.grads[i] = (float)(0.3 * orl_rng_normal(&rng));
+        sq += (double)f.grads[i] * (double)f.grads[i];
+    }
+    float *g = malloc((size_t)P * sizeof(float));
+    memcpy(g, f.grads, (size_t)P * sizeof(float));
+    double norm = sqrt(sq);
+    cr_assert(norm > 0.5, "seed 35: norm %g does not exercise the clip", norm);
+    double got = orl_fit_step(&f, -1.0f);
+    cr_assert(fabs(got - norm) <= 1e-12 * norm, "norm %.17g, formula %.17g", got, norm);
+    double sq_after = 0.0;
+    for (int64_t i = 0; i < P; i++) {
+        double want = (double)g[i] * 0.5 / norm;
+        cr_assert(fabs((double)f.adam.m[i] - want) <= 1e-6 * fabs(want) + 1e-12,
+                  "clipped gradient %d: %g, formula %g", (int)i, (double)f.adam.m[i], want);
+        sq_after += (double)f.adam.m[i] * (double)f.adam.m[i];
+    }
+    cr_assert(fabs(sqrt(sq_after) - 0.5) < 1e-6, "clipped norm %g", sqrt(sq_after));
+    free(g);
+    orl_fit_free(&f);
+}
+
+Test(nn_fit, target_polyak_and_copy) {
+    openblas_set_num_threads(1);
+    orl_mlp_config cfg = make_cfg(3, fit_widths, ORL_ACTIVATION_RELU, 0);
+    orl_rng rng;
+    orl_rng_seed(&rng, 36, 1);
+    orl_fit_config fc = orl_fit_defaults(1e-2f, 8);
+    fc.target = 1;
+    orl_fit f;
+    cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &rng), ORL_OK);
+    int64_t P = f.net.n_params;
+    size_t pb = (size_t)P * sizeof(float);
+    cr_assert_eq(memcmp(f.target.params, f.net.params, pb), 0, "the target starts as a copy");
+    cr_assert_neq(f.target.params, f.net.params);
+    float x[8 * 17], y[8 * 6], dout[8 * 6];
+    fit_fill(x, 8 * 17, &rng);
+    fit_fill(y, 8 * 6, &rng);
+    fit_mse_grad(dout, orl_fit_forward(&f, x, 8), y, 8 * 6);
+    orl_fit_backward(&f, dout, NULL);
+    orl_fit_step(&f, -1.0f);
+    float *before = malloc(pb);
+    memcpy(before, f.target.params, pb);
+    const float tau = 0.05f;
+    orl_fit_polyak(&f, tau);
+    int64_t moved = 0;
+    for (int64_t i = 0; i < P; i++) {
+        double want =
+            (1.0 - (double)tau) * (double)before[i] + (double)tau * (double)f.net.params[i];
+        cr_assert(fabs((double)f.target.params[i] - want) <= 1e-6 * (fabs(want) + 1e-3),
+                  "polyak %d: %g, formula %g", (int)i, (double)f.target.params[i], want);
+        moved += f.target.params[i] != before[i];
+    }
+    cr_assert(moved > P / 2, "polyak moved only %lld of %lld", (long long)moved, (long long)P);
+    /* the target network computes with the target parameters */
+    orl_mlp ref;
+    cr_assert_eq(orl_mlp_bind(&ref, &cfg, f.target.params), ORL_OK);
+    orl_mlp_work w;
+    cr_assert_eq(orl_mlp_work_init(&w, &cfg, 8), ORL_OK);
+    orl_mlp_forward(&ref, &w, x, 8, NULL);
+    cr_assert_eq(memcmp(orl_fit_target_forward(&f, x, 8), w.out[2], 8 * 6 * sizeof(float)), 0);
+    orl_fit_target_copy(&f);
+    cr_assert_eq(memcmp(f.target.params, f.net.params, pb), 0);
+    orl_mlp_work_free(&w);
+    free(before);
+    orl_fit_free(&f);
+}
+
+Test(nn_fit, checkpoint_buffers_round_trip) {
+    openblas_set_num_threads(1);
+    orl_mlp_config cfg = make_cfg(3, fit_widths, ORL_ACTIVATION_TANH, 1);
+    orl_rng rng;
+    orl_rng_seed(&rng, 37, 1);
+    orl_fit_config fc = orl_fit_defaults(3e-3f, 16);
+    fc.target = 1;
+    fc.max_grad_norm = 1.0;
+    orl_fit f;
+    cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &rng), ORL_OK);
+    float x[16 * 17], y[16 * 6], dout[16 * 6];
+    fit_fill(x, 16 * 17, &rng);
+    fit_fill(y, 16 * 6, &rng);
+    for (int s = 0; s < 3; s++) {
+        fit_mse_grad(dout, orl_fit_forward(&f, x, 16), y, 16 * 6);
+        orl_fit_backward(&f, dout, NULL);
+        orl_fit_step(&f, -1.0f);
+        orl_fit_polyak(&f, 0.1f);
+    }
+    /* the list: counted past the capacity, then filled after one existing entry */
+    cr_assert_eq(orl_fit_buffers(&f, "q", NULL, 0, 0), 5);
+    orl_buffer list[6];
+    cr_assert_eq(orl_fit_buffers(&f, "q", list, 6, 1), 6);
+    const char *names[] = {"q_params", "q_adam_m", "q_adam_v", "q_adam_t", "q_target"};
+    for (int i = 0; i < 5; i++) cr_assert_str_eq(list[1 + i].name, names[i]);
+    cr_assert_eq(list[4].ptr, &f.adam.t);
+    /* save the bytes, take a step, restore, take it again: the same bits */
+    int64_t total = 0;
+    for (int i = 1; i < 6; i++) total += list[i].bytes;
+    char *saved = malloc((size_t)total), *p = saved;
+    for (int i = 1; i < 6; i++) memcpy(p, list[i].ptr, (size_t)list[i].bytes), p += list[i].bytes;
+    int64_t P = f.net.n_params;
+    size_t pb = (size_t)P * sizeof(float);
+    float *after = malloc(2 * pb);
+    fit_mse_grad(dout, orl_fit_forward(&f, x, 16), y, 16 * 6);
+    orl_fit_backward(&f, dout, NULL);
+    orl_fit_step(&f, -1.0f);
+    orl_fit_polyak(&f, 0.1f);
+    memcpy(after, f.net.params, pb);
+    memcpy(after + P, f.target.params, pb);
+    int64_t t_after = f.adam.t;
+    p = saved;
+    for (int i = 1; i < 6; i++) memcpy(list[i].ptr, p, (size_t)list[i].bytes), p += list[i].bytes;
+    cr_assert_eq(f.adam.t, t_after - 1);
+    cr_assert_neq(memcmp(after, f.net.params, pb), 0, "restore changed nothing");
+    fit_mse_grad(dout, orl_fit_forward(&f, x, 16), y, 16 * 6);
+    orl_fit_backward(&f, dout, NULL);
+    orl_fit_step(&f, -1.0f);
+    orl_fit_polyak(&f, 0.1f);
+    cr_assert_eq(memcmp(after, f.net.params, pb), 0, "the restored step differs");
+    cr_assert_eq(memcmp(after + P, f.target.params, pb), 0, "the restored target differs");
+    cr_assert_eq(f.adam.t, t_after);
+    free(after);
+    free(saved);
+    orl_fit_free(&f);
+}
+
+Test(nn_fit, bad_config_is_input_error) {
+    orl_mlp_config cfg = make_cfg(2, (const int32_t[]){3, 5, 2}, ORL_ACTIVATION_RELU, 0);
+    orl_rng rng;
+    orl_rng_seed(&rng, 38, 1);
+    orl_fit f;
+    orl_fit_config fc = orl_fit_defaults(1e-3f, 0);
+    cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &rng), ORL_ERR_INPUT);
+    cr_assert_null(f.mem);
+    fc = orl_fit_defaults(1e-3f, 4);
+    fc.max_grad_norm = -1.0;
+    cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &rng), ORL_ERR_INPUT);
+    fc = orl_fit_defaults(1e-3f, 4);
+    fc.adam.beta1 = 1.0f;
+    cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &rng), ORL_ERR_INPUT);
+    cfg.widths[1] = 0;
+    fc = orl_fit_defaults(1e-3f, 4);
+    cr_assert_eq(orl_fit_init(&f, &cfg, &fc, &rng), ORL_ERR_INPUT);
+    orl_fit_free(&f);
+    orl_fit_free(NULL);
 }

@@ -18,6 +18,7 @@
 #define ORL_FILTERS_H
 
 #include "orl/dataset.h"
+#include "orl/fit.h"
 #include "orl/nn.h"
 #include "orl/rng.h"
 #include "orl/status.h"
@@ -107,15 +108,12 @@ orl_value_config orl_value_defaults(void);
 typedef struct orl_value_fn {
     orl_value_config cfg;
     int32_t obs_dim;         /* S */
-    orl_mlp mlp;             /* S -> 1 */
-    orl_mlp_work work;       /* batches up to cfg.batch */
-    orl_adam adam;           /* over mlp.params */
+    orl_fit fit;             /* the network S -> 1 with its Adam state, batches up to cfg.batch */
     orl_normalizer obs_norm; /* identity until the first fit */
     double target_mean;      /* targets are regressed as (y - mean) / std */
     double target_std;
     int fitted;   /* 1 once the statistics were taken */
-    float *grad;  /* (P) */
-    float *x;     /* (B, S) a standardised batch */
+    float *x;     /* (B, S) a standardised batch; x, y and dpred are one allocation */
     float *y;     /* (B) standardised targets */
     float *dpred; /* (B) */
 } orl_value_fn;
@@ -127,6 +125,12 @@ orl_status orl_value_init(orl_value_fn *v, const orl_value_config *cfg, int32_t 
 
 /* frees; v may be NULL */
 void orl_value_free(orl_value_fn *v);
+
+/* lists v's state into out (capacity cap) after the n already there, under prefix: the fit
+ * kit's (params, adam_m, adam_v, adam_t: orl_fit_buffers), then obs_mean, obs_std (S floats),
+ * target_mean, target_std (double), fitted (int). Returns the new count (orl_buffer_put). */
+int32_t orl_value_buffers(orl_value_fn *v, const char *prefix, orl_buffer *out, int32_t cap,
+                          int32_t n);
 
 /* takes `steps` Adam steps on minibatches of (obs, target) rows drawn uniformly with rng;
  * obs (n, S), target (n). The first call fixes the observation and target statistics.

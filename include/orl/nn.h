@@ -19,6 +19,7 @@
 #include "orl/rng.h"
 #include "orl/status.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define ORL_MLP_MAX_LAYERS 8
@@ -101,6 +102,15 @@ void orl_mlp_free(orl_mlp *m);
 orl_status orl_mlp_work_init(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch);
 void orl_mlp_work_free(orl_mlp_work *w);
 
+/* *bytes: the size of a workspace for cfg and max_batch (a multiple of 64), for a caller that
+ * places it inside its own allocation; ORL_ERR_INPUT */
+orl_status orl_mlp_work_bytes(const orl_mlp_config *cfg, int32_t max_batch, size_t *bytes);
+
+/* sets w's views over mem (orl_mlp_work_bytes bytes, 64-byte aligned, not owned: w->mem stays
+ * NULL and orl_mlp_work_free leaves it alone); ORL_ERR_INPUT */
+orl_status orl_mlp_work_bind(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t max_batch,
+                             void *mem);
+
 /* out (B, O) = network(x (B, I)); B <= max_batch. out may be NULL (read work->out[L-1]).
  * Keeps x's pointer for backward: x must stay valid until then. */
 void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t batch, float *out);
@@ -171,12 +181,20 @@ typedef struct orl_adam {
     int64_t t; /* steps taken */
     float *m;  /* (P) first moment */
     float *v;  /* (P) second moment */
+    int owns_moments; /* 1 if orl_adam_free frees m and v (orl_adam_init), 0 (orl_adam_bind) */
 } orl_adam;
 
 /* zeroed moments for n parameters; ORL_ERR_INPUT (betas outside [0, 1), negative eps or
  * weight decay), ORL_ERR_NOMEM */
 orl_status orl_adam_init(orl_adam *opt, const orl_adam_config *cfg, int64_t n);
 void orl_adam_free(orl_adam *opt);
+
+/* floats of the moments of n parameters: m and v, each rounded up to whole cache lines */
+int64_t orl_adam_moment_floats(int64_t n);
+
+/* as orl_adam_init over a caller's moments (orl_adam_moment_floats(n) floats, zeroed here, not
+ * owned); ORL_ERR_INPUT */
+orl_status orl_adam_bind(orl_adam *opt, const orl_adam_config *cfg, int64_t n, float *moments);
 
 /* one bias-corrected step: params (P) updated from grads (P); lr < 0 uses cfg.lr */
 void orl_adam_step(orl_adam *opt, float *params, const float *grads, float lr);

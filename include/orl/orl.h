@@ -11,7 +11,9 @@
 #include "orl/policy.h"
 #include "orl/nn.h"
 #include "orl/heads.h"
+#include "orl/fit.h"
 #include "orl/filters.h"
+#include "orl/models.h"
 
 #include "orl/env.h"
 #include "orl/tabular.h"

@@ -27,6 +27,7 @@
 #define ORL_TRAIN_H
 
 #include "orl/dataset.h"
+#include "orl/models.h"
 #include "orl/policy.h"
 #include "orl/progress.h"
 #include "orl/rng.h"
@@ -309,19 +310,11 @@ orl_status orl_train_describe(const orl_train_options *opt, char *json, size_t c
 orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_policy **out,
                      orl_train_result *result);
 
-/* ---- the imitation core: (weighted) maximum likelihood of an MLP policy ----
- * What bc, fbc and awr share, and what later learners reuse for policy extraction (IQL, CRR):
- * an MLP policy on normalised observations, one of the four heads, Adam.
- *   deterministic head: loss = mean_b w_b mean_j (a_bj - act_bj)^2 (CORL's BC: MSE)
- *   Gaussian heads, categorical: loss = -mean_b w_b log pi(a_b | s_b) (AWR's weighted NLL)
- * with w = 1 when no weights are given. Hyperparameters read from hp: head, hidden, layers,
- * lr, log_std_min, log_std_max, normalize_obs (see orl_imitation_hparams). */
-
-typedef struct orl_imitation orl_imitation;
-
-/* the core's entries, for a learner's own table; defaults: CORL's BC (2 hidden layers of 256,
- * ReLU, Adam 3e-4, deterministic head, normalised states); Gaussian log-std bounds [-5, 2] as
- * CORL's CQL/IQL actors */
+/* ---- the imitation core's hyperparameters ----
+ * The core itself (orl_imitation_step, _loss, _policy, _buffers, _free) is in models.h. Its
+ * entries for a learner's own table: head, hidden, layers, lr, log_std_min, log_std_max,
+ * normalize_obs; defaults: CORL's BC (2 hidden layers of 256, ReLU, Adam 3e-4, deterministic
+ * head, normalised states); Gaussian log-std bounds [-5, 2] as CORL's CQL/IQL actors */
 #define ORL_IMITATION_HPARAM_DEFS                                                                  \
     {"head", ORL_HPARAM_KIND_CHOICE, "auto",                                                       \
      "auto|deterministic|gaussian|tanh_gaussian|categorical",                                      \
@@ -336,32 +329,12 @@ typedef struct orl_imitation orl_imitation;
             "1: observation mean/std normalisation (eps 1e-3) stored in the policy (CORL)"         \
     }
 
-/* builds the policy (algorithm algo, config_json stored in it) for train's shapes, the
- * normaliser fitted on train's observations, parameters from rng. ORL_ERR_INPUT (a head that
- * does not fit the action space), ORL_ERR_NOMEM. */
+/* the imitation core (orl_imitation_create_with, models.h) with the settings read from hp
+ * (a table holding ORL_IMITATION_HPARAM_DEFS; head "auto": deterministic for continuous,
+ * categorical for discrete actions). ORL_ERR_INPUT (a head that does not fit the action
+ * space), ORL_ERR_NOMEM. */
 orl_status orl_imitation_create(const orl_dataset *train, const orl_hparams *hp, const char *algo,
                                 const char *config_json, int32_t max_batch, orl_rng *rng,
                                 orl_imitation **out);
-
-/* one Adam step on the loss of batch with per-row weights weight (B, NULL: ones); *loss is the
- * loss before the step. ORL_ERR_NUMERIC when it is not finite. */
-orl_status orl_imitation_step(orl_imitation *im, const orl_batch *batch, const float *weight,
-                              double *loss);
-
-/* the loss without an update (weight may be NULL) */
-orl_status orl_imitation_loss(orl_imitation *im, const orl_batch *batch, const float *weight,
-                              double *loss);
-
-/* normalised observations y (n, S) of obs (n, S), as the policy sees them */
-void orl_imitation_normalize(const orl_imitation *im, const float *obs, int64_t n, float *y);
-
-orl_policy *orl_imitation_policy(orl_imitation *im);
-
-/* lists the core's buffers (parameters, Adam moments and step count) into out (capacity cap)
- * after the n already there; returns the new count (orl_buffer_put) */
-int32_t orl_imitation_buffers(orl_imitation *im, orl_buffer *out, int32_t cap, int32_t n);
-
-/* im may be NULL */
-void orl_imitation_free(orl_imitation *im);
 
 #endif

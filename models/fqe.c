@@ -1,13 +1,14 @@
 /* Fitted Q evaluation: the neural version (discrete and continuous actions) and the exact
- * tabular version on the count-based empirical model (see orl/fqe.h for the definitions).
+ * tabular version on the count-based empirical model (see orl/models.h for the definitions).
  *
- * Everything the training loop touches is allocated before the first step: the online and
- * target parameter buffers, Adam's moments, the workspaces of both networks and the policy, and
- * the mini-batch scratch. The evaluation policy's probabilities at every next state are
+ * Everything the training loop touches is allocated before the first step: the fit kit (the
+ * online and target networks, Adam's moments, both workspaces: fit.h), the policy's workspace
+ * and the mini-batch scratch. The evaluation policy's probabilities at every next state are
  * precomputed once for discrete actions; continuous actions are drawn per step from the policy
- * with the fit's own rng. Not here: the doubly robust estimators (dr.c). */
-#include "orl/fqe.h"
+ * with the fit's own rng. Not here: the doubly robust estimators (ope/dr.c). */
+#include "orl/models.h"
 
+#include "orl/fit.h"
 #include "orl/heads.h"
 #include "orl/nn.h"
 #include "orl/rng.h"
@@ -85,14 +86,9 @@ typedef struct fqe_ctx {
     orl_normalizer nm; /* observation statistics (identity unless normalize_obs) */
     float *act_mid;    /* (A) action centre for scaling to [-1, 1] */
     float *act_half;   /* (A) action half-width (1 when unbounded) */
-    orl_mlp q;         /* online network (owns its parameters) */
-    orl_mlp target;    /* target network over target_params */
-    orl_mlp_work wq, wt;
-    orl_adam opt;
+    orl_fit fit;       /* the Q-network, its target copy, Adam, both workspaces */
     orl_policy_work *pw;
-    float *target_params; /* (P) */
-    float *grads;         /* (P) */
-    float *next_probs;    /* (N, n) discrete: pi_e(.|s'); NULL for continuous */
+    float *next_probs; /* (N, n) discrete: pi_e(.|s'); NULL for continuous */
     /* mini-batch scratch */
     int64_t *rows; /* (B) */
     int32_t *idx;  /* (B) action indices for policy calls */
@@ -111,10 +107,7 @@ typedef struct fqe_ctx {
 } fqe_ctx;
 
 static void ctx_free(fqe_ctx *c) {
-    orl_mlp_free(&c->q);
-    orl_mlp_work_free(&c->wq);
-    orl_mlp_work_free(&c->wt);
-    orl_adam_free(&c->opt);
+    orl_fit_free(&c->fit);
     orl_policy_work_free(c->pw);
     orl_normalizer_free(&c->nm);
     free(c->next_probs);
@@ -177,17 +170,15 @@ static orl_status ctx_init(fqe_ctx *c, const orl_dataset *ds, const orl_policy *
     mc.init = ORL_INIT_FAN_IN_UNIFORM;
     orl_rng init_rng;
     orl_rng_seed(&init_rng, cfg->seed, 1);
-    ORL_TRY(orl_mlp_create(&c->q, &mc, &init_rng));
-    ORL_TRY(orl_mlp_work_init(&c->wq, &mc, c->B));
-    ORL_TRY(orl_mlp_work_init(&c->wt, &mc, c->B));
-    orl_adam_config ac = orl_adam_defaults();
-    ac.lr = cfg->lr;
-    ORL_TRY(orl_adam_init(&c->opt, &ac, c->q.n_params));
+    orl_fit_config fc = orl_fit_defaults(cfg->lr, c->B);
+    fc.max_grad_norm = cfg->grad_clip > 0.0f ? (double)cfg->grad_clip : 0.0;
+    fc.target = 1; /* a copy of the initial parameters */
+    ORL_TRY(orl_fit_init(&c->fit, &mc, &fc, &init_rng));
     ORL_TRY(orl_policy_work_create(policy, c->B, &c->pw));
 
-    size_t P = (size_t)c->q.n_params, B = (size_t)c->B;
-    size_t nf = 2 * P + 2 * B * (size_t)c->in + B * (size_t)c->S + B * (size_t)c->A +
-                B * (size_t)c->out + 3 * B + B * (size_t)(c->n > 0 ? c->n : 1) + 2 * (size_t)c->A;
+    size_t B = (size_t)c->B;
+    size_t nf = 2 * B * (size_t)c->in + B * (size_t)c->S + B * (size_t)c->A + B * (size_t)c->out +
+                3 * B + B * (size_t)(c->n > 0 ? c->n : 1) + 2 * (size_t)c->A;
     size_t bytes =
         nf * sizeof(float) + B * (sizeof(int64_t) + sizeof(int32_t) + 2 * sizeof(double));
     c->mem = calloc(1, bytes);
@@ -199,8 +190,6 @@ static orl_status ctx_init(fqe_ctx *c, const orl_dataset *ds, const orl_policy *
     c->acc = (double *)(void *)p, p += B * sizeof(double);
     c->idx = (int32_t *)(void *)p, p += B * sizeof(int32_t);
     float *f = (float *)(void *)p;
-    c->target_params = f, f += P;
-    c->grads = f, f += P;
     c->x = f, f += B * (size_t)c->in;
     c->xn = f, f += B * (size_t)c->in;
     c->raw = f, f += B * (size_t)c->S;
@@ -212,9 +201,6 @@ static orl_status ctx_init(fqe_ctx *c, const orl_dataset *ds, const orl_policy *
     c->probs = f, f += B * (size_t)(c->n > 0 ? c->n : 1);
     c->act_mid = f, f += (size_t)c->A;
     c->act_half = f, f += (size_t)c->A;
-
-    orl_params_copy(c->target_params, c->q.params, c->q.n_params);
-    ORL_TRY(orl_mlp_bind(&c->target, &mc, c->target_params));
 
     /* actions are scaled to [-1, 1] by the policy's bounds where they are finite */
     for (int32_t j = 0; j < c->A; j++) {
@@ -257,8 +243,7 @@ static orl_status train_step(fqe_ctx *c, orl_rng *batch_rng, orl_rng *act_rng, d
     if (c->discrete) {
         for (int32_t b = 0; b < B; b++)
             put_input(c, c->xn + (int64_t)b * c->in, ds->next_obs + c->rows[b] * S, NULL);
-        orl_mlp_forward(&c->target, &c->wt, c->xn, B, NULL);
-        const float *qt = c->wt.out[c->target.cfg.n_layers - 1];
+        const float *qt = orl_fit_target_forward(&c->fit, c->xn, B);
         for (int32_t b = 0; b < B; b++) {
             const float *pr = c->next_probs + c->rows[b] * c->n;
             double s = 0.0;
@@ -278,8 +263,7 @@ static orl_status train_step(fqe_ctx *c, orl_rng *batch_rng, orl_rng *act_rng, d
             for (int32_t b = 0; b < B; b++)
                 put_input(c, c->xn + (int64_t)b * c->in, c->raw + (int64_t)b * S,
                           c->act + (int64_t)b * A);
-            orl_mlp_forward(&c->target, &c->wt, c->xn, B, NULL);
-            const float *qt = c->wt.out[c->target.cfg.n_layers - 1];
+            const float *qt = orl_fit_target_forward(&c->fit, c->xn, B);
             for (int32_t b = 0; b < B; b++) c->acc[b] += qt[b];
         }
         for (int32_t b = 0; b < B; b++) c->acc[b] /= (double)K;
@@ -291,8 +275,7 @@ static orl_status train_step(fqe_ctx *c, orl_rng *batch_rng, orl_rng *act_rng, d
     }
 
     /* prediction at the logged action, loss, backward */
-    orl_mlp_forward(&c->q, &c->wq, c->x, B, NULL);
-    const float *qo = c->wq.out[c->q.cfg.n_layers - 1];
+    const float *qo = orl_fit_forward(&c->fit, c->x, B);
     for (int32_t b = 0; b < B; b++)
         c->pred[b] = c->discrete ? qo[(int64_t)b * c->n + ds->act_idx[c->rows[b]]] : qo[b];
     memset(c->dpred, 0, (size_t)B * sizeof(float));
@@ -304,10 +287,8 @@ static orl_status train_step(fqe_ctx *c, orl_rng *batch_rng, orl_rng *act_rng, d
         int64_t col = c->discrete ? ds->act_idx[c->rows[b]] : 0;
         c->dout[(int64_t)b * c->out + col] = c->dpred[b];
     }
-    memset(c->grads, 0, (size_t)c->q.n_params * sizeof(float));
-    orl_mlp_backward(&c->q, &c->wq, c->dout, c->grads, NULL);
-    if (c->cfg.grad_clip > 0.0f) orl_params_clip_norm(c->grads, c->q.n_params, c->cfg.grad_clip);
-    orl_adam_step(&c->opt, c->q.params, c->grads, -1.0f);
+    orl_fit_backward(&c->fit, c->dout, NULL);
+    orl_fit_step(&c->fit, -1.0f); /* clipped to grad_clip when > 0 */
     return ORL_OK;
 }
 
@@ -324,8 +305,7 @@ static orl_status evaluate_all(fqe_ctx *c, orl_fqe_result *out) {
         if (c->discrete) {
             for (int32_t b = 0; b < nb; b++)
                 put_input(c, c->x + (int64_t)b * c->in, obs + (int64_t)b * S, NULL);
-            orl_mlp_forward(&c->q, &c->wq, c->x, nb, NULL);
-            const float *qo = c->wq.out[c->q.cfg.n_layers - 1];
+            const float *qo = orl_fit_forward(&c->fit, c->x, nb);
             ORL_TRY(policy_probs(c, obs, nb, c->probs));
             for (int32_t b = 0; b < nb; b++) {
                 double s = 0.0;
@@ -338,8 +318,7 @@ static orl_status evaluate_all(fqe_ctx *c, orl_fqe_result *out) {
             for (int32_t b = 0; b < nb; b++)
                 put_input(c, c->x + (int64_t)b * c->in, obs + (int64_t)b * S,
                           ds->act + (i0 + b) * A);
-            orl_mlp_forward(&c->q, &c->wq, c->x, nb, NULL);
-            const float *qo = c->wq.out[c->q.cfg.n_layers - 1];
+            const float *qo = orl_fit_forward(&c->fit, c->x, nb);
             for (int32_t b = 0; b < nb; b++) out->q[i0 + b] = qo[b];
             int det = c->policy->deterministic;
             int32_t K = det ? 1 : c->cfg.n_action_samples;
@@ -351,8 +330,7 @@ static orl_status evaluate_all(fqe_ctx *c, orl_fqe_result *out) {
                 for (int32_t b = 0; b < nb; b++)
                     put_input(c, c->x + (int64_t)b * c->in, obs + (int64_t)b * S,
                               c->act + (int64_t)b * A);
-                orl_mlp_forward(&c->q, &c->wq, c->x, nb, NULL);
-                qo = c->wq.out[c->q.cfg.n_layers - 1];
+                qo = orl_fit_forward(&c->fit, c->x, nb);
                 for (int32_t b = 0; b < nb; b++) c->acc[b] += qo[b];
             }
             for (int32_t b = 0; b < nb; b++) out->v[i0 + b] = c->acc[b] / (double)K;
@@ -415,9 +393,9 @@ orl_status orl_fqe_fit(const orl_dataset *ds, const orl_policy *policy, const or
             ORL_FAIL_GOTO(st, done, ORL_ERR_NUMERIC, "fqe: non-finite loss at step %lld",
                           (long long)step);
         if (cfg->target_update == ORL_FQE_TARGET_POLYAK)
-            orl_params_polyak(c.target_params, c.q.params, c.q.n_params, cfg->tau);
+            orl_fit_polyak(&c.fit, cfg->tau);
         else if ((step + 1) % cfg->target_period == 0)
-            orl_params_copy(c.target_params, c.q.params, c.q.n_params);
+            orl_fit_target_copy(&c.fit);
         if (step >= cfg->steps - tail) tail_sum += loss, tail_n++;
         if ((step + 1) % 1000 == 0 || step + 1 == cfg->steps)
             ORL_TRY_GOTO(st, done,

@@ -1,0 +1,267 @@
+/* Models: what learners (algorithms/) and estimators (ope/) both fit from data, on the fit kit
+ * (fit.h).
+ *
+ * - Maximum-likelihood policy fitting (orl_ml_fit): an MLP whose outputs parameterise an action
+ *   distribution (a policy head), fitted by minimising the weighted negative log-likelihood of
+ *   logged actions (the mean squared error for the deterministic head: a Gaussian of fixed
+ *   variance). BC's core and RIS's behaviour model are both this one mechanism: the imitation
+ *   core steps it on the training loop's batches, RIS runs it over its fit rows.
+ * - The imitation core (orl_imitation): an MLP policy (policy.h) on normalised observations
+ *   whose own network is fitted in place by orl_ml_fit, so the trained policy is saved as it is
+ *   (bc, fbc and awr share it; IQL and CRR extract their policies with it later).
+ * - Q-functions of a fixed policy (fitted Q evaluation, neural on the fit kit with a target
+ *   network, or exact on a tabular model): what ope/'s direct method and DR estimators use, and
+ *   what the coming critics share.
+ *
+ * Not here: the hyperparameter tables of learners and the learners themselves (train.h), the
+ * estimators (ope.h). No allocation in a step.
+ * Dimension letters as in nn.h: N steps, B batch, S observation size, A action size, I and O a
+ * network's input and output widths, P its number of parameters; n discrete actions. */
+#ifndef ORL_MODELS_H
+#define ORL_MODELS_H
+
+#include "orl/dataset.h"
+#include "orl/fit.h"
+#include "orl/nn.h"
+#include "orl/policy.h"
+#include "orl/progress.h"
+#include "orl/rng.h"
+#include "orl/status.h"
+
+#include <stdint.h>
+
+/* ---- maximum-likelihood policy fitting ----
+ * For a batch of rows (network input x_b, logged action a_b, weight w_b; w = 1 without
+ * weights), with y_b the network output:
+ *   deterministic head:  loss = mean_b w_b mean_j (act(y_b)_j - a_bj)^2, act the tanh head into
+ *                        [act_low, act_high] (CORL's BC)
+ *   likelihood heads:    loss = -mean_b w_b log p(a_b | y_b) (orl_loss_weighted_nll)
+ * where p is the categorical softmax over y (n outputs), the diagonal Gaussian [mean | raw
+ * log-std] (2A), the tanh-squashed Gaussian into the box (2A; heads.h), or that squashed
+ * Gaussian q mixed with the uniform density over the box (2A + 1 outputs):
+ *   p = (1 - m) q + m / vol,  m = floor + (1 - floor) sigmoid(y_2A)
+ * (a learned state-dependent uniform share of at least floor; the built-in behaviour policies
+ * are such mixtures, and a Gaussian fitted to actions piled up at the bounds would otherwise
+ * give absurd densities there). */
+
+typedef struct orl_ml_config {
+    orl_policy_head head;  /* the distribution (policy.h) */
+    int32_t act_dim;       /* A (continuous heads) */
+    int32_t n_actions;     /* n (categorical head) */
+    float log_std_min;     /* Gaussian heads: log-std range (heads.h), e.g. -5 */
+    float log_std_max;     /* e.g. 2 */
+    const float *act_low;  /* (A) deterministic and tanh-Gaussian heads: the box (finite);
+                              not copied, must outlive the fit; else NULL */
+    const float *act_high; /* (A) */
+    int uniform_mix;       /* tanh-Gaussian head only: 1 mixes in the uniform share above */
+    double uniform_floor;  /* its floor in [0, 1) */
+    float lr;              /* Adam learning rate (PyTorch's betas and eps) */
+    int32_t max_batch;     /* largest B of a step or a log-probability call */
+    const char *name;      /* names the model in messages ("imitation", "RIS (MLP)"); static */
+} orl_ml_config;
+
+typedef struct orl_ml_fit orl_ml_fit;
+
+/* the network output width O the configuration needs: n, A, 2A, or 2A + 1 with the uniform
+ * share */
+int32_t orl_ml_outputs(const orl_ml_config *cfg);
+
+/* a fit of a new network of configuration net (widths[L] must be orl_ml_outputs(cfg)), its
+ * parameters initialised from rng as orl_mlp_create would. ORL_ERR_INPUT (a bad configuration
+ * or output width), ORL_ERR_NOMEM. Free with orl_ml_fit_free. */
+orl_status orl_ml_fit_create(const orl_ml_config *cfg, const orl_mlp_config *net, orl_rng *rng,
+                             orl_ml_fit **out);
+
+/* a fit that trains net's parameters in place (not copied, not owned, must outlive the fit:
+ * e.g. orl_policy_mlp_network of the policy being trained). Statuses as orl_ml_fit_create. */
+orl_status orl_ml_fit_create_on(const orl_ml_config *cfg, const orl_mlp *net, orl_ml_fit **out);
+
+/* fit may be NULL */
+void orl_ml_fit_free(orl_ml_fit *fit);
+
+/* one Adam step on the loss of a batch: x (B, I) the network inputs (normalised as the model
+ * wants them), act (B, A) the logged actions (continuous heads; else may be NULL), act_idx (B)
+ * (categorical; else may be NULL), weight (B) or NULL (ones); B <= max_batch. *loss is the loss
+ * before the step. ORL_ERR_NUMERIC (naming the model) when it is not finite: then nothing is
+ * updated. */
+orl_status orl_ml_fit_step(orl_ml_fit *fit, const float *x, const float *act,
+                           const int32_t *act_idx, const float *weight, int32_t batch,
+                           double *loss);
+
+/* the loss of a batch without an update; arguments and statuses as orl_ml_fit_step */
+orl_status orl_ml_fit_loss(orl_ml_fit *fit, const float *x, const float *act,
+                           const int32_t *act_idx, const float *weight, int32_t batch,
+                           double *loss);
+
+/* logp (n) = log p(a_i | x_i) of the likelihood heads (not the deterministic one) for n rows
+ * of any count, in chunks of max_batch: x_i the rows of obs (n, I) normalised by nm (dim I; NULL:
+ * obs are the network inputs), act (n, A) or act_idx (n) */
+void orl_ml_fit_log_prob(orl_ml_fit *fit, const orl_normalizer *nm, const float *obs,
+                         const float *act, const int32_t *act_idx, int64_t n, float *logp);
+
+/* `steps` unweighted steps on mini-batches of min(n_rows, max_batch) rows of ds drawn
+ * uniformly with replacement from rows (n_rows indices into ds; orl_rng_below on rng), with
+ * observations normalised by nm (dim S; the network input is S wide) and ds's actions
+ * (act, or act_idx for the categorical head). ORL_ERR_INPUT (no rows, more than 2^32),
+ * ORL_ERR_NUMERIC naming the model and the step of a non-finite loss. No allocation. */
+orl_status orl_ml_fit_rows(orl_ml_fit *fit, const orl_dataset *ds, const orl_normalizer *nm,
+                           const int64_t *rows, int64_t n_rows, int64_t steps, orl_rng *rng);
+
+/* the fit kit underneath (its network, optimiser state, buffers) */
+orl_fit *orl_ml_fit_kit(orl_ml_fit *fit);
+
+/* ---- the imitation core: (weighted) maximum likelihood of an MLP policy ----
+ * What bc, fbc and awr share, and what later learners reuse for policy extraction (IQL, CRR):
+ * an MLP policy on normalised observations, one of the four policy heads, Adam, fitted by
+ * orl_ml_fit above (the deterministic head by MSE, the others by weighted NLL). The learners'
+ * hyperparameter table for it and orl_imitation_create, which reads that table, are in
+ * train.h. */
+
+typedef struct orl_imitation orl_imitation;
+
+/* the core's settings (train.h's ORL_IMITATION_HPARAM_DEFS give their defaults) */
+typedef struct orl_imitation_config {
+    orl_policy_head head; /* must fit the dataset's action kind */
+    int32_t hidden;       /* hidden width (>= 1) */
+    int32_t layers;       /* hidden layers (0..ORL_MLP_MAX_LAYERS - 1) */
+    float lr;             /* Adam learning rate (> 0) */
+    float log_std_min;    /* Gaussian heads' log-std range */
+    float log_std_max;
+    int normalize_obs; /* 1: observation mean/std (eps 1e-3) of train, stored in the policy */
+} orl_imitation_config;
+
+/* builds the policy (algorithm algo, config_json stored in it) for train's shapes, the
+ * normaliser fitted on train's observations when cfg asks, parameters from rng; continuous
+ * bounds are the header's, else (tanh heads) the observed range widened by 1e-3. ORL_ERR_INPUT
+ * (a head that does not fit the action space, a bad size or lr), ORL_ERR_NOMEM. */
+orl_status orl_imitation_create_with(const orl_dataset *train, const orl_imitation_config *cfg,
+                                     const char *algo, const char *config_json, int32_t max_batch,
+                                     orl_rng *rng, orl_imitation **out);
+
+/* one Adam step on the loss of batch with per-row weights weight (B, NULL: ones); *loss is the
+ * loss before the step. ORL_ERR_NUMERIC when it is not finite. */
+orl_status orl_imitation_step(orl_imitation *im, const orl_batch *batch, const float *weight,
+                              double *loss);
+
+/* the loss without an update (weight may be NULL) */
+orl_status orl_imitation_loss(orl_imitation *im, const orl_batch *batch, const float *weight,
+                              double *loss);
+
+/* normalised observations y (n, S) of obs (n, S), as the policy sees them */
+void orl_imitation_normalize(const orl_imitation *im, const float *obs, int64_t n, float *y);
+
+orl_policy *orl_imitation_policy(orl_imitation *im);
+
+/* lists the core's buffers (parameters, Adam moments and step count, under "policy") into out
+ * (capacity cap) after the n already there; returns the new count (orl_buffer_put) */
+int32_t orl_imitation_buffers(orl_imitation *im, orl_buffer *out, int32_t cap, int32_t n);
+
+/* im may be NULL */
+void orl_imitation_free(orl_imitation *im);
+
+/* ---- Q-functions of a fixed policy: fitted Q evaluation (FQE) ----
+ *
+ * FQE (Le et al. 2019) regresses Q(s, a) onto r + gamma * (1 - terminal) * V'(s'), with
+ * V'(s') = sum_a pi_e(a|s') Q_target(s', a) for discrete actions (the evaluation policy's
+ * probabilities read through orl_policy_logp over every action; the argmax action for a
+ * deterministic policy), or the mean over k sampled actions a' ~ pi_e(s') of
+ * Q_target(s', a') for continuous actions (the mean action, k = 1, for a deterministic policy).
+ * Terminal steps do not bootstrap; timeout steps do (next_obs is the state the log was cut at).
+ * The network is an MLP trained with Adam on uniformly drawn mini-batches, with a target
+ * network kept by Polyak averaging or periodic hard copies. Seeded; the same seed and thread
+ * count give the same bits. No allocation inside a training step.
+ *
+ * Tabular FQE (GridWorld): the fixed point of FQE with a one-hot (tabular) function class is
+ * policy evaluation on the empirical, count-based model of the data (certainty equivalence):
+ * mean rewards, next-state frequencies and terminal frequencies per visited (s, a); unvisited
+ * pairs have Q = 0. It is computed exactly by iterating that model's Bellman operator, either to
+ * the stationary fixed point or, with a horizon H, by finite-horizon backward induction with a
+ * time-indexed Q_h (h steps to go), which is the exact answer for time-limited tasks.
+ *
+ * Both give V^(s0) (the mean over the dataset's episode start states of V^(s0)) and per-step
+ * arrays q (N) = Q^(s_t, a_t) and v (N) = V^(s_t) for the doubly robust estimators (fqe.h).
+ * Dimension letters as above; H hidden width. */
+
+/* neural FQE */
+
+typedef enum orl_fqe_loss {
+    ORL_FQE_LOSS_HUBER = 0, /* heads.h's Huber loss with huber_delta */
+    ORL_FQE_LOSS_MSE,
+} orl_fqe_loss;
+
+typedef enum orl_fqe_target {
+    ORL_FQE_TARGET_POLYAK = 0, /* target = (1 - tau) target + tau online, every step */
+    ORL_FQE_TARGET_HARD,       /* target = online every target_period steps */
+} orl_fqe_target;
+
+typedef struct orl_fqe_config {
+    double gamma;      /* discount; NaN: the dataset header's discount, or 0.99 if unknown */
+    int32_t hidden;    /* H, width of every hidden layer (256) */
+    int32_t n_hidden;  /* hidden layers, 1..ORL_MLP_MAX_LAYERS-1 (2) */
+    int64_t steps;     /* gradient steps (50000) */
+    int32_t batch;     /* B (256) */
+    float lr;          /* Adam learning rate (3e-4); betas, eps are PyTorch's */
+    orl_fqe_loss loss; /* Huber (default) or MSE */
+    float huber_delta; /* 1 */
+    float grad_clip;   /* global gradient-norm clip, 0: none (default 0) */
+    orl_fqe_target target_update; /* Polyak (default) or hard */
+    float tau;                    /* Polyak rate (0.005) */
+    int64_t target_period;        /* hard copies every this many steps (1000) */
+    int32_t n_action_samples;     /* continuous, stochastic pi_e: k samples of a' per s' (10) */
+    int normalize_obs;            /* 1: observations standardised with the data's statistics
+                                     (default 1) */
+    uint64_t seed;                /* network init, mini-batches, action samples (0) */
+} orl_fqe_config;
+
+/* the defaults stated above: ReLU MLP 256x2, Huber(1), Adam 3e-4, B 256, 50,000 steps, Polyak
+ * tau 0.005, k = 10, gamma from the dataset */
+orl_fqe_config orl_fqe_config_defaults(void);
+
+/* what an FQE fit produces; arrays owned, freed with orl_fqe_result_free */
+typedef struct orl_fqe_result {
+    double value;        /* V^(s0): mean over episode start states */
+    double value_stderr; /* standard error of that mean over start states (0 when E < 2) */
+    double gamma;        /* the discount used */
+    int64_t n_steps;     /* N */
+    int64_t n_episodes;  /* E */
+    double *q;           /* (N) Q^(s_t, a_t) at every logged step */
+    double *v;           /* (N) V^(s_t) = E_{a ~ pi_e} Q^(s_t, a) at every logged step */
+    double final_loss;   /* mean loss over the last 1% of steps (NN); last sweep's change
+                            (tabular) */
+    int64_t iterations;  /* gradient steps (NN) or Bellman sweeps (tabular) done */
+} orl_fqe_result;
+
+/* frees the arrays and zeroes r; r may be NULL */
+void orl_fqe_result_free(orl_fqe_result *r);
+
+/* fits Q for the evaluation policy on a whole dataset ds and fills *out (which must not hold
+ * arrays). cfg may be NULL (defaults); progress may be NULL (reports gradient steps).
+ * ORL_ERR_INPUT for a bad configuration, an empty dataset or a policy whose dimensions do not
+ * match the header (message from orl_policy_check_dims); ORL_ERR_NUMERIC naming the step when
+ * a loss is not finite; ORL_ERR_INTERRUPTED; ORL_ERR_NOMEM; the policy's own statuses. */
+orl_status orl_fqe_fit(const orl_dataset *ds, const orl_policy *policy, const orl_fqe_config *cfg,
+                       const orl_progress *progress, orl_fqe_result *out);
+
+/* tabular FQE (one-hot observations) */
+
+typedef struct orl_fqe_tabular_config {
+    double gamma;     /* discount in [0, 1] */
+    int32_t horizon;  /* 0: the stationary fixed point; H > 0: finite-horizon backward
+                         induction, q and v at step t of an episode use Q_{H - t} */
+    int64_t max_iter; /* stationary: most sweeps (0: 100000) */
+    double tol;       /* stationary: stop when no Q changes by more than this (0: 1e-10) */
+} orl_fqe_tabular_config;
+
+/* tabular FQE of the evaluation policy given by probs (n_states, n_actions), row s the
+ * distribution over actions in state s (orl_tabular_policy_probs or
+ * orl_tabular_softmax_from_file), on a dataset with discrete actions whose observations are
+ * one-hot over n_states (the state is the index of the 1). Fills *out as orl_fqe_fit does.
+ * ORL_ERR_INPUT for a continuous dataset, obs_dim != n_states, a non-one-hot observation, a
+ * bad gamma or horizon; ORL_ERR_NUMERIC when the stationary iteration does not converge within
+ * max_iter sweeps (e.g. gamma = 1 and a policy that never terminates in the empirical model);
+ * ORL_ERR_NOMEM. */
+orl_status orl_fqe_tabular(const orl_dataset *ds, const double *probs, int32_t n_states,
+                           int32_t n_actions, const orl_fqe_tabular_config *cfg,
+                           orl_fqe_result *out);
+
+#endif
