@@ -3,20 +3,13 @@
  * plain sequence of nn.c's calls (forward, backward into zeroed gradients, optional global-norm
  * clip, Adam), so a trainer built on it gives the bits of the hand-written loop it replaces.
  * Not here: losses and heads (heads.h), what is fitted to what (the trainers). */
+#include "nn/internal.h"
 #include "orl/fit.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define FIT_ALIGN 64
-
-/* a float count rounded up to whole cache lines */
-static size_t fit_round(size_t n_floats) {
-    size_t per = FIT_ALIGN / sizeof(float);
-    return (n_floats + per - 1) / per * per;
-}
 
 orl_fit_config orl_fit_defaults(float lr, int32_t max_batch) {
     orl_fit_config c;
@@ -41,13 +34,13 @@ static orl_status fit_setup(orl_fit *f, const orl_mlp_config *net_cfg, float *pa
     size_t work_bytes = 0;
     ORL_TRY(orl_mlp_param_count(net_cfg, &n_params));
     ORL_TRY(orl_mlp_work_bytes(net_cfg, cfg->max_batch, &work_bytes));
-    size_t P = fit_round((size_t)n_params);
+    size_t P = nn_round((size_t)n_params);
     size_t moments = (size_t)orl_adam_moment_floats(n_params);
     /* floats: own parameters, target, moments, gradients; then the workspaces (bytes) */
     size_t floats = (params ? 0 : P) + (cfg->target ? P : 0) + moments + P;
     size_t bytes = floats * sizeof(float) + work_bytes * (cfg->target ? 2u : 1u);
-    bytes = (bytes + FIT_ALIGN - 1) / FIT_ALIGN * FIT_ALIGN;
-    float *mem = aligned_alloc(FIT_ALIGN, bytes > 0 ? bytes : FIT_ALIGN);
+    bytes = (bytes + NN_ALIGN - 1) / NN_ALIGN * NN_ALIGN;
+    float *mem = aligned_alloc(NN_ALIGN, bytes > 0 ? bytes : NN_ALIGN);
     if (!mem)
         ORL_FAIL(ORL_ERR_NOMEM, "fit: cannot allocate %zu bytes for %lld parameters", bytes,
                  (long long)n_params);
