@@ -1,167 +1,419 @@
-/* bench/quality: learning quality of bc, fbc and awr on datasets made by orl_gen.
+/* bench/quality: learning quality of every registered learner on datasets made by orl_gen, with
+ * the statistics a comparison needs: several seeds, the interquartile mean (IQM) of the
+ * normalised scores and a 95% percentile-bootstrap interval of that IQM.
  *
- * Datasets (orl_gen seed 0, written under ./bench-quality/ of the working directory):
- *   Pendulum-v1 expert (50 episodes), Pendulum-v1 medium-replay (100 episodes),
- *   CartPole-v1 expert (20 episodes), CartPole-v1 medium-replay (100 episodes),
- *   PointMaze-UMaze expert (50 episodes), PointMaze-UMaze medium-replay (100 episodes).
- * Arguments: environment ids to run (default all three).
- * Runs: bc on expert; bc, fbc, awr on medium-replay; seeds 0..4; default hyperparameters
- * (train.h), batch 256, STEPS_PENDULUM / STEPS_CARTPOLE steps (a short budget that keeps the
- * whole bench within minutes), 5% of the episodes held out for validation. Each policy is
- * evaluated over 20 episodes in mean mode (evaluation seed 1000 + seed) and scored against the
- * reference table (orl_normalized_score).
+ * Datasets (orl_gen seed 0, cached under ./bench-quality/ of the working directory):
+ *   continuous: Pendulum-v1 medium, medium-replay, medium-expert (100 episodes each);
+ *               PointMaze-UMaze and PointMaze-UMaze-Dense medium-replay (100 episodes);
+ *   discrete:   CartPole-v1 random (200 episodes) and medium-replay (100), Acrobot-v1
+ *               medium-replay (100).
+ * Learners: every one in the registry (orl_learner_get) that accepts the dataset's action kind
+ * (a learner that refuses it with ORL_ERR_INPUT at creation is skipped and reported).
+ * Sizes are chosen once per task family, never per learner: every learner gets the same
+ * FAMILY_SETS overrides of the keys its table has (hidden width 256 and 2 layers by default;
+ * --hidden changes it for all).
+ * Each run: --steps gradient steps (default 20000 continuous, 10000 discrete), batch 256, no
+ * validation split; then 20 evaluation episodes (seed 1000 + training seed). Continuous
+ * policies are evaluated in mean mode; discrete ones by sampling (argmax saturates CartPole at
+ * 500 for every learner; a greedy argmax-Q policy samples its declared distribution, which is
+ * the argmax itself unless an epsilon is declared).
+ * The data's own score is the normalised mean episode return of the dataset.
  *
- * Output, JSON lines: one "quality_run" per run (score, return, training seconds), then one
- * "quality" per (env, dataset, algorithm): the mean score over seeds and a 95% percentile
- * bootstrap interval (10000 resamples of the 5 seeds, orl_rng seed 0), the mean training time,
- * and finally "quality_checks": BC on expert >= 90, fbc and awr above bc on medium-replay. */
+ * Output, JSON lines: "quality_run" per run, "quality" per (dataset, learner) with the IQM, its
+ * interval, the mean and the data's score, and "quality_checks" with the literature's order:
+ * on medium-replay sets IQL and CQL at or above the best of BC, FBC and AWR; on medium sets the
+ * offline RL learners above the data; on CartPole random data CQL far (25 points) above it.
+ * --jobs J runs J worker processes (runs are independent and seeded, so the figures do not
+ * depend on J); the parent collects their lines. */
+#define _POSIX_C_SOURCE 200809L
 #include "orl/eval.h"
+#include "orl/filters.h"
 #include "orl/train.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-#define SEEDS          5
-#define STEPS_PENDULUM 2000
-#define STEPS_CARTPOLE 1000
-#define STEPS_MAZE     2000
-#define N_ENVS         3
-#define EVAL_EPISODES  20
-#define BOOTSTRAP      10000
-#define DIR            "bench-quality"
+#define MAX_SEEDS     16
+#define MAX_ALGOS     16
+#define EVAL_EPISODES 20
+#define BOOTSTRAP     10000
+#define DIR           "bench-quality"
 
-typedef struct group {
-    const char *env, *dataset, *algo;
-    double score[SEEDS];
-    double seconds[SEEDS];
-    double mean, lo, hi, seconds_mean;
-} group;
+typedef struct dataset_def {
+    const char *env, *behavior;
+    int64_t episodes;
+    int discrete;
+} dataset_def;
+
+static const dataset_def datasets[] = {
+    {"Pendulum-v1", "medium", 100, 0},
+    {"Pendulum-v1", "medium-replay", 100, 0},
+    {"Pendulum-v1", "medium-expert", 100, 0},
+    {"PointMaze-UMaze", "medium-replay", 100, 0},
+    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0},
+    {"CartPole-v1", "random", 200, 1},
+    {"CartPole-v1", "medium-replay", 100, 1},
+    {"Acrobot-v1", "medium-replay", 100, 1},
+};
+#define N_DATASETS (int)(sizeof datasets / sizeof datasets[0])
+
+typedef struct settings {
+    int64_t steps_continuous, steps_discrete;
+    int seeds, jobs;
+    int hidden;
+    const char *only_env;  /* NULL: every dataset */
+    const char *algo_list; /* NULL: every learner */
+} settings;
+
+typedef struct result {
+    int dataset, algo, seed;
+    int ok;       /* 1 trained and evaluated; 0 failed; -1 skipped (action kind) */
+    double score; /* normalised */
+    double ret, seconds;
+} result;
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static void bootstrap(group *g) {
-    static double means[BOOTSTRAP];
+/* the interquartile mean: the mean of the values left after trimming floor(n / 4) from each
+ * end of the sorted values (scipy's trim_mean(x, 0.25), as rliable computes it) */
+static double iqm(const double *x, int n) {
+    double s[MAX_SEEDS];
+    memcpy(s, x, (size_t)n * sizeof(double));
+    qsort(s, (size_t)n, sizeof(double), cmp_double);
+    int cut = n / 4;
+    double sum = 0.0;
+    for (int i = cut; i < n - cut; i++) sum += s[i];
+    return sum / (double)(n - 2 * cut);
+}
+
+/* 95% percentile-bootstrap interval of the IQM over the seeds */
+static void iqm_interval(const double *x, int n, double *lo, double *hi) {
+    static double stats[BOOTSTRAP];
     orl_rng rng;
     orl_rng_seed(&rng, 0, 1);
-    double sum = 0.0, secs = 0.0;
-    for (int i = 0; i < SEEDS; i++) {
-        sum += g->score[i];
-        secs += g->seconds[i];
-    }
-    g->mean = sum / SEEDS;
-    g->seconds_mean = secs / SEEDS;
+    double r[MAX_SEEDS];
     for (int b = 0; b < BOOTSTRAP; b++) {
-        double s = 0.0;
-        for (int i = 0; i < SEEDS; i++) s += g->score[orl_rng_below(&rng, SEEDS)];
-        means[b] = s / SEEDS;
+        for (int i = 0; i < n; i++) r[i] = x[orl_rng_below(&rng, (uint32_t)n)];
+        stats[b] = iqm(r, n);
     }
-    qsort(means, BOOTSTRAP, sizeof(double), cmp_double);
-    g->lo = means[(int)(0.025 * BOOTSTRAP)];
-    g->hi = means[(int)(0.975 * BOOTSTRAP) - 1];
+    qsort(stats, BOOTSTRAP, sizeof(double), cmp_double);
+    *lo = stats[(int)(0.025 * BOOTSTRAP)];
+    *hi = stats[(int)(0.975 * BOOTSTRAP) - 1];
 }
 
-static orl_status make_data(const char *env, const char *behavior, int64_t episodes,
-                            const char *path, orl_dataset **out) {
+static void dataset_path(int d, char *path, size_t cap) {
+    snprintf(path, cap, DIR "/%s-%s-%lld.h5", datasets[d].env, datasets[d].behavior,
+             (long long)datasets[d].episodes);
+}
+
+/* generates dataset d once (cached by its recipe in the file name) */
+static orl_status make_data(int d) {
+    char path[256];
+    dataset_path(d, path, sizeof path);
+    struct stat st;
+    if (stat(path, &st) == 0) return ORL_OK;
     orl_gen_options g;
     memset(&g, 0, sizeof g);
-    g.env_id = env;
-    g.behavior = behavior;
-    g.episodes = episodes;
+    g.env_id = datasets[d].env;
+    g.behavior = datasets[d].behavior;
+    g.episodes = datasets[d].episodes;
     g.seed = 0;
-    ORL_TRY(orl_gen(&g, path, NULL));
-    return orl_dataset_read(path, NULL, NULL, out);
+    return orl_gen(&g, path, NULL);
 }
 
-static int run_group(group *g, const orl_dataset *ds, int64_t steps) {
-    for (int s = 0; s < SEEDS; s++) {
-        orl_train_options opt;
-        orl_train_options_init(&opt);
-        opt.algo = g->algo;
-        opt.steps = steps;
-        opt.seed = (uint64_t)s;
-        opt.log_every = 0;
-        orl_policy *p = NULL;
-        orl_train_result res;
+/* 1 if the learner's table has key */
+static int has_hparam(const orl_learner_ops *ops, const char *key) {
+    for (const orl_hparam_def *h = ops->hparams; h->name; h++)
+        if (strcmp(h->name, key) == 0) return 1;
+    return 0;
+}
+
+/* trains and evaluates one (dataset, learner, seed) */
+static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, int a, int seed,
+                      const orl_dataset *ds) {
+    result r = {d, a, seed, 0, NAN, NAN, NAN};
+    char hidden[32];
+    snprintf(hidden, sizeof hidden, "hidden=%d", cfg->hidden);
+    const char *family_sets[2];
+    int n_sets = 0;
+    if (has_hparam(ops, "hidden")) family_sets[n_sets++] = hidden;
+    if (has_hparam(ops, "layers")) family_sets[n_sets++] = "layers=2";
+    orl_train_options opt;
+    orl_train_options_init(&opt);
+    opt.algo = ops->name;
+    opt.sets = family_sets;
+    opt.n_sets = n_sets;
+    opt.steps = datasets[d].discrete ? cfg->steps_discrete : cfg->steps_continuous;
+    opt.seed = (uint64_t)seed;
+    opt.val_fraction = 0.0;
+    opt.log_every = 0;
+    orl_policy *p = NULL;
+    orl_train_result res;
+    orl_status st = orl_train(ds, &opt, &p, &res);
+    if (st == ORL_OK) {
         orl_rollout_summary sum;
-        if (orl_train(ds, &opt, &p, &res) != ORL_OK ||
-            orl_eval(p, g->env, EVAL_EPISODES, 1000 + (uint64_t)s, ORL_POLICY_MODE_MEAN, &sum,
-                     NULL) != ORL_OK) {
-            fprintf(stderr, "bench/quality: %s %s %s seed %d: %s\n", g->env, g->dataset, g->algo, s,
-                    orl_error_message());
-            orl_policy_free(p);
-            orl_train_result_free(&res);
+        orl_policy_mode mode = datasets[d].discrete ? ORL_POLICY_MODE_SAMPLE : ORL_POLICY_MODE_MEAN;
+        st = orl_eval(p, datasets[d].env, EVAL_EPISODES, 1000 + (uint64_t)seed, mode, &sum, NULL);
+        if (st == ORL_OK) {
+            r.ok = 1;
+            r.ret = sum.return_mean;
+            r.score = orl_normalized_score(datasets[d].env, sum.return_mean);
+            r.seconds = res.seconds;
+        }
+    } else if (st == ORL_ERR_INPUT && strstr(orl_error_message(), "action")) {
+        r.ok = -1; /* the learner does not take this action kind */
+    }
+    if (r.ok == 0)
+        fprintf(stderr, "bench/quality: %s %s %s seed %d: %s\n", datasets[d].env,
+                datasets[d].behavior, ops->name, seed, orl_error_message());
+    orl_policy_free(p);
+    orl_train_result_free(&res);
+    return r;
+}
+
+static void print_run(FILE *f, const settings *cfg, const result *r, const char *algo) {
+    const dataset_def *D = &datasets[r->dataset];
+    fprintf(f,
+            "{\"bench\":\"quality_run\",\"env\":\"%s\",\"dataset\":\"%s\",\"algo\":\"%s\","
+            "\"dataset_index\":%d,\"algo_index\":%d,\"seed\":%d,\"ok\":%d,\"steps\":%lld,"
+            "\"hidden\":%d,\"return\":%.4f,\"score\":%.3f,\"train_s\":%.2f}\n",
+            D->env, D->behavior, algo, r->dataset, r->algo, r->seed, r->ok,
+            (long long)(D->discrete ? cfg->steps_discrete : cfg->steps_continuous), cfg->hidden,
+            isfinite(r->ret) ? r->ret : 0.0, isfinite(r->score) ? r->score : 0.0,
+            isfinite(r->seconds) ? r->seconds : 0.0);
+    fflush(f);
+}
+
+/* the learners to run: every registered one, or those named in the comma list */
+static int pick_algos(const settings *cfg, const orl_learner_ops **algos) {
+    int n = 0;
+    for (int32_t i = 0; i < orl_learner_count() && n < MAX_ALGOS; i++) {
+        const orl_learner_ops *ops = orl_learner_get(i);
+        if (cfg->algo_list) {
+            char list[256];
+            snprintf(list, sizeof list, ",%s,", cfg->algo_list);
+            char key[64];
+            snprintf(key, sizeof key, ",%s,", ops->name);
+            if (!strstr(list, key)) continue;
+        }
+        algos[n++] = ops;
+    }
+    return n;
+}
+
+/* worker w of J: runs jobs w, w + J, ... and writes their lines to its file */
+static int worker(const settings *cfg, const orl_learner_ops *const *algos, int n_algos, int w,
+                  const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) return 1;
+    int job = 0;
+    for (int d = 0; d < N_DATASETS; d++) {
+        if (cfg->only_env && strcmp(cfg->only_env, datasets[d].env) != 0) continue;
+        orl_dataset *ds = NULL;
+        char dpath[256];
+        dataset_path(d, dpath, sizeof dpath);
+        for (int a = 0; a < n_algos; a++)
+            for (int s = 0; s < cfg->seeds; s++, job++) {
+                if (job % cfg->jobs != w) continue;
+                if (!ds && orl_dataset_read(dpath, NULL, NULL, &ds) != ORL_OK) {
+                    fprintf(stderr, "bench/quality: %s: %s\n", dpath, orl_error_message());
+                    fclose(f);
+                    return 1;
+                }
+                result r = run_one(cfg, d, algos[a], a, s, ds);
+                print_run(f, cfg, &r, algos[a]->name);
+                print_run(stdout, cfg, &r, algos[a]->name);
+            }
+        orl_dataset_free(ds);
+    }
+    fclose(f);
+    return 0;
+}
+
+static double data_score(int d) {
+    char path[256];
+    dataset_path(d, path, sizeof path);
+    orl_dataset *ds = NULL;
+    if (orl_dataset_read(path, NULL, NULL, &ds) != ORL_OK) return NAN;
+    double *ret = malloc((size_t)ds->n_episodes * sizeof(double));
+    double mean = NAN;
+    if (ret && orl_episode_returns(ds, 1.0, ret) == ORL_OK) {
+        double s = 0.0;
+        for (int64_t e = 0; e < ds->n_episodes; e++) s += ret[e];
+        mean = orl_normalized_score(datasets[d].env, s / (double)ds->n_episodes);
+    }
+    free(ret);
+    orl_dataset_free(ds);
+    return mean;
+}
+
+static int parse_args(int argc, char **argv, settings *cfg) {
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--steps") == 0 && v) {
+            cfg->steps_continuous = cfg->steps_discrete = atoll(v), i++;
+        } else if (strcmp(argv[i], "--steps-continuous") == 0 && v) {
+            cfg->steps_continuous = atoll(v), i++;
+        } else if (strcmp(argv[i], "--steps-discrete") == 0 && v) {
+            cfg->steps_discrete = atoll(v), i++;
+        } else if (strcmp(argv[i], "--seeds") == 0 && v) {
+            cfg->seeds = atoi(v), i++;
+        } else if (strcmp(argv[i], "--jobs") == 0 && v) {
+            cfg->jobs = atoi(v), i++;
+        } else if (strcmp(argv[i], "--hidden") == 0 && v) {
+            cfg->hidden = atoi(v), i++;
+        } else if (strcmp(argv[i], "--env") == 0 && v) {
+            cfg->only_env = v, i++;
+        } else if (strcmp(argv[i], "--algos") == 0 && v) {
+            cfg->algo_list = v, i++;
+        } else {
+            fprintf(stderr,
+                    "usage: quality [--steps N | --steps-continuous N --steps-discrete N] "
+                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--algos a,b]\n",
+                    MAX_SEEDS);
             return 1;
         }
-        orl_policy_free(p);
-        orl_train_result_free(&res);
-        g->score[s] = orl_normalized_score(g->env, sum.return_mean);
-        g->seconds[s] = res.seconds;
-        printf("{\"bench\":\"quality_run\",\"env\":\"%s\",\"dataset\":\"%s\",\"algo\":\"%s\","
-               "\"seed\":%d,\"steps\":%lld,\"return\":%.3f,\"score\":%.2f,\"train_s\":%.2f}\n",
-               g->env, g->dataset, g->algo, s, (long long)steps, sum.return_mean, g->score[s],
-               res.seconds);
-        fflush(stdout);
     }
-    bootstrap(g);
+    if (cfg->seeds < 2 || cfg->seeds > MAX_SEEDS || cfg->jobs < 1 || cfg->hidden < 1 ||
+        cfg->steps_continuous < 1 || cfg->steps_discrete < 1) {
+        fprintf(stderr, "bench/quality: bad settings\n");
+        return 1;
+    }
     return 0;
 }
 
-/* 1 when env is asked for on the command line (or nothing is) */
-static int wanted(int argc, char **argv, const char *env) {
-    if (argc < 2) return 1;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], env) == 0) return 1;
-    return 0;
+/* the IQM of (dataset d, learner named algo) among the summaries, NAN when absent */
+typedef struct summary {
+    int dataset;
+    const char *algo;
+    double iqm, lo, hi, mean;
+    int n;
+} summary;
+
+static double find_iqm(const summary *s, int n, int d, const char *algo) {
+    for (int i = 0; i < n; i++)
+        if (s[i].dataset == d && strcmp(s[i].algo, algo) == 0) return s[i].iqm;
+    return NAN;
+}
+
+static const char *verdict(double x) {
+    return isnan(x) ? "null" : x > 0.5 ? "true" : "false";
 }
 
 int main(int argc, char **argv) {
+    settings cfg = {20000, 10000, 5, 1, 256, NULL, NULL};
+    if (parse_args(argc, argv, &cfg)) return 2;
     mkdir(DIR, 0755);
-    const char *envs[N_ENVS] = {"Pendulum-v1", "CartPole-v1", "PointMaze-UMaze"};
-    const int64_t steps[N_ENVS] = {STEPS_PENDULUM, STEPS_CARTPOLE, STEPS_MAZE};
-    const int64_t expert_episodes[N_ENVS] = {50, 20, 50};
-    const char *algos[] = {"bc", "fbc", "awr"};
-    group groups[4 * N_ENVS];
-    int n = 0, bad = 0, ran[N_ENVS] = {0};
-    for (int e = 0; e < N_ENVS; e++) {
-        if (!wanted(argc, argv, envs[e])) continue;
-        ran[e] = n + 1;
-        char path[256];
-        orl_dataset *ds = NULL;
-        snprintf(path, sizeof path, DIR "/%s-expert.h5", envs[e]);
-        if (make_data(envs[e], "expert", expert_episodes[e], path, &ds) != ORL_OK) goto fail;
-        groups[n] = (group){envs[e], "expert", "bc", {0}, {0}, 0, 0, 0, 0};
-        bad |= run_group(&groups[n++], ds, steps[e]);
-        orl_dataset_free(ds);
-        snprintf(path, sizeof path, DIR "/%s-medium-replay.h5", envs[e]);
-        if (make_data(envs[e], "medium-replay", 100, path, &ds) != ORL_OK) goto fail;
-        for (int a = 0; a < 3; a++) {
-            groups[n] = (group){envs[e], "medium-replay", algos[a], {0}, {0}, 0, 0, 0, 0};
-            bad |= run_group(&groups[n++], ds, steps[e]);
+    const orl_learner_ops *algos[MAX_ALGOS];
+    int n_algos = pick_algos(&cfg, algos);
+    for (int d = 0; d < N_DATASETS; d++) {
+        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        if (make_data(d) != ORL_OK) {
+            fprintf(stderr, "bench/quality: %s\n", orl_error_message());
+            return 1;
         }
-        orl_dataset_free(ds);
     }
-    for (int i = 0; i < n; i++)
-        printf("{\"bench\":\"quality\",\"env\":\"%s\",\"dataset\":\"%s\",\"algo\":\"%s\","
-               "\"seeds\":%d,\"score_mean\":%.2f,\"ci95_low\":%.2f,\"ci95_high\":%.2f,"
-               "\"train_s_mean\":%.2f}\n",
-               groups[i].env, groups[i].dataset, groups[i].algo, SEEDS, groups[i].mean,
-               groups[i].lo, groups[i].hi, groups[i].seconds_mean);
-    for (int e = 0; e < N_ENVS; e++) {
-        if (!ran[e]) continue;
-        const group *g = &groups[ran[e] - 1];
-        printf("{\"bench\":\"quality_checks\",\"env\":\"%s\",\"bc_expert_ge_90\":%s,"
-               "\"fbc_beats_bc_medium_replay\":%s,\"awr_beats_bc_medium_replay\":%s}\n",
-               envs[e], g[0].mean >= 90.0 ? "true" : "false",
-               g[2].mean > g[1].mean ? "true" : "false", g[3].mean > g[1].mean ? "true" : "false");
+
+    /* the runs, in J worker processes */
+    pid_t pids[64];
+    char paths[64][64];
+    if (cfg.jobs > 64) cfg.jobs = 64;
+    for (int w = 0; w < cfg.jobs; w++) {
+        snprintf(paths[w], sizeof paths[w], DIR "/worker-%d.jsonl", w);
+        fflush(stdout);
+        pids[w] = fork();
+        if (pids[w] == 0) _exit(worker(&cfg, algos, n_algos, w, paths[w]));
+    }
+    int bad = 0;
+    for (int w = 0; w < cfg.jobs; w++) {
+        int status = 0;
+        waitpid(pids[w], &status, 0);
+        bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+
+    /* collect: scores[d][a][s] */
+    static double scores[N_DATASETS][MAX_ALGOS][MAX_SEEDS];
+    static int have[N_DATASETS][MAX_ALGOS];
+    static double seconds[N_DATASETS][MAX_ALGOS];
+    for (int w = 0; w < cfg.jobs; w++) {
+        FILE *f = fopen(paths[w], "r");
+        char line[1024];
+        while (f && fgets(line, sizeof line, f)) {
+            json_t *j = json_loads(line, 0, NULL);
+            if (!j) continue;
+            int d = (int)json_integer_value(json_object_get(j, "dataset_index"));
+            int a = (int)json_integer_value(json_object_get(j, "algo_index"));
+            int s = (int)json_integer_value(json_object_get(j, "seed"));
+            int ok = (int)json_integer_value(json_object_get(j, "ok"));
+            if (d >= 0 && d < N_DATASETS && a >= 0 && a < n_algos && s >= 0 && s < cfg.seeds &&
+                ok == 1) {
+                scores[d][a][s] = json_real_value(json_object_get(j, "score"));
+                seconds[d][a] += json_real_value(json_object_get(j, "train_s"));
+                have[d][a]++;
+            }
+            json_decref(j);
+        }
+        if (f) fclose(f);
+    }
+    summary sums[N_DATASETS * MAX_ALGOS];
+    int n_sums = 0;
+    for (int d = 0; d < N_DATASETS; d++) {
+        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        double data = data_score(d);
+        for (int a = 0; a < n_algos; a++) {
+            if (have[d][a] != cfg.seeds) continue; /* skipped or failed runs: no summary */
+            summary *s = &sums[n_sums++];
+            s->dataset = d;
+            s->algo = algos[a]->name;
+            s->n = cfg.seeds;
+            s->iqm = iqm(scores[d][a], cfg.seeds);
+            iqm_interval(scores[d][a], cfg.seeds, &s->lo, &s->hi);
+            double m = 0.0;
+            for (int k = 0; k < cfg.seeds; k++) m += scores[d][a][k];
+            s->mean = m / cfg.seeds;
+            printf(
+                "{\"bench\":\"quality\",\"env\":\"%s\",\"dataset\":\"%s\",\"algo\":\"%s\","
+                "\"seeds\":%d,\"score_iqm\":%.2f,\"ci95_low\":%.2f,\"ci95_high\":%.2f,"
+                "\"score_mean\":%.2f,\"data_score\":%.2f,\"train_s_mean\":%.2f,\"eval\":\"%s\"}\n",
+                datasets[d].env, datasets[d].behavior, s->algo, cfg.seeds, s->iqm, s->lo, s->hi,
+                s->mean, data, seconds[d][a] / cfg.seeds, datasets[d].discrete ? "sample" : "mean");
+        }
+    }
+
+    /* the literature's order */
+    for (int d = 0; d < N_DATASETS; d++) {
+        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        const char *b = datasets[d].behavior;
+        double data = data_score(d);
+        double best_bc =
+            fmax(fmax(find_iqm(sums, n_sums, d, "bc"), find_iqm(sums, n_sums, d, "fbc")),
+                 find_iqm(sums, n_sums, d, "awr"));
+        double iql = find_iqm(sums, n_sums, d, "iql"), cql = find_iqm(sums, n_sums, d, "cql");
+        double td3 = find_iqm(sums, n_sums, d, "td3bc");
+        printf(
+            "{\"bench\":\"quality_checks\",\"env\":\"%s\",\"dataset\":\"%s\",\"data_score\":%.2f,"
+            "\"best_of_bc_fbc_awr\":%.2f",
+            datasets[d].env, b, data, isnan(best_bc) ? 0.0 : best_bc);
+        if (strcmp(b, "medium-replay") == 0)
+            printf(",\"iql_ge_best_bc\":%s,\"cql_ge_best_bc\":%s",
+                   verdict(isnan(iql) || isnan(best_bc) ? NAN : iql >= best_bc),
+                   verdict(isnan(cql) || isnan(best_bc) ? NAN : cql >= best_bc));
+        if (strcmp(b, "medium") == 0)
+            printf(",\"iql_above_data\":%s,\"cql_above_data\":%s,\"td3bc_above_data\":%s",
+                   verdict(isnan(iql) ? NAN : iql > data), verdict(isnan(cql) ? NAN : cql > data),
+                   verdict(isnan(td3) ? NAN : td3 > data));
+        if (strcmp(b, "random") == 0)
+            printf(",\"cql_25_above_data\":%s", verdict(isnan(cql) ? NAN : cql >= data + 25.0));
+        printf("}\n");
     }
     return bad;
-fail:
-    fprintf(stderr, "bench/quality: %s\n", orl_error_message());
-    return 1;
 }
