@@ -1,28 +1,113 @@
-/* bench/train: training steps per second of orl_train (the whole loop: batch sampling and
- * gathering, forward, loss, backward, Adam; for awr also its value fits and weight passes,
- * amortised as they occur) on synthetic data, default networks (2 hidden layers of 256, ReLU),
- * batch 256, seed 1, no validation split, no logging.
- *   a          obs 17 -> 256 -> 256 -> 6, continuous (deterministic head), 100 episodes x 1000
- *   pendulum   obs 3 -> 256 -> 256 -> 1, continuous, as Pendulum-v1
- *   cartpole   obs 4 -> 256 -> 256 -> 2 logits, discrete (categorical head), as CartPole-v1
- * Each case runs 3000 steps (3 AWR iterations) after a 200-step warm-up run; steps_per_s is
- * steps / wall time of the timed run. Output: one JSON object per line. */
+/* bench/train: updates per second of every registered learner through orl_train (the whole
+ * loop: batch sampling and gathering, forwards, losses, backwards, optimiser steps, target
+ * updates, phases amortised as they occur) on synthetic data, and the share of the sgemm peak
+ * each update reaches on the matrix products it needs.
+ *
+ * Cases (batch 256, seed 1, no validation split, no logging):
+ *   corl      obs 17, act 6, continuous, the learners' default widths (256; CQL's critics 3x256
+ *             with 10 sampled actions: CORL's shapes, as ../shared/reference's PyTorch loops)
+ *   small     obs 17, act 6, continuous, hidden=64 for every learner (classic-control sizes)
+ *   cartpole  obs 4, 2 actions, discrete, the default widths
+ * A learner that refuses a case's action kind at creation is skipped.
+ *
+ * The sgemm share: cblas_sgemm is interposed in this program (the library is linked in
+ * statically, so its calls land here; the real one is found with dlsym(RTLD_NEXT)). During one
+ * recorded update every call's shape (transposes, M, N, K, leading dimensions, beta) is kept;
+ * afterwards exactly those GEMMs are replayed alone on scratch buffers, and
+ * sgemm_share = (replay time per update) / (measured time per update): the fraction of the
+ * update's wall time the matrix products alone would take at this machine's sgemm speed. It
+ * also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ *
+ * Usage: train [--algos a,b] [--cases corl,small,cartpole] [--threads T] [--steps N]
+ * Output: one JSON object per line. */
+#define _GNU_SOURCE
 #include "orl/train.h"
 
+#include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
-#define STEPS    3000
-#define EPISODES 100
-#define LENGTH   1000
+#define EPISODES  100
+#define LENGTH    1000
+#define MAX_CALLS 65536
 
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* ---- the interposed sgemm ---- */
+
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE,
+                         const enum CBLAS_TRANSPOSE, const blasint, const blasint, const blasint,
+                         const float, const float *, const blasint, const float *, const blasint,
+                         const float, float *, const blasint);
+
+typedef struct gemm_call {
+    enum CBLAS_ORDER order;
+    enum CBLAS_TRANSPOSE ta, tb;
+    blasint m, n, k, lda, ldb, ldc;
+    float beta;
+} gemm_call;
+
+static sgemm_fn real_sgemm;
+static int recording;
+static int n_calls;
+static gemm_call calls[MAX_CALLS];
+
+void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE ta,
+                 const enum CBLAS_TRANSPOSE tb, const blasint m, const blasint n, const blasint k,
+                 const float alpha, const float *a, const blasint lda, const float *b,
+                 const blasint ldb, const float beta, float *c, const blasint ldc) {
+    if (recording && n_calls < MAX_CALLS)
+        calls[n_calls++] = (gemm_call){order, ta, tb, m, n, k, lda, ldb, ldc, beta};
+    real_sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* elements a row-major (rows, cols) operand with leading dimension ld needs */
+static size_t operand_floats(blasint rows, blasint cols, blasint ld) {
+    (void)cols;
+    return (size_t)rows * (size_t)ld;
+}
+
+/* replays the recorded calls reps times; returns seconds per replay and the flops of one */
+static double replay(int reps, double *flops) {
+    size_t biggest = 1;
+    *flops = 0.0;
+    for (int i = 0; i < n_calls; i++) {
+        const gemm_call *g = &calls[i];
+        blasint ar = g->ta == CblasNoTrans ? g->m : g->k, br = g->tb == CblasNoTrans ? g->k : g->n;
+        size_t need = operand_floats(ar, 0, g->lda);
+        if (operand_floats(br, 0, g->ldb) > need) need = operand_floats(br, 0, g->ldb);
+        if (operand_floats(g->m, 0, g->ldc) > need) need = operand_floats(g->m, 0, g->ldc);
+        if (need > biggest) biggest = need;
+        *flops += 2.0 * (double)g->m * (double)g->n * (double)g->k;
+    }
+    float *a = calloc(biggest, sizeof(float)), *b = calloc(biggest, sizeof(float));
+    float *c = calloc(biggest, sizeof(float));
+    for (size_t i = 0; i < biggest; i++) a[i] = b[i] = 0.01f * (float)(i % 97);
+    double best = INFINITY;
+    for (int w = 0; w < 5; w++) {
+        double t0 = now();
+        for (int r = 0; r < reps; r++)
+            for (int i = 0; i < n_calls; i++) {
+                const gemm_call *g = &calls[i];
+                real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
+                           g->beta, c, g->ldc);
+            }
+        double dt = (now() - t0) / reps;
+        if (dt < best) best = dt;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+/* ---- data ---- */
 
 static orl_dataset *synthetic(int32_t S, int32_t A, int discrete) {
     orl_header h;
@@ -66,48 +151,133 @@ static orl_dataset *synthetic(int32_t S, int32_t A, int discrete) {
     return ds;
 }
 
-static int run(const char *algo, const char *name, const orl_dataset *ds) {
+/* ---- runs ---- */
+
+typedef struct bench_case {
+    const char *name;
+    int32_t S, A;
+    int discrete;
+    int hidden; /* 0: the learner's default */
+} bench_case;
+
+static int has_hparam(const orl_learner_ops *ops, const char *key) {
+    for (const orl_hparam_def *h = ops->hparams; h->name; h++)
+        if (strcmp(h->name, key) == 0) return 1;
+    return 0;
+}
+
+static orl_status train_steps(const orl_learner_ops *ops, const bench_case *c,
+                              const orl_dataset *ds, int64_t steps) {
+    char hidden[32];
+    snprintf(hidden, sizeof hidden, "hidden=%d", c->hidden);
+    const char *sets[1] = {hidden};
     orl_train_options opt;
     orl_train_options_init(&opt);
-    opt.algo = algo;
+    opt.algo = ops->name;
+    opt.sets = sets;
+    opt.n_sets = c->hidden > 0 && has_hparam(ops, "hidden") ? 1 : 0;
     opt.batch = 256;
     opt.seed = 1;
     opt.val_fraction = 0.0;
     opt.log_every = 0;
+    opt.steps = steps;
     orl_policy *p = NULL;
-    opt.steps = 200;
-    if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
+    orl_status st = orl_train(ds, &opt, &p, NULL);
     orl_policy_free(p);
-    opt.steps = STEPS;
+    return st;
+}
+
+/* 0 ok, 1 failed, -1 skipped (action kind) */
+static int run(const orl_learner_ops *ops, const bench_case *c, const orl_dataset *ds, int threads,
+               int64_t steps) {
+    /* warm-up, and one recorded run of 2 updates minus one of 1 update: the calls of one update
+       (set-up calls such as normaliser fits are not GEMMs; value fits of AWR are amortised in
+       the timed run but not in the record) */
+    orl_status st = train_steps(ops, c, ds, 50);
+    if (st == ORL_ERR_INPUT && strstr(orl_error_message(), "action")) return -1;
+    if (st != ORL_OK) goto fail;
+    recording = 1;
+    n_calls = 0;
+    if (train_steps(ops, c, ds, 1) != ORL_OK) goto fail;
+    int one = n_calls;
+    n_calls = 0;
+    if (train_steps(ops, c, ds, 3) != ORL_OK) goto fail;
+    recording = 0;
+    /* the calls of updates 2 and 3 of the second run: what one update adds, twice */
+    int per_update = (n_calls - one) / 2;
+    if (n_calls >= MAX_CALLS) per_update = 0;
+    memmove(calls, calls + (n_calls - per_update), (size_t)per_update * sizeof(gemm_call));
+    n_calls = per_update;
+
     double t0 = now();
-    if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
+    if (train_steps(ops, c, ds, steps) != ORL_OK) goto fail;
     double dt = now() - t0;
-    orl_policy_free(p);
-    printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"obs\":%d,\"batch\":256,"
-           "\"steps\":%d,\"seconds\":%.3f,\"steps_per_s\":%.1f}\n",
-           algo, name, ds->h.obs_dim, STEPS, dt, STEPS / dt);
+    double flops = 0.0, gemm_s = n_calls > 0 ? replay(20, &flops) : 0.0;
+    double per_s = (double)steps / dt;
+    printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"threads\":%d,\"obs\":%d,"
+           "\"act\":%d,\"hidden\":%d,\"batch\":256,\"steps\":%lld,\"seconds\":%.3f,"
+           "\"updates_per_s\":%.1f,\"gemm_calls_per_update\":%d,\"gflop_per_update\":%.4f,"
+           "\"gflops\":%.2f,\"sgemm_share\":%.3f}\n",
+           ops->name, c->name, threads, c->S, c->A, c->hidden > 0 ? c->hidden : 256,
+           (long long)steps, dt, per_s, n_calls, flops * 1e-9, flops * per_s * 1e-9,
+           gemm_s * per_s);
     fflush(stdout);
     return 0;
 fail:
-    fprintf(stderr, "bench/train: %s %s: %s\n", algo, name, orl_error_message());
+    recording = 0;
+    fprintf(stderr, "bench/train: %s %s: %s\n", ops->name, c->name, orl_error_message());
     return 1;
 }
 
-int main(void) {
-    struct {
-        const char *name;
-        int32_t S, A;
-        int discrete;
-    } cases[] = {{"a", 17, 6, 0}, {"pendulum", 3, 1, 0}, {"cartpole", 4, 2, 1}};
-    const char *algos[] = {"bc", "awr"};
+static int listed(const char *list, const char *name) {
+    if (!list) return 1;
+    char l[512], k[64];
+    snprintf(l, sizeof l, ",%s,", list);
+    snprintf(k, sizeof k, ",%s,", name);
+    return strstr(l, k) != NULL;
+}
+
+int main(int argc, char **argv) {
+    real_sgemm = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
+    if (!real_sgemm) {
+        fprintf(stderr, "bench/train: cblas_sgemm not found\n");
+        return 1;
+    }
+    const char *algo_list = NULL, *case_list = NULL;
+    int threads = 1;
+    int64_t steps = 2000;
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--algos") == 0 && v)
+            algo_list = v, i++;
+        else if (strcmp(argv[i], "--cases") == 0 && v)
+            case_list = v, i++;
+        else if (strcmp(argv[i], "--threads") == 0 && v)
+            threads = atoi(v), i++;
+        else if (strcmp(argv[i], "--steps") == 0 && v)
+            steps = atoll(v), i++;
+        else {
+            fprintf(stderr, "usage: train [--algos a,b] [--cases corl,small,cartpole] "
+                            "[--threads T] [--steps N]\n");
+            return 2;
+        }
+    }
+    if (threads < 1 || steps < 1) return 2;
+    openblas_set_num_threads(threads);
+    const bench_case cases[] = {
+        {"corl", 17, 6, 0, 0}, {"small", 17, 6, 0, 64}, {"cartpole", 4, 2, 1, 0}};
     int bad = 0;
-    for (int c = 0; c < 3; c++) {
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        if (!listed(case_list, cases[c].name)) continue;
         orl_dataset *ds = synthetic(cases[c].S, cases[c].A, cases[c].discrete);
         if (!ds) {
             fprintf(stderr, "bench/train: %s\n", orl_error_message());
             return 1;
         }
-        for (int k = 0; k < 2; k++) bad |= run(algos[k], cases[c].name, ds);
+        for (int32_t a = 0; a < orl_learner_count(); a++) {
+            const orl_learner_ops *ops = orl_learner_get(a);
+            if (listed(algo_list, ops->name)) bad |= run(ops, &cases[c], ds, threads, steps) > 0;
+        }
         orl_dataset_free(ds);
     }
     return bad;

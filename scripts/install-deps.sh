@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package orl's build, tests and benchmarks need.
 # Idempotent and non-interactive; run as root (or with sudo available) on Debian 12.
+# --bench also installs what the side-by-side benchmarks compare against (PyTorch, for
+# bench/vs-torch.sh); the build and the tests never need it.
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,7 @@ packages=(
   libcriterion-dev
   python3 python3-h5py python3-numpy
 )
+[ "${1:-}" = "--bench" ] && packages+=(python3-torch)
 
 missing=()
 for p in "${packages[@]}"; do
