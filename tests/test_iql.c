@@ -451,6 +451,12 @@ Test(iql, no_allocation_in_a_step_or_a_validation) {
         long steps_n = alloc_count_end();
         cr_assert_eq(steps_n, 0, "case %d: %ld allocations in 3 steps", k, steps_n);
         for (int i = 0; i < 5; i++) cr_assert(isfinite(m[i]), "metric %d", i);
+        double vm[3];
+        alloc_count_begin();
+        orl_learner_iql.validate(r.state, &b, vm);
+        long val_n = alloc_count_end();
+        cr_assert_eq(val_n, 0, "case %d: %ld allocations in a validation", k, val_n);
+        for (int i = 0; i < 3; i++) cr_assert(isfinite(vm[i]), "validation metric %d", i);
         orl_learner_iql.free(r.state);
     }
     orl_dataset_free(cont);
