@@ -12,11 +12,12 @@
  *             max_weight) with V(s) before its update (the deterministic head: w times the
  *             squared error, mean over the action's dimensions where CORL sums them)
  * d is the terminal flag (timeouts bootstrap). The actor is the imitation core (models.h) with
- * per-row weights; the critics are two Q-networks with Polyak targets on the fit kit; V is a fit
- * kit. Discrete actions (no reference implementation has them; our choice): Q(s, .) has one
- * output per action and every formula above reads the logged action's column, so V is the
- * expectile of the data action's target Q and the actor a categorical policy fitted by the same
- * advantage-weighted likelihood; the result is that categorical policy (argmax in mean mode).
+ * per-row weights; the critics are the shared ensemble (models.h orl_critic, K = 2, Polyak
+ * targets); V is a fit kit; all three 2x256 ReLU, Adam. Discrete actions (no reference
+ * implementation has them; our choice): Q(s, .) has one output per action and every formula above
+ * reads the logged action's column, so V is the expectile of the data action's target Q and the
+ * actor a categorical policy fitted by the same advantage-weighted likelihood; the result is that
+ * categorical policy (argmax in mean mode).
  *
  * Metrics: steps report q_loss, v_loss, actor_loss (the weighted loss before the update),
  * adv_mean (mean of q_t - V(s)) and weight_mean; validation reports "loss" (the actor's plain
@@ -33,102 +34,10 @@
 
 #define IQL_K 2 /* twin critics (CORL TwinQ) */
 
-/* ---- the twin critics: two Q-networks on the fit kit, each with a Polyak target ----
- * continuous: Q_k(s, a) over [s, a] (S + A inputs), one output; discrete: Q_k(s, .) over s,
- * one output per action. */
-typedef struct iql_twin {
-    orl_fit q[IQL_K];
-    int32_t S, A, O, max_batch;
-    float *x;   /* (B, S + A) the critics' input */
-    float *out; /* (K, B, O) the last forward */
-} iql_twin;
-
-static void twin_free(iql_twin *t) {
-    for (int k = 0; k < IQL_K; k++) orl_fit_free(&t->q[k]);
-    free(t->x);
-    free(t->out);
-}
-
-static orl_status twin_init(iql_twin *t, int32_t S, int32_t A, int32_t n_actions, int32_t hidden,
-                            int32_t layers, float lr, int32_t max_batch, orl_rng *rng) {
-    memset(t, 0, sizeof *t);
-    t->S = S;
-    t->A = n_actions > 0 ? 0 : A;
-    t->O = n_actions > 0 ? n_actions : 1;
-    t->max_batch = max_batch;
-    orl_mlp_config mc;
-    memset(&mc, 0, sizeof mc);
-    mc.n_layers = layers + 1;
-    mc.widths[0] = S + t->A;
-    for (int32_t l = 1; l <= layers; l++) mc.widths[l] = hidden;
-    mc.widths[layers + 1] = t->O;
-    mc.activation = ORL_ACTIVATION_RELU;
-    mc.init = ORL_INIT_FAN_IN_UNIFORM;
-    orl_fit_config fc = orl_fit_defaults(lr, max_batch);
-    fc.target = 1;
-    for (int k = 0; k < IQL_K; k++) ORL_TRY(orl_fit_init(&t->q[k], &mc, &fc, rng));
-    t->x = malloc((size_t)max_batch * (size_t)(S + t->A) * sizeof(float));
-    t->out = malloc((size_t)IQL_K * (size_t)max_batch * (size_t)t->O * sizeof(float));
-    if (!t->x || !t->out) ORL_FAIL(ORL_ERR_NOMEM, "iql: out of memory");
-    return ORL_OK;
-}
-
-/* the critics' input: [obs | act] (continuous) or obs (discrete) */
-static const float *twin_input(iql_twin *t, const float *obs, const float *act, int32_t B) {
-    if (t->A == 0) return obs;
-    const int32_t S = t->S, A = t->A, I = S + A;
-    for (int32_t i = 0; i < B; i++) {
-        memcpy(t->x + (size_t)i * (size_t)I, obs + (size_t)i * (size_t)S,
-               (size_t)S * sizeof(float));
-        memcpy(t->x + (size_t)i * (size_t)I + S, act + (size_t)i * (size_t)A,
-               (size_t)A * sizeof(float));
-    }
-    return t->x;
-}
-
-/* q (K, B, O) of the online critics */
-static const float *twin_forward(iql_twin *t, const float *obs, const float *act, int32_t B) {
-    const float *x = twin_input(t, obs, act, B);
-    size_t n = (size_t)B * (size_t)t->O;
-    for (int k = 0; k < IQL_K; k++)
-        memcpy(t->out + (size_t)k * n, orl_fit_forward(&t->q[k], x, B), n * sizeof(float));
-    return t->out;
-}
-
-/* out (B, O) = min over the target critics */
-static void twin_target_min(iql_twin *t, const float *obs, const float *act, int32_t B,
-                            float *out) {
-    const float *x = twin_input(t, obs, act, B);
-    size_t n = (size_t)B * (size_t)t->O;
-    memcpy(out, orl_fit_target_forward(&t->q[0], x, B), n * sizeof(float));
-    for (int k = 1; k < IQL_K; k++) {
-        const float *q = orl_fit_target_forward(&t->q[k], x, B);
-        for (size_t i = 0; i < n; i++) out[i] = q[i] < out[i] ? q[i] : out[i];
-    }
-}
-
-/* parameter gradients from dq (K, B, O) through the last forward, then Adam and Polyak */
-static void twin_update(iql_twin *t, const float *dq, int32_t B, float polyak) {
-    size_t n = (size_t)B * (size_t)t->O;
-    for (int k = 0; k < IQL_K; k++) {
-        orl_fit_backward(&t->q[k], dq + (size_t)k * n, NULL);
-        orl_fit_step(&t->q[k], -1.0f);
-        orl_fit_polyak(&t->q[k], polyak);
-    }
-}
-
-static int32_t twin_buffers(iql_twin *t, orl_buffer *out, int32_t cap, int32_t n) {
-    static const char *const names[IQL_K] = {"q1", "q2"};
-    for (int k = 0; k < IQL_K; k++) n = orl_fit_buffers(&t->q[k], names[k], out, cap, n);
-    return n;
-}
-
-/* ---- the learner ---- */
-
 typedef struct iql_state {
-    orl_imitation *im; /* the actor (owns the policy and its normaliser) */
-    iql_twin twin;     /* Q_1, Q_2 and their targets */
-    orl_fit v;         /* V(s) */
+    orl_imitation *im;  /* the actor (owns the policy and its normaliser) */
+    orl_critic *critic; /* Q_1, Q_2 and their targets (twin, models.h) */
+    orl_fit v;          /* V(s) */
     const orl_dataset *ds;
     int32_t S, A, O, max_batch;
     int discrete, normalize_obs;
@@ -189,7 +98,7 @@ static void iql_free(void *state) {
     iql_state *s = state;
     if (!s) return;
     orl_imitation_free(s->im);
-    twin_free(&s->twin);
+    orl_critic_free(s->critic);
     orl_fit_free(&s->v);
     free(s->xs);
     free(s);
@@ -278,9 +187,12 @@ static orl_status iql_create(const orl_learner_context *ctx, orl_rng *rng, void 
     }
 
     /* the critics, then V: 2x256 ReLU as the actor (CORL TwinQ, ValueFunction) */
-    ORL_TRY_GOTO(st, fail,
-                 twin_init(&s->twin, s->S, ds->h.act_dim, s->discrete ? s->O : 0, ic.hidden,
-                           ic.layers, qf_lr, ctx->max_batch, rng));
+    orl_critic_config cc = orl_critic_defaults(s->S, s->A, s->discrete ? s->O : 0, ctx->max_batch);
+    cc.members = IQL_K;
+    cc.hidden = ic.hidden;
+    cc.layers = ic.layers;
+    cc.lr = qf_lr;
+    ORL_TRY_GOTO(st, fail, orl_critic_create(&cc, rng, &s->critic));
     orl_mlp_config vc;
     memset(&vc, 0, sizeof vc);
     vc.n_layers = ic.layers + 1;
@@ -350,7 +262,7 @@ static void normalize_batch(iql_state *s, const orl_batch *b) {
 static double value_pass(iql_state *s, const orl_batch *b) {
     const int32_t B = b->size, O = s->O;
     memcpy(s->next_v, orl_fit_forward(&s->v, s->xn, B), (size_t)B * sizeof(float));
-    twin_target_min(&s->twin, s->xs, b->act, B, s->qt);
+    orl_critic_target(s->critic, s->xs, b->act, B, ORL_CRITIC_REDUCE_MIN, 0.0f, s->qt);
     for (int32_t i = 0; i < B; i++)
         s->qa[i] = s->discrete ? s->qt[(size_t)i * (size_t)O + (size_t)b->act_idx[i]] : s->qt[i];
     memcpy(s->vs, orl_fit_forward(&s->v, s->xs, B), (size_t)B * sizeof(float));
@@ -366,7 +278,7 @@ static double value_pass(iql_state *s, const orl_batch *b) {
  * with grad, its gradient in dq (K, B, O) */
 static double critic_pass(iql_state *s, const orl_batch *b, int grad) {
     const int32_t B = b->size, O = s->O;
-    const float *q = twin_forward(&s->twin, s->xs, b->act, B);
+    const float *q = orl_critic_forward(s->critic, s->xs, b->act, B);
     for (int k = 0; k < IQL_K; k++)
         for (int32_t i = 0; i < B; i++) {
             size_t r = (size_t)k * (size_t)B + (size_t)i;
@@ -420,7 +332,9 @@ static orl_status iql_step(void *state, const orl_batch *batch, int64_t step, or
     /* Q: TD regression on r + gamma (1 - d) V(s'), then the targets follow */
     double q_loss = critic_pass(s, batch, 1);
     if (!isfinite(q_loss)) ORL_FAIL(ORL_ERR_NUMERIC, "iql: q_loss is %g", q_loss);
-    twin_update(&s->twin, s->dq, B, s->polyak);
+    orl_critic_backward(s->critic, s->dq);
+    orl_critic_step(s->critic, -1.0f);
+    orl_critic_polyak(s->critic, s->polyak);
 
     /* the actor: advantage-weighted likelihood, lr on the schedule */
     double wmean = 0.0;
@@ -459,7 +373,7 @@ static orl_status iql_export_policy(void *state, orl_policy **out) {
 static int32_t iql_buffers(void *state, orl_buffer *out, int32_t cap) {
     iql_state *s = state;
     int32_t n = orl_imitation_buffers(s->im, out, cap, 0);
-    n = twin_buffers(&s->twin, out, cap, n);
+    n = orl_critic_buffers(s->critic, "q", out, cap, n);
     return orl_fit_buffers(&s->v, "v", out, cap, n);
 }
 
