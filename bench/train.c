@@ -6,12 +6,17 @@
  *   pendulum   obs 3 -> 256 -> 256 -> 1, continuous, as Pendulum-v1
  *   cartpole   obs 4 -> 256 -> 256 -> 2 logits, discrete (categorical head), as CartPole-v1
  * Each case runs 3000 steps (3 AWR iterations) after a 200-step warm-up run; steps_per_s is
- * steps / wall time of the timed run. Output: one JSON object per line. */
+ * steps / wall time of the timed run. Output: one JSON object per line ("hidden": the width of
+ * every network's 2 hidden layers).
+ * iql (twin critics, V and a Gaussian actor, all 2 hidden layers) at CORL's shape, case "a"
+ * (obs 17, act 6, batch 256, 256x256), and at 64x64 on the same data (case "a64").
+ * An argument names one algorithm to run alone (e.g. `bench/train iql`). */
 #include "orl/train.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define STEPS    3000
@@ -66,10 +71,15 @@ static orl_dataset *synthetic(int32_t S, int32_t A, int discrete) {
     return ds;
 }
 
-static int run(const char *algo, const char *name, const orl_dataset *ds) {
+static int run(const char *algo, const char *name, const orl_dataset *ds, int32_t hidden) {
+    char hidden_set[32];
+    snprintf(hidden_set, sizeof hidden_set, "hidden=%d", hidden);
+    const char *sets[] = {hidden_set};
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = algo;
+    opt.sets = sets;
+    opt.n_sets = 1;
     opt.batch = 256;
     opt.seed = 1;
     opt.val_fraction = 0.0;
@@ -84,8 +94,8 @@ static int run(const char *algo, const char *name, const orl_dataset *ds) {
     double dt = now() - t0;
     orl_policy_free(p);
     printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"obs\":%d,\"batch\":256,"
-           "\"steps\":%d,\"seconds\":%.3f,\"steps_per_s\":%.1f}\n",
-           algo, name, ds->h.obs_dim, STEPS, dt, STEPS / dt);
+           "\"hidden\":%d,\"steps\":%d,\"seconds\":%.3f,\"steps_per_s\":%.1f}\n",
+           algo, name, ds->h.obs_dim, hidden, STEPS, dt, STEPS / dt);
     fflush(stdout);
     return 0;
 fail:
@@ -93,7 +103,8 @@ fail:
     return 1;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : NULL;
     struct {
         const char *name;
         int32_t S, A;
@@ -107,7 +118,13 @@ int main(void) {
             fprintf(stderr, "bench/train: %s\n", orl_error_message());
             return 1;
         }
-        for (int k = 0; k < 2; k++) bad |= run(algos[k], cases[c].name, ds);
+        for (int k = 0; k < 2; k++)
+            if (!only || strcmp(only, algos[k]) == 0) bad |= run(algos[k], cases[c].name, ds, 256);
+        /* iql at CORL's shape and at 64x64 */
+        if (c == 0 && (!only || strcmp(only, "iql") == 0)) {
+            bad |= run("iql", "a", ds, 256);
+            bad |= run("iql", "a64", ds, 64);
+        }
         orl_dataset_free(ds);
     }
     return bad;
