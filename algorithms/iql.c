@@ -62,8 +62,8 @@ typedef struct iql_state {
 static const orl_hparam_def iql_hparams[] = {
     {"head", ORL_HPARAM_KIND_CHOICE, "auto",
      "auto|deterministic|gaussian|tanh_gaussian|categorical",
-     "actor head; auto: gaussian (continuous, CORL iql_deterministic=False) or categorical "
-     "(discrete)"},
+     "actor head; auto: tanh_gaussian (continuous: bounded mean as CORL's Gaussian, with "
+     "log-probabilities for OPE) or categorical (discrete)"},
     {"hidden", ORL_HPARAM_KIND_INT, "256", NULL, "hidden width of actor, Q and V (CORL: 256)"},
     {"layers", ORL_HPARAM_KIND_INT, "2", NULL, "hidden layers of actor, Q and V (CORL: 2)"},
     {"lr", ORL_HPARAM_KIND_FLOAT, "3e-4", NULL, "actor Adam learning rate (CORL actor_lr: 3e-4)"},
@@ -162,7 +162,7 @@ static orl_status iql_create(const orl_learner_context *ctx, orl_rng *rng, void 
     memset(&ic, 0, sizeof ic);
     const char *head = orl_hparams_text(hp, "head");
     if (strcmp(head, "auto") == 0)
-        ic.head = s->discrete ? ORL_POLICY_HEAD_CATEGORICAL : ORL_POLICY_HEAD_GAUSSIAN;
+        ic.head = s->discrete ? ORL_POLICY_HEAD_CATEGORICAL : ORL_POLICY_HEAD_TANH_GAUSSIAN;
     else
         for (int h = 0; h < ORL_POLICY_HEAD_COUNT; h++)
             if (strcmp(head, orl_policy_head_name((orl_policy_head)h)) == 0)

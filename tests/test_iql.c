@@ -514,7 +514,7 @@ static int same_bits(orl_policy *a, orl_policy *b) {
 }
 
 Test(iql, same_seed_same_bits_and_resume_is_identical) {
-    /* seeds 21 and 22; Gaussian (default) and deterministic heads; resumed at step 70 of 120
+    /* seeds 21 and 22; tanh-Gaussian (default) and deterministic heads; resumed at step 70 of 120
      * (between the checkpoints at 40 and 80, inside the cosine schedule) */
     orl_dataset *ds = make_continuous(24, 10, 21);
     const char *heads[] = {"head=auto", "head=deterministic"};
