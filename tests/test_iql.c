@@ -384,7 +384,7 @@ static double expectile_of(const double *x, const double *freq, int n, double ta
     return 0.5 * (lo + hi);
 }
 
-Test(iql, value_reaches_the_expectile_on_one_state, .timeout = 60) {
+Test(iql, value_reaches_the_expectile_on_one_state) {
     /* one state, 4 actions with rewards 0, 1, 2, 10 taken 40, 30, 20, 10 times, single-step
      * episodes: Q(s, a) -> r(a), V -> the tau-expectile of r under the data's frequencies.
      * Whole-dataset batches (no sampling noise); seed 17 */
@@ -589,7 +589,7 @@ Test(iql, non_finite_loss_names_the_step) {
     orl_dataset_free(ds);
 }
 
-Test(iql, discrete_on_cartpole_gives_a_categorical_policy, .timeout = 120) {
+Test(iql, discrete_on_cartpole_gives_a_categorical_policy) {
     /* orl_gen seed 2, 20 medium-replay episodes; 800 steps (width 64), seed 3; the policy's
      * probabilities sum to 1 and it runs in the environment */
     const char *path = scratch("cartpole-mr.h5");
