@@ -186,7 +186,8 @@ static orl_status iql_create(const orl_learner_context *ctx, orl_rng *rng, void 
                 "iql: the cosine schedule needs schedule_steps (the config has no steps)");
     }
 
-    /* the critics, then V: 2x256 ReLU as the actor (CORL TwinQ, ValueFunction) */
+    /* the critics, then V: the actor's hidden sizes, ReLU, fan-in init (CORL TwinQ,
+     * ValueFunction) */
     orl_critic_config cc = orl_critic_defaults(s->S, s->A, s->discrete ? s->O : 0, ctx->max_batch);
     cc.members = IQL_K;
     cc.hidden = ic.hidden;
@@ -206,7 +207,7 @@ static orl_status iql_create(const orl_learner_context *ctx, orl_rng *rng, void 
 
     /* scratch: one allocation */
     size_t B = (size_t)ctx->max_batch, S = (size_t)s->S, O = (size_t)s->O, K = IQL_K;
-    size_t floats = 2 * B * S + B * O + 6 * B + 2 * K * B + K * B * O + B;
+    size_t floats = 2 * B * S + B * O + 6 * B + 2 * K * B + K * B * O;
     float *f = malloc(floats * sizeof(float));
     if (!f) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "iql: out of memory");
     s->xs = f, f += B * S;
