@@ -7,6 +7,7 @@
  * - Closed form: on a one-state problem with single-step episodes, Q learns each action's
  *   reward and V reaches the tau-expectile of the data's Q values (tau 0.5: the mean; tau 0.99:
  *   near the in-sample maximum), the expectile computed here by bisection in double.
+ * - normalize_reward scales rewards by 1000 / (max - min episode return).
  * - Same seed, same bits; checkpoint + resume, the bits of an uninterrupted run; a non-finite
  *   loss stops the run naming its step; no allocation inside a step or a validation.
  * - Discrete IQL on CartPole medium-replay data gives a valid categorical policy.
@@ -422,6 +423,33 @@ Test(iql, value_reaches_the_expectile_on_one_state) {
         if (taus[k] == 0.99) cr_assert_gt(e, 7.0, "tau 0.99 approaches the maximum: %g", e);
         orl_learner_iql.free(r.state);
     }
+    orl_dataset_free(ds);
+}
+
+Test(iql, normalize_reward_scales_by_the_return_range) {
+    /* single-step episodes with rewards 0, 1, 2, 10: the returns span 10, so rewards are scaled
+     * by 1000 / 10 = 100 and the first step's critic loss, about mean((Q - r)^2) with Q near 0,
+     * by 100^2; seed 9 */
+    enum { N = 100, NA = 4 };
+    const double reward[NA] = {0.0, 1.0, 2.0, 10.0};
+    int32_t idx[N];
+    for (int i = 0; i < N; i++) idx[i] = i < 40 ? 0 : i < 70 ? 1 : i < 90 ? 2 : 3;
+    orl_dataset *ds = make_one_state(N, idx, NA, reward);
+    double q_loss[2];
+    for (int k = 0; k < 2; k++) {
+        const char *sets[] = {k ? "normalize_reward=1" : "normalize_reward=0", "hidden=16"};
+        direct_run r;
+        direct_open(&r, ds, sets, 2, N, 9);
+        int64_t rows[N];
+        orl_batch b = whole_batch(ds, rows, N);
+        double m[5];
+        cr_assert_eq(orl_learner_iql.step(r.state, &b, 0, &r.rng, m), ORL_OK);
+        q_loss[k] = m[0];
+        orl_learner_iql.free(r.state);
+    }
+    double ratio = q_loss[1] / q_loss[0];
+    cr_assert(ratio > 0.9e4 && ratio < 1.1e4, "q_loss %g scaled, %g unscaled: ratio %g", q_loss[1],
+              q_loss[0], ratio);
     orl_dataset_free(ds);
 }
 
