@@ -380,8 +380,9 @@ static int32_t iql_buffers(void *state, orl_buffer *out, int32_t cap) {
 
 const orl_learner_ops orl_learner_iql = {
     .name = "iql",
-    .summary = "implicit Q-learning: expectile V, twin TD critics, advantage-weighted actor "
-               "(continuous and discrete)",
+    .summary = "implicit Q-learning: expectile V, twin TD critics, advantage-weighted actor; "
+               "discrete (our choice): Q(s, .) per action, V on the logged action's Q, "
+               "categorical actor",
     .hparams = iql_hparams,
     .create = iql_create,
     .metrics = iql_metrics,
