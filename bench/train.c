@@ -5,12 +5,12 @@
  *   a          obs 17 -> 256 -> 256 -> 6, continuous (deterministic head), 100 episodes x 1000
  *   pendulum   obs 3 -> 256 -> 256 -> 1, continuous, as Pendulum-v1
  *   cartpole   obs 4 -> 256 -> 256 -> 2 logits, discrete (categorical head), as CartPole-v1
+ * and td3bc (twin critics over [s, a], the actor updated every 2nd step: steps_per_s counts
+ * critic updates, as CORL's iterations) on case a at CORL's shape (256 x 256) and at 64 x 64,
+ * and iql (twin critics, V and the tanh-Gaussian actor, one update of each per step) the same.
  * Each case runs 3000 steps (3 AWR iterations) after a 200-step warm-up run; steps_per_s is
- * steps / wall time of the timed run. Output: one JSON object per line ("hidden": the width of
- * every network's 2 hidden layers).
- * iql (twin critics, V and a Gaussian actor, all 2 hidden layers) at CORL's shape, case "a"
- * (obs 17, act 6, batch 256, 256x256), and at 64x64 on the same data (case "a64").
- * An argument names one algorithm to run alone (e.g. `bench/train iql`). */
+ * steps / wall time of the timed run. Usage: train [STEPS [ALGO]] (a shorter run, one
+ * learner). Output: one JSON object per line. */
 #include "orl/train.h"
 
 #include <math.h>
@@ -20,6 +20,7 @@
 #include <time.h>
 
 #define STEPS    3000
+#define MAX_SETS 2
 #define EPISODES 100
 #define LENGTH   1000
 
@@ -71,10 +72,11 @@ static orl_dataset *synthetic(int32_t S, int32_t A, int discrete) {
     return ds;
 }
 
-static int run(const char *algo, const char *name, const orl_dataset *ds, int32_t hidden) {
+static int run(const char *algo, const char *name, const orl_dataset *ds, int32_t hidden,
+               int64_t steps) {
     char hidden_set[32];
-    snprintf(hidden_set, sizeof hidden_set, "hidden=%d", hidden);
-    const char *sets[] = {hidden_set};
+    snprintf(hidden_set, sizeof hidden_set, "hidden=%d", (int)hidden);
+    const char *sets[MAX_SETS] = {hidden_set};
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = algo;
@@ -88,14 +90,15 @@ static int run(const char *algo, const char *name, const orl_dataset *ds, int32_
     opt.steps = 200;
     if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
     orl_policy_free(p);
-    opt.steps = STEPS;
+    opt.steps = steps;
     double t0 = now();
     if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
     double dt = now() - t0;
     orl_policy_free(p);
-    printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"obs\":%d,\"batch\":256,"
-           "\"hidden\":%d,\"steps\":%d,\"seconds\":%.3f,\"steps_per_s\":%.1f}\n",
-           algo, name, ds->h.obs_dim, hidden, STEPS, dt, STEPS / dt);
+    printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"obs\":%d,\"act\":%d,"
+           "\"hidden\":%d,\"batch\":256,\"steps\":%lld,\"seconds\":%.3f,\"steps_per_s\":%.1f}\n",
+           algo, name, ds->h.obs_dim, ds->h.act_dim, (int)hidden, (long long)steps, dt,
+           (double)steps / dt);
     fflush(stdout);
     return 0;
 fail:
@@ -104,26 +107,35 @@ fail:
 }
 
 int main(int argc, char **argv) {
-    const char *only = argc > 1 ? argv[1] : NULL;
+    int64_t steps = argc > 1 ? atoll(argv[1]) : STEPS;
+    const char *only = argc > 2 ? argv[2] : NULL;
+    if (steps < 1) {
+        fprintf(stderr, "usage: train [STEPS [ALGO]]\n");
+        return 2;
+    }
     struct {
         const char *name;
         int32_t S, A;
         int discrete;
     } cases[] = {{"a", 17, 6, 0}, {"pendulum", 3, 1, 0}, {"cartpole", 4, 2, 1}};
-    const char *algos[] = {"bc", "awr"};
+    /* (algorithm, case, hidden width) */
+    struct {
+        const char *algo;
+        int c;
+        int32_t hidden;
+    } runs[] = {{"bc", 0, 256},  {"awr", 0, 256}, {"td3bc", 0, 256}, {"td3bc", 0, 64},
+                {"iql", 0, 256}, {"iql", 0, 64},  {"bc", 1, 256},    {"awr", 1, 256},
+                {"bc", 2, 256},  {"awr", 2, 256}};
     int bad = 0;
     for (int c = 0; c < 3; c++) {
-        orl_dataset *ds = synthetic(cases[c].S, cases[c].A, cases[c].discrete);
-        if (!ds) {
-            fprintf(stderr, "bench/train: %s\n", orl_error_message());
-            return 1;
-        }
-        for (int k = 0; k < 2; k++)
-            if (!only || strcmp(only, algos[k]) == 0) bad |= run(algos[k], cases[c].name, ds, 256);
-        /* iql at CORL's shape and at 64x64 */
-        if (c == 0 && (!only || strcmp(only, "iql") == 0)) {
-            bad |= run("iql", "a", ds, 256);
-            bad |= run("iql", "a64", ds, 64);
+        orl_dataset *ds = NULL;
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+            if (runs[r].c != c || (only && strcmp(only, runs[r].algo) != 0)) continue;
+            if (!ds && !(ds = synthetic(cases[c].S, cases[c].A, cases[c].discrete))) {
+                fprintf(stderr, "bench/train: %s\n", orl_error_message());
+                return 1;
+            }
+            bad |= run(runs[r].algo, cases[c].name, ds, runs[r].hidden, steps);
         }
         orl_dataset_free(ds);
     }

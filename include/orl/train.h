@@ -223,6 +223,7 @@ const orl_learner_ops *orl_learner_get(int32_t i);
 extern const orl_learner_ops orl_learner_bc;
 extern const orl_learner_ops orl_learner_fbc;
 extern const orl_learner_ops orl_learner_awr;
+extern const orl_learner_ops orl_learner_td3bc;
 extern const orl_learner_ops orl_learner_iql;
 
 /* IQL's advantage weights (algorithms/iql.c): w (B) = min(exp(beta (q - v)), max_weight) in
