@@ -155,6 +155,10 @@ orl_policy *orl_imitation_policy(orl_imitation *im) {
     return im->policy;
 }
 
+void orl_imitation_set_lr(orl_imitation *im, float lr) {
+    orl_ml_fit_kit(im->fit)->adam.cfg.lr = lr;
+}
+
 int32_t orl_imitation_buffers(orl_imitation *im, orl_buffer *out, int32_t cap, int32_t n) {
     return orl_fit_buffers(orl_ml_fit_kit(im->fit), "policy", out, cap, n);
 }

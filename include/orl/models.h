@@ -158,6 +158,11 @@ void orl_imitation_normalize(const orl_imitation *im, const float *obs, int64_t 
 
 orl_policy *orl_imitation_policy(orl_imitation *im);
 
+/* sets the Adam learning rate of the following steps (a schedule's value at each step, e.g.
+ * IQL's cosine-decayed actor lr; the configured lr until then). Not state: a caller that
+ * changes it sets it again before every step, from the step number. */
+void orl_imitation_set_lr(orl_imitation *im, float lr);
+
 /* lists the core's buffers (parameters, Adam moments and step count, under "policy") into out
  * (capacity cap) after the n already there; returns the new count (orl_buffer_put) */
 int32_t orl_imitation_buffers(orl_imitation *im, orl_buffer *out, int32_t cap, int32_t n);

@@ -224,6 +224,13 @@ extern const orl_learner_ops orl_learner_bc;
 extern const orl_learner_ops orl_learner_fbc;
 extern const orl_learner_ops orl_learner_awr;
 extern const orl_learner_ops orl_learner_td3bc;
+extern const orl_learner_ops orl_learner_iql;
+
+/* IQL's advantage weights (algorithms/iql.c): w (B) = min(exp(beta (q - v)), max_weight) in
+ * double, rounded to float; returns the mean advantage mean(q - v) and sets *weight_mean to
+ * the mean of w */
+double orl_iql_weights(float *w, const float *q, const float *v, int32_t batch, double beta,
+                       double max_weight, double *weight_mean);
 
 /* resolves ops' table with sets (n of them, "key=value"); ORL_ERR_INPUT naming an unknown key
  * (and listing the known ones) or a value of the wrong kind */
