@@ -31,7 +31,7 @@ static void usage(FILE *f) {
         const orl_learner_ops *ops = orl_learner_get(i);
         fprintf(f, "\n  %s: %s\n", ops->name, ops->summary);
         for (const orl_hparam_def *d = ops->hparams; d->name; d++)
-            fprintf(f, "    %-14s %-8s %s%s%s\n", d->name, d->default_value, d->help,
+            fprintf(f, "    %-18s %-8s %s%s%s\n", d->name, d->default_value, d->help,
                     d->choices ? "; one of " : "", d->choices ? d->choices : "");
     }
 }
