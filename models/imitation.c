@@ -18,7 +18,8 @@ struct orl_imitation {
 
 /* action bounds for the policy: the header's, else (tanh heads need them finite) the observed
  * range widened by 1e-3 */
-static void action_bounds(const orl_dataset *ds, orl_policy_head head, float *lo, float *hi) {
+void orl_imitation_action_bounds(const orl_dataset *ds, orl_policy_head head, float *lo,
+                                 float *hi) {
     int32_t A = ds->h.act_dim;
     for (int32_t j = 0; j < A; j++) {
         lo[j] = ds->h.act_low ? ds->h.act_low[j] : NAN;
@@ -75,7 +76,7 @@ orl_status orl_imitation_create_with(const orl_dataset *train, const orl_imitati
     spec.info.action_kind = train->h.action_kind;
     spec.info.n_actions = discrete ? train->h.n_actions : 0;
     if (train->h.action_kind == ORL_ACTION_KIND_CONTINUOUS) {
-        action_bounds(train, head, lo, hi);
+        orl_imitation_action_bounds(train, head, lo, hi);
         spec.info.act_low = lo;
         spec.info.act_high = hi;
     }

@@ -138,6 +138,12 @@ orl_status orl_imitation_create_with(const orl_dataset *train, const orl_imitati
                                      const char *algo, const char *config_json, int32_t max_batch,
                                      orl_rng *rng, orl_imitation **out);
 
+/* lo, hi (A) = the action bounds an MLP policy for train gets: the header's where finite, else
+ * (tanh heads need them finite) the observed range widened by 1e-3; NaN for the Gaussian head
+ * where the header has none. Continuous datasets only. */
+void orl_imitation_action_bounds(const orl_dataset *train, orl_policy_head head, float *lo,
+                                 float *hi);
+
 /* one Adam step on the loss of batch with per-row weights weight (B, NULL: ones); *loss is the
  * loss before the step. ORL_ERR_NUMERIC when it is not finite. */
 orl_status orl_imitation_step(orl_imitation *im, const orl_batch *batch, const float *weight,
@@ -263,5 +269,225 @@ typedef struct orl_fqe_tabular_config {
 orl_status orl_fqe_tabular(const orl_dataset *ds, const double *probs, int32_t n_states,
                            int32_t n_actions, const orl_fqe_tabular_config *cfg,
                            orl_fqe_result *out);
+
+/* ---- actor-critic: critic ensembles, actors, the entropy temperature ----
+ * The shared parts of the value-based learners (td3bc, cql, iql), on the fit kit. Observations
+ * given to critics and actors are ALREADY NORMALISED by the learner (orl_actor_normalize: the
+ * actor fits the normaliser on the training observations, eps 1e-3, and stores it in its
+ * policy file). No allocation after create; the same seed gives the same bits.
+ * Dimension letters as above; K critic members, O a critic's outputs (1 for continuous
+ * actions, n for discrete ones). */
+
+/* ---- critic ensemble: K Q-networks evaluated in one call ----
+ * continuous: Q_k(s, a) is an MLP over the concatenated input [s, a] (S + A wide), 1 output;
+ * discrete:   Q_k(s, .) is an MLP over s (S wide), n outputs (one per action).
+ * Each member is an orl_fit with a target copy (Polyak or hard updates) and its own Adam.
+ * The members are initialised one after another from the caller's rng. */
+
+typedef enum orl_critic_reduce {
+    ORL_CRITIC_REDUCE_MIN = 0, /* min_k Q_k (TD3's clipped double Q) */
+    ORL_CRITIC_REDUCE_MEAN,    /* mean_k Q_k */
+    ORL_CRITIC_REDUCE_MIX,     /* lambda min_k Q_k + (1 - lambda) max_k Q_k (BCQ's soft clipping) */
+} orl_critic_reduce;
+
+typedef struct orl_critic_config {
+    int32_t obs_dim;           /* S (>= 1) */
+    int32_t act_dim;           /* A (>= 1) for continuous actions; 0 for discrete ones */
+    int32_t n_actions;         /* n (>= 2) for discrete actions; 0 for continuous ones */
+    int32_t members;           /* K (>= 1; 2: twin critics) */
+    int32_t hidden;            /* H, width of every hidden layer (256) */
+    int32_t layers;            /* hidden layers, 1..ORL_MLP_MAX_LAYERS - 1 (2) */
+    orl_activation activation; /* after every hidden layer (ReLU) */
+    orl_init init;             /* fan-in uniform (PyTorch) or orthogonal (CORL's CQL) */
+    int layer_norm;            /* 1: LayerNorm after every hidden linear layer */
+    float lr;                  /* Adam learning rate (3e-4); PyTorch's betas and eps */
+    double max_grad_norm;      /* > 0: each member's gradients clipped to this norm; 0: none */
+    int32_t max_batch;         /* largest B of any forward (CQL forwards B (1 + 3 n_samples)) */
+} orl_critic_config;
+
+/* the defaults above (twin, 2x256 ReLU, fan-in init, no LayerNorm, lr 3e-4, no clipping) for
+ * the given shapes (act_dim 0 and n_actions >= 2 for discrete actions) */
+orl_critic_config orl_critic_defaults(int32_t obs_dim, int32_t act_dim, int32_t n_actions,
+                                      int32_t max_batch);
+
+typedef struct orl_critic orl_critic;
+
+/* K members, parameters drawn from rng member after member (orl_mlp_init_params), targets
+ * copies of them. ORL_ERR_INPUT (a bad configuration: both or neither of act_dim and
+ * n_actions, sizes, lr), ORL_ERR_NOMEM. Free with orl_critic_free. */
+orl_status orl_critic_create(const orl_critic_config *cfg, orl_rng *rng, orl_critic **out);
+
+/* c may be NULL */
+void orl_critic_free(orl_critic *c);
+
+const orl_critic_config *orl_critic_get_config(const orl_critic *c);
+
+/* q (K, B, O) of the live networks on obs (B, S) and act (B, A) (continuous; NULL when
+ * discrete), B <= max_batch; the inputs are copied (they need not outlive the call). The
+ * result lives in the critic (valid until the next forward). */
+const float *orl_critic_forward(orl_critic *c, const float *obs, const float *act, int32_t batch);
+
+/* as orl_critic_forward over the first m members only (1 <= m <= K): q (m, B, O). A following
+ * orl_critic_backward / orl_critic_action_grad then takes dq (m, B, O) (e.g. TD3+BC's actor
+ * needs Q_1 alone) */
+const float *orl_critic_forward_members(orl_critic *c, const float *obs, const float *act,
+                                        int32_t batch, int32_t m);
+
+/* q (K, B, O) of the target networks (in their own workspaces: a target forward does not
+ * disturb the live forward that backward uses) */
+const float *orl_critic_target_forward(orl_critic *c, const float *obs, const float *act,
+                                       int32_t batch);
+
+/* out (B, O) = the target networks' values reduced over the K members, elementwise: min, mean,
+ * or lambda min + (1 - lambda) max (lambda used by ORL_CRITIC_REDUCE_MIX only) */
+void orl_critic_target(orl_critic *c, const float *obs, const float *act, int32_t batch,
+                       orl_critic_reduce reduce, float lambda, float *out);
+
+/* backward through the last forward (of m members): every member's parameter gradients
+ * accumulate dLoss/dparams for dq (m, B, O) = dLoss/dq */
+void orl_critic_backward(orl_critic *c, const float *dq);
+
+/* continuous only: dact (B, A) += sum_k dq_k (B, 1) * dQ_k/da through the last forward (of m
+ * members; dq (m, B, 1)), WITHOUT touching the members' parameter gradients: how an actor's
+ * gradient flows through the critic without updating it */
+void orl_critic_action_grad(orl_critic *c, const float *dq, float *dact);
+
+/* one Adam step on every member (clipped when max_grad_norm > 0) at lr (< 0: cfg.lr), then
+ * zeroes the gradients */
+void orl_critic_step(orl_critic *c, float lr);
+
+/* target = (1 - tau) target + tau params, one pass per member */
+void orl_critic_polyak(orl_critic *c, float tau);
+
+/* target = params (hard update) */
+void orl_critic_target_copy(orl_critic *c);
+
+/* member k's fit kit (0 <= k < K): its network (an orl_mlp, e.g. for an argmax-Q policy), its
+ * target and optimiser state. Owned by the critic. */
+orl_fit *orl_critic_member(orl_critic *c, int32_t k);
+
+/* lists every member's state (orl_fit_buffers under "<prefix><k>", e.g. "q0_params") into out
+ * (capacity cap) after the n already there; returns the new count (orl_buffer_put) */
+int32_t orl_critic_buffers(orl_critic *c, const char *prefix, orl_buffer *out, int32_t cap,
+                           int32_t n);
+
+/* ---- actor: an MLP policy trained in place ----
+ * The policy is a normal "mlp" policy (policy.h: normaliser, network, head, bounds) saved as it
+ * is; its own network is trained by a fit kit in place (orl_fit_init_on), with an optional
+ * target copy. With u = the network output on normalised observations and (c, s) the
+ * mid-point and half-range of the action bounds:
+ *   deterministic:  a = c + s tanh(u)                               (u (B, A); no logp)
+ *   tanh-Gaussian:  a = c + s tanh(mean + std eps), logp exact       (u (B, 2A) = [mean | raw])
+ *   Gaussian:       a = mean + std eps, logp = log N(a; mean, std)   (u (B, 2A); a unclipped)
+ * with eps ~ N(0, 1) drawn from the caller's rng (reparameterised: the gradient flows through
+ * a and logp with eps held fixed) and log_std the heads' smooth clamp of raw (heads.h). Bounds
+ * are the dataset header's, else the observed range widened by 1e-3 (as the imitation core). */
+
+typedef struct orl_actor_config {
+    orl_policy_head head;      /* deterministic, tanh_gaussian or gaussian */
+    int32_t hidden;            /* H (256) */
+    int32_t layers;            /* hidden layers, 1..ORL_MLP_MAX_LAYERS - 1 (2) */
+    orl_activation activation; /* ReLU */
+    orl_init init;             /* fan-in uniform or orthogonal */
+    float last_scale;          /* the last layer's initial scale (0 means 1) */
+    float lr;                  /* Adam learning rate (3e-4) */
+    double max_grad_norm;      /* > 0: clip; 0: none */
+    float log_std_min;         /* Gaussian heads: log-std range (-5 / -20) */
+    float log_std_max;         /* (2) */
+    int target;                /* 1: keep a target copy (TD3+BC) */
+    int normalize_obs;         /* 1: normaliser fitted on train's observations (eps 1e-3) */
+    int32_t max_batch;         /* largest B of a forward */
+} orl_actor_config;
+
+/* the defaults above for a head (no target, normalised observations) */
+orl_actor_config orl_actor_defaults(orl_policy_head head, int32_t max_batch);
+
+typedef struct orl_actor orl_actor;
+
+/* builds the policy (algorithm algo, config_json stored in it) for train's shapes (continuous
+ * actions only), the normaliser fitted on train's observations when cfg asks, parameters from
+ * rng. ORL_ERR_INPUT (discrete actions, a head other than the three, bad sizes or lr),
+ * ORL_ERR_NOMEM. Free with orl_actor_free. */
+orl_status orl_actor_create(const orl_actor_config *cfg, const orl_dataset *train, const char *algo,
+                            const char *config_json, orl_rng *rng, orl_actor **out);
+
+/* a may be NULL */
+void orl_actor_free(orl_actor *a);
+
+/* y (n, S) = obs (n, S) normalised as the policy does it (identity without a normaliser); y may
+ * equal obs */
+void orl_actor_normalize(const orl_actor *a, const float *obs, int64_t n, float *y);
+
+/* actions act (B, A) of the live network on normalised obs (B, S), B <= max_batch; for the
+ * Gaussian heads a reparameterised sample with eps drawn from rng (NULL: eps = 0, the mean
+ * action c + s tanh(mean), resp. mean) and logp (B) its log-density (may be NULL; must be NULL
+ * for the deterministic head). obs must stay valid until orl_actor_backward. */
+void orl_actor_forward(orl_actor *a, const float *obs, int32_t batch, orl_rng *rng, float *act,
+                       float *logp);
+
+/* Gaussian heads: logp (B) of given actions act (B, A) under the live network on normalised obs
+ * (B, S) (the policy's density; tanh-Gaussian clips as heads.h does). A following backward
+ * takes dact NULL and dlogp. */
+void orl_actor_log_prob(orl_actor *a, const float *obs, int32_t batch, const float *act,
+                        float *logp);
+
+/* backward through the last forward (or log_prob): the network's parameter gradients
+ * accumulate dLoss/dparams for dact (B, A) = dLoss/dact and dlogp (B) = dLoss/dlogp (either may
+ * be NULL for zero; dact must be NULL after log_prob) */
+void orl_actor_backward(orl_actor *a, const float *dact, const float *dlogp);
+
+/* the target network's (cfg.target) deterministic action act (B, A) on normalised obs (B, S) */
+void orl_actor_target_forward(orl_actor *a, const float *obs, int32_t batch, float *act);
+
+/* clip (optional), Adam at lr (< 0: cfg.lr), zero the gradients; returns the gradient norm
+ * before clipping (NaN without clipping) */
+double orl_actor_step(orl_actor *a, float lr);
+
+/* target = (1 - tau) target + tau params (cfg.target) */
+void orl_actor_polyak(orl_actor *a, float tau);
+
+/* the live policy (owned by the actor; export a copy with orl_learner_copy_mlp_policy) */
+orl_policy *orl_actor_policy(orl_actor *a);
+
+/* the fit kit training the policy's network in place */
+orl_fit *orl_actor_kit(orl_actor *a);
+
+/* lists the actor's state (orl_fit_buffers under prefix: parameters, Adam, target) into out
+ * (capacity cap) after the n already there; returns the new count */
+int32_t orl_actor_buffers(orl_actor *a, const char *prefix, orl_buffer *out, int32_t cap,
+                          int32_t n);
+
+/* ---- entropy temperature: one Adam-trained scalar log alpha ----
+ * SAC's automatic tuning: loss = -log_alpha mean_b (logp_b + target_entropy) (logp detached),
+ * alpha = exp(log_alpha); target entropy -A by default. orl_temperature_step_grad steps any
+ * other loss of log_alpha (e.g. CQL's Lagrange multiplier alpha'). The struct holds its Adam
+ * moments inline and points at them: initialise it in place, do not copy it. */
+
+typedef struct orl_temperature {
+    float log_alpha;      /* the parameter */
+    float target_entropy; /* e.g. -A */
+    orl_adam adam;        /* over &log_alpha, moments in the array below */
+    float moments[32];    /* orl_adam_moment_floats(1) */
+} orl_temperature;
+
+/* log_alpha = log(init_alpha) (init_alpha > 0), Adam at lr with PyTorch's betas and eps.
+ * ORL_ERR_INPUT for init_alpha <= 0 or lr <= 0. */
+orl_status orl_temperature_init(orl_temperature *t, float init_alpha, float target_entropy,
+                                float lr);
+
+/* one Adam step on the loss above for logp (B) (the actor's log-densities of its own samples);
+ * returns the loss before the step */
+double orl_temperature_step(orl_temperature *t, const float *logp, int32_t batch);
+
+/* one Adam step on a caller's gradient dLoss/dlog_alpha */
+void orl_temperature_step_grad(orl_temperature *t, double grad);
+
+/* exp(log_alpha) */
+float orl_temperature_alpha(const orl_temperature *t);
+
+/* lists t's state under prefix ("<prefix>_log_alpha", "<prefix>_adam_m", "<prefix>_adam_v",
+ * "<prefix>_adam_t") into out (capacity cap) after the n already there; returns the new count */
+int32_t orl_temperature_buffers(orl_temperature *t, const char *prefix, orl_buffer *out,
+                                int32_t cap, int32_t n);
 
 #endif
