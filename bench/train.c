@@ -6,12 +6,19 @@
  *   pendulum   obs 3 -> 256 -> 256 -> 1, continuous, as Pendulum-v1
  *   cartpole   obs 4 -> 256 -> 256 -> 2 logits, discrete (categorical head), as CartPole-v1
  * Each case runs 3000 steps (3 AWR iterations) after a 200-step warm-up run; steps_per_s is
- * steps / wall time of the timed run. Output: one JSON object per line. */
+ * steps / wall time of the timed run. Output: one JSON object per line.
+ * cql (run_cql below): CORL's shape (case a: obs 17, act 6, batch 256, critics and actor 3x256,
+ * 10 sampled actions per state and source, twin critics) and a small one (pendulum: 64x64
+ * critics and actor, 10 samples), and discrete CQL at d3rlpy's 2x256 on the cartpole case;
+ * a short run (CQL_STEPS, after a 3-step warm-up), with the FLOPs one update needs (forward
+ * 2 per multiply-add; a backward with parameter gradients counted as 2 forwards, an input
+ * gradient alone as 1) and the rate they ran at. `bench_train cql` runs only these. */
 #include "orl/train.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #define STEPS    3000
@@ -93,7 +100,86 @@ fail:
     return 1;
 }
 
-int main(void) {
+#define CQL_STEPS_LARGE 20
+#define CQL_STEPS_SMALL 300
+
+/* FLOPs of one CQL update with the settings below (see the file comment) */
+static double cql_flops(const orl_dataset *ds, int32_t B, int32_t hidden, int32_t layers,
+                        int32_t n) {
+    int32_t S = ds->h.obs_dim, A = ds->h.act_dim;
+    orl_mlp_config c = {0}, a = {0};
+    int discrete = ds->h.action_kind == ORL_ACTION_KIND_DISCRETE;
+    c.n_layers = a.n_layers = layers + 1;
+    c.widths[0] = discrete ? S : S + A;
+    a.widths[0] = S;
+    for (int32_t l = 1; l <= layers; l++) c.widths[l] = a.widths[l] = hidden;
+    c.widths[layers + 1] = discrete ? ds->h.n_actions : 1;
+    a.widths[layers + 1] = 2 * A;
+    if (discrete) /* 1 Q-network: online and target at s', online at s with backward */
+        return 2.0 * orl_mlp_forward_flops(&c, B) + 3.0 * orl_mlp_forward_flops(&c, B);
+    int32_t rows = B * (1 + 3 * n), arows = B * (1 + 2 * n);
+    double critic = 3.0 * orl_mlp_forward_flops(&c, rows) + 3.0 * orl_mlp_forward_flops(&c, B);
+    double actor = orl_mlp_forward_flops(&a, arows) + 3.0 * orl_mlp_forward_flops(&a, B);
+    return 2.0 * critic + actor;
+}
+
+static int run_cql(const char *name, const orl_dataset *ds, const char *const *sets, int n_sets,
+                   int32_t hidden, int32_t layers, int64_t steps) {
+    orl_train_options opt;
+    orl_train_options_init(&opt);
+    opt.algo = "cql";
+    opt.batch = 256;
+    opt.seed = 1;
+    opt.val_fraction = 0.0;
+    opt.log_every = 0;
+    opt.sets = sets;
+    opt.n_sets = n_sets;
+    orl_policy *p = NULL;
+    opt.steps = 3;
+    if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
+    orl_policy_free(p);
+    opt.steps = steps;
+    double t0 = now();
+    if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
+    double dt = now() - t0;
+    orl_policy_free(p);
+    double flops = cql_flops(ds, 256, hidden, layers, 10);
+    printf("{\"bench\":\"train\",\"algo\":\"cql\",\"case\":\"%s\",\"obs\":%d,\"batch\":256,"
+           "\"hidden\":%d,\"layers\":%d,\"n_samples\":10,\"steps\":%lld,\"seconds\":%.3f,"
+           "\"steps_per_s\":%.2f,\"gflop_per_step\":%.3f,\"gflop_per_s\":%.1f}\n",
+           name, ds->h.obs_dim, hidden, layers, (long long)steps, dt, (double)steps / dt,
+           flops * 1e-9, flops * 1e-9 * (double)steps / dt);
+    fflush(stdout);
+    return 0;
+fail:
+    fprintf(stderr, "bench/train: cql %s: %s\n", name, orl_error_message());
+    return 1;
+}
+
+/* CQL at CORL's shape, at 64x64, and discrete CQL (d3rlpy's 2x256) */
+static int run_cql_cases(void) {
+    static const char *const large[] = {"hidden=256", "layers=3", "actor_hidden=256",
+                                        "actor_layers=3", "n_samples=10"};
+    static const char *const small[] = {"hidden=64", "layers=2", "actor_hidden=64",
+                                        "actor_layers=2", "n_samples=10"};
+    int bad = 0;
+    orl_dataset *ds = synthetic(17, 6, 0);
+    if (!ds) return 1;
+    bad |= run_cql("a", ds, large, 5, 256, 3, CQL_STEPS_LARGE);
+    orl_dataset_free(ds);
+    ds = synthetic(3, 1, 0);
+    if (!ds) return 1;
+    bad |= run_cql("pendulum", ds, small, 5, 64, 2, CQL_STEPS_SMALL);
+    orl_dataset_free(ds);
+    ds = synthetic(4, 2, 1);
+    if (!ds) return 1;
+    bad |= run_cql("cartpole", ds, NULL, 0, 256, 2, 3000);
+    orl_dataset_free(ds);
+    return bad;
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "cql") == 0) return run_cql_cases();
     struct {
         const char *name;
         int32_t S, A;
@@ -110,5 +196,5 @@ int main(void) {
         for (int k = 0; k < 2; k++) bad |= run(algos[k], cases[c].name, ds);
         orl_dataset_free(ds);
     }
-    return bad;
+    return bad | run_cql_cases();
 }
