@@ -5,14 +5,17 @@
  *   a          obs 17 -> 256 -> 256 -> 6, continuous (deterministic head), 100 episodes x 1000
  *   pendulum   obs 3 -> 256 -> 256 -> 1, continuous, as Pendulum-v1
  *   cartpole   obs 4 -> 256 -> 256 -> 2 logits, discrete (categorical head), as CartPole-v1
+ * and td3bc (twin critics over [s, a], the actor updated every 2nd step: steps_per_s counts
+ * critic updates, as CORL's iterations) on case a at CORL's shape (256 x 256) and at 64 x 64.
  * Each case runs 3000 steps (3 AWR iterations) after a 200-step warm-up run; steps_per_s is
- * steps / wall time of the timed run. Output: one JSON object per line.
+ * steps / wall time of the timed run. Usage: train [STEPS [ALGO]] (a shorter run, one
+ * learner). Output: one JSON object per line.
  * cql (run_cql below): CORL's shape (case a: obs 17, act 6, batch 256, critics and actor 3x256,
  * 10 sampled actions per state and source, twin critics) and a small one (pendulum: 64x64
  * critics and actor, 10 samples), and discrete CQL at d3rlpy's 2x256 on the cartpole case;
- * a short run (CQL_STEPS, after a 3-step warm-up), with the FLOPs one update needs (forward
- * 2 per multiply-add; a backward with parameter gradients counted as 2 forwards, an input
- * gradient alone as 1) and the rate they ran at. `bench_train cql` runs only these. */
+ * short runs of their own lengths (CQL_STEPS_*, after a 3-step warm-up), with the FLOPs one
+ * update needs (forward 2 per multiply-add; a backward with parameter gradients counted as 2
+ * forwards, an input gradient alone as 1) and the rate they ran at. ALGO cql runs only these. */
 #include "orl/train.h"
 
 #include <math.h>
@@ -22,6 +25,7 @@
 #include <time.h>
 
 #define STEPS    3000
+#define MAX_SETS 2
 #define EPISODES 100
 #define LENGTH   1000
 
@@ -73,10 +77,16 @@ static orl_dataset *synthetic(int32_t S, int32_t A, int discrete) {
     return ds;
 }
 
-static int run(const char *algo, const char *name, const orl_dataset *ds) {
+static int run(const char *algo, const char *name, const orl_dataset *ds, int32_t hidden,
+               int64_t steps) {
+    char hidden_set[32];
+    snprintf(hidden_set, sizeof hidden_set, "hidden=%d", (int)hidden);
+    const char *sets[MAX_SETS] = {hidden_set};
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = algo;
+    opt.sets = sets;
+    opt.n_sets = 1;
     opt.batch = 256;
     opt.seed = 1;
     opt.val_fraction = 0.0;
@@ -85,14 +95,15 @@ static int run(const char *algo, const char *name, const orl_dataset *ds) {
     opt.steps = 200;
     if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
     orl_policy_free(p);
-    opt.steps = STEPS;
+    opt.steps = steps;
     double t0 = now();
     if (orl_train(ds, &opt, &p, NULL) != ORL_OK) goto fail;
     double dt = now() - t0;
     orl_policy_free(p);
-    printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"obs\":%d,\"batch\":256,"
-           "\"steps\":%d,\"seconds\":%.3f,\"steps_per_s\":%.1f}\n",
-           algo, name, ds->h.obs_dim, STEPS, dt, STEPS / dt);
+    printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"obs\":%d,\"act\":%d,"
+           "\"hidden\":%d,\"batch\":256,\"steps\":%lld,\"seconds\":%.3f,\"steps_per_s\":%.1f}\n",
+           algo, name, ds->h.obs_dim, ds->h.act_dim, (int)hidden, (long long)steps, dt,
+           (double)steps / dt);
     fflush(stdout);
     return 0;
 fail:
@@ -179,22 +190,37 @@ static int run_cql_cases(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "cql") == 0) return run_cql_cases();
+    int64_t steps = argc > 1 ? atoll(argv[1]) : STEPS;
+    const char *only = argc > 2 ? argv[2] : NULL;
+    if (steps < 1) {
+        fprintf(stderr, "usage: train [STEPS [ALGO]]\n");
+        return 2;
+    }
     struct {
         const char *name;
         int32_t S, A;
         int discrete;
     } cases[] = {{"a", 17, 6, 0}, {"pendulum", 3, 1, 0}, {"cartpole", 4, 2, 1}};
-    const char *algos[] = {"bc", "awr"};
+    /* (algorithm, case, hidden width) */
+    struct {
+        const char *algo;
+        int c;
+        int32_t hidden;
+    } runs[] = {{"bc", 0, 256}, {"awr", 0, 256}, {"td3bc", 0, 256}, {"td3bc", 0, 64},
+                {"bc", 1, 256}, {"awr", 1, 256}, {"bc", 2, 256},    {"awr", 2, 256}};
     int bad = 0;
     for (int c = 0; c < 3; c++) {
-        orl_dataset *ds = synthetic(cases[c].S, cases[c].A, cases[c].discrete);
-        if (!ds) {
-            fprintf(stderr, "bench/train: %s\n", orl_error_message());
-            return 1;
+        orl_dataset *ds = NULL;
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+            if (runs[r].c != c || (only && strcmp(only, runs[r].algo) != 0)) continue;
+            if (!ds && !(ds = synthetic(cases[c].S, cases[c].A, cases[c].discrete))) {
+                fprintf(stderr, "bench/train: %s\n", orl_error_message());
+                return 1;
+            }
+            bad |= run(runs[r].algo, cases[c].name, ds, runs[r].hidden, steps);
         }
-        for (int k = 0; k < 2; k++) bad |= run(algos[k], cases[c].name, ds);
         orl_dataset_free(ds);
     }
-    return bad | run_cql_cases();
+    if (!only || strcmp(only, "cql") == 0) bad |= run_cql_cases();
+    return bad;
 }

@@ -395,6 +395,23 @@ double orl_loss_mse(float *dpred, const float *pred, const float *target, int64_
     return sum * inv_n;
 }
 
+double orl_loss_td3bc_actor(float *dpi, float *dq, const float *pi, const float *act,
+                            const float *q, int32_t batch, int32_t act_dim, double alpha,
+                            double *lambda, double *bc) {
+    double sum_q = 0.0, sum_abs = 0.0;
+    for (int32_t b = 0; b < batch; b++) {
+        sum_q += (double)q[b];
+        sum_abs += fabs((double)q[b]);
+    }
+    double mean_q = sum_q / batch, lam = alpha == 0.0 ? 0.0 : alpha / (sum_abs / batch);
+    double mse = orl_loss_mse(dpi, pi, act, (int64_t)batch * act_dim, 1.0f);
+    if (dq)
+        for (int32_t b = 0; b < batch; b++) dq[b] += (float)(-lam / batch);
+    if (lambda) *lambda = lam;
+    if (bc) *bc = mse;
+    return -lam * mean_q + mse;
+}
+
 double orl_loss_huber(float *dpred, const float *pred, const float *target, int64_t n, float delta,
                       float scale) {
     double sum = 0.0, inv_n = 1.0 / (double)n, d = (double)delta;
