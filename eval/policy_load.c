@@ -23,6 +23,7 @@ static const struct policy_type {
     {"mlp", mlp_ops},
     {"builtin", orl_behavior_ops},
     {"tabular", orl_tabular_policy_ops},
+    {"argmax_q", orl_policy_argmax_q_ops},
 };
 
 #define N_POLICY_TYPES ((int)(sizeof policy_types / sizeof policy_types[0]))

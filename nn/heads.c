@@ -430,6 +430,56 @@ double orl_loss_huber(float *dpred, const float *pred, const float *target, int6
     return sum * inv_n;
 }
 
+double orl_cql_discrete_penalty(float *dq, const float *q, const int32_t *act, int32_t batch,
+                                int32_t n, float scale) {
+    double sum = 0.0, inv_b = 1.0 / (double)batch;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *row = q + (size_t)b * (size_t)n;
+        double top = (double)row[0];
+        for (int32_t a = 1; a < n; a++)
+            if ((double)row[a] > top) top = (double)row[a];
+        double z = 0.0;
+        for (int32_t a = 0; a < n; a++) z += exp((double)row[a] - top);
+        double lse = top + log(z);
+        sum += lse - (double)row[act[b]];
+        if (!dq) continue;
+        float *drow = dq + (size_t)b * (size_t)n;
+        double g = (double)scale * inv_b;
+        for (int32_t a = 0; a < n; a++) {
+            double p = exp((double)row[a] - lse) - (a == act[b] ? 1.0 : 0.0);
+            drow[a] += (float)(g * p);
+        }
+    }
+    return sum * inv_b;
+}
+
+double orl_cql_sampled_penalty(float *dq_ood, float *dq_data, const float *q_ood,
+                               const float *log_density, const float *q_data, int32_t batch,
+                               int32_t m, float temperature, float scale) {
+    double sum = 0.0, inv_b = 1.0 / (double)batch, t = (double)temperature;
+    for (int32_t b = 0; b < batch; b++) {
+        const float *qr = q_ood + (size_t)b * (size_t)m;
+        const float *dr = log_density + (size_t)b * (size_t)m;
+        /* the logsumexp of (q - log density) / T with the row maximum subtracted */
+        double top = -INFINITY;
+        for (int32_t j = 0; j < m; j++) {
+            double x = ((double)qr[j] - (double)dr[j]) / t;
+            if (x > top) top = x;
+        }
+        double z = 0.0;
+        for (int32_t j = 0; j < m; j++) z += exp(((double)qr[j] - (double)dr[j]) / t - top);
+        double lse = top + log(z);
+        sum += t * lse - (double)q_data[b];
+        double g = (double)scale * inv_b;
+        if (dq_data) dq_data[b] += (float)-g;
+        if (!dq_ood) continue;
+        float *drow = dq_ood + (size_t)b * (size_t)m;
+        for (int32_t j = 0; j < m; j++)
+            drow[j] += (float)(g * exp(((double)qr[j] - (double)dr[j]) / t - lse));
+    }
+    return sum * inv_b;
+}
+
 double orl_loss_expectile(float *dpred, const float *pred, const float *target, int64_t n,
                           float tau, float scale) {
     double sum = 0.0, inv_n = 1.0 / (double)n;

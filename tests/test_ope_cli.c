@@ -709,21 +709,28 @@ Test(policy_open, gen_logs_a_tabular_policy_file) {
 Test(policy_open, every_verb_takes_every_policy_type, .timeout = 300) {
     fixture f;
     setup_fixture(&f, "everytype");
-    char mlp[1024], behav[1024], gen_out[1024], args[8192];
+    char mlp[1024], qpol[1024], behav[1024], gen_out[1024], args[8192];
     path_of(mlp, sizeof mlp, "everytype", "mlp.h5");
+    path_of(qpol, sizeof qpol, "everytype", "argmax_q.h5");
     path_of(behav, sizeof behav, "everytype", "builtin.h5");
     path_of(gen_out, sizeof gen_out, "everytype", "gen.h5");
     /* an MLP policy (BC, categorical head) and a saved builtin behaviour */
     snprintf(args, sizeof args, "train --algo bc --steps 20 --data '%s' -o '%s'", f.data, mlp);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    /* an argmax-Q policy (discrete CQL), declared softmax so that IS-type estimators score it */
+    snprintf(args, sizeof args,
+             "train --algo cql --steps 20 --set hidden=16 --set policy_mode=softmax --data '%s' "
+             "-o '%s'",
+             f.data, qpol);
     cr_assert_eq(run_orl(args, f.out, f.err), 0);
     orl_policy *b = NULL;
     cr_assert_eq(orl_policy_open("builtin:" GW "/medium", &b), ORL_OK);
     cr_assert_eq(orl_policy_save(b, behav), ORL_OK, "%s", orl_error_message());
     orl_policy_free(b);
 
-    const char *names[4] = {f.p1, mlp, behav, "builtin:" GW "/medium"};
-    const char *types[4] = {"tabular", "mlp", "builtin", "builtin"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[5] = {f.p1, mlp, behav, "builtin:" GW "/medium", qpol};
+    const char *types[5] = {"tabular", "mlp", "builtin", "builtin", "argmax_q"};
+    for (int i = 0; i < 5; i++) {
         orl_policy *p = NULL;
         cr_assert_eq(orl_policy_open(names[i], &p), ORL_OK, "%s: %s", names[i],
                      orl_error_message());
@@ -781,9 +788,10 @@ Test(policy_open, unknown_type_names_file_and_type) {
         cr_assert(strstr(err, path) && strstr(err, "unknown type 'bcq'"), "orl %s: %s", args, err);
         free(err);
     }
-    cr_assert_eq(orl_policy_type_count(), 3);
+    cr_assert_eq(orl_policy_type_count(), 4);
     cr_assert_str_eq(orl_policy_type_name(2), "tabular");
-    cr_assert_null(orl_policy_type_name(3));
+    cr_assert_str_eq(orl_policy_type_name(3), "argmax_q");
+    cr_assert_null(orl_policy_type_name(4));
 }
 
 /* ---- orl_ope_run ---- */

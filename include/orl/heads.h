@@ -167,6 +167,27 @@ double orl_loss_expectile(float *dpred, const float *pred, const float *target, 
 double orl_loss_weighted_nll(float *dlogp, const float *logp, const float *weight, int64_t batch,
                              float scale);
 
+/* ---- CQL's conservative penalties (Kumar et al. 2020) ----
+ * Each returns the penalty's mean over the B states (double) and adds scale * its gradient into
+ * the given gradient buffers (NULL: not wanted). */
+
+/* discrete (d3rlpy DiscreteCQL): mean over b of logsumexp_a q[b, a] - q[b, act[b]] for q (B, n)
+ * and data actions act (B) in [0, n); dq (B, n) += scale / B * (softmax(q[b]) - onehot(act[b])) */
+double orl_cql_discrete_penalty(float *dq, const float *q, const int32_t *act, int32_t batch,
+                                int32_t n, float scale);
+
+/* continuous, importance-sampled (CORL cql.py, cql_importance_sample): with M sampled actions
+ * per state, their values q_ood (B, M) and the log-densities they were drawn with log_density
+ * (B, M) (uniform: -sum_j log(hi_j - lo_j); the policy's: its logp, detached),
+ *   ood[b] = T logsumexp_j ((q_ood[b, j] - log_density[b, j]) / T),  penalty = mean_b (ood[b] -
+ *   q_data[b]),
+ * q_data (B) the values of the data actions, T > 0 the temperature (CORL: 1).
+ * dq_ood (B, M) += scale / B * softmax_j((q_ood[b, .] - log_density[b, .]) / T);
+ * dq_data (B) += -scale / B. */
+double orl_cql_sampled_penalty(float *dq_ood, float *dq_data, const float *q_ood,
+                               const float *log_density, const float *q_data, int32_t batch,
+                               int32_t m, float temperature, float scale);
+
 /* ---- VAE (BCQ's generative model of the behaviour policy) ----
  * encoder MLP on [s, a] (S + A) -> [mu | log_sigma] (2Z), log_sigma clamped hard to [-4, 15]
  * (gradient zero outside, as torch.clamp); z = mu + exp(log_sigma) eps, eps ~ N(0, 1);

@@ -179,6 +179,60 @@ const orl_policy_mlp_spec *orl_policy_mlp_get_spec(const orl_policy *p);
 /* the MLP implementation, for loaders */
 extern const orl_policy_ops orl_policy_mlp_ops;
 
+/* ---- the argmax-Q policy (policy_type "argmax_q") ----
+ * A discrete policy over a Q-network: observation normaliser + orl_mlp with one output per
+ * action (Q(s, .), widths[L] = n_actions). It acts greedily (the argmax, ties to the lowest
+ * index) in ORL_POLICY_MODE_MEAN, and in ORL_POLICY_MODE_SAMPLE draws from its declared mode,
+ * whose log-probabilities are exact (computed in double from the float32 Q-values):
+ *   greedy:   pi(a|s) = 1 for the argmax, 0 otherwise (logp 0 / -inf); sampling is the argmax
+ *             and leaves rng alone
+ *   epsilon:  1 - eps + eps / n for the argmax, eps / n for the others (one uniform draw a row:
+ *             u < eps picks action floor(u / eps * n), else the argmax)
+ *   softmax:  softmax(Q / T) with temperature T > 0 (one uniform draw a row, inverse CDF)
+ * File keys beside the common ones: those of the MLP policy (head "categorical", mlp_*, obs_*,
+ * params: the Q-network, read and checked by the MLP loader) and argmax_q_mode (text "greedy" |
+ * "epsilon" | "softmax"), argmax_q_epsilon (float32 (1), in [0, 1]), argmax_q_temperature
+ * (float32 (1), > 0). Made by value-based discrete learners (CQL); registered in the one table
+ * of eval/policy_load.c. */
+
+typedef enum orl_argmax_q_mode {
+    ORL_ARGMAX_Q_MODE_GREEDY = 0,
+    ORL_ARGMAX_Q_MODE_EPSILON,
+    ORL_ARGMAX_Q_MODE_SOFTMAX,
+    ORL_ARGMAX_Q_MODE_COUNT
+} orl_argmax_q_mode;
+
+typedef struct orl_policy_argmax_q_spec {
+    orl_policy_info info;   /* discrete: act_dim 1, n_actions >= 2 */
+    orl_mlp_config mlp;     /* widths[0] = S, widths[L] = n_actions */
+    orl_argmax_q_mode mode; /* how it samples and scores actions */
+    float epsilon;          /* epsilon mode: in [0, 1] */
+    float temperature;      /* softmax mode: > 0 */
+} orl_policy_argmax_q_spec;
+
+/* "greedy", "epsilon", "softmax" (NULL when out of range) */
+const char *orl_argmax_q_mode_name(orl_argmax_q_mode mode);
+
+/* builds an argmax-Q policy. obs_norm (dim S) may be NULL (identity); params (P floats, laid
+ * out as orl_mlp) are copied, or initialised from rng when NULL. ORL_ERR_INPUT naming the
+ * field (a continuous info, a width that does not match, epsilon outside [0, 1], temperature
+ * <= 0), ORL_ERR_NOMEM. Free with orl_policy_free. */
+orl_status orl_policy_argmax_q_create(const orl_policy_argmax_q_spec *spec,
+                                      const orl_normalizer *obs_norm, const float *params,
+                                      orl_rng *rng, orl_policy **out);
+
+/* views of an argmax-Q policy's Q-network and normaliser (NULL for other policies), owned by
+ * the policy; they may be overwritten while no thread is acting */
+orl_mlp *orl_policy_argmax_q_network(orl_policy *p);
+orl_normalizer *orl_policy_argmax_q_normalizer(orl_policy *p);
+
+/* the mode, epsilon and temperature of an argmax-Q policy (0 when p is not one) */
+int orl_policy_argmax_q_get(const orl_policy *p, orl_argmax_q_mode *mode, float *epsilon,
+                            float *temperature);
+
+/* the implementation, for orl_policy_load_with */
+const orl_policy_ops *orl_policy_argmax_q_ops(void);
+
 /* ---- policy files ---- */
 
 /* Saving and loading call HDF5, which (as built by Debian) is not thread-safe: call them from

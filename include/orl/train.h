@@ -225,6 +225,7 @@ extern const orl_learner_ops orl_learner_fbc;
 extern const orl_learner_ops orl_learner_awr;
 extern const orl_learner_ops orl_learner_td3bc;
 extern const orl_learner_ops orl_learner_iql;
+extern const orl_learner_ops orl_learner_cql;
 
 /* IQL's advantage weights (algorithms/iql.c): w (B) = min(exp(beta (q - v)), max_weight) in
  * double, rounded to float; returns the mean advantage mean(q - v) and sets *weight_mean to
