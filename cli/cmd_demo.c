@@ -12,6 +12,7 @@
 #include "orl/train.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -89,7 +90,7 @@ static void print_references(void) {
 
 /* ---- learned policies and their off-policy evaluation ---- */
 
-#define DEMO_TRAIN_STEPS   1500
+#define DEMO_TRAIN_STEPS   3000
 #define DEMO_EVAL_EPISODES 20
 #define DEMO_GAMMA         0.99
 #define DEMO_FQE_STEPS     6000
@@ -127,94 +128,99 @@ static orl_status discounted_value(const orl_policy *p, int64_t episodes, uint64
     return st;
 }
 
-/* trains bc, fbc and awr briefly on the medium-replay data, saves them into dir, evaluates
- * each in the environment and prints OPE estimates (WIS, WPDIS with the logged probabilities;
- * FQE and WDR with a short FQE budget) next to the true discounted value and score */
+/* trains bc, fbc, awr and iql briefly on the medium-replay data, saves them into dir,
+ * evaluates each in the environment, and scores all of them with one orl_ope_run (WIS, WPDIS
+ * with the logged probabilities; FQE and WDR with a short FQE budget) next to the true
+ * discounted value and score */
+#define DEMO_N_ALGOS 4
 static int learned_policies(const char *dir) {
     char data[4096];
     snprintf(data, sizeof data, "%s/pendulum-medium-replay.h5", dir);
     orl_dataset *ds = NULL;
     orl_status st = orl_dataset_read(data, NULL, NULL, &ds);
     if (st) return cli_fail("demo", st);
-    printf("\nlearned policies on %s (%lld steps; %d gradient steps each, Gaussian head,\n"
-           "64x2), true values from %d episodes, OPE at gamma %.2f (FQE %d steps):\n",
+    printf("\nlearned policies on %s (%lld steps; %d gradient steps each, 64x2 networks,\n"
+           "Gaussian heads, IQL's tanh-Gaussian), true values from %d episodes, OPE at gamma %.2f\n"
+           "(FQE %d steps):\n",
            data, (long long)ds->n_steps, DEMO_TRAIN_STEPS, DEMO_EVAL_EPISODES, DEMO_GAMMA,
            DEMO_FQE_STEPS);
-    printf("  %-6s %9s %6s %11s | %9s %9s %9s %9s %6s\n", "policy", "return", "score", "true value",
-           "wis", "wpdis", "fqe", "wdr", "ESS");
-    const char *algos[3] = {"bc", "fbc", "awr"};
-    const char *sets[3] = {"head=gaussian", "hidden=64", NULL};
+    const char *algos[DEMO_N_ALGOS] = {"bc", "fbc", "awr", "iql"};
+    orl_policy *policies[DEMO_N_ALGOS] = {NULL};
+    char paths[DEMO_N_ALGOS][4200];
+    const char *names[DEMO_N_ALGOS];
+    double truth[DEMO_N_ALGOS], ret[DEMO_N_ALGOS];
+    orl_report *report = calloc(1, sizeof *report);
     int code = CLI_EXIT_OK;
-    for (int i = 0; i < 3 && code == CLI_EXIT_OK; i++) {
+    if (!report) st = orl_error_set(ORL_ERR_NOMEM, "demo: out of memory");
+    for (int i = 0; i < DEMO_N_ALGOS && st == ORL_OK; i++) {
+        const char *sets[3] = {"hidden=64", "head=gaussian", NULL};
+        int n_sets = strcmp(algos[i], "iql") == 0 ? 1 : 2; /* IQL keeps its tanh-Gaussian head */
+        if (strcmp(algos[i], "awr") == 0) sets[n_sets++] = "value_steps=50";
         orl_train_options topt;
         orl_train_options_init(&topt);
         topt.algo = algos[i];
-        sets[2] = strcmp(algos[i], "awr") == 0 ? "value_steps=50" : NULL;
         topt.sets = sets;
-        topt.n_sets = sets[2] ? 3 : 2;
+        topt.n_sets = n_sets;
         topt.steps = DEMO_TRAIN_STEPS;
         topt.seed = DEMO_SEED;
         topt.data_path = data;
-        orl_policy *p = NULL;
-        orl_ope_ratios *r = NULL;
-        orl_fqe_result fqe;
-        memset(&fqe, 0, sizeof fqe);
-        orl_dr_estimate dr;
-        memset(&dr, 0, sizeof dr);
-        char path[4200];
-        snprintf(path, sizeof path, "%s/policy-%s.h5", dir, algos[i]);
+        snprintf(paths[i], sizeof paths[i], "%s/policy-%s.h5", dir, algos[i]);
+        names[i] = paths[i];
         orl_rollout_summary sum;
-        double truth = NAN;
-        orl_ope_estimate wis, wpdis;
-        st = orl_train(ds, &topt, &p, NULL);
-        if (st == ORL_OK) st = orl_policy_save(p, path);
+        st = orl_train(ds, &topt, &policies[i], NULL);
+        if (st == ORL_OK) st = orl_policy_save(policies[i], paths[i]);
         if (st == ORL_OK)
-            st = orl_eval(p, DEMO_ENV, DEMO_EVAL_EPISODES, DEMO_SEED + 1000, ORL_POLICY_MODE_SAMPLE,
-                          &sum, NULL);
-        if (st == ORL_OK) st = discounted_value(p, DEMO_EVAL_EPISODES, DEMO_SEED + 1000, &truth);
-        /* the estimators */
-        orl_ope_options oo;
-        orl_ope_options_init(&oo);
-        oo.gamma = DEMO_GAMMA;
-        if (st == ORL_OK) st = orl_ope_ratios_compute(ds, p, NULL, &r);
-        if (st == ORL_OK) st = orl_ope_estimate_compute(r, ORL_OPE_ESTIMATOR_WIS, &oo, &wis);
-        if (st == ORL_OK) st = orl_ope_estimate_compute(r, ORL_OPE_ESTIMATOR_WPDIS, &oo, &wpdis);
-        orl_fqe_config fc = orl_fqe_config_defaults();
-        fc.gamma = DEMO_GAMMA;
-        fc.hidden = 64;
-        fc.steps = DEMO_FQE_STEPS;
-        fc.batch = 64;
-        fc.lr = 1e-3f;
-        fc.target_update = ORL_FQE_TARGET_HARD;
-        fc.target_period = 50;
-        fc.n_action_samples = 5;
-        fc.seed = DEMO_SEED;
-        if (st == ORL_OK) st = orl_fqe_fit(ds, p, &fc, NULL, &fqe);
-        orl_dr_options dopt;
-        orl_dr_options_init(&dopt);
-        dopt.gamma = DEMO_GAMMA;
+            st = orl_eval(policies[i], DEMO_ENV, DEMO_EVAL_EPISODES, DEMO_SEED + 1000,
+                          ORL_POLICY_MODE_SAMPLE, &sum, NULL);
         if (st == ORL_OK)
-            st = orl_dr_compute_from(r->log_ratio, r->rew, fqe.q, fqe.v, r->ep_off, r->n_episodes,
-                                     &dopt, &dr);
-        if (st)
-            code = cli_fail("demo", st);
-        else
-            printf("  %-6s %9.1f %6.1f %11.1f | %9.1f %9.1f %9.1f %9.1f %6.1f\n", algos[i],
-                   sum.return_mean, orl_normalized_score(DEMO_ENV, sum.return_mean), truth,
-                   wis.value, wpdis.value, fqe.value, dr.wdr, wis.ess);
-        orl_dr_estimate_free(&dr);
-        orl_fqe_result_free(&fqe);
-        orl_ope_ratios_free(r);
-        orl_policy_free(p);
+            st = discounted_value(policies[i], DEMO_EVAL_EPISODES, DEMO_SEED + 1000, &truth[i]);
+        ret[i] = sum.return_mean;
     }
-    int64_t n_episodes = ds->n_episodes;
-    orl_dataset_free(ds);
-    if (code == CLI_EXIT_OK)
+    /* the estimators: one library call for every policy */
+    orl_fqe_config fc = orl_fqe_config_defaults();
+    fc.hidden = 64;
+    fc.steps = DEMO_FQE_STEPS;
+    fc.batch = 64;
+    fc.lr = 1e-3f;
+    fc.target_update = ORL_FQE_TARGET_HARD;
+    fc.target_period = 50;
+    fc.n_action_samples = 5;
+    orl_ope_environment env;
+    orl_eval_ope_environment(DEMO_ENV, &env);
+    orl_ope_run_options oo;
+    orl_ope_run_options_init(&oo);
+    if (st == ORL_OK) st = orl_ope_run_estimators_parse("wis,wpdis,fqe,wdr", 0, &oo);
+    oo.gamma = DEMO_GAMMA;
+    oo.bootstrap = 0;
+    oo.seed = DEMO_SEED;
+    oo.fqe = &fc;
+    oo.environment = &env;
+    if (st == ORL_OK) {
+        orl_report_init(report);
+        st = orl_ope_run(ds, data, (const orl_policy *const *)policies, names, DEMO_N_ALGOS, &oo,
+                         NULL, report);
+    }
+    if (st) {
+        code = cli_fail("demo", st);
+    } else {
+        printf("  %-6s %9s %6s %11s | %9s %9s %9s %9s %6s\n", "policy", "return", "score",
+               "true value", "wis", "wpdis", "fqe", "wdr", "ESS");
+        for (int i = 0; i < DEMO_N_ALGOS; i++) {
+            const orl_report_policy *rp = &report->policies[i];
+            printf("  %-6s %9.1f %6.1f %11.1f | %9.1f %9.1f %9.1f %9.1f %6.1f\n", algos[i], ret[i],
+                   orl_normalized_score(DEMO_ENV, ret[i]), truth[i], rp->rows[0].estimate,
+                   rp->rows[1].estimate, rp->rows[2].estimate, rp->rows[3].estimate,
+                   rp->rows[0].ess);
+        }
         printf("  (return and score: undiscounted, as orl eval reports them; true value: the\n"
                "   discounted return the estimators target; ESS of the WIS weights out of %lld "
                "episodes)\n"
-               "next: orl ope %s/policy-bc.h5 --data %s --estimators wis,wpdis,fqe,wdr\n",
-               (long long)n_episodes, dir, data);
+               "next: orl ope %s/policy-iql.h5 --data %s --estimators wis,wpdis,fqe,wdr\n",
+               (long long)ds->n_episodes, dir, data);
+    }
+    for (int i = 0; i < DEMO_N_ALGOS; i++) orl_policy_free(policies[i]);
+    free(report);
+    orl_dataset_free(ds);
     return code;
 }
 
