@@ -9,10 +9,12 @@
  *               medium-replay (100).
  * Learners: every one in the registry (orl_learner_get) that accepts the dataset's action kind
  * (a learner that refuses it with ORL_ERR_INPUT at creation is skipped and reported).
- * Sizes are chosen once per task family, never per learner: every learner gets the same
- * FAMILY_SETS overrides of the keys its table has (hidden width 256 and 2 layers by default;
- * --hidden changes it for all).
- * Each run: --steps gradient steps (default 20000 continuous, 10000 discrete), batch 256, no
+ * Sizes are chosen once for these classic-control tasks, never per learner: every learner gets
+ * the same overrides of the keys its table has: hidden width H (--hidden, default 64) and 2
+ * hidden layers for every network (actor_hidden/actor_layers too), and 4 sampled actions per
+ * state and source for CQL's penalty (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP
+ * an update). Everything else is each learner's reference default.
+ * Each run: --steps gradient steps (default 10000 continuous, 20000 discrete), batch 256, no
  * validation split; then 20 evaluation episodes (seed 1000 + training seed). Continuous
  * policies are evaluated in mean mode; discrete ones by sampling (argmax saturates CartPole at
  * 500 for every learner; a greedy argmax-Q policy samples its declared distribution, which is
@@ -39,11 +41,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_SEEDS     16
-#define MAX_ALGOS     16
-#define EVAL_EPISODES 20
-#define BOOTSTRAP     10000
-#define DIR           "bench-quality"
+#define MAX_SEEDS      16
+#define MAX_ALGOS      16
+#define EVAL_EPISODES  20
+#define BOOTSTRAP      10000
+#define DIR            "bench-quality"
+#define FAMILY_SAMPLES "4" /* CQL's sampled actions per state and source (CORL: 10) */
 
 typedef struct dataset_def {
     const char *env, *behavior;
@@ -141,12 +144,19 @@ static int has_hparam(const orl_learner_ops *ops, const char *key) {
 static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, int a, int seed,
                       const orl_dataset *ds) {
     result r = {d, a, seed, 0, NAN, NAN, NAN};
-    char hidden[32];
+    /* the family's sizes, for every learner whose table has the key */
+    char hidden[32], actor_hidden[40];
     snprintf(hidden, sizeof hidden, "hidden=%d", cfg->hidden);
-    const char *family_sets[2];
+    snprintf(actor_hidden, sizeof actor_hidden, "actor_hidden=%d", cfg->hidden);
+    const char *family[][2] = {{"hidden", hidden},
+                               {"layers", "layers=2"},
+                               {"actor_hidden", actor_hidden},
+                               {"actor_layers", "actor_layers=2"},
+                               {"n_samples", "n_samples=" FAMILY_SAMPLES}};
+    const char *family_sets[5];
     int n_sets = 0;
-    if (has_hparam(ops, "hidden")) family_sets[n_sets++] = hidden;
-    if (has_hparam(ops, "layers")) family_sets[n_sets++] = "layers=2";
+    for (size_t k = 0; k < sizeof family / sizeof family[0]; k++)
+        if (has_hparam(ops, family[k][0])) family_sets[n_sets++] = family[k][1];
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;
@@ -310,7 +320,7 @@ static const char *verdict(double x) {
 }
 
 int main(int argc, char **argv) {
-    settings cfg = {20000, 10000, 5, 1, 256, NULL, NULL};
+    settings cfg = {10000, 20000, 5, 1, 64, NULL, NULL};
     if (parse_args(argc, argv, &cfg)) return 2;
     mkdir(DIR, 0755);
     const orl_learner_ops *algos[MAX_ALGOS];

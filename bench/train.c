@@ -168,14 +168,19 @@ static int has_hparam(const orl_learner_ops *ops, const char *key) {
 
 static orl_status train_steps(const orl_learner_ops *ops, const bench_case *c,
                               const orl_dataset *ds, int64_t steps) {
-    char hidden[32];
+    /* the case's width for every network of the learner (its critics' and its actor's) */
+    char hidden[32], actor_hidden[40];
     snprintf(hidden, sizeof hidden, "hidden=%d", c->hidden);
-    const char *sets[1] = {hidden};
+    snprintf(actor_hidden, sizeof actor_hidden, "actor_hidden=%d", c->hidden);
+    const char *sets[2];
+    int n_sets = 0;
+    if (c->hidden > 0 && has_hparam(ops, "hidden")) sets[n_sets++] = hidden;
+    if (c->hidden > 0 && has_hparam(ops, "actor_hidden")) sets[n_sets++] = actor_hidden;
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;
     opt.sets = sets;
-    opt.n_sets = c->hidden > 0 && has_hparam(ops, "hidden") ? 1 : 0;
+    opt.n_sets = n_sets;
     opt.batch = 256;
     opt.seed = 1;
     opt.val_fraction = 0.0;
