@@ -5,7 +5,8 @@
  *
  * Cases (batch 256, seed 1, no validation split, no logging):
  *   corl      obs 17, act 6, continuous, the learners' default widths (256; CQL's critics 3x256
- *             with 10 sampled actions: CORL's shapes, as ../shared/reference's PyTorch loops)
+ *             with 10 sampled actions: CORL's shapes, as the PyTorch reference loops of
+ *             bench/vs-torch.sh)
  *   small     obs 17, act 6, continuous, hidden=64 for every learner (classic-control sizes)
  *   cartpole  obs 4, 2 actions, discrete, the default widths
  * A learner that refuses a case's action kind at creation is skipped.
