@@ -19,11 +19,7 @@
 #define SCRATCH_DIR ORL_BINARY_DIR "/tmp-behavior"
 #define PI          3.14159265358979323846
 
-/* LeakSanitizer: libhdf5 keeps a few allocations of its own (see test_policy.c) */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libhdf5\n";
-}
+#include "tests/lsan_hdf5.h"
 
 static const char *const env_ids[] = {
     "CartPole-v1",

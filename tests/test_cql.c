@@ -20,20 +20,9 @@
 
 #define SCRATCH_DIR ORL_BINARY_DIR "/tmp-cql"
 
-/* LeakSanitizer: see test_policy.c (libhdf5's own allocations) */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libhdf5\n";
-}
+#include "tests/lsan_hdf5.h"
 
-static const char *scratch(const char *name) {
-    static char paths[8][4096];
-    static int next;
-    mkdir(SCRATCH_DIR, 0755);
-    char *p = paths[next++ % 8];
-    snprintf(p, 4096, "%s/%s", SCRATCH_DIR, name);
-    return p;
-}
+#include "tests/scratch.h"
 
 /* ---- the penalties against finite differences ---- */
 

@@ -22,11 +22,7 @@
 #define SCRATCH_DIR ORL_BINARY_DIR "/tmp-eval"
 #define ORL_PROGRAM ORL_BINARY_DIR "/orl"
 
-/* LeakSanitizer: libhdf5 1.10 keeps a few allocations of its own (see test_policy.c) */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libhdf5\n";
-}
+#include "tests/lsan_hdf5.h"
 
 /* ---- helpers ---- */
 

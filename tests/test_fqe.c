@@ -29,11 +29,7 @@
 #define P2_PATH ORL_FIXTURES_DIR "/ris-gridworld/p2.txt"
 #define SCRATCH ORL_BINARY_DIR "/tmp-fqe"
 
-/* LeakSanitizer: libhdf5 1.10 keeps a few allocations of its own (see test_policy.c) */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libhdf5\n";
-}
+#include "tests/lsan_hdf5.h"
 
 /* ---- helpers ---- */
 

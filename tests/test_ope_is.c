@@ -27,11 +27,7 @@
 #define P1     ORL_FIXTURES_DIR "/ris-gridworld/p1.txt"
 #define P2     ORL_FIXTURES_DIR "/ris-gridworld/p2.txt"
 
-/* LeakSanitizer: libhdf5 keeps a few allocations of its own (see test_policy.c) */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libhdf5\n";
-}
+#include "tests/lsan_hdf5.h"
 
 /* ---- GridWorld sampling straight from the model ---- */
 

@@ -22,15 +22,7 @@
 #define BATCH       32
 #define PI          3.14159265358979323846
 
-/* LeakSanitizer (the -DORL_SANITIZE=ON build): libhdf5 1.10 leaks a few object-header
- * structures inside H5Dopen2 when a corrupt header fails its checksum (H5O_protect's error
- * path), which corrupted_bytes_never_crash provokes on purpose. Those allocations are HDF5's
- * own; leaks of ours do not pass through libhdf5, and HDF5 handles left open are caught by the
- * H5Fget_obj_count assertion instead. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libhdf5\n";
-}
+#include "tests/lsan_hdf5.h"
 
 /* ---- helpers ---- */
 

@@ -18,20 +18,9 @@
 
 #define SCRATCH_DIR ORL_BINARY_DIR "/tmp-td3bc"
 
-/* LeakSanitizer: see test_policy.c (libhdf5's own allocations) */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libhdf5\n";
-}
+#include "tests/lsan_hdf5.h"
 
-static const char *scratch(const char *name) {
-    static char paths[8][4096];
-    static int next;
-    mkdir(SCRATCH_DIR, 0755);
-    char *p = paths[next++ % 8];
-    snprintf(p, 4096, "%s/%s", SCRATCH_DIR, name);
-    return p;
-}
+#include "tests/scratch.h"
 
 /* E episodes of length T, S = 3, A = 2 in [-1, 1]: obs uniform, next_obs the next row's obs,
  * actions a noisy linear function of obs, reward -(a_0 - 0.5)^2 (so the critic has something
