@@ -14,6 +14,10 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
 for t in 1 2; do
+  # PyTorch's set_num_threads does not bound the OpenBLAS it calls for sgemm (Debian's torch
+  # links libblas.so.3 -> OpenBLAS, which otherwise starts one thread per core): pin both
+  # thread pools to T for every program, or "1 thread" PyTorch runs its GEMMs on 2 cores.
+  export OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t
   "$top/build/bench/train" --threads "$t" --cases corl,small --steps "$steps" | tee -a "$out"
   for algo in mlp td3bc cql bcq; do
     for h in 256 64; do
