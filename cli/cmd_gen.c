@@ -1,6 +1,7 @@
 /* orl gen --env ID --behavior B [--episodes N | --steps N] [--seed S] -o OUT: generates a
- * dataset by running builtin behaviours (or a policy file) in an environment, logging every
- * transition with its exact behaviour log-probability. */
+ * dataset by running builtin behaviours (or a policy file, or the behaviour found by behaviour
+ * policy search) in an environment, logging every transition with its exact behaviour
+ * log-probability. */
 #include "cli/cli.h"
 #include "orl/eval.h"
 
@@ -20,6 +21,16 @@ static void usage(FILE *f) {
             "  builtin:ENV/LEVEL          LEVEL random, medium, expert or noise=X\n"
             "  POLICY.h5                  a policy file with log-probabilities (a deterministic\n"
             "                             policy is refused: off-policy evaluation needs them)\n"
+            "  search:POLICY              behaviour policy search (Hanna et al. 2017) for the\n"
+            "                             discrete evaluation policy POLICY (file or builtin):\n"
+            "                             a tilt of POLICY adapted by Adam on the variance of\n"
+            "                             the importance-sampling estimate of its value, then\n"
+            "                             the data is collected with it (ordinary IS on that data\n"
+            "                             is unbiased for POLICY's value, with less variance than\n"
+            "                             running POLICY itself). Options:\n"
+            "                             --search-iterations N (100), --search-episodes N per\n"
+            "                             iteration (20), --search-lr X (0.01); the search's own\n"
+            "                             episodes are extra and seeded apart from the data's\n"
             "Default: %d episodes; --steps N writes exactly N steps (whole episodes, each stage\n"
             "until its share is reached; the last episode is cut and marked timeout). Every\n"
             "episode is seeded from S (default 0) and its index: the same command gives the\n"
@@ -30,6 +41,9 @@ static void usage(FILE *f) {
 int cmd_gen(int argc, char **argv) {
     orl_gen_options opt;
     memset(&opt, 0, sizeof opt);
+    orl_bps_options search;
+    orl_bps_options_init(&search);
+    opt.search = &search;
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -52,6 +66,22 @@ int cmd_gen(int argc, char **argv) {
             if (cli_parse_int("gen", argv[i], argv[i + 1], 0, INT64_MAX, &seed))
                 return CLI_EXIT_BAD_INPUT;
             opt.seed = (uint64_t)seed;
+            i++;
+        } else if (strcmp(argv[i], "--search-iterations") == 0 && i + 1 < argc) {
+            int64_t v;
+            if (cli_parse_int("gen", argv[i], argv[i + 1], 0, 1000000, &v))
+                return CLI_EXIT_BAD_INPUT;
+            search.iterations = (int32_t)v;
+            i++;
+        } else if (strcmp(argv[i], "--search-episodes") == 0 && i + 1 < argc) {
+            int64_t v;
+            if (cli_parse_int("gen", argv[i], argv[i + 1], 1, 1000000, &v))
+                return CLI_EXIT_BAD_INPUT;
+            search.episodes = (int32_t)v;
+            i++;
+        } else if (strcmp(argv[i], "--search-lr") == 0 && i + 1 < argc) {
+            if (cli_parse_double("gen", argv[i], argv[i + 1], 0.0, 1e6, &search.lr))
+                return CLI_EXIT_BAD_INPUT;
             i++;
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
@@ -88,5 +118,10 @@ int cmd_gen(int argc, char **argv) {
            (long long)rep.n_steps, (long long)rep.n_episodes, rep.return_mean, rep.return_stderr,
            opt.seed);
     printf("  behaviour %s\n", rep.behavior);
+    if (rep.searched)
+        printf("  search: %d iterations, %lld episodes (%lld steps, not in the data); sample "
+               "variance of IS over a batch of %lld episodes: %.4g on-policy, %.4g searched\n",
+               rep.search.iterations, (long long)rep.search.episodes, (long long)rep.search.steps,
+               (long long)rep.search.last.episodes, rep.search.first.is_var, rep.search.last.is_var);
     return CLI_EXIT_OK;
 }

@@ -7,7 +7,8 @@
  *                            ORL_GEN_MEDIUM_REPLAY_STAGES equal shares (the schedule goes
  *                            into the header's behavior)
  *   medium-expert            the first half of the episodes medium, the second half expert
- * or any builtin:ENV/LEVEL, or a policy file with log-probabilities. Episode indices run on
+ * or any builtin:ENV/LEVEL, a policy file with log-probabilities, or search:POLICY (the
+ * behaviour found by behaviour policy search for POLICY, bps.h). Episode indices run on
  * across stages, so every episode has its own seeds. Nothing is printed here. */
 #include "orl/behavior.h"
 #include "orl/eval.h"
@@ -23,6 +24,7 @@
 typedef struct stage {
     char name[160]; /* builtin behaviour name, or the policy file path */
     int from_file;
+    int search; /* name is the evaluation policy of a behaviour policy search */
     int64_t episodes; /* episode mode: episodes of this stage */
     int64_t steps;    /* step mode: steps of this stage */
 } stage;
@@ -99,6 +101,18 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
         }
         units(u0, sizeof u0, &pl->stages[0]);
         snprintf(pl->behavior + at, sizeof pl->behavior - at, " ~%s each", u0);
+    } else if (strncmp(b, "search:", 7) == 0) {
+        pl->n = 1;
+        stage *s = &pl->stages[0];
+        s->search = 1;
+        if (strlen(b + 7) >= sizeof s->name) ORL_FAIL(ORL_ERR_INPUT, "policy name too long: %s", b);
+        snprintf(s->name, sizeof s->name, "%s", b + 7);
+        set_shares(pl, episodes, opt->steps);
+        orl_bps_options bo;
+        orl_bps_options_init(&bo);
+        if (opt->search) bo = *opt->search;
+        snprintf(pl->behavior, sizeof pl->behavior, "search:%.60s (iterations=%d episodes=%d lr=%g)",
+                 s->name, bo.iterations, bo.episodes, bo.lr);
     } else {
         pl->n = 1;
         stage *s = &pl->stages[0];
@@ -169,7 +183,7 @@ orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report 
     orl_header h;
     memset(&h, 0, sizeof h);
     orl_writer *w = NULL;
-    orl_policy *p = NULL;
+    orl_policy *p = NULL, *target = NULL, *searched = NULL;
     orl_rollout_stats stats;
     orl_rollout_stats_init(&stats);
     ORL_TRY_GOTO(st, done, make_plan(opt, episodes, &pl));
@@ -180,8 +194,24 @@ orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report 
         ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "behaviour %s needs at least %d steps",
                       opt->behavior, pl.n);
 
+    /* a search runs once, before the output file is opened; its episodes use a seed of their
+     * own so that they are not the data's */
+    if (pl.stages[0].search) {
+        orl_bps_options bo;
+        orl_bps_options_init(&bo);
+        if (opt->search) bo = *opt->search;
+        bo.seed = orl_rollout_episode_seed(opt->seed, -2);
+        bo.progress = opt->progress;
+        ORL_TRY_GOTO(st, done, orl_policy_open(pl.stages[0].name, &target));
+        ORL_TRY_GOTO(st, done, orl_policy_check_dims(target, spec->obs_dim, spec->act_dim,
+                                                     spec->action_kind, spec->n_actions));
+        orl_bps_report br;
+        ORL_TRY_GOTO(st, done, orl_bps_search(spec->id, target, &bo, &searched, &br));
+        if (report) report->search = br;
+    }
+
     /* every stage's policy is built and checked before the output file is opened */
-    for (int k = 0; k < pl.n; k++) {
+    for (int k = 0; k < pl.n && !searched; k++) {
         ORL_TRY_GOTO(st, done, stage_policy(&pl.stages[k], spec->id, &p));
         orl_policy_free(p);
         p = NULL;
@@ -190,7 +220,10 @@ orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report 
     ORL_TRY_GOTO(st, done, orl_writer_open(path, &h, NULL, &w));
     int64_t steps_done = 0;
     for (int k = 0; k < pl.n; k++) {
-        ORL_TRY_GOTO(st, done, stage_policy(&pl.stages[k], spec->id, &p));
+        if (searched)
+            p = searched, searched = NULL; /* freed as p, before target */
+        else
+            ORL_TRY_GOTO(st, done, stage_policy(&pl.stages[k], spec->id, &p));
         orl_rollout_options ro;
         orl_rollout_options_init(&ro);
         ro.seed = opt->seed;
@@ -223,11 +256,14 @@ orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report 
         report->n_episodes = stats.n_episodes;
         report->return_mean = sum.return_mean;
         report->return_stderr = sum.return_stderr;
+        report->searched = pl.stages[0].search;
         snprintf(report->behavior, sizeof report->behavior, "%s", pl.behavior);
     }
 done:
     orl_writer_abort(w);
     orl_policy_free(p);
+    orl_policy_free(searched);
+    orl_policy_free(target);
     orl_rollout_stats_free(&stats);
     orl_header_free(&h);
     orl_env_free(env);

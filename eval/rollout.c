@@ -11,10 +11,8 @@
 #include <string.h>
 
 #define DEFAULT_BLOCK_ROWS 4096
-#define POLICY_STREAM      0x706f6c696379ULL /* "policy": the policy rng's stream */
-
 /* splitmix64: the seed of episode index from the run's seed */
-static uint64_t episode_seed(uint64_t seed, int64_t index) {
+uint64_t orl_rollout_episode_seed(uint64_t seed, int64_t index) {
     uint64_t z = seed + 0x9e3779b97f4a7c15ULL * ((uint64_t)index + 1);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -116,9 +114,9 @@ orl_status orl_rollout(orl_env *env, const orl_policy *p, const orl_rollout_opti
         if (opt->max_steps > 0 && steps >= opt->max_steps) break;
         if (opt->soft_steps > 0 && steps >= opt->soft_steps) break;
         ORL_TRY_GOTO(st, done, stats_reserve(stats, stats->n_episodes + 1));
-        uint64_t es = episode_seed(opt->seed, opt->first_episode + e);
+        uint64_t es = orl_rollout_episode_seed(opt->seed, opt->first_episode + e);
         orl_env_seed(env, es);
-        orl_rng_seed(&rng, es, POLICY_STREAM);
+        orl_rng_seed(&rng, es, ORL_ROLLOUT_POLICY_STREAM);
         orl_env_reset(env, obs);
         double ret = 0.0;
         int32_t len = 0;

@@ -19,6 +19,7 @@
 #ifndef ORL_EVAL_H
 #define ORL_EVAL_H
 
+#include "orl/bps.h"
 #include "orl/dataset.h"
 #include "orl/env.h"
 #include "orl/ope_run.h"
@@ -65,6 +66,11 @@ typedef struct orl_rollout_summary {
     double length_mean;
 } orl_rollout_summary;
 
+/* the seeds of episode index of a run with seed: the environment is seeded with it, and the
+ * policy's rng with it on stream ORL_ROLLOUT_POLICY_STREAM (splitmix64 of seed and index) */
+#define ORL_ROLLOUT_POLICY_STREAM 0x706f6c696379ULL /* "policy" */
+uint64_t orl_rollout_episode_seed(uint64_t seed, int64_t index);
+
 /* sets defaults: 10 episodes, seed 0, sample mode, no writer */
 void orl_rollout_options_init(orl_rollout_options *opt);
 
@@ -101,8 +107,13 @@ orl_status orl_eval(const orl_policy *p, const char *env_id, int64_t episodes, u
 typedef struct orl_gen_options {
     const char *env_id;
     /* random | medium | expert | medium-replay | medium-expert | builtin:ENV/LEVEL | ENV/LEVEL
-     * (LEVEL as behavior.h) | a policy file path (needs log-probabilities) */
+     * (LEVEL as behavior.h) | a policy file path (needs log-probabilities) | search:POLICY
+     * (behaviour policy search, bps.h, for the discrete policy POLICY: the data is collected
+     * with the searched behaviour) */
     const char *behavior;
+    /* search: the search's options (NULL: orl_bps_options_init's); its seed is replaced by one
+     * derived from seed below, so the search's episodes are not the data's */
+    const orl_bps_options *search;
     int64_t episodes; /* 0: ORL_GEN_DEFAULT_EPISODES unless steps is set */
     int64_t steps;    /* 0: whole episodes; else exactly this many steps, the last episode cut */
     uint64_t seed;
@@ -114,6 +125,8 @@ typedef struct orl_gen_report {
     int64_t n_steps, n_episodes;
     double return_mean, return_stderr;
     char behavior[128]; /* as written to the header: name and parameters */
+    int searched;       /* 1 when the behaviour came from a search; then search is filled */
+    orl_bps_report search;
 } orl_gen_report;
 
 /* generates a dataset to path (HDF5 D4RL layout, or as the writer's automatic layout says):
