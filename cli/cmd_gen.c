@@ -122,6 +122,7 @@ int cmd_gen(int argc, char **argv) {
         printf("  search: %d iterations, %lld episodes (%lld steps, not in the data); sample "
                "variance of IS over a batch of %lld episodes: %.4g on-policy, %.4g searched\n",
                rep.search.iterations, (long long)rep.search.episodes, (long long)rep.search.steps,
-               (long long)rep.search.last.episodes, rep.search.first.is_var, rep.search.last.is_var);
+               (long long)rep.search.last.episodes, rep.search.first.is_var,
+               rep.search.last.is_var);
     return CLI_EXIT_OK;
 }

@@ -24,7 +24,7 @@
 typedef struct stage {
     char name[160]; /* builtin behaviour name, or the policy file path */
     int from_file;
-    int search; /* name is the evaluation policy of a behaviour policy search */
+    int search;       /* name is the evaluation policy of a behaviour policy search */
     int64_t episodes; /* episode mode: episodes of this stage */
     int64_t steps;    /* step mode: steps of this stage */
 } stage;
@@ -111,8 +111,9 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
         orl_bps_options bo;
         orl_bps_options_init(&bo);
         if (opt->search) bo = *opt->search;
-        snprintf(pl->behavior, sizeof pl->behavior, "search:%.60s (iterations=%d episodes=%d lr=%g)",
-                 s->name, bo.iterations, bo.episodes, bo.lr);
+        snprintf(pl->behavior, sizeof pl->behavior,
+                 "search:%.60s (iterations=%d episodes=%d lr=%g)", s->name, bo.iterations,
+                 bo.episodes, bo.lr);
     } else {
         pl->n = 1;
         stage *s = &pl->stages[0];
@@ -203,8 +204,9 @@ orl_status orl_gen(const orl_gen_options *opt, const char *path, orl_gen_report 
         bo.seed = orl_rollout_episode_seed(opt->seed, -2);
         bo.progress = opt->progress;
         ORL_TRY_GOTO(st, done, orl_policy_open(pl.stages[0].name, &target));
-        ORL_TRY_GOTO(st, done, orl_policy_check_dims(target, spec->obs_dim, spec->act_dim,
-                                                     spec->action_kind, spec->n_actions));
+        ORL_TRY_GOTO(st, done,
+                     orl_policy_check_dims(target, spec->obs_dim, spec->act_dim, spec->action_kind,
+                                           spec->n_actions));
         orl_bps_report br;
         ORL_TRY_GOTO(st, done, orl_bps_search(spec->id, target, &bo, &searched, &br));
         if (report) report->search = br;

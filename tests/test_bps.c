@@ -123,8 +123,8 @@ static void monte_carlo(const orl_policy *pe, const orl_policy *b, int batches, 
     double g[NW], s_is = 0, ss_is = 0, s_sq = 0, ss_sq = 0, s_g[NW] = {0}, ss_g[NW] = {0};
     for (int k = 0; k < batches; k++) {
         orl_bps_batch bt;
-        cr_assert_eq(orl_bps_gradient(env, pe, b, per, seed, (int64_t)k * per, 1.0, g, &bt),
-                     ORL_OK, "%s", orl_error_message());
+        cr_assert_eq(orl_bps_gradient(env, pe, b, per, seed, (int64_t)k * per, 1.0, g, &bt), ORL_OK,
+                     "%s", orl_error_message());
         s_is += bt.is_mean, ss_is += bt.is_mean * bt.is_mean;
         s_sq += bt.is_sq_mean, ss_sq += bt.is_sq_mean * bt.is_sq_mean;
         for (int i = 0; i < NW; i++) s_g[i] += g[i], ss_g[i] += g[i] * g[i];
@@ -218,8 +218,8 @@ Test(bps, search_lowers_the_exact_variance_and_is_deterministic) {
     exact_of(pe, b0, &sq0, &v);
     exact_of(pe, b1, &sq1, &v);
     double var0 = sq0 - v * v, var1 = sq1 - v * v;
-    cr_log_info("v = %.4f; Var[IS] on-policy %.3f, searched %.3f (%d iterations, %lld episodes)",
-                v, var0, var1, rep.iterations, (long long)rep.episodes);
+    cr_log_info("v = %.4f; Var[IS] on-policy %.3f, searched %.3f (%d iterations, %lld episodes)", v,
+                var0, var1, rep.iterations, (long long)rep.episodes);
     cr_assert_eq(rep.iterations, 60);
     cr_assert_eq(rep.episodes, 61 * 20);
     cr_assert(var1 < 0.7 * var0, "the search lowers the variance: %g -> %g", var0, var1);

@@ -46,9 +46,9 @@ float *orl_bps_tilt(orl_policy *behavior, int64_t *n);
 typedef struct orl_bps_batch {
     int64_t episodes;
     int64_t steps;
-    double is_mean;      /* mean of IS(H): the batch's unbiased estimate of v(pi_e) */
-    double is_sq_mean;   /* mean of IS(H)^2: estimates E_b[IS^2] = Var_b[IS] + v^2 */
-    double is_var;       /* sample variance of IS(H) (E - 1 in the denominator; 0 if E < 2) */
+    double is_mean;       /* mean of IS(H): the batch's unbiased estimate of v(pi_e) */
+    double is_sq_mean;    /* mean of IS(H)^2: estimates E_b[IS^2] = Var_b[IS] + v^2 */
+    double is_var;        /* sample variance of IS(H) (E - 1 in the denominator; 0 if E < 2) */
     double max_log_ratio; /* the largest log prod pi_e / pi_b of an episode */
 } orl_bps_batch;
 
@@ -56,20 +56,20 @@ typedef struct orl_bps_batch {
  * orl_rollout seeds episode first_episode + i of seed, and writes into grad (n_actions * (S +
  * 1), overwritten) the unbiased estimate of d/dW E_b[IS^2] = -E_b[IS^2 sum_t d/dW log
  * pi_b(a_t|s_t)], with the discount gamma in G: -mean_i (IS_i^2 - c_i) sum_t d/dW log pi_b with
- * the leave-one-out baseline c_i = mean_{j != i} IS_j^2 (none when episodes = 1). batch (may be NULL) receives the batch's statistics. Ratios are
- * summed in log space and everything is reduced in double. No allocation per step.
- * ORL_ERR_INPUT when behavior is not a tilted behaviour of target or the shapes do not fit env;
- * the policy and environment statuses. */
+ * the leave-one-out baseline c_i = mean_{j != i} IS_j^2 (none when episodes = 1). batch (may be
+ * NULL) receives the batch's statistics. Ratios are summed in log space and everything is reduced
+ * in double. No allocation per step. ORL_ERR_INPUT when behavior is not a tilted behaviour of
+ * target or the shapes do not fit env; the policy and environment statuses. */
 orl_status orl_bps_gradient(orl_env *env, const orl_policy *target, const orl_policy *behavior,
                             int64_t episodes, uint64_t seed, int64_t first_episode, double gamma,
                             double *grad, orl_bps_batch *batch);
 
 typedef struct orl_bps_options {
-    int32_t iterations; /* Adam steps (default 100) */
-    int32_t episodes;   /* episodes per step (default 20) */
-    double lr;          /* Adam step size on W (default 0.01) */
-    double gamma;       /* discount of G; NaN: the environment's (default NaN) */
-    uint64_t seed;      /* the search's episodes are episodes 0, 1, ... of this seed */
+    int32_t iterations;           /* Adam steps (default 100) */
+    int32_t episodes;             /* episodes per step (default 20) */
+    double lr;                    /* Adam step size on W (default 0.01) */
+    double gamma;                 /* discount of G; NaN: the environment's (default NaN) */
+    uint64_t seed;                /* the search's episodes are episodes 0, 1, ... of this seed */
     const orl_progress *progress; /* may be NULL; reports iterations */
 } orl_bps_options;
 
