@@ -30,6 +30,8 @@ struct orl_ml_fit {
     float *dgq;    /* (B, 2A) */
     float *logq;   /* (B) */
     float *dlq;    /* (B) */
+    float *lqk;    /* (B, K) mixture: log q_k of every component */
+    float *rk;     /* (B, K) mixture: responsibilities of the components */
     float *x;      /* (B, I) orl_ml_fit_rows / log_prob: normalised observations */
     float *bact;   /* (B, A) orl_ml_fit_rows: actions */
     int32_t *bidx; /* (B) orl_ml_fit_rows: action indices */
@@ -38,6 +40,8 @@ struct orl_ml_fit {
 int32_t orl_ml_outputs(const orl_ml_config *cfg) {
     assert(cfg);
     int32_t o = orl_policy_head_outputs(cfg->head, cfg->act_dim, cfg->n_actions);
+    if (cfg->head == ORL_POLICY_HEAD_TANH_GAUSSIAN && cfg->components >= 2)
+        o = cfg->components * (1 + 2 * cfg->act_dim);
     if (cfg->head == ORL_POLICY_HEAD_TANH_GAUSSIAN && cfg->uniform_mix) o += 1;
     return o;
 }
@@ -61,6 +65,11 @@ static orl_status check_config(const orl_ml_config *cfg, const orl_mlp_config *n
                  "%s: a uniform share (floor %g) needs the tanh_gaussian head and "
                  "a floor in [0, 1)",
                  name, cfg->uniform_floor);
+    if (cfg->components < 0 || cfg->components > ORL_ML_MAX_COMPONENTS ||
+        (cfg->components >= 2 && cfg->head != ORL_POLICY_HEAD_TANH_GAUSSIAN))
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s: %d mixture components (a mixture of up to %d needs the tanh_gaussian head)",
+                 name, cfg->components, ORL_ML_MAX_COMPONENTS);
     if (!(cfg->lr > 0.0f)) ORL_FAIL(ORL_ERR_INPUT, "%s: lr %g", name, (double)cfg->lr);
     if (cfg->max_batch < 1) ORL_FAIL(ORL_ERR_INPUT, "%s: max_batch %d", name, cfg->max_batch);
     int32_t o = orl_ml_outputs(cfg);
@@ -81,7 +90,8 @@ static orl_status ml_alloc(const orl_ml_config *cfg, const orl_mlp_config *net, 
     size_t A = (size_t)(cfg->act_dim > 0 ? cfg->act_dim : 1);
     size_t I = (size_t)net->widths[0], O = (size_t)orl_ml_outputs(cfg);
     size_t head = (sizeof(orl_ml_fit) + 63) / 64 * 64;
-    size_t floats = B * O + 2 * B * A + 2 * B + 2 * B * 2 * A + 2 * B + B * I + B * A;
+    size_t K = (size_t)(cfg->components > 1 ? cfg->components : 1);
+    size_t floats = B * O + 2 * B * A + 2 * B + 2 * B * 2 * A + 2 * B + 2 * B * K + B * I + B * A;
     size_t bytes = head + floats * sizeof(float) + B * sizeof(int32_t);
     char *mem = calloc(1, bytes);
     if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "%s: cannot allocate its scratch", cfg->name);
@@ -96,6 +106,8 @@ static orl_status ml_alloc(const orl_ml_config *cfg, const orl_mlp_config *net, 
     m->dgq = f, f += B * 2 * A;
     m->logq = f, f += B;
     m->dlq = f, f += B;
+    m->lqk = f, f += B * K;
+    m->rk = f, f += B * K;
     m->x = f, f += B * I;
     m->bact = f, f += B * A;
     m->bidx = (int32_t *)(void *)f;
@@ -200,6 +212,82 @@ static void mix_log_prob(orl_ml_fit *m, float *logp, const float *y, const float
             dout[(size_t)i * (size_t)O + (size_t)k] += m->dgq[(size_t)i * (size_t)A2 + (size_t)k];
 }
 
+/* copies component k's [mean | raw log-std] (n, 2A) of y (n, O) into m->gq */
+static void component_params(orl_ml_fit *m, const float *y, int32_t n, int32_t k) {
+    const int32_t A2 = 2 * m->gauss.act_dim, K = m->cfg.components, O = m->out;
+    for (int32_t i = 0; i < n; i++)
+        memcpy(m->gq + (size_t)i * (size_t)A2, y + (size_t)i * (size_t)O + (size_t)(K + k * A2),
+               (size_t)A2 * sizeof *m->gq);
+}
+
+/* the mixture of K >= 2 squashed Gaussians with weights softmax(z), z = y[:, :K], and (with the
+ * uniform share) the uniform of weight m as in mix_log_prob:
+ *   logp = logsumexp_k (log(1 - m) + log softmax(z)_k + log q_k,  log m - log vol);
+ * with dlogp (training), dout (B, O) += dlogp d logp / d y: with the responsibilities r_k and
+ * r_u of the terms, d/dz_j = r_j - softmax(z)_j (1 - r_u), d/dlog q_k = r_k, and d/dv as in
+ * mix_log_prob with the Gaussians' total 1 - r_u */
+static void mixture_log_prob(orl_ml_fit *m, float *logp, const float *y, const float *act,
+                             int32_t n, const float *dlogp, float *dout) {
+    const orl_gaussian_head *gh = &m->gauss;
+    const int32_t A2 = 2 * gh->act_dim, K = m->cfg.components, O = m->out;
+    const int uni = m->cfg.uniform_mix;
+    const double floor_ = m->cfg.uniform_floor;
+    for (int32_t k = 0; k < K; k++) {
+        component_params(m, y, n, k);
+        orl_tanh_gaussian_log_prob_forward(gh, m->logq, m->gq, act, n);
+        for (int32_t i = 0; i < n; i++) m->lqk[(size_t)i * (size_t)K + (size_t)k] = m->logq[i];
+    }
+    for (int32_t i = 0; i < n; i++) {
+        const float *z = y + (size_t)i * (size_t)O;
+        const float *lq = m->lqk + (size_t)i * (size_t)K;
+        float *r = m->rk + (size_t)i * (size_t)K;
+        double zmax = (double)z[0];
+        for (int32_t k = 1; k < K; k++) zmax = fmax(zmax, (double)z[k]);
+        double zsum = 0.0;
+        for (int32_t k = 0; k < K; k++) zsum += exp((double)z[k] - zmax);
+        double lse_z = zmax + log(zsum);
+        double l1m = 0.0, b = -INFINITY, sp = 0.0, sm = 1.0, mw = 0.0;
+        if (uni) {
+            double v = (double)z[K + K * A2];
+            double lsp = v >= 0.0 ? -log1p(exp(-v)) : v - log1p(exp(v));
+            double lsm = lsp - v;
+            sp = exp(lsp), sm = exp(lsm);
+            mw = floor_ + (1.0 - floor_) * sp;
+            l1m = log1p(-floor_) + lsm;
+            b = log(mw) - m->log_vol;
+        }
+        /* the terms' log-sum-exp, the Gaussians' terms recomputed for the responsibilities */
+        double hi = b;
+        for (int32_t k = 0; k < K; k++)
+            hi = fmax(hi, l1m + (double)z[k] - lse_z + (double)lq[k]);
+        double sum = uni ? exp(b - hi) : 0.0;
+        for (int32_t k = 0; k < K; k++) sum += exp(l1m + (double)z[k] - lse_z + (double)lq[k] - hi);
+        double lp = hi + log(sum);
+        logp[i] = (float)lp;
+        if (!dlogp) continue;
+        double g = (double)dlogp[i], ru = uni ? exp(b - lp) : 0.0;
+        float *d = dout + (size_t)i * (size_t)O;
+        for (int32_t k = 0; k < K; k++) {
+            double pk = exp((double)z[k] - lse_z);
+            double rk = exp(l1m + (double)z[k] - lse_z + (double)lq[k] - lp);
+            r[k] = (float)(g * rk);
+            d[k] += (float)(g * (rk - pk * (1.0 - ru)));
+        }
+        if (uni) d[K + K * A2] += (float)(g * (ru * (mw - floor_) * sm / mw - (1.0 - ru) * sp));
+    }
+    if (!dlogp) return;
+    for (int32_t k = 0; k < K; k++) {
+        component_params(m, y, n, k);
+        for (int32_t i = 0; i < n; i++) m->dlq[i] = m->rk[(size_t)i * (size_t)K + (size_t)k];
+        memset(m->dgq, 0, (size_t)n * (size_t)A2 * sizeof *m->dgq);
+        orl_tanh_gaussian_log_prob_backward(gh, m->dgq, m->dlq, m->gq, act, n);
+        for (int32_t i = 0; i < n; i++)
+            for (int32_t c = 0; c < A2; c++)
+                dout[(size_t)i * (size_t)O + (size_t)(K + k * A2 + c)] +=
+                    m->dgq[(size_t)i * (size_t)A2 + (size_t)c];
+    }
+}
+
 /* logp (n) of the likelihood heads on outputs y (n, O) */
 static void head_log_prob(orl_ml_fit *m, float *logp, const float *y, const float *act,
                           const int32_t *act_idx, int32_t n) {
@@ -208,7 +296,9 @@ static void head_log_prob(orl_ml_fit *m, float *logp, const float *y, const floa
         orl_gaussian_log_prob_forward(&m->gauss, logp, y, act, n);
         break;
     case ORL_POLICY_HEAD_TANH_GAUSSIAN:
-        if (m->cfg.uniform_mix)
+        if (m->cfg.components >= 2)
+            mixture_log_prob(m, logp, y, act, n, NULL, NULL);
+        else if (m->cfg.uniform_mix)
             mix_log_prob(m, logp, y, act, n, NULL, NULL);
         else
             orl_tanh_gaussian_log_prob_forward(&m->gauss, logp, y, act, n);
@@ -255,7 +345,9 @@ static double forward_loss(orl_ml_fit *m, const float *x, const float *act, cons
         orl_gaussian_log_prob_backward(&m->gauss, m->dout, m->dlogp, y, act, B);
         break;
     case ORL_POLICY_HEAD_TANH_GAUSSIAN:
-        if (m->cfg.uniform_mix)
+        if (m->cfg.components >= 2)
+            mixture_log_prob(m, m->logp, y, act, B, m->dlogp, m->dout);
+        else if (m->cfg.uniform_mix)
             mix_log_prob(m, m->logp, y, act, B, m->dlogp, m->dout);
         else
             orl_tanh_gaussian_log_prob_backward(&m->gauss, m->dout, m->dlogp, y, act, B);
@@ -283,6 +375,16 @@ orl_status orl_ml_fit_step(orl_ml_fit *fit, const float *x, const float *act,
     assert(fit && x && loss && batch >= 1 && batch <= fit->cfg.max_batch);
     *loss = step_core(fit, x, act, act_idx, weight, batch);
     if (!isfinite(*loss)) ORL_FAIL(ORL_ERR_NUMERIC, "%s loss is %g", fit->cfg.name, *loss);
+    return ORL_OK;
+}
+
+orl_status orl_ml_fit_gradient(orl_ml_fit *fit, const float *x, const float *act,
+                               const int32_t *act_idx, const float *weight, int32_t batch,
+                               double *loss) {
+    assert(fit && x && loss && batch >= 1 && batch <= fit->cfg.max_batch);
+    *loss = forward_loss(fit, x, act, act_idx, weight, batch, 1);
+    if (!isfinite(*loss)) ORL_FAIL(ORL_ERR_NUMERIC, "%s loss is %g", fit->cfg.name, *loss);
+    orl_fit_backward(&fit->kit, fit->dout, NULL);
     return ORL_OK;
 }
 

@@ -192,6 +192,82 @@ orl_status orl_ope_ris_dataset(const orl_dataset *ds, int32_t order, const uint8
 
 #define MLP_BATCH               256
 #define MLP_UNIFORM_MIX_DEFAULT 0.01
+#define MLP_MAX_CANDIDATES      3 /* mixtures of 1, 2, 3 squashed Gaussians */
+#define MLP_HELDOUT_EVERY       5 /* every 5th fit episode scores the candidates */
+
+/* a model of configuration mc on network cfg fitted to rows (n) of ds with orl_rng (seed,
+ * stream); *out receives it (free it) */
+static orl_status fit_model(const orl_dataset *ds, const orl_normalizer *nm, const orl_ml_config *mc,
+                            const orl_mlp_config *cfg, const int64_t *rows, int64_t n, int64_t steps,
+                            uint64_t seed, uint64_t stream, orl_ml_fit **out) {
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, stream);
+    ORL_TRY(orl_ml_fit_create(mc, cfg, &rng, out));
+    orl_status st = orl_ml_fit_rows(*out, ds, nm, rows, n, steps, &rng);
+    if (st != ORL_OK) {
+        orl_ml_fit_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* the mixture size with the best mean log-likelihood on the held-out rows (every
+ * MLP_HELDOUT_EVERY-th fit episode), each candidate fitted on the other fit episodes' rows;
+ * 1 when there are too few episodes to hold any out */
+static orl_status choose_components(const orl_dataset *ds, const orl_normalizer *nm,
+                                    orl_ml_config mc, orl_mlp_config cfg, const uint8_t *fit,
+                                    int64_t steps, uint64_t seed, int32_t *best) {
+    *best = 1;
+    const int64_t N = ds->n_steps, E = ds->n_episodes;
+    int64_t *train = malloc((size_t)N * sizeof *train), *held = malloc((size_t)N * sizeof *held);
+    float *logp = malloc((size_t)N * sizeof *logp);
+    float *obs = malloc((size_t)N * (size_t)ds->h.obs_dim * sizeof *obs);
+    float *act = malloc((size_t)N * (size_t)ds->h.act_dim * sizeof *act);
+    orl_status st = ORL_OK;
+    if (!train || !held || !logp || !obs || !act)
+        ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "RIS (MLP): held-out rows");
+    int64_t n_train = 0, n_held = 0, k = 0;
+    for (int64_t e = 0; e < E; e++) {
+        if (fit && !fit[e]) continue;
+        int out = k++ % MLP_HELDOUT_EVERY == MLP_HELDOUT_EVERY - 1;
+        for (int64_t t = ds->ep_off[e]; t < ds->ep_off[e + 1]; t++) {
+            if (out)
+                held[n_held++] = t;
+            else
+                train[n_train++] = t;
+        }
+    }
+    if (k < MLP_HELDOUT_EVERY || n_held < 1 || n_train < 1) goto done;
+    const int32_t S = ds->h.obs_dim, A = ds->h.act_dim;
+    for (int64_t i = 0; i < n_held; i++) {
+        memcpy(obs + (size_t)i * (size_t)S, ds->obs + (size_t)held[i] * (size_t)S,
+               (size_t)S * sizeof *obs);
+        memcpy(act + (size_t)i * (size_t)A, ds->act + (size_t)held[i] * (size_t)A,
+               (size_t)A * sizeof *act);
+    }
+    double best_ll = -INFINITY;
+    for (int32_t c = 1; c <= MLP_MAX_CANDIDATES; c++) {
+        mc.components = c;
+        cfg.widths[cfg.n_layers] = orl_ml_outputs(&mc);
+        orl_ml_fit *model = NULL;
+        ORL_TRY_GOTO(st, done,
+                     fit_model(ds, nm, &mc, &cfg, train, n_train, steps, seed, 17 + (uint64_t)c,
+                               &model));
+        orl_ml_fit_log_prob(model, nm, obs, act, NULL, n_held, logp);
+        orl_ml_fit_free(model);
+        double ll = 0.0;
+        for (int64_t i = 0; i < n_held; i++) ll += (double)logp[i];
+        ll /= (double)n_held;
+        if (ll > best_ll) best_ll = ll, *best = c;
+    }
+done:
+    free(train);
+    free(held);
+    free(logp);
+    free(obs);
+    free(act);
+    return st;
+}
 
 orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *opt_in,
                            const uint8_t *fit, double *log_pi_b) {
@@ -289,16 +365,24 @@ orl_status orl_ope_ris_mlp(const orl_dataset *ds, const orl_ope_ratio_options *o
     cfg.n_layers = layers + 1;
     cfg.widths[0] = S;
     for (int32_t l = 1; l <= layers; l++) cfg.widths[l] = H;
-    cfg.widths[layers + 1] = orl_ml_outputs(&mc);
     cfg.activation = ORL_ACTIVATION_RELU;
     cfg.init = ORL_INIT_FAN_IN_UNIFORM;
-    orl_rng rng;
-    orl_rng_seed(&rng, opt.seed, 13);
-    ORL_TRY_GOTO(st, done, orl_ml_fit_create(&mc, &cfg, &rng, &model));
+    /* the mixture's size: given, or the best of 1..3 on held-out episodes */
+    if (mc.head == ORL_POLICY_HEAD_TANH_GAUSSIAN) {
+        if (opt.mlp_components < 0 || opt.mlp_components > ORL_ML_MAX_COMPONENTS)
+            ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "RIS (MLP): %d mixture components (0..%d)",
+                          opt.mlp_components, ORL_ML_MAX_COMPONENTS);
+        mc.components = opt.mlp_components;
+        if (mc.components == 0)
+            ORL_TRY_GOTO(st, done,
+                         choose_components(ds, &nm, mc, cfg, fit, steps, opt.seed,
+                                           &mc.components));
+    }
+    cfg.widths[layers + 1] = orl_ml_outputs(&mc);
 
     /* maximum likelihood (models.h): minimise the mean negative log-likelihood of
      * mini-batches of the fit steps, then the fitted log-probability of every logged action */
-    ORL_TRY_GOTO(st, done, orl_ml_fit_rows(model, ds, &nm, rows, n_fit, steps, &rng));
+    ORL_TRY_GOTO(st, done, fit_model(ds, &nm, &mc, &cfg, rows, n_fit, steps, opt.seed, 13, &model));
     orl_ml_fit_log_prob(model, &nm, ds->obs, discrete ? NULL : ds->act,
                         discrete ? ds->act_idx : NULL, N, logp);
     for (int64_t t = 0; t < N; t++) log_pi_b[t] = (double)logp[t];

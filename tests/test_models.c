@@ -241,6 +241,160 @@ Test(ml_fit, recovers_a_squashed_gaussian_with_a_uniform_share) {
     orl_dataset_free(ds);
 }
 
+/* a mixture config of K squashed Gaussians over the box [-2, 2]^A, with the uniform share */
+static orl_ml_config mixture_config(int32_t K, int32_t A, const float *lo, const float *hi,
+                                    int32_t B) {
+    orl_ml_config mc;
+    memset(&mc, 0, sizeof mc);
+    mc.head = ORL_POLICY_HEAD_TANH_GAUSSIAN;
+    mc.act_dim = A;
+    mc.log_std_min = -5.0f;
+    mc.log_std_max = 2.0f;
+    mc.act_low = lo;
+    mc.act_high = hi;
+    mc.components = K;
+    mc.uniform_mix = 1;
+    mc.uniform_floor = 0.01;
+    mc.lr = 1e-2f;
+    mc.max_batch = B;
+    mc.name = "test";
+    return mc;
+}
+
+Test(ml_fit, mixture_gradient_matches_finite_differences) {
+    openblas_set_num_threads(1);
+    enum { B = 8, A = 2, K = 3 };
+    const float lo[A] = {-2.0f, -1.0f}, hi[A] = {2.0f, 3.0f};
+    orl_ml_config mc = mixture_config(K, A, lo, hi, B);
+    cr_assert_eq(orl_ml_outputs(&mc), K + 2 * A * K + 1);
+    /* one linear layer on two inputs, so every output has its own parameters */
+    orl_mlp_config net;
+    memset(&net, 0, sizeof net);
+    net.n_layers = 1;
+    net.widths[0] = 2;
+    net.widths[1] = orl_ml_outputs(&mc);
+    orl_rng rng;
+    orl_rng_seed(&rng, 47, 1); /* seed 47 */
+    orl_ml_fit *fit;
+    cr_assert_eq(orl_ml_fit_create(&mc, &net, &rng, &fit), ORL_OK, "%s", orl_error_message());
+    float x[B * 2], act[B * A], w[B];
+    for (int i = 0; i < B; i++) {
+        x[2 * i] = (float)orl_rng_normal(&rng), x[2 * i + 1] = (float)orl_rng_normal(&rng);
+        for (int j = 0; j < A; j++)
+            act[i * A + j] = (float)(lo[j] + (hi[j] - lo[j]) * (0.05 + 0.9 * orl_rng_uniform(&rng)));
+        w[i] = (float)(0.5 + orl_rng_uniform(&rng));
+    }
+    orl_fit *kit = orl_ml_fit_kit(fit);
+    double loss;
+    cr_assert_eq(orl_ml_fit_gradient(fit, x, act, NULL, w, B, &loss), ORL_OK);
+    int64_t P = kit->net.n_params;
+    double worst = 0.0;
+    for (int64_t p = 0; p < P; p++) {
+        float p0 = kit->net.params[p];
+        const float h = 1.0f / 512.0f;
+        double lp, lm;
+        kit->net.params[p] = p0 + h;
+        cr_assert_eq(orl_ml_fit_loss(fit, x, act, NULL, w, B, &lp), ORL_OK);
+        kit->net.params[p] = p0 - h;
+        cr_assert_eq(orl_ml_fit_loss(fit, x, act, NULL, w, B, &lm), ORL_OK);
+        kit->net.params[p] = p0;
+        double fd = (lp - lm) / (2.0 * (double)h), g = (double)kit->grads[p];
+        double err = fabs(fd - g) / fmax(1e-2, fabs(fd) + fabs(g));
+        if (err > worst) worst = err;
+        cr_assert(err < 2e-2, "parameter %lld: gradient %g, finite difference %g", (long long)p, g,
+                  fd);
+    }
+    cr_log_info("seed 47: %lld parameters, worst relative error %.2e", (long long)P, worst);
+    orl_ml_fit_free(fit);
+}
+
+/* bang-bang: a = +-1.9 (squashed Gaussian around each bound, side by the sign of the first
+ * observation, with a band around 0 where either happens) mixed with a 10% uniform share */
+static double bang_bang_action(double s0, orl_rng *rng) {
+    if (orl_rng_uniform(rng) < 0.1) return -2.0 + 4.0 * orl_rng_uniform(rng);
+    double p_plus = 1.0 / (1.0 + exp(-4.0 * s0));
+    double m = orl_rng_uniform(rng) < p_plus ? 1.8 : -1.8;
+    return 2.0 * tanh(m + 0.2 * orl_rng_normal(rng));
+}
+
+Test(ml_fit, a_mixture_fits_bang_bang_behaviour_better_and_integrates_to_one) {
+    openblas_set_num_threads(1);
+    enum { N = 6000, B = 256, G = 4000 };
+    const float lo[1] = {-2.0f}, hi[1] = {2.0f};
+    orl_rng rng;
+    orl_rng_seed(&rng, 53, 1); /* seed 53 */
+    orl_dataset *ds = make_data(N, ORL_ACTION_KIND_CONTINUOUS, 1, 0, &rng);
+    for (int64_t i = 0; i < N; i++)
+        ds->act[i] = (float)fmax(-1.9999, fmin(1.9999, bang_bang_action(ds->obs[2 * i], &rng)));
+    /* held-out rows from the same process */
+    orl_dataset *ho = make_data(N, ORL_ACTION_KIND_CONTINUOUS, 1, 0, &rng);
+    for (int64_t i = 0; i < N; i++)
+        ho->act[i] = (float)fmax(-1.9999, fmin(1.9999, bang_bang_action(ho->obs[2 * i], &rng)));
+    int64_t *rows = malloc(N * sizeof *rows);
+    float *logp = malloc(N * sizeof *logp);
+    for (int64_t i = 0; i < N; i++) rows[i] = i;
+    double ll[3];
+    for (int K = 1; K <= 2; K++) {
+        orl_ml_config mc = mixture_config(K, 1, lo, hi, B);
+        orl_mlp_config net = small_net(2, 32, orl_ml_outputs(&mc));
+        orl_rng r2;
+        orl_rng_seed(&r2, 53, 2);
+        orl_ml_fit *fit;
+        cr_assert_eq(orl_ml_fit_create(&mc, &net, &r2, &fit), ORL_OK, "%s", orl_error_message());
+        cr_assert_eq(orl_ml_fit_rows(fit, ds, NULL, rows, N, 3000, &r2), ORL_OK);
+        orl_ml_fit_log_prob(fit, NULL, ho->obs, ho->act, NULL, N, logp);
+        ll[K] = 0.0;
+        for (int64_t i = 0; i < N; i++) ll[K] += (double)logp[i] / N;
+        /* the density integrates to 1 over the box at a state in the band where both modes
+         * happen */
+        float grid[G], lg[G], x0[G * 2];
+        for (int g = 0; g < G; g++) {
+            grid[g] = (float)(-2.0 + 4.0 * (g + 0.5) / G);
+            x0[2 * g] = 0.1f;
+            x0[2 * g + 1] = 0.0f;
+        }
+        orl_ml_fit_log_prob(fit, NULL, x0, grid, NULL, G, lg);
+        double mass = 0.0;
+        for (int g = 0; g < G; g++) mass += exp((double)lg[g]) * 4.0 / G;
+        cr_assert(fabs(mass - 1.0) < 0.01, "K = %d: the density integrates to %g", K, mass);
+        orl_ml_fit_free(fit);
+    }
+    cr_log_info("seed 53: held-out mean log-likelihood K=1 %.4f, K=2 %.4f", ll[1], ll[2]);
+    cr_assert(ll[2] > ll[1] + 0.05, "the mixture fits bang-bang behaviour better: %g vs %g", ll[2],
+              ll[1]);
+    free(logp);
+    free(rows);
+    orl_dataset_free(ho);
+    orl_dataset_free(ds);
+}
+
+Test(ml_fit, a_two_dimensional_mixture_integrates_to_one) {
+    openblas_set_num_threads(1);
+    enum { B = 256, G = 300 };
+    const float lo[2] = {-2.0f, -1.0f}, hi[2] = {2.0f, 3.0f};
+    orl_ml_config mc = mixture_config(3, 2, lo, hi, B);
+    orl_mlp_config net = small_net(2, 16, orl_ml_outputs(&mc));
+    orl_rng rng;
+    orl_rng_seed(&rng, 59, 1); /* seed 59: random parameters, a spread of components */
+    orl_ml_fit *fit;
+    cr_assert_eq(orl_ml_fit_create(&mc, &net, &rng, &fit), ORL_OK);
+    float x[B * 2], a[B * 2], lg[B];
+    double mass = 0.0, cell = 4.0 / G * 4.0 / G;
+    for (int64_t g = 0; g < (int64_t)G * G; g += B) {
+        int m = (int)((int64_t)G * G - g < B ? (int64_t)G * G - g : B);
+        for (int i = 0; i < m; i++) {
+            int64_t k = g + i;
+            x[2 * i] = 0.3f, x[2 * i + 1] = -0.7f;
+            a[2 * i] = (float)(-2.0 + 4.0 * ((double)(k % G) + 0.5) / G);
+            a[2 * i + 1] = (float)(-1.0 + 4.0 * ((double)(k / G) + 0.5) / G);
+        }
+        orl_ml_fit_log_prob(fit, NULL, x, a, NULL, m, lg);
+        for (int i = 0; i < m; i++) mass += exp((double)lg[i]) * cell;
+    }
+    cr_assert(fabs(mass - 1.0) < 0.02, "the 2-D density integrates to %g", mass);
+    orl_ml_fit_free(fit);
+}
+
 Test(ml_fit, bad_configs_are_input_errors) {
     orl_rng rng;
     orl_rng_seed(&rng, 44, 1);

@@ -42,7 +42,13 @@
  *   p = (1 - m) q + m / vol,  m = floor + (1 - floor) sigmoid(y_2A)
  * (a learned state-dependent uniform share of at least floor; the built-in behaviour policies
  * are such mixtures, and a Gaussian fitted to actions piled up at the bounds would otherwise
- * give absurd densities there). */
+ * give absurd densities there). With components = K >= 2 the squashed Gaussian q becomes a
+ * mixture of K of them with state-dependent weights, for multimodal and bang-bang behaviour
+ * (a controller switching between the bounds: one Gaussian must sit between the modes):
+ *   q = sum_k softmax(z)_k q_k,   outputs [z (K) | K x (mean (A) | raw log-std (A)) | v]
+ * (K + 2AK, + 1 with the uniform share). */
+
+#define ORL_ML_MAX_COMPONENTS 8
 
 typedef struct orl_ml_config {
     orl_policy_head head;  /* the distribution (policy.h) */
@@ -53,6 +59,7 @@ typedef struct orl_ml_config {
     const float *act_low;  /* (A) deterministic and tanh-Gaussian heads: the box (finite);
                               not copied, must outlive the fit; else NULL */
     const float *act_high; /* (A) */
+    int32_t components;    /* tanh-Gaussian head only: K squashed Gaussians (0 or 1: one) */
     int uniform_mix;       /* tanh-Gaussian head only: 1 mixes in the uniform share above */
     double uniform_floor;  /* its floor in [0, 1) */
     float lr;              /* Adam learning rate (PyTorch's betas and eps) */
@@ -62,8 +69,8 @@ typedef struct orl_ml_config {
 
 typedef struct orl_ml_fit orl_ml_fit;
 
-/* the network output width O the configuration needs: n, A, 2A, or 2A + 1 with the uniform
- * share */
+/* the network output width O the configuration needs: n, A, 2A, K + 2AK for a mixture of K,
+ * + 1 with the uniform share */
 int32_t orl_ml_outputs(const orl_ml_config *cfg);
 
 /* a fit of a new network of configuration net (widths[L] must be orl_ml_outputs(cfg)), its
@@ -87,6 +94,12 @@ void orl_ml_fit_free(orl_ml_fit *fit);
 orl_status orl_ml_fit_step(orl_ml_fit *fit, const float *x, const float *act,
                            const int32_t *act_idx, const float *weight, int32_t batch,
                            double *loss);
+
+/* the loss of a batch and its gradient added to orl_ml_fit_kit(fit)->grads, without a step
+ * (gradient checks, accumulation over batches); arguments and statuses as orl_ml_fit_step */
+orl_status orl_ml_fit_gradient(orl_ml_fit *fit, const float *x, const float *act,
+                               const int32_t *act_idx, const float *weight, int32_t batch,
+                               double *loss);
 
 /* the loss of a batch without an update; arguments and statuses as orl_ml_fit_step */
 orl_status orl_ml_fit_loss(orl_ml_fit *fit, const float *x, const float *act,

@@ -79,6 +79,10 @@ typedef struct orl_ope_ratio_options {
      * with a fixed uniform density over the box of weight mlp_uniform_mix (0: the default 0.01;
      * negative: none) */
     double mlp_uniform_mix;
+    /* bounded continuous actions: squashed Gaussians in the mixture (models.h), 0 choosing
+     * among 1, 2 and 3 by the mean log-likelihood of held-out episodes (every 5th fit episode;
+     * fewer than 5 fit episodes: 1) before the chosen model is fitted on all of them */
+    int32_t mlp_components;
     const float *mlp_act_low;  /* (A) fallback bounds (e.g. pi_e's), NULL: none */
     const float *mlp_act_high; /* (A) */
 } orl_ope_ratio_options;
@@ -150,7 +154,9 @@ orl_status orl_ope_ris_dataset(const orl_dataset *ds, int32_t order, const uint8
  * Gaussian MLP (mean and state-dependent log-std in [-5, 2]) whose density is, when every
  * action bound is finite (header, else opt->mlp_act_low/high), the tanh-squashed Gaussian
  * scaled to the box (heads.h, ORL_TANH_CLIP) mixed as (1 - m) q + m / vol(box) with the fixed
- * uniform weight m = opt->mlp_uniform_mix (default 0.01), and the unbounded Gaussian otherwise;
+ * uniform weight m = opt->mlp_uniform_mix (default 0.01), the squashed Gaussian a mixture of
+ * opt->mlp_components of them (0: chosen by held-out likelihood, see the option), and the
+ * unbounded Gaussian otherwise;
  * trained with Adam on mini-batches of 256 steps drawn from the fit episodes (fit (E), NULL:
  * all) with orl_rng seeded (seed, 13); then log_pi_b (N) for every step. Sizes from opt (NULL:
  * defaults). ORL_ERR_INPUT, ORL_ERR_NUMERIC naming the step of a non-finite loss,
