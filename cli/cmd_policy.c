@@ -1,9 +1,12 @@
 /* orl policy from-table TABLE --env ID -o POLICY.h5: a softmax parameter table (the
  * regression-importance-sampling study's theta[a*S + s], like the fixtures' p1.txt / p2.txt)
  * becomes a tabular policy file.
- * orl policy info POLICY [--json]: what a policy file (or builtin:ENV/LEVEL) holds. */
+ * orl policy info POLICY [--json]: what a policy file (or builtin:ENV/LEVEL) holds.
+ * orl policy export POLICY --c -o OUT.c [--name NAME]: the policy as one dependency-free C
+ * file for a control loop (policy.h's orl_policy_export_c). */
 #include "cli/cli.h"
 #include "orl/behavior.h"
+#include "orl/fs.h"
 #include "orl/tabular_policy.h"
 
 #include <jansson.h>
@@ -14,7 +17,8 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: orl policy from-table TABLE --env ID -o POLICY.h5\n"
-            "       orl policy info POLICY [--json]\n\n"
+            "       orl policy info POLICY [--json]\n"
+            "       orl policy export POLICY --c -o OUT.c [--name NAME]\n\n"
             "from-table reads a softmax parameter table: whitespace-separated numbers\n"
             "theta[a * R + s] for R states and the environment's actions, and writes a tabular\n"
             "policy (policy_type \"tabular\") with pi(a|s) = exp(theta[a*R+s]) / sum_a' exp(...)\n"
@@ -26,7 +30,13 @@ static void usage(FILE *f) {
             "is never used since no action is taken there.\n\n"
             "info prints the policy's type, algorithm, shapes, action bounds, head and network\n"
             "(MLP policies), parameter count, observation normaliser and configuration JSON.\n"
-            "POLICY is a policy file or builtin:ENV/LEVEL.\n");
+            "POLICY is a policy file or builtin:ENV/LEVEL.\n\n"
+            "export --c writes one dependency-free C99 file (exact weights as static const\n"
+            "arrays, the observation normaliser, <math.h> only, no allocation) defining\n"
+            "void NAME_act(const float *obs, float *act): the policy's deterministic action, as\n"
+            "orl eval's mean mode computes it (argmax for discrete policies, which also get\n"
+            "int NAME_act_index(const float *obs)). NAME defaults to 'policy'. MLP and\n"
+            "argmax-Q policies.\n");
 }
 
 static int from_table(int argc, char **argv) {
@@ -215,13 +225,50 @@ static int info(int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
+static int export_policy(int argc, char **argv) {
+    const char *name = NULL, *out = NULL, *fn = "policy";
+    int as_c = 0;
+    for (int i = 0; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        } else if (strcmp(argv[i], "--c") == 0) {
+            as_c = 1;
+        } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+            out = argv[++i];
+        } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+            fn = argv[++i];
+        } else if (argv[i][0] == '-') {
+            return cli_usage_error("policy", "unknown option '%s'", argv[i]);
+        } else if (!name) {
+            name = argv[i];
+        } else {
+            return cli_usage_error("policy", "one POLICY expected, got '%s' too", argv[i]);
+        }
+    }
+    if (!name) return cli_usage_error("policy", "export: POLICY missing");
+    if (!as_c) return cli_usage_error("policy", "export: a format is needed (--c)");
+    if (!out) return cli_usage_error("policy", "export: -o OUT missing");
+    orl_policy *p = NULL;
+    orl_status st = orl_policy_open(name, &p);
+    if (st == ORL_OK) st = orl_policy_export_c(p, fn, out);
+    if (st) {
+        orl_policy_free(p);
+        return cli_fail("policy", st);
+    }
+    printf("%s: %s_act for %s (%lld bytes)\n", out, fn, name, (long long)orl_fs_size(out));
+    orl_policy_free(p);
+    return CLI_EXIT_OK;
+}
+
 int cmd_policy(int argc, char **argv) {
-    if (argc < 2) return cli_usage_error("policy", "from-table or info expected");
+    if (argc < 2) return cli_usage_error("policy", "from-table, info or export expected");
     if (cli_is_help(argv[1])) {
         usage(stdout);
         return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "from-table") == 0) return from_table(argc - 2, argv + 2);
     if (strcmp(argv[1], "info") == 0) return info(argc - 2, argv + 2);
-    return cli_usage_error("policy", "unknown subcommand '%s' (from-table, info)", argv[1]);
+    if (strcmp(argv[1], "export") == 0) return export_policy(argc - 2, argv + 2);
+    return cli_usage_error("policy", "unknown subcommand '%s' (from-table, info, export)", argv[1]);
 }

@@ -233,6 +233,21 @@ int orl_policy_argmax_q_get(const orl_policy *p, orl_argmax_q_mode *mode, float 
 /* the implementation, for orl_policy_load_with */
 const orl_policy_ops *orl_policy_argmax_q_ops(void);
 
+/* ---- export for a control loop ---- */
+
+/* writes path: one dependency-free C99 source file (weights as exact static const arrays, the
+ * observation normaliser, <math.h> only, no allocation, reentrant) defining
+ *   void NAME_act(const float *obs, float *act)   obs (S) -> act (A)
+ * the action orl_policy_act gives in ORL_POLICY_MODE_MEAN (the mean or argmax; equal to
+ * float32 rounding: the dot products are summed in 8 interleaved partial sums), and for discrete
+ * policies also
+ *   int NAME_act_index(const float *obs)           (act[0] holds the index as a float),
+ * with NAME_OBS_DIM and NAME_ACT_DIM. MLP policies (every head) and argmax-Q policies (their
+ * greedy action). Written under a temporary name, renamed when complete. ORL_ERR_INPUT when
+ * name is not a C identifier (at most 64 characters) or a deterministic head has unbounded
+ * actions; ORL_ERR_UNSUPPORTED for other policy types; ORL_ERR_IO. */
+orl_status orl_policy_export_c(orl_policy *p, const char *name, const char *path);
+
 /* ---- policy files ---- */
 
 /* Saving and loading call HDF5, which (as built by Debian) is not thread-safe: call them from
