@@ -363,17 +363,22 @@ Test(ope_is, lower_bounds_below_estimate_and_truth) {
         bo.seed = (uint64_t)trial;
         cr_assert_eq(orl_ope_bounds_compute(r, NULL, &bo, &bd), ORL_OK, "%s", orl_error_message());
         cr_assert_eq(bd.confidence, 0.95);
-        cr_assert(bd.clip_chosen && bd.clip > 0.0 && bd.return_min_observed);
+        cr_assert(bd.clip_chosen && bd.clip > 0.0);
+        cr_assert_eq(bd.range.source, ORL_OPE_RANGE_SOURCE_OBSERVED);
         double pdis = estimate(r, ORL_OPE_ESTIMATOR_PDIS), is = estimate(r, ORL_OPE_ESTIMATOR_IS);
-        cr_assert_leq(bd.t_lower, pdis);
-        cr_assert_leq(bd.bernstein_lower, fmax(is, pdis) + 1e-9);
+        /* the mean of the mapped terms, mapped back: IS + lo (1 - mean w) */
+        double mean_back = orl_ope_return_from_unit(&bd.range, bd.unit_mean);
+        cr_assert_leq(bd.t_lower, mean_back + 1e-9);
+        cr_assert_leq(bd.bootstrap_lower, mean_back + 1e-9);
+        cr_assert_leq(bd.bernstein_lower, fmax(mean_back, fmax(is, pdis)) + 1e-9);
+        cr_assert_geq(bd.bernstein_lower, bd.range.lo);
         bern_valid += bd.bernstein_lower <= g.v2;
         t_valid += bd.t_lower <= g.v2;
         /* a given clip */
         bo.clip = 50.0;
         cr_assert_eq(orl_ope_bounds_compute(r, NULL, &bo, &bd), ORL_OK);
         cr_assert(!bd.clip_chosen && bd.clip == 50.0);
-        cr_assert_leq(bd.bernstein_lower, is + 1e-9);
+        cr_assert_leq(bd.bernstein_lower, mean_back + 1e-9);
         orl_ope_ratios_free(r);
     }
     cr_log_info("bounds below the truth: Bernstein %d%%, t %d%%", bern_valid, t_valid);
