@@ -164,10 +164,12 @@ static void render_markdown(const orl_report *r, text_buf *b) {
                    "policies falls outside it; give --return-range LO HI");
         put(b, "\n");
     }
-    if (!isnan(r->min_ess))
+    if (r->min_ess > 0.0)
         put(b, "- evidence: a gate fails when the gating estimator's ESS (FQE: start states) is "
                "below %g\n",
             r->min_ess);
+    else if (r->min_ess == 0.0)
+        put(b, "- evidence: not checked (--min-ess 0)\n");
     put(b, "- orl %s\n", r->version);
     if (r->notes[0]) {
         const char *s = r->notes;
