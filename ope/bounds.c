@@ -176,7 +176,7 @@ double orl_ope_bernstein_lower_from(const double *x, int64_t n, double confidenc
 /* ---- return ranges ---- */
 
 static const char *const range_source_names[ORL_OPE_RANGE_SOURCE_COUNT] = {
-    "none", "user", "environment", "observed"};
+    "none", "user", "dataset", "environment", "observed"};
 
 const char *orl_ope_range_source_name(orl_ope_range_source s) {
     return (unsigned)s < ORL_OPE_RANGE_SOURCE_COUNT ? range_source_names[s] : NULL;

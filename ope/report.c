@@ -157,6 +157,8 @@ static void render_markdown(const orl_report *r, text_buf *b) {
             strcmp(r->return_range_source, "user") == 0 ? "given by --return-range"
             : strcmp(r->return_range_source, "environment") == 0
                 ? "the environment's known range"
+            : strcmp(r->return_range_source, "dataset") == 0
+                ? "the dataset's declared reward bounds over its horizon"
                 : "observed");
         if (strcmp(r->return_range_source, "observed") == 0)
             put(b, " — **caveat**: the observed returns are not a known range, so the "

@@ -564,19 +564,37 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
         report->min_ess = min_ess;
     }
 
-    /* the return range of the lower bounds: given, else the environment's, else observed */
+    /* the return range of the lower bounds: given, else the tighter of the environment's and
+     * the dataset's declared one (both hold, so their intersection does), else observed */
     orl_ope_return_range range = *given;
-    const orl_ope_environment *env = opt->environment;
-    if (range.source == ORL_OPE_RANGE_SOURCE_NONE && env && env->return_range &&
-        ds->h.env_id[0]) {
+    if (range.source == ORL_OPE_RANGE_SOURCE_NONE) {
+        orl_ope_return_range from_env = {NAN, NAN, ORL_OPE_RANGE_SOURCE_NONE};
+        orl_ope_return_range from_ds = {NAN, NAN, ORL_OPE_RANGE_SOURCE_NONE};
+        const orl_ope_environment *env = opt->environment;
         double lo, hi;
-        if (env->return_range(ds->h.env_id, gamma, &lo, &hi) == ORL_OK && isfinite(lo) &&
-            isfinite(hi) && lo < hi) {
-            range.lo = lo;
-            range.hi = hi;
-            range.source = ORL_OPE_RANGE_SOURCE_ENVIRONMENT;
-        }
+        if (env && env->return_range && ds->h.env_id[0] &&
+            env->return_range(ds->h.env_id, gamma, &lo, &hi) == ORL_OK && isfinite(lo) &&
+            isfinite(hi) && lo < hi)
+            from_env = (orl_ope_return_range){lo, hi, ORL_OPE_RANGE_SOURCE_ENVIRONMENT};
+        if (ds->h.horizon >= 1 &&
+            orl_ope_return_range_from_rewards(ds->h.reward_min, ds->h.reward_max, gamma,
+                                              ds->h.horizon, &from_ds) == ORL_OK)
+            from_ds.source = ORL_OPE_RANGE_SOURCE_DATASET;
+        else
+            from_ds.source = ORL_OPE_RANGE_SOURCE_NONE;
         orl_error_clear();
+        int e = from_env.source != ORL_OPE_RANGE_SOURCE_NONE;
+        int d = from_ds.source != ORL_OPE_RANGE_SOURCE_NONE;
+        if (e && d && fmax(from_env.lo, from_ds.lo) < fmin(from_env.hi, from_ds.hi)) {
+            /* named after the one whose lo is used (lo is what validity rests on) */
+            range = from_ds.lo > from_env.lo ? from_ds : from_env;
+            range.lo = fmax(from_env.lo, from_ds.lo);
+            range.hi = fmin(from_env.hi, from_ds.hi);
+        } else if (e) {
+            range = from_env;
+        } else if (d) {
+            range = from_ds;
+        }
     }
     int any_is = 0;
     for (int32_t k = 0; k < opt->n_estimators; k++)

@@ -1005,3 +1005,88 @@ Test(ope_run, on_policy_gridworld_matches_returns_and_dp_value, .timeout = 120) 
     orl_policy_free(pol[1]);
     orl_dataset_free(ds);
 }
+
+/* the return range of the lower bounds, tightest known first: orl gen declares the environment's
+ * reward bounds and time limit in the file; a given range wins; the environment's (exact by DP
+ * for GridWorld) is intersected with the dataset's; without an environment the dataset's
+ * declared one is used; without either, the observed returns (and the report says so). The
+ * evidence check of an FQE gate counts its start states. */
+Test(ope_run, return_range_sources_and_fqe_evidence, .timeout = 120) {
+    fixture f;
+    setup_fixture(&f, "ranges");
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_read(f.data, NULL, NULL, &ds), ORL_OK);
+    cr_assert_eq(ds->h.reward_min, -10.0);
+    cr_assert_eq(ds->h.reward_max, 100.0);
+    cr_assert_eq(ds->h.horizon, 100);
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_open(f.p2, &p), ORL_OK);
+    const char *names[1] = {"p2"};
+    orl_ope_environment env;
+    orl_eval_ope_environment(GW, &env);
+    orl_ope_run_options opt;
+    orl_ope_run_options_init(&opt);
+    cr_assert_eq(orl_ope_run_estimators_parse("wis", 0, &opt), ORL_OK);
+    opt.bootstrap = 20;
+    opt.environment = &env;
+    orl_report *r = malloc(sizeof *r);
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK, "%s", orl_error_message());
+    double lo, hi;
+    cr_assert_eq(orl_eval_return_range(GW, 1.0, &lo, &hi), ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "environment");
+    cr_assert(r->return_lo == lo && r->return_hi == hi, "[%g, %g]", r->return_lo, r->return_hi);
+    cr_assert(r->policies[0].rows[0].lower_bound >= lo);
+
+    /* given */
+    opt.return_range = (orl_ope_return_range){-5000.0, 5000.0, ORL_OPE_RANGE_SOURCE_USER};
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "user");
+    cr_assert(r->return_lo == -5000.0 && r->policies[0].rows[0].lower_bound >= -5000.0);
+    opt.return_range = (orl_ope_return_range){1.0, 1.0, ORL_OPE_RANGE_SOURCE_USER};
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_ERR_INPUT);
+    opt.return_range.source = ORL_OPE_RANGE_SOURCE_NONE;
+
+    /* no environment: the dataset's declared range (rewards x horizon: [-1000, 10000]) */
+    opt.environment = NULL;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "dataset");
+    cr_assert(r->return_lo == -1000.0 && r->return_hi == 10000.0);
+    /* neither: the observed range, with the caveat in the report */
+    ds->h.horizon = 0;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "observed");
+    char *text = NULL;
+    cr_assert_eq(orl_report_render(r, ORL_REPORT_FORMAT_MARKDOWN, &text), ORL_OK);
+    cr_assert(strstr(text, "**caveat**") && strstr(text, "valid within the observed range"), "%s",
+              text);
+    free(text);
+
+    /* an FQE gate (exact tabular FQE): its evidence is the start states (200 here); a minimum
+     * above fails it */
+    opt.environment = &env;
+    cr_assert_eq(orl_ope_run_estimators_parse("wis,fqe", 0, &opt), ORL_OK);
+    snprintf(opt.gate_estimator, sizeof opt.gate_estimator, "fqe");
+    opt.fail_below = -1e9;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert(orl_report_passed(r));
+    cr_assert_str_eq(r->gates[0].evidence_name, "start states");
+    cr_assert_eq(r->gates[0].evidence, 200.0);
+    opt.min_ess = 500.0;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert(!orl_report_passed(r) && r->gates[0].insufficient_evidence);
+    cr_assert(strstr(r->gates[0].message, "insufficient evidence: start states 200.0 < 500"), "%s",
+              r->gates[0].message);
+    opt.min_ess = -1.0;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_ERR_INPUT);
+    free(r);
+    orl_policy_free(p);
+    orl_dataset_free(ds);
+}

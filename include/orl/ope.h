@@ -243,6 +243,7 @@ orl_status orl_ope_bootstrap(const orl_ope_ratios *r, orl_ope_estimator e,
 typedef enum orl_ope_range_source {
     ORL_OPE_RANGE_SOURCE_NONE = 0,    /* not known (a bound computation uses the observed one) */
     ORL_OPE_RANGE_SOURCE_USER,        /* given by the user (orl ope --return-range LO HI) */
+    ORL_OPE_RANGE_SOURCE_DATASET,     /* the dataset's declared reward bounds over its horizon */
     ORL_OPE_RANGE_SOURCE_ENVIRONMENT, /* the environment's known range (its reward bounds over
                                          its time limit, or exact by DP for tabular ones) */
     ORL_OPE_RANGE_SOURCE_OBSERVED,    /* the smallest and largest observed return: NOT a valid
@@ -256,7 +257,7 @@ typedef struct orl_ope_return_range {
     orl_ope_range_source source;
 } orl_ope_return_range;
 
-/* "none", "user", "environment", "observed" (NULL out of range) */
+/* "none", "user", "dataset", "environment", "observed" (NULL out of range) */
 const char *orl_ope_range_source_name(orl_ope_range_source s);
 
 /* the range of the discounted return sum_{t<T} gamma^t r_t of any episode of 1 <= T <= horizon

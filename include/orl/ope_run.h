@@ -99,8 +99,9 @@ typedef struct orl_ope_run_options {
     double min_ess;
     /* the range of discounted returns the lower bounds map into [0, 1]: source
      * ORL_OPE_RANGE_SOURCE_USER for a given one; NONE: the environment's (environment->
-     * return_range) when known, else the observed returns (the report says the bounds are
-     * then not guaranteed) */
+     * return_range) and the dataset's declared one (header reward bounds over its horizon),
+     * the intersection when both are known, else the observed returns (the report says the
+     * bounds are then not guaranteed) */
     orl_ope_return_range return_range;
 } orl_ope_run_options;
 

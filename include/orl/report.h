@@ -98,7 +98,8 @@ typedef struct orl_report {
     double min_ess;                  /* the evidence minimum of the gate (NaN: no gate) */
     /* the return range the lower bounds map into [0, 1] (NaN when none was needed) */
     double return_lo, return_hi;
-    char return_range_source[16]; /* "user", "environment", "observed" ("" when none) */
+    char return_range_source[16]; /* "user", "dataset", "environment", "observed" ("" when
+                                     none) */
     char version[32];                /* orl version */
     int32_t n_policies;
     orl_report_policy policies[ORL_REPORT_MAX_POLICIES];
