@@ -237,7 +237,8 @@ static void render_markdown(const orl_report *r, text_buf *b) {
                 "percentile %s (approximate)%s.\n\n",
                 pct, num(n1, sizeof n1, pol->hc_bernstein_lower),
                 strcmp(r->return_range_source, "observed") == 0 ? "valid within the observed range"
-                                                                 : "valid",
+                : pol->hc_behavior_estimated ? "valid but for the estimated behaviour"
+                                             : "valid",
                 num(n2, sizeof n2, pol->hc_t_lower), num(n3, sizeof n3, pol->hc_bootstrap_lower),
                 pol->hc_range_widened ? "; a return fell outside the range, which was widened"
                                       : "");
@@ -299,6 +300,7 @@ static void render_json(const orl_report *r, text_buf *b) {
         json_object_set_new(jp, "hc_t_lower", jnum(pol->hc_t_lower));
         json_object_set_new(jp, "hc_bootstrap_lower", jnum(pol->hc_bootstrap_lower));
         json_object_set_new(jp, "hc_range_widened", json_boolean(pol->hc_range_widened));
+        json_object_set_new(jp, "hc_behavior_estimated", json_boolean(pol->hc_behavior_estimated));
         json_t *rows = json_array();
         for (int32_t i = 0; i < pol->n_rows; i++) {
             const orl_report_row *row = &pol->rows[i];

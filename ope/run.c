@@ -396,6 +396,7 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
         pol->hc_t_lower = bounds[hb].t_lower;
         pol->hc_bootstrap_lower = bounds[hb].bootstrap_lower;
         pol->hc_range_widened = bounds[hb].range_widened;
+        pol->hc_behavior_estimated = hb == 1;
     }
 done:
     for (int k = 0; k < 2; k++) {

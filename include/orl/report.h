@@ -62,6 +62,8 @@ typedef struct orl_report_policy {
     double hc_t_lower;         /* Student t: approximate */
     double hc_bootstrap_lower; /* bootstrap percentile: approximate */
     int hc_range_widened;      /* a return fell outside the range, which was widened */
+    int hc_behavior_estimated; /* 1 when they are of the RIS ratios (the estimation of pi_b
+                                  is then ignored) */
     int32_t n_rows;
     orl_report_row rows[ORL_REPORT_MAX_ESTIMATORS];
 } orl_report_policy;
