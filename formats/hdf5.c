@@ -602,12 +602,12 @@ static orl_status read_metadata(hdf5_reader *rd, orl_header *h) {
     attr_text(rd->file, "orl_tool", h->tool, sizeof h->tool);
     ORL_TRY(attr_numbers(rd->path, rd->file, "orl_discount", H5T_NATIVE_DOUBLE, &h->discount, 1,
                          &found));
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_reward_min", H5T_NATIVE_DOUBLE, &h->reward_min,
-                         1, &found));
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_reward_max", H5T_NATIVE_DOUBLE, &h->reward_max,
-                         1, &found));
-    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_horizon", H5T_NATIVE_INT64, &h->horizon, 1,
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_reward_min", H5T_NATIVE_DOUBLE, &h->reward_min, 1,
                          &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_reward_max", H5T_NATIVE_DOUBLE, &h->reward_max, 1,
+                         &found));
+    ORL_TRY(
+        attr_numbers(rd->path, rd->file, "orl_horizon", H5T_NATIVE_INT64, &h->horizon, 1, &found));
     if (h->horizon < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: attribute 'orl_horizon' is %lld, expected >= 0", rd->path,
                  (long long)h->horizon);
