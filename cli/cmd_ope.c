@@ -24,7 +24,8 @@ static void usage(FILE *f) {
             "               [--gamma G] [--confidence C] [--bootstrap B] [--seed S]\n"
             "               [--format md|json|junit] [-o REPORT] [--fail-below X]\n"
             "               [--estimator-gate NAME] [--baseline POLICY [--margin M]]\n"
-            "               [--record RESULTS.sqlite [--label RUN]] [--fqe-steps N]\n\n"
+            "               [--record RESULTS.sqlite [--label RUN]] [--fqe-steps N]\n"
+            "               [--min-ess M] [--return-range LO HI]\n\n"
             "Estimates the value of each POLICY (a policy file or builtin:ENV/LEVEL) from the\n"
             "logged dataset IN. Estimators (default %s):\n"
             "  is, pdis, wis, wpdis     importance sampling with the behaviour probabilities\n"
@@ -37,19 +38,28 @@ static void usage(FILE *f) {
             "  dr, wdr                  doubly robust and weighted doubly robust on FQE\n"
             "Each estimate gets a two-sided percentile bootstrap interval over episodes at\n"
             "confidence C (default 0.95, B = %d resamples, seed S = 0) and a one-sided lower\n"
-            "bound at C (the 1 - C bootstrap percentile). The discount G defaults to the\n"
-            "dataset's.\n\n"
+            "bound at C. For is, pdis, wis, wpdis (and ris-*) the lower bound is the empirical\n"
+            "Bernstein bound of high-confidence OPE on the importance-weighted returns mapped\n"
+            "into [0, 1] with a known return range: --return-range LO HI (every discounted\n"
+            "return lies in it), else the environment's (reward bounds over the time limit,\n"
+            "exact for GridWorld), else the observed returns (stated as a caveat: then not a\n"
+            "guaranteed bound). It is valid with the logged probabilities; Student t and\n"
+            "bootstrap bounds of the same terms are reported as approximate. FQE, DR and WDR\n"
+            "carry approximate bounds. The discount G defaults to the dataset's.\n\n"
             "Gate (exit 1 when a check fails): the gating estimator is --estimator-gate, else\n"
             "wdr when listed, else the first listed. --fail-below X fails a candidate POLICY\n"
             "whose lower bound is below X; --baseline POLICY --margin M fails a candidate whose\n"
             "lower bound is below the baseline's estimate minus M (default 0); the baseline is\n"
-            "reported but not gated itself. Exit 2 for bad input: unknown\n"
+            "reported but not gated itself. No pass without evidence: a check fails\n"
+            "(\"insufficient evidence: ESS 1.0 < 5\") when the gating estimator's effective\n"
+            "sample size (FQE: its start states) is below --min-ess M (default %g; 0: off).\n"
+            "Exit 2 for bad input: unknown\n"
             "estimator, unreadable file, dimension mismatch, IS-type estimators on a dataset\n"
             "without logged probabilities (ask for RIS).\n\n"
             "The report goes to stdout, or to REPORT (written whole, then renamed) with -o.\n"
             "--record appends one row per policy and estimator to a SQLite results catalog\n"
             "(created when absent), labelled RUN (e.g. a commit id).\n",
-            DEFAULT_ESTIMATORS, DEFAULT_BOOTSTRAP);
+            DEFAULT_ESTIMATORS, DEFAULT_BOOTSTRAP, ORL_OPE_RUN_MIN_ESS);
 }
 
 /* prints the report (to stdout or -o), records it, and returns the gate's exit code */
@@ -99,6 +109,21 @@ int cmd_ope(int argc, char **argv) {
                                        v);
         } else if (strcmp(a, "--fail-below") == 0) {
             rc = cli_parse_double("ope", a, v, -INFINITY, INFINITY, &opt.fail_below);
+        } else if (strcmp(a, "--min-ess") == 0) {
+            rc = cli_parse_double("ope", a, v, 0.0, INFINITY, &opt.min_ess);
+        } else if (strcmp(a, "--return-range") == 0) {
+            const char *v2 = i + 2 < argc ? argv[i + 2] : NULL;
+            if (!v2)
+                return cli_usage_error("ope", "--return-range needs two numbers LO HI");
+            rc = cli_parse_double("ope", a, v, -INFINITY, INFINITY, &opt.return_range.lo);
+            if (rc == 0)
+                rc = cli_parse_double("ope", a, v2, -INFINITY, INFINITY, &opt.return_range.hi);
+            if (rc == 0 && !(isfinite(opt.return_range.lo) && isfinite(opt.return_range.hi) &&
+                             opt.return_range.lo < opt.return_range.hi))
+                return cli_usage_error("ope", "--return-range: expected finite LO < HI, got %s %s",
+                                       v, v2);
+            opt.return_range.source = ORL_OPE_RANGE_SOURCE_USER;
+            i++; /* the second value; the first is skipped below */
         } else if (strcmp(a, "--margin") == 0) {
             rc = cli_parse_double("ope", a, v, -INFINITY, INFINITY, &opt.margin);
         } else if (strcmp(a, "--seed") == 0) {

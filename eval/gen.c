@@ -155,6 +155,11 @@ static orl_status make_header(const orl_env_spec *spec, const orl_gen_options *o
     snprintf(h->source, sizeof h->source, "%s", opt->source ? opt->source : "orl gen");
     snprintf(h->tool, sizeof h->tool, "orl %s", ORL_VERSION);
     h->discount = spec->gamma;
+    if (spec->reward_bounded) {
+        h->reward_min = spec->reward_min;
+        h->reward_max = spec->reward_max;
+    }
+    h->horizon = spec->max_episode_steps;
     /* infinite observation bounds are stored as unknown (NaN) */
     for (int32_t i = 0; i < spec->obs_dim; i++) {
         h->obs_low[i] = isfinite(spec->obs_low[i]) ? spec->obs_low[i] : NAN;

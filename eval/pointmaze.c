@@ -172,7 +172,7 @@ static void medium_dense_reset(void *state, orl_rng *rng, float *obs) {
         .n_actions = 0, .obs_low = {0.0f, 0.0f, (float)-MAX_SPEED, (float)-MAX_SPEED},             \
         .obs_high = {(float)(cols), (float)(rows), (float)MAX_SPEED, (float)MAX_SPEED},            \
         .act_low = {-1.0f, -1.0f}, .act_high = {1.0f, 1.0f}, .max_episode_steps = (limit),         \
-        .gamma = 0.99,                                                                             \
+        .gamma = 0.99, .reward_bounded = 1, .reward_min = 0.0, .reward_max = 1.0,                  \
     }
 
 const orl_env_ops orl_env_pointmaze_umaze = {

@@ -23,6 +23,8 @@ orl_status orl_header_init(orl_header *h, int32_t obs_dim, int32_t act_dim, orl_
     h->action_kind = kind;
     h->n_actions = kind == ORL_ACTION_KIND_DISCRETE ? n_actions : 0;
     h->discount = NAN;
+    h->reward_min = h->reward_max = NAN;
+    h->horizon = 0;
     size_t n = 2 * (size_t)obs_dim + 2 * (size_t)act_dim;
     float *bounds = malloc(n * sizeof *bounds);
     if (!bounds) ORL_FAIL(ORL_ERR_NOMEM, "header bounds (%zu floats)", n);

@@ -602,6 +602,15 @@ static orl_status read_metadata(hdf5_reader *rd, orl_header *h) {
     attr_text(rd->file, "orl_tool", h->tool, sizeof h->tool);
     ORL_TRY(attr_numbers(rd->path, rd->file, "orl_discount", H5T_NATIVE_DOUBLE, &h->discount, 1,
                          &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_reward_min", H5T_NATIVE_DOUBLE, &h->reward_min, 1,
+                         &found));
+    ORL_TRY(attr_numbers(rd->path, rd->file, "orl_reward_max", H5T_NATIVE_DOUBLE, &h->reward_max, 1,
+                         &found));
+    ORL_TRY(
+        attr_numbers(rd->path, rd->file, "orl_horizon", H5T_NATIVE_INT64, &h->horizon, 1, &found));
+    if (h->horizon < 0)
+        ORL_FAIL(ORL_ERR_FORMAT, "%s: attribute 'orl_horizon' is %lld, expected >= 0", rd->path,
+                 (long long)h->horizon);
     ORL_TRY(attr_numbers(rd->path, rd->file, "orl_obs_low", H5T_NATIVE_FLOAT, h->obs_low,
                          h->obs_dim, &found));
     ORL_TRY(attr_numbers(rd->path, rd->file, "orl_obs_high", H5T_NATIVE_FLOAT, h->obs_high,
@@ -1167,6 +1176,14 @@ static orl_status write_metadata(hdf5_writer *hw, const orl_header *h) {
                           h->action_kind == ORL_ACTION_KIND_DISCRETE ? "discrete" : "continuous");
     if (e >= 0)
         e = attr_put(hw->file, "orl_discount", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0, &h->discount);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_reward_min", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
+                     &h->reward_min);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_reward_max", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0,
+                     &h->reward_max);
+    if (e >= 0)
+        e = attr_put(hw->file, "orl_horizon", H5T_STD_I64LE, H5T_NATIVE_INT64, 0, &h->horizon);
     if (e >= 0)
         e = attr_put(hw->file, "orl_n_actions", H5T_STD_I32LE, H5T_NATIVE_INT32, 0, &n_actions);
     if (e >= 0)

@@ -1,7 +1,8 @@
-/* Uncertainty of importance-sampling estimates: the percentile bootstrap over episodes and the
- * high-confidence lower bounds of Thomas et al. (2015): a one-sided Student t bound and Maurer
- * and Pontil's empirical Bernstein bound on clipped importance-weighted returns (the
- * concentration inequality; the clip chosen on a 20% split as Thomas et al. do).
+/* Uncertainty of importance-sampling estimates: the percentile bootstrap over episodes, return
+ * ranges and the map of returns into [0, 1], and the high-confidence lower bounds of Thomas et
+ * al. (2015) on importance-weighted returns mapped into [0, 1]: Maurer and Pontil's empirical
+ * Bernstein bound on clipped terms (valid; the clip chosen on a split of the episodes), and the
+ * approximate one-sided Student t and bootstrap percentile bounds of the same terms.
  *
  * The bootstrap reduces each episode once to its statistics (x_e, w_e) and resamples those, so
  * B resamples cost B E draws, not B N. Not here: the estimators themselves (is.c). */
@@ -12,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHOOSE_FRACTION   0.2 /* Thomas et al.: a fifth of the episodes choose c */
+#define CHOOSE_FRACTION   0.2 /* the part of the episodes that chooses c */
 #define CHOOSE_CANDIDATES 64
+#define DEFAULT_RESAMPLES 1000 /* bootstrap resamples of the approximate bootstrap bound */
 
 static int compare_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -171,16 +173,66 @@ double orl_ope_bernstein_lower_from(const double *x, int64_t n, double confidenc
     return bernstein_clipped(x, n, 1.0 - confidence, c, n);
 }
 
+/* ---- return ranges ---- */
+
+static const char *const range_source_names[ORL_OPE_RANGE_SOURCE_COUNT] = {
+    "none", "user", "dataset", "environment", "observed"};
+
+const char *orl_ope_range_source_name(orl_ope_range_source s) {
+    return (unsigned)s < ORL_OPE_RANGE_SOURCE_COUNT ? range_source_names[s] : NULL;
+}
+
+orl_status orl_ope_return_range_from_rewards(double reward_min, double reward_max, double gamma,
+                                             int64_t horizon, orl_ope_return_range *out) {
+    assert(out);
+    if (!isfinite(reward_min) || !isfinite(reward_max) || reward_min > reward_max ||
+        !(gamma >= 0.0 && gamma <= 1.0) || horizon < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "return range: rewards [%g, %g], gamma %g, horizon %lld",
+                 reward_min, reward_max, gamma, (long long)horizon);
+    /* S_H = sum_{t<H} gamma^t, summed so that gamma = 1 is exact */
+    double s = 0.0, g = 1.0;
+    for (int64_t t = 0; t < horizon; t++) {
+        s += g;
+        g *= gamma;
+    }
+    out->lo = reward_min < 0.0 ? reward_min * s : reward_min;
+    out->hi = reward_max > 0.0 ? reward_max * s : reward_max;
+    if (!(out->hi > out->lo)) out->hi = out->lo + 1.0;
+    out->source = ORL_OPE_RANGE_SOURCE_ENVIRONMENT;
+    return ORL_OK;
+}
+
+double orl_ope_return_to_unit(const orl_ope_return_range *range, double g) {
+    return (g - range->lo) / (range->hi - range->lo);
+}
+
+double orl_ope_return_from_unit(const orl_ope_return_range *range, double y) {
+    return range->lo + y * (range->hi - range->lo);
+}
+
+/* ---- high-confidence lower bounds ---- */
+
 void orl_ope_bound_options_init(orl_ope_bound_options *opt) {
+    memset(opt, 0, sizeof *opt);
     opt->confidence = 0.95;
     opt->clip = 0.0;
-    opt->return_min = NAN;
+    opt->choose_fraction = CHOOSE_FRACTION;
+    opt->range.lo = opt->range.hi = NAN;
+    opt->range.source = ORL_OPE_RANGE_SOURCE_NONE;
+    opt->resamples = DEFAULT_RESAMPLES;
     opt->seed = 0;
 }
 
-orl_status orl_ope_bounds_compute(const orl_ope_ratios *r, const orl_ope_options *opt,
-                                  const orl_ope_bound_options *bopt_in, orl_ope_bounds *out) {
-    assert(r && out);
+/* a bound b of E[X] on the unit scale, mapped back and clamped into the range */
+static double map_back(const orl_ope_return_range *range, double b) {
+    if (isnan(b)) return NAN;
+    return orl_ope_return_from_unit(range, b < 0.0 ? 0.0 : (b > 1.0 ? 1.0 : b));
+}
+
+orl_status orl_ope_bounds_from(const double *log_w, const double *ret, int64_t n_episodes,
+                               double weight_clip, const orl_ope_bound_options *bopt_in,
+                               orl_ope_bounds *out) {
+    assert(log_w && ret && out);
     memset(out, 0, sizeof *out);
     orl_ope_bound_options b;
     if (bopt_in)
@@ -188,62 +240,104 @@ orl_status orl_ope_bounds_compute(const orl_ope_ratios *r, const orl_ope_options
     else
         orl_ope_bound_options_init(&b);
     if (b.confidence == 0.0) b.confidence = 0.95;
-    const int64_t E = r->n_episodes;
-    if (!(b.confidence > 0.0 && b.confidence < 1.0) || !(b.clip >= 0.0))
-        ORL_FAIL(ORL_ERR_INPUT, "ope bounds: confidence %g, clip %g", b.confidence, b.clip);
+    if (b.choose_fraction == 0.0) b.choose_fraction = CHOOSE_FRACTION;
+    if (b.resamples == 0) b.resamples = DEFAULT_RESAMPLES;
+    const int64_t E = n_episodes;
+    if (!(b.confidence > 0.0 && b.confidence < 1.0) || !(b.clip >= 0.0) ||
+        !(b.choose_fraction > 0.0 && b.choose_fraction < 1.0) || b.resamples < 2 ||
+        !(weight_clip >= 0.0))
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "ope bounds: confidence %g, clip %g, choose fraction %g, %lld resamples, "
+                 "weight clip %g",
+                 b.confidence, b.clip, b.choose_fraction, (long long)b.resamples, weight_clip);
+    int given = b.range.source != ORL_OPE_RANGE_SOURCE_NONE &&
+                b.range.source != ORL_OPE_RANGE_SOURCE_OBSERVED;
+    if (given && !(isfinite(b.range.lo) && isfinite(b.range.hi) && b.range.lo < b.range.hi))
+        ORL_FAIL(ORL_ERR_INPUT, "ope bounds: return range [%g, %g] (%s), expected lo < hi",
+                 b.range.lo, b.range.hi, orl_ope_range_source_name(b.range.source));
     int choose = b.clip == 0.0;
     if (E < (choose ? 10 : 2))
         ORL_FAIL(ORL_ERR_INPUT, "ope bounds: %lld episodes, need at least %d", (long long)E,
                  choose ? 10 : 2);
-    double *mem = malloc((size_t)(4 * E) * sizeof *mem);
-    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "ope bounds");
-    double *x = mem, *one = mem + E, *ret = mem + 2 * E, *sel = mem + 3 * E;
+    double gmin = INFINITY, gmax = -INFINITY;
+    for (int64_t e = 0; e < E; e++) {
+        if (!isfinite(ret[e]) || isnan(log_w[e]) || log_w[e] == INFINITY)
+            ORL_FAIL(ORL_ERR_INPUT, "ope bounds: episode %lld has return %g, log weight %g",
+                     (long long)e, ret[e], log_w[e]);
+        gmin = fmin(gmin, ret[e]);
+        gmax = fmax(gmax, ret[e]);
+    }
+
+    /* the range: given, widened when a return falls outside it (by more than float rounding
+     * of the rewards), or the observed one */
+    orl_ope_return_range range = b.range;
+    if (!given) {
+        range.lo = gmin;
+        range.hi = gmax > gmin ? gmax : gmin + 1.0;
+        range.source = ORL_OPE_RANGE_SOURCE_OBSERVED;
+    } else {
+        double tol = 1e-6 * (range.hi - range.lo);
+        if (gmin < range.lo - tol || gmax > range.hi + tol) out->range_widened = 1;
+        if (gmin < range.lo - tol) range.lo = gmin;
+        if (gmax > range.hi + tol) range.hi = gmax;
+    }
+    out->range = range;
     out->confidence = b.confidence;
     out->n_episodes = E;
 
-    /* t bound: the per-episode PDIS terms */
-    orl_status st = orl_ope_episode_stats(r, ORL_OPE_ESTIMATOR_PDIS, opt, x, one);
-    if (st != ORL_OK) goto done;
-    out->t_lower = orl_ope_t_lower_from(x, E, b.confidence);
+    double *mem = malloc((size_t)(3 * E) * sizeof *mem);
+    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "ope bounds: %lld episodes", (long long)E);
+    double *x = mem, *sel = mem + E, *post = mem + 2 * E;
 
-    /* Bernstein: X_e = w_e (G_e - g_min) >= 0, from the log weights and the returns (opt was
-     * checked by orl_ope_episode_stats above) */
-    double gamma = opt && !isnan(opt->gamma) ? opt->gamma : 1.0;
-    orl_ope_episode_reduce(r, gamma, one, ret); /* one: log weights (clipped below) */
-    double log_clip = opt && opt->weight_clip > 0.0 ? log(opt->weight_clip) : INFINITY;
-    double gmin = b.return_min;
-    out->return_min_observed = isnan(gmin);
-    if (isnan(gmin)) {
-        gmin = INFINITY;
-        for (int64_t e = 0; e < E; e++)
-            if (ret[e] < gmin) gmin = ret[e];
-    }
+    /* X_e = w_e y_e >= 0 on the unit scale */
+    double log_clip = weight_clip > 0.0 ? log(weight_clip) : INFINITY;
+    double mean = 0.0;
     for (int64_t e = 0; e < E; e++) {
-        double lw = one[e] < log_clip ? one[e] : log_clip;
-        double g = ret[e] - gmin;
-        x[e] = g > 0.0 ? exp(lw) * g : 0.0; /* a return below a given g_min counts as g_min */
+        double y = orl_ope_return_to_unit(&range, ret[e]);
+        y = y < 0.0 ? 0.0 : (y > 1.0 ? 1.0 : y);
+        x[e] = y > 0.0 ? exp(fmin(log_w[e], log_clip)) * y : 0.0;
+        mean += x[e];
     }
-    out->return_min = gmin;
+    out->unit_mean = mean / (double)E;
+
+    /* the approximate bounds, on every episode */
+    out->t_lower = map_back(&range, orl_ope_t_lower_from(x, E, b.confidence));
+    /* the (1 - C) percentile is the lower end of the two-sided 2C - 1 interval */
+    out->bootstrap_lower = NAN;
+    if (b.confidence > 0.5) {
+        orl_ope_interval iv;
+        orl_status st = orl_ope_bootstrap_from(x, NULL, E, b.resamples, 2.0 * b.confidence - 1.0,
+                                               b.seed, NULL, &iv);
+        if (st != ORL_OK) {
+            free(mem);
+            return st;
+        }
+        out->bootstrap_lower = map_back(&range, iv.lo);
+    }
+
+    /* the valid bound */
     double delta = 1.0 - b.confidence;
     if (!choose) {
         out->clip = b.clip;
-        out->bernstein_lower = bernstein_clipped(x, E, delta, b.clip, E) + gmin;
+        out->n_bound = E;
+        out->bernstein_lower = map_back(&range, bernstein_clipped(x, E, delta, b.clip, E));
     } else {
-        /* a random fifth of the episodes chooses c among quantiles of its X, predicting the
-         * bound for the other four fifths; the bound is then computed on those */
+        /* a random part of the episodes chooses c among quantiles of its X, predicting the
+         * bound for the rest; the bound is then computed on the rest alone */
         orl_rng rng;
         orl_rng_seed(&rng, b.seed, 11);
         int64_t n_pre = 0, n_post = 0;
-        double *post = one; /* reuse: one's log weights are no longer needed */
         for (int64_t e = 0; e < E; e++) {
-            if (orl_rng_uniform(&rng) < CHOOSE_FRACTION)
+            if (orl_rng_uniform(&rng) < b.choose_fraction)
                 sel[n_pre++] = x[e];
             else
                 post[n_post++] = x[e];
         }
         if (n_pre < 2 || n_post < 2) {
-            /* a degenerate split: fall back to the first fifth in order */
-            n_pre = E / 5;
+            /* a degenerate split: the first part in order */
+            n_pre = (int64_t)ceil(b.choose_fraction * (double)E);
+            if (n_pre < 2) n_pre = 2;
+            if (n_pre > E - 2) n_pre = E - 2;
             n_post = E - n_pre;
             memcpy(sel, x, (size_t)n_pre * sizeof *sel);
             memcpy(post, x + n_pre, (size_t)n_post * sizeof *post);
@@ -261,9 +355,29 @@ orl_status orl_ope_bounds_compute(const orl_ope_ratios *r, const orl_ope_options
         }
         out->clip = best_c;
         out->clip_chosen = 1;
-        out->bernstein_lower = bernstein_clipped(post, n_post, delta, best_c, n_post) + gmin;
+        out->n_choose = n_pre;
+        out->n_bound = n_post;
+        out->bernstein_lower =
+            map_back(&range, bernstein_clipped(post, n_post, delta, best_c, n_post));
     }
-done:
+    free(mem);
+    return ORL_OK;
+}
+
+orl_status orl_ope_bounds_compute(const orl_ope_ratios *r, const orl_ope_options *opt,
+                                  const orl_ope_bound_options *bopt, orl_ope_bounds *out) {
+    assert(r && out);
+    memset(out, 0, sizeof *out);
+    const int64_t E = r->n_episodes;
+    double gamma = opt && !isnan(opt->gamma) ? opt->gamma : 1.0;
+    double clip = opt ? opt->weight_clip : 0.0;
+    if (!(gamma >= 0.0 && gamma <= 1.0) || !(clip >= 0.0))
+        ORL_FAIL(ORL_ERR_INPUT, "ope bounds: gamma %g, weight clip %g", gamma, clip);
+    if (E < 1) ORL_FAIL(ORL_ERR_INPUT, "ope bounds: no episodes");
+    double *mem = malloc((size_t)(2 * E) * sizeof *mem);
+    if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "ope bounds: %lld episodes", (long long)E);
+    orl_ope_episode_reduce(r, gamma, mem, mem + E);
+    orl_status st = orl_ope_bounds_from(mem, mem + E, E, clip, bopt, out);
     free(mem);
     return st;
 }

@@ -22,6 +22,8 @@ void orl_report_init(orl_report *r) {
     r->confidence = NAN;
     r->n_episodes = -1;
     r->n_steps = -1;
+    r->min_ess = NAN;
+    r->return_lo = r->return_hi = NAN;
 }
 
 static const char *const format_names[ORL_REPORT_FORMAT_COUNT] = {"md", "json", "junit"};
@@ -109,17 +111,34 @@ static void put_cell(text_buf *b, const char *s) {
 
 /* ---- Markdown ---- */
 
+/* the first gate that failed for want of evidence, or NULL */
+static const orl_report_gate *evidence_failure(const orl_report *r) {
+    for (int32_t i = 0; i < r->n_gates; i++)
+        if (r->gates[i].insufficient_evidence) return &r->gates[i];
+    return NULL;
+}
+
 static void render_markdown(const orl_report *r, text_buf *b) {
     char n1[32], n2[32], n3[32], n4[32];
-    put(b, "## orl ope: ");
-    put_cell(b, r->dataset);
-    put(b, "\n\n");
     int32_t failed = 0;
     for (int32_t i = 0; i < r->n_gates; i++) failed += !r->gates[i].passed;
-    if (r->n_gates > 0)
+    /* the first line is the verdict when there is a gate, the reason first when it is a lack
+     * of evidence (a CI summary shows it without scrolling) */
+    const orl_report_gate *ev = evidence_failure(r);
+    if (ev) {
+        put(b, "**Gate: FAILED — insufficient evidence: %s %.1f < %g** (`", ev->evidence_name,
+            ev->evidence, ev->min_evidence);
+        put_cell(b, ev->policy);
+        put(b, "`, estimator `%s`; %d of %d checks passed)\n\n", ev->estimator,
+            (int)(r->n_gates - failed), (int)r->n_gates);
+    } else if (r->n_gates > 0) {
         put(b, "**Gate: %s** (%d of %d checks passed, estimator `%s`)\n\n",
             failed ? "FAILED" : "passed", (int)(r->n_gates - failed), (int)r->n_gates,
             r->gate_estimator);
+    }
+    put(b, "## orl ope: ");
+    put_cell(b, r->dataset);
+    put(b, "\n\n");
     put(b, "- dataset: `");
     put_cell(b, r->dataset);
     put(b, "`%s%s%s, %lld episodes, %lld steps\n", r->env_id[0] ? " (" : "", r->env_id,
@@ -132,6 +151,27 @@ static void render_markdown(const orl_report *r, text_buf *b) {
     put(b, "- discount %s, confidence %s, bootstrap %lld resamples, seed %llu\n",
         num(n1, sizeof n1, r->gamma), num(n2, sizeof n2, r->confidence), (long long)r->bootstrap,
         (unsigned long long)r->seed);
+    if (r->return_range_source[0]) {
+        put(b, "- return range for the lower bounds: [%s, %s] (%s)",
+            num(n1, sizeof n1, r->return_lo), num(n2, sizeof n2, r->return_hi),
+            strcmp(r->return_range_source, "user") == 0 ? "given by --return-range"
+            : strcmp(r->return_range_source, "environment") == 0
+                ? "the environment's known range"
+            : strcmp(r->return_range_source, "dataset") == 0
+                ? "the dataset's declared reward bounds over its horizon"
+                : "observed");
+        if (strcmp(r->return_range_source, "observed") == 0)
+            put(b, " — **caveat**: the observed returns are not a known range, so the "
+                   "empirical Bernstein bounds are valid only if no return of the evaluated "
+                   "policies falls outside it; give --return-range LO HI");
+        put(b, "\n");
+    }
+    if (r->min_ess > 0.0)
+        put(b, "- evidence: a gate fails when the gating estimator's ESS (FQE: start states) is "
+               "below %g\n",
+            r->min_ess);
+    else if (r->min_ess == 0.0)
+        put(b, "- evidence: not checked (--min-ess 0)\n");
     put(b, "- orl %s\n", r->version);
     if (r->notes[0]) {
         const char *s = r->notes;
@@ -145,15 +185,22 @@ static void render_markdown(const orl_report *r, text_buf *b) {
     put(b, "\n");
 
     if (r->n_gates > 0) {
-        put(b, "| policy | check | estimator | lower bound | threshold | result |\n"
-               "|---|---|---|---|---|---|\n");
+        put(b, "| policy | check | estimator | lower bound | threshold | evidence | result |\n"
+               "|---|---|---|---|---|---|---|\n");
         for (int32_t i = 0; i < r->n_gates; i++) {
             const orl_report_gate *g = &r->gates[i];
             put(b, "| `");
             put_cell(b, g->policy);
-            put(b, "` | %s | %s | %s | %s | %s |\n", g->name, g->estimator,
-                num(n1, sizeof n1, g->value), num(n2, sizeof n2, g->threshold),
-                g->passed ? "pass" : "**FAIL**");
+            put(b, "` | %s | %s | %s | %s | ", g->name, g->estimator,
+                num(n1, sizeof n1, g->value), num(n2, sizeof n2, g->threshold));
+            if (isnan(g->evidence))
+                put(b, "— | ");
+            else
+                put(b, "%s %.1f (min %g) | ", g->evidence_name, g->evidence, g->min_evidence);
+            put(b, "%s |\n",
+                g->passed ? "pass"
+                          : (g->insufficient_evidence ? "**FAIL: insufficient evidence**"
+                                                      : "**FAIL**"));
         }
         put(b, "\n");
     }
@@ -185,10 +232,16 @@ static void render_markdown(const orl_report *r, text_buf *b) {
         put(b, "\n");
         if (!isnan(pol->hc_t_lower) || !isnan(pol->hc_bernstein_lower))
             put(b,
-                "High-confidence lower bounds (PDIS terms, %d%%): Student t %s, empirical "
-                "Bernstein %s.\n\n",
-                pct, num(n1, sizeof n1, pol->hc_t_lower),
-                num(n2, sizeof n2, pol->hc_bernstein_lower));
+                "Lower bounds on the value (%d%%, trajectory IS returns mapped into the return "
+                "range): empirical Bernstein %s (%s), Student t %s (approximate), bootstrap "
+                "percentile %s (approximate)%s.\n\n",
+                pct, num(n1, sizeof n1, pol->hc_bernstein_lower),
+                strcmp(r->return_range_source, "observed") == 0 ? "valid within the observed range"
+                : pol->hc_behavior_estimated ? "valid but for the estimated behaviour"
+                                             : "valid",
+                num(n2, sizeof n2, pol->hc_t_lower), num(n3, sizeof n3, pol->hc_bootstrap_lower),
+                pol->hc_range_widened ? "; a return fell outside the range, which was widened"
+                                      : "");
         int any_method = 0;
         for (int32_t i = 0; i < pol->n_rows; i++)
             if (pol->rows[i].bound_method[0]) any_method = 1;
@@ -226,6 +279,14 @@ static void render_json(const orl_report *r, text_buf *b) {
     json_object_set_new(j, "behavior", json_string(r->behavior));
     json_object_set_new(j, "ris_because_missing", json_boolean(r->ris_because_missing));
     json_object_set_new(j, "notes", json_string(r->notes));
+    json_t *range = json_object();
+    json_object_set_new(range, "lo", jnum(r->return_lo));
+    json_object_set_new(range, "hi", jnum(r->return_hi));
+    json_object_set_new(range, "source", r->return_range_source[0]
+                                             ? json_string(r->return_range_source)
+                                             : json_null());
+    json_object_set_new(j, "return_range", range);
+    json_object_set_new(j, "min_ess", jnum(r->min_ess));
     json_object_set_new(j, "orl_version", json_string(r->version));
     json_t *pols = json_array();
     for (int32_t p = 0; p < r->n_policies; p++) {
@@ -235,8 +296,11 @@ static void render_json(const orl_report *r, text_buf *b) {
         json_object_set_new(jp, "algorithm", json_string(pol->algorithm));
         json_object_set_new(jp, "type", json_string(pol->type));
         json_object_set_new(jp, "baseline", json_boolean(pol->is_baseline));
-        json_object_set_new(jp, "hc_t_lower", jnum(pol->hc_t_lower));
         json_object_set_new(jp, "hc_bernstein_lower", jnum(pol->hc_bernstein_lower));
+        json_object_set_new(jp, "hc_t_lower", jnum(pol->hc_t_lower));
+        json_object_set_new(jp, "hc_bootstrap_lower", jnum(pol->hc_bootstrap_lower));
+        json_object_set_new(jp, "hc_range_widened", json_boolean(pol->hc_range_widened));
+        json_object_set_new(jp, "hc_behavior_estimated", json_boolean(pol->hc_behavior_estimated));
         json_t *rows = json_array();
         for (int32_t i = 0; i < pol->n_rows; i++) {
             const orl_report_row *row = &pol->rows[i];
@@ -269,6 +333,11 @@ static void render_json(const orl_report *r, text_buf *b) {
         json_object_set_new(jg, "lower_bound", jnum(g->value));
         json_object_set_new(jg, "threshold", jnum(g->threshold));
         json_object_set_new(jg, "passed", json_boolean(g->passed));
+        json_object_set_new(jg, "insufficient_evidence", json_boolean(g->insufficient_evidence));
+        json_object_set_new(jg, "evidence_name",
+                            g->evidence_name[0] ? json_string(g->evidence_name) : json_null());
+        json_object_set_new(jg, "evidence", jnum(g->evidence));
+        json_object_set_new(jg, "min_evidence", jnum(g->min_evidence));
         json_object_set_new(jg, "message", json_string(g->message));
         json_array_append_new(gates, jg);
     }
@@ -341,6 +410,16 @@ static void render_junit(const orl_report *r, text_buf *b) {
     put(b, "      <property name=\"confidence\" value=\"%s\"/>\n", value);
     put(b, "      <property name=\"bootstrap\" value=\"%lld\"/>\n", (long long)r->bootstrap);
     put(b, "      <property name=\"seed\" value=\"%llu\"/>\n", (unsigned long long)r->seed);
+    if (!isnan(r->min_ess)) {
+        snprintf(value, sizeof value, "%.17g", r->min_ess);
+        put(b, "      <property name=\"min_ess\" value=\"%s\"/>\n", value);
+    }
+    if (r->return_range_source[0]) {
+        snprintf(value, sizeof value, "[%.17g, %.17g]", r->return_lo, r->return_hi);
+        put(b, "      <property name=\"return_range\" value=\"%s\"/>\n", value);
+        put(b, "      <property name=\"return_range_source\" value=\"%s\"/>\n",
+            r->return_range_source);
+    }
     put(b, "      <property name=\"behavior\" value=\"");
     put_xml(b, r->ris_because_missing ? "estimated (RIS: no logged probabilities)" : r->behavior);
     put(b, "\"/>\n      <property name=\"orl_version\" value=\"");
@@ -355,7 +434,7 @@ static void render_junit(const orl_report *r, text_buf *b) {
         if (g && !g->passed) {
             put(b, "      <failure message=\"");
             put_xml(b, g->message);
-            put(b, "\" type=\"gate\">");
+            put(b, "\" type=\"%s\">", g->insufficient_evidence ? "insufficient-evidence" : "gate");
             put_xml(b, g->message);
             put(b, "</failure>\n");
         }

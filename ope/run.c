@@ -23,6 +23,9 @@ void orl_ope_run_options_init(orl_ope_run_options *opt) {
     opt->fail_below = NAN;
     opt->baseline = -1;
     opt->margin = NAN;
+    opt->min_ess = NAN;
+    opt->return_range.lo = opt->return_range.hi = NAN;
+    opt->return_range.source = ORL_OPE_RANGE_SOURCE_NONE;
 }
 
 /* ---- the estimator list ---- */
@@ -101,6 +104,7 @@ typedef struct run_state {
     const orl_ope_run_options *opt;
     const orl_progress *progress;
     double gamma;
+    orl_ope_return_range range; /* source NONE: the observed one (bounds.c) */
 } run_state;
 
 static double now(void) {
@@ -188,7 +192,8 @@ static void row_init(orl_report_row *row, const orl_ope_run_estimator *e, int64_
 
 /* an IS-type row on the ratio set r */
 static orl_status is_row(const run_state *rs, const orl_ope_ratios *r,
-                         const orl_ope_run_estimator *e, orl_report_row *row) {
+                         const orl_ope_run_estimator *e, const orl_ope_bounds *b,
+                         orl_report_row *row) {
     const orl_ope_run_options *o = rs->opt;
     const int64_t E = rs->ds->n_episodes;
     orl_ope_options opt;
@@ -207,8 +212,21 @@ static orl_status is_row(const run_state *rs, const orl_ope_ratios *r,
                                   o->seed, &one));
         row->lower = two.lo;
         row->upper = two.hi;
-        row->lower_bound = one.lo;
-        snprintf(row->bound_method, sizeof row->bound_method, "percentile bootstrap over episodes");
+        /* the lower bound is the valid one of the ratio set (it bounds the value, whichever
+         * IS form estimates it); NaN when it could not be computed (the warning says why) */
+        row->lower_bound = b ? b->bernstein_lower : NAN;
+        snprintf(row->bound_method, sizeof row->bound_method,
+                 "bootstrap interval (approximate), lower bound: empirical Bernstein on IS "
+                 "returns mapped into the return range (%s)",
+                 !b ? "not available"
+                    : (b->range.source == ORL_OPE_RANGE_SOURCE_OBSERVED
+                           ? "valid only within the observed range"
+                           : (r->behavior_estimated ? "valid but for the estimated behaviour"
+                                                    : "valid")));
+        if (!b) add_warning(row, "no lower bound: fewer than 10 episodes");
+        if (b && b->range_widened)
+            add_warning(row, "a return fell outside the return range, widened to [%.4g, %.4g]",
+                        b->range.lo, b->range.hi);
     }
     if (est.warn_low_ess) add_warning(row, "low ESS: %.1f of %lld episodes", est.ess, (long long)E);
     if (est.max_weight_share > 0.5)
@@ -233,7 +251,7 @@ static void fqe_row(const run_state *rs, const orl_fqe_result *fqe, int tabular,
             row->lower_bound = fqe->value - t1 * fqe->value_stderr;
         }
         snprintf(row->bound_method, sizeof row->bound_method,
-                 "t over start states, model error not included");
+                 "t over start states, model error not included (approximate)");
     }
     if (!tabular)
         add_warning(row, "neural FQE, %lld steps, final loss %.3g", (long long)fqe->iterations,
@@ -252,7 +270,7 @@ static orl_status dr_row(const run_state *rs, const orl_dr_estimate *d, int weig
         if (rs->opt->bootstrap > 0) {
             ORL_TRY(bootstrap_row(rs, d->dr_episode, E, row));
             snprintf(row->bound_method, sizeof row->bound_method,
-                     "percentile bootstrap over episodes");
+                     "percentile bootstrap over episodes (approximate)");
         }
     } else {
         row->estimate = d->wdr;
@@ -284,6 +302,8 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
     memset(dr, 0, sizeof dr);
     int have_dr[2] = {0, 0};
     double ratio_seconds[2] = {0.0, 0.0};
+    orl_ope_bounds bounds[2]; /* of each ratio set, when have_bounds */
+    int have_bounds[2] = {0, 0};
     orl_status st = ORL_OK;
 
     double *x = malloc((size_t)E * sizeof *x); /* (E) scratch for bootstrapped terms */
@@ -309,6 +329,23 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
                           "%lld steps in %lld episodes in order",
                           (long long)rr->n_steps, (long long)rr->n_episodes, (long long)ds->n_steps,
                           (long long)E);
+        /* the lower bounds of this ratio set, once (fewer than 10 episodes: none) */
+        if (o->bootstrap > 0) {
+            orl_ope_options bo_est;
+            orl_ope_options_init(&bo_est);
+            bo_est.gamma = rs->gamma;
+            orl_ope_bound_options bopt;
+            orl_ope_bound_options_init(&bopt);
+            bopt.confidence = o->confidence;
+            bopt.range = rs->range;
+            bopt.resamples = o->bootstrap;
+            bopt.seed = o->seed;
+            if (E >= 10) {
+                ORL_TRY_GOTO(st, done,
+                             orl_ope_bounds_compute(rr, &bo_est, &bopt, &bounds[e->ris]));
+                have_bounds[e->ris] = 1;
+            }
+        }
         ratio_seconds[e->ris] = now() - t0;
     }
 
@@ -323,7 +360,8 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
             ratio_seconds[e->ris] = 0.0;
         }
         if (e->kind == ORL_OPE_RUN_KIND_IS) {
-            ORL_TRY_GOTO(st, done, is_row(rs, r, e, row));
+            ORL_TRY_GOTO(st, done,
+                         is_row(rs, r, e, have_bounds[e->ris] ? &bounds[e->ris] : NULL, row));
             row->seconds += now() - t0;
             continue;
         }
@@ -351,22 +389,14 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
         row->seconds += now() - t0;
     }
 
-    /* high-confidence bounds of the PDIS terms (Thomas et al.), on the first ratio set */
-    const orl_ope_ratios *hr = ratios[0] ? ratios[0] : ratios[1];
-    if (hr && o->bootstrap > 0) {
-        orl_ope_options opt;
-        orl_ope_options_init(&opt);
-        opt.gamma = rs->gamma;
-        orl_ope_bound_options bopt;
-        orl_ope_bound_options_init(&bopt);
-        bopt.confidence = o->confidence;
-        bopt.seed = o->seed;
-        orl_ope_bounds b;
-        if (orl_ope_bounds_compute(hr, &opt, &bopt, &b) == ORL_OK) {
-            pol->hc_t_lower = b.t_lower;
-            pol->hc_bernstein_lower = b.bernstein_lower;
-        }
-        orl_error_clear();
+    /* the policy's lower bounds: those of the logged ratio set, else the RIS one */
+    int hb = have_bounds[0] ? 0 : (have_bounds[1] ? 1 : -1);
+    if (hb >= 0) {
+        pol->hc_bernstein_lower = bounds[hb].bernstein_lower;
+        pol->hc_t_lower = bounds[hb].t_lower;
+        pol->hc_bootstrap_lower = bounds[hb].bootstrap_lower;
+        pol->hc_range_widened = bounds[hb].range_widened;
+        pol->hc_behavior_estimated = hb == 1;
     }
 done:
     for (int k = 0; k < 2; k++) {
@@ -387,24 +417,50 @@ static const orl_report_row *find_row(const orl_report_policy *pol, const char *
     return NULL;
 }
 
-static void add_gate(orl_report *r, const char *policy, const char *check, const char *estimator,
-                     double value, double threshold, const char *what) {
+/* the evidence behind a row: its ESS (IS, DR, WDR), else for FQE its start states; *name
+ * says which */
+static double row_evidence(const orl_report_row *row, const char **name) {
+    if (!isnan(row->ess)) {
+        *name = "ESS";
+        return row->ess;
+    }
+    *name = "start states";
+    return isfinite(row->estimate) ? (double)row->episodes : 0.0;
+}
+
+static void add_gate(orl_report *r, const char *policy, const char *check,
+                     const orl_report_row *row, double min_ess, double threshold,
+                     const char *what) {
     orl_report_gate *g = &r->gates[r->n_gates++];
     snprintf(g->policy, sizeof g->policy, "%s", policy);
     snprintf(g->name, sizeof g->name, "%s", check);
-    snprintf(g->estimator, sizeof g->estimator, "%s", estimator);
+    snprintf(g->estimator, sizeof g->estimator, "%s", row->estimator);
+    const double value = row->lower_bound;
     g->value = value;
     g->threshold = threshold;
-    g->passed = value >= threshold; /* NaN fails */
+    g->evidence = g->min_evidence = NAN;
+    const char *ev_name = "";
+    if (min_ess > 0.0) {
+        g->evidence = row_evidence(row, &ev_name);
+        g->min_evidence = min_ess;
+        snprintf(g->evidence_name, sizeof g->evidence_name, "%s", ev_name);
+        g->insufficient_evidence = !(g->evidence >= min_ess);
+    }
+    g->passed = value >= threshold && !g->insufficient_evidence; /* NaN fails */
     /* at most 31 + 400 characters of names: the message always fits */
-    snprintf(g->message, sizeof g->message, "%.31s lower bound %.6g %s %.400s %.6g", estimator,
-             value, g->passed ? ">=" : (isnan(value) ? "(not available) vs" : "<"), what,
+    int len = 0;
+    if (g->insufficient_evidence)
+        len = snprintf(g->message, sizeof g->message, "insufficient evidence: %s %.1f < %g; ",
+                       ev_name, g->evidence, min_ess);
+    snprintf(g->message + len, sizeof g->message - (size_t)len,
+             "%.31s lower bound %.6g %s %.400s %.6g", row->estimator, value,
+             value >= threshold ? ">=" : (isnan(value) ? "(not available) vs" : "<"), what,
              threshold);
 }
 
 /* the gates of every candidate (every policy but the baseline) */
 static void check_gates(const orl_ope_run_options *o, const char *const *names, int32_t n,
-                        const char *gate_est, orl_report *report) {
+                        const char *gate_est, double min_ess, orl_report *report) {
     const orl_report_row *base_row =
         o->baseline >= 0 ? find_row(&report->policies[o->baseline], gate_est) : NULL;
     double margin = isnan(o->margin) ? 0.0 : o->margin;
@@ -412,15 +468,15 @@ static void check_gates(const orl_ope_run_options *o, const char *const *names, 
         if (i == o->baseline) continue;
         const orl_report_row *row = find_row(&report->policies[i], gate_est);
         if (!isnan(o->fail_below))
-            add_gate(report, names[i], "fail-below", gate_est, row->lower_bound, o->fail_below,
+            add_gate(report, names[i], "fail-below", row, min_ess, o->fail_below,
                      "--fail-below");
         if (base_row) {
             char what[ORL_REPORT_TEXT + 64];
             snprintf(what, sizeof what,
                      "baseline %.400s estimate %.6g - margin %g =", names[o->baseline],
                      base_row->estimate, margin);
-            add_gate(report, names[i], "baseline", gate_est, row->lower_bound,
-                     base_row->estimate - margin, what);
+            add_gate(report, names[i], "baseline", row, min_ess, base_row->estimate - margin,
+                     what);
         }
     }
 }
@@ -447,6 +503,14 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
         ORL_FAIL(ORL_ERR_INPUT, "ope: gamma %g, expected [0, 1]", opt->gamma);
     if (opt->baseline >= n || (opt->baseline >= 0 && n < 2))
         ORL_FAIL(ORL_ERR_INPUT, "ope: baseline %d of %d policies", opt->baseline, n);
+    double min_ess = isnan(opt->min_ess) ? ORL_OPE_RUN_MIN_ESS : opt->min_ess;
+    if (!(min_ess >= 0.0) || isinf(min_ess))
+        ORL_FAIL(ORL_ERR_INPUT, "ope: min ESS %g, expected a number >= 0", opt->min_ess);
+    const orl_ope_return_range *given = &opt->return_range;
+    if (given->source != ORL_OPE_RANGE_SOURCE_NONE &&
+        !(isfinite(given->lo) && isfinite(given->hi) && given->lo < given->hi))
+        ORL_FAIL(ORL_ERR_INPUT, "ope: return range [%g, %g], expected finite LO < HI", given->lo,
+                 given->hi);
 
     /* the gating estimator: the one asked for, else wdr when listed, else the first */
     const char *gate_est = opt->estimators[0].name;
@@ -496,10 +560,72 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
                             ? "a softmax MLP over the observations"
                             : "a Gaussian MLP over the observations (continuous actions)"),
                  ds->h.has_logp ? "" : ", because the dataset has no logged probabilities");
-    if (!isnan(opt->fail_below) || opt->baseline >= 0)
+    if (!isnan(opt->fail_below) || opt->baseline >= 0) {
         snprintf(report->gate_estimator, sizeof report->gate_estimator, "%.31s", gate_est);
+        report->min_ess = min_ess;
+    }
 
-    run_state rs = {ds, opt, progress, gamma};
+    /* the return range of the lower bounds: given, else the tighter of the environment's and
+     * the dataset's declared one (both hold, so their intersection does), else observed */
+    orl_ope_return_range range = *given;
+    if (range.source == ORL_OPE_RANGE_SOURCE_NONE) {
+        orl_ope_return_range from_env = {NAN, NAN, ORL_OPE_RANGE_SOURCE_NONE};
+        orl_ope_return_range from_ds = {NAN, NAN, ORL_OPE_RANGE_SOURCE_NONE};
+        const orl_ope_environment *env = opt->environment;
+        double lo, hi;
+        if (env && env->return_range && ds->h.env_id[0] &&
+            env->return_range(ds->h.env_id, gamma, &lo, &hi) == ORL_OK && isfinite(lo) &&
+            isfinite(hi) && lo < hi)
+            from_env = (orl_ope_return_range){lo, hi, ORL_OPE_RANGE_SOURCE_ENVIRONMENT};
+        if (ds->h.horizon >= 1 &&
+            orl_ope_return_range_from_rewards(ds->h.reward_min, ds->h.reward_max, gamma,
+                                              ds->h.horizon, &from_ds) == ORL_OK)
+            from_ds.source = ORL_OPE_RANGE_SOURCE_DATASET;
+        else
+            from_ds.source = ORL_OPE_RANGE_SOURCE_NONE;
+        orl_error_clear();
+        int e = from_env.source != ORL_OPE_RANGE_SOURCE_NONE;
+        int d = from_ds.source != ORL_OPE_RANGE_SOURCE_NONE;
+        if (e && d && fmax(from_env.lo, from_ds.lo) < fmin(from_env.hi, from_ds.hi)) {
+            /* named after the one whose lo is used (lo is what validity rests on) */
+            range = from_ds.lo > from_env.lo ? from_ds : from_env;
+            range.lo = fmax(from_env.lo, from_ds.lo);
+            range.hi = fmin(from_env.hi, from_ds.hi);
+        } else if (e) {
+            range = from_env;
+        } else if (d) {
+            range = from_ds;
+        }
+    }
+    int any_is = 0;
+    for (int32_t k = 0; k < opt->n_estimators; k++)
+        any_is |= opt->estimators[k].kind == ORL_OPE_RUN_KIND_IS;
+    if (any_is && opt->bootstrap > 0) {
+        if (range.source == ORL_OPE_RANGE_SOURCE_NONE) {
+            /* the observed range, for the report (bounds.c takes the same one) */
+            double lo = INFINITY, hi = -INFINITY;
+            for (int64_t e = 0; e < ds->n_episodes; e++) {
+                double g = 0.0, d = 1.0;
+                for (int64_t t = ds->ep_off[e]; t < ds->ep_off[e + 1]; t++) {
+                    g += d * (double)ds->rew[t];
+                    d *= gamma;
+                }
+                lo = fmin(lo, g);
+                hi = fmax(hi, g);
+            }
+            report->return_lo = lo;
+            report->return_hi = hi > lo ? hi : lo + 1.0;
+        } else {
+            report->return_lo = range.lo;
+            report->return_hi = range.hi;
+        }
+        snprintf(report->return_range_source, sizeof report->return_range_source, "%s",
+                 range.source == ORL_OPE_RANGE_SOURCE_NONE
+                     ? "observed"
+                     : orl_ope_range_source_name(range.source));
+    }
+
+    run_state rs = {ds, opt, progress, gamma, range};
     for (int32_t i = 0; i < n; i++) {
         orl_report_policy *pol = &report->policies[report->n_policies++];
         memset(pol, 0, sizeof *pol);
@@ -507,9 +633,9 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
         snprintf(pol->algorithm, sizeof pol->algorithm, "%s", policies[i]->algorithm);
         snprintf(pol->type, sizeof pol->type, "%s", policies[i]->ops->type);
         pol->is_baseline = i == opt->baseline;
-        pol->hc_t_lower = pol->hc_bernstein_lower = NAN;
+        pol->hc_t_lower = pol->hc_bernstein_lower = pol->hc_bootstrap_lower = NAN;
         ORL_TRY(evaluate(&rs, policies[i], pol));
     }
-    check_gates(opt, names, n, gate_est, report);
+    check_gates(opt, names, n, gate_est, min_ess, report);
     return ORL_OK;
 }

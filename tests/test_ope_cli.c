@@ -322,7 +322,16 @@ Test(ope_cli, reports_in_three_formats) {
         double lo = json_real_value(json_object_get(row, "lower"));
         double hi = json_real_value(json_object_get(row, "upper"));
         double lb = json_real_value(json_object_get(row, "lower_bound"));
-        cr_assert(isfinite(est) && lo <= hi && lb >= lo - 1e-9, "row %zu", i);
+        cr_assert(isfinite(est) && lo <= hi && isfinite(lb), "row %zu", i);
+    }
+    /* the IS rows' lower bound is the valid one on GridWorld's exact return range, which is
+     * at or below the truth */
+    json_t *range = json_object_get(j, "return_range");
+    cr_assert_str_eq(json_string_value(json_object_get(range, "source")), "environment");
+    double range_lo = json_real_value(json_object_get(range, "lo"));
+    for (size_t i = 0; i < 2; i++) {
+        double lb = json_real_value(json_object_get(json_array_get(rows, i), "lower_bound"));
+        cr_assert(lb >= range_lo - 1e-9 && lb <= truth + 1e-9, "row %zu: %g", i, lb);
     }
     cr_assert(json_is_true(json_object_get(j, "passed")));
     json_decref(j);
@@ -330,7 +339,7 @@ Test(ope_cli, reports_in_three_formats) {
 
     snprintf(args, sizeof args,
              "ope '%s' --data '%s' --estimators wis --format junit --fail-below -1e6 "
-             "--baseline '%s' --margin 1e6 -o '%s'",
+             "--baseline '%s' --margin 1e6 --min-ess 0 -o '%s'",
              f.p2, f.data, f.p1, xml);
     cr_assert_eq(run_orl(args, f.out, f.err), 0);
     text = slurp(xml);
@@ -341,13 +350,27 @@ Test(ope_cli, reports_in_three_formats) {
     cr_assert_eq(cases, 2, "%s", text);
     cr_assert(strstr(text, "failures=\"0\""), "%s", text);
     free(text);
-    (void)truth;
+
+    /* the same gate with the default --min-ess: the random behaviour leaves an ESS of about 1
+     * for p2, so both checks fail for want of evidence, in every format */
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis --format junit --fail-below -1e6 "
+             "--baseline '%s' --margin 1e6 -o '%s'",
+             f.p2, f.data, f.p1, xml);
+    cr_assert_eq(run_orl(args, f.out, f.err), 1);
+    text = slurp(xml);
+    cr_assert(xml_well_formed(text), "%s", text);
+    cr_assert(strstr(text, "failures=\"2\"") && strstr(text, "insufficient evidence: ESS ") &&
+                  strstr(text, "type=\"insufficient-evidence\""),
+              "%s", text);
+    free(text);
 }
 
 /* the WIS lower bound of p2 from a JSON report */
 static double gate_value(const fixture *f, const char *extra, int *rc) {
     char args[8192];
-    snprintf(args, sizeof args, "ope '%s' --data '%s' --estimators wis --format json %s", f->p2,
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis --format json --min-ess 0 %s", f->p2,
              f->data, extra);
     *rc = run_orl(args, f->out, f->err);
     char *text = slurp(f->out);
@@ -384,6 +407,70 @@ Test(ope_cli, gate_fail_below) {
     cr_assert_eq(rc, 0);
 }
 
+/* no pass without evidence: with the random behaviour p2's ESS is about 1 of 200 episodes, so
+ * a gate whose threshold its lower bound clears still fails, and says why on the Markdown
+ * report's first line, in JSON and on stderr; --min-ess 0 turns the check off; a bad --min-ess
+ * or --return-range is bad input */
+Test(ope_cli, gate_fails_on_low_ess) {
+    fixture f;
+    setup_fixture(&f, "evidence");
+    char args[8192];
+    snprintf(args, sizeof args, "ope '%s' --data '%s' --estimators wis --fail-below -1e9", f.p2,
+             f.data);
+    cr_assert_eq(run_orl(args, f.out, f.err), 1);
+    char *text = slurp(f.out);
+    const char *first = "**Gate: FAILED — insufficient evidence: ESS 1.0 < 5**";
+    cr_assert_eq(strncmp(text, first, strlen(first)), 0, "%s", text);
+    free(text);
+    char *err = slurp(f.err);
+    cr_assert(strstr(err, "insufficient evidence: ESS 1.0 < 5"), "%s", err);
+    free(err);
+    int rc; /* gate_value passes --min-ess 0: the check is off */
+    gate_value(&f, "--fail-below -1e9", &rc);
+    cr_assert_eq(rc, 0);
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis --fail-below -1e9 --format json", f.p2,
+             f.data);
+    cr_assert_eq(run_orl(args, f.out, f.err), 1);
+    text = slurp(f.out);
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    cr_assert(j, "%s", jerr.text);
+    json_t *g = json_array_get(json_object_get(j, "gates"), 0);
+    cr_assert(json_is_true(json_object_get(g, "insufficient_evidence")), "%s", text);
+    cr_assert(json_is_false(json_object_get(g, "passed")));
+    cr_assert(json_real_value(json_object_get(g, "evidence")) < 5.0);
+    cr_assert_eq(json_real_value(json_object_get(g, "min_evidence")), 5.0);
+    cr_assert(strncmp(json_string_value(json_object_get(g, "message")),
+                      "insufficient evidence: ESS ", 27) == 0);
+    json_decref(j);
+    free(text);
+    /* a lower minimum lets it through */
+    snprintf(args, sizeof args, "ope '%s' --data '%s' --estimators wis --fail-below -1e9 --min-ess 0.5",
+             f.p2, f.data);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    /* a given return range is used and reported; bad ones are bad input */
+    snprintf(args, sizeof args,
+             "ope '%s' --data '%s' --estimators wis --return-range -2000 1000 --format json",
+             f.p2, f.data);
+    cr_assert_eq(run_orl(args, f.out, f.err), 0);
+    text = slurp(f.out);
+    j = json_loads(text, 0, &jerr);
+    cr_assert(j, "%s", jerr.text);
+    json_t *range = json_object_get(j, "return_range");
+    cr_assert_str_eq(json_string_value(json_object_get(range, "source")), "user");
+    cr_assert_eq(json_real_value(json_object_get(range, "lo")), -2000.0);
+    json_decref(j);
+    free(text);
+    const char *bad[] = {"--return-range 5 1", "--return-range 1", "--return-range 0 x",
+                         "--min-ess -1"};
+    for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+        snprintf(args, sizeof args, "ope '%s' --data '%s' --estimators wis %s", f.p2, f.data,
+                 bad[c]);
+        cr_assert_eq(run_orl(args, f.out, f.err), 2, "%s", bad[c]);
+    }
+}
+
 Test(ope_cli, gate_baseline_margin) {
     fixture f;
     setup_fixture(&f, "baseline");
@@ -391,12 +478,12 @@ Test(ope_cli, gate_baseline_margin) {
     /* against itself: its lower bound is below its estimate, so a margin of 0 may fail, a
      * large margin passes, a large negative margin fails */
     snprintf(args, sizeof args,
-             "ope '%s' --data '%s' --estimators wis --baseline '%s' --margin 1000", f.p2, f.data,
-             f.p2);
+             "ope '%s' --data '%s' --estimators wis --baseline '%s' --margin 1000 --min-ess 0",
+             f.p2, f.data, f.p2);
     cr_assert_eq(run_orl(args, f.out, f.err), 0);
     snprintf(args, sizeof args,
-             "ope '%s' --data '%s' --estimators wis --baseline '%s' --margin -1000", f.p2, f.data,
-             f.p1);
+             "ope '%s' --data '%s' --estimators wis --baseline '%s' --margin -1000 --min-ess 0",
+             f.p2, f.data, f.p1);
     cr_assert_eq(run_orl(args, f.out, f.err), 1);
     char *text = slurp(f.out);
     cr_assert(strstr(text, "**Gate: FAILED**"), "%s", text);
@@ -916,5 +1003,90 @@ Test(ope_run, on_policy_gridworld_matches_returns_and_dp_value, .timeout = 120) 
     free(r2);
     orl_policy_free(pol[0]);
     orl_policy_free(pol[1]);
+    orl_dataset_free(ds);
+}
+
+/* the return range of the lower bounds, tightest known first: orl gen declares the environment's
+ * reward bounds and time limit in the file; a given range wins; the environment's (exact by DP
+ * for GridWorld) is intersected with the dataset's; without an environment the dataset's
+ * declared one is used; without either, the observed returns (and the report says so). The
+ * evidence check of an FQE gate counts its start states. */
+Test(ope_run, return_range_sources_and_fqe_evidence, .timeout = 120) {
+    fixture f;
+    setup_fixture(&f, "ranges");
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_read(f.data, NULL, NULL, &ds), ORL_OK);
+    cr_assert_eq(ds->h.reward_min, -10.0);
+    cr_assert_eq(ds->h.reward_max, 100.0);
+    cr_assert_eq(ds->h.horizon, 100);
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_open(f.p2, &p), ORL_OK);
+    const char *names[1] = {"p2"};
+    orl_ope_environment env;
+    orl_eval_ope_environment(GW, &env);
+    orl_ope_run_options opt;
+    orl_ope_run_options_init(&opt);
+    cr_assert_eq(orl_ope_run_estimators_parse("wis", 0, &opt), ORL_OK);
+    opt.bootstrap = 20;
+    opt.environment = &env;
+    orl_report *r = malloc(sizeof *r);
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK, "%s", orl_error_message());
+    double lo, hi;
+    cr_assert_eq(orl_eval_return_range(GW, 1.0, &lo, &hi), ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "environment");
+    cr_assert(r->return_lo == lo && r->return_hi == hi, "[%g, %g]", r->return_lo, r->return_hi);
+    cr_assert(r->policies[0].rows[0].lower_bound >= lo);
+
+    /* given */
+    opt.return_range = (orl_ope_return_range){-5000.0, 5000.0, ORL_OPE_RANGE_SOURCE_USER};
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "user");
+    cr_assert(r->return_lo == -5000.0 && r->policies[0].rows[0].lower_bound >= -5000.0);
+    opt.return_range = (orl_ope_return_range){1.0, 1.0, ORL_OPE_RANGE_SOURCE_USER};
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_ERR_INPUT);
+    opt.return_range.source = ORL_OPE_RANGE_SOURCE_NONE;
+
+    /* no environment: the dataset's declared range (rewards x horizon: [-1000, 10000]) */
+    opt.environment = NULL;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "dataset");
+    cr_assert(r->return_lo == -1000.0 && r->return_hi == 10000.0);
+    /* neither: the observed range, with the caveat in the report */
+    ds->h.horizon = 0;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert_str_eq(r->return_range_source, "observed");
+    char *text = NULL;
+    cr_assert_eq(orl_report_render(r, ORL_REPORT_FORMAT_MARKDOWN, &text), ORL_OK);
+    cr_assert(strstr(text, "**caveat**") && strstr(text, "valid within the observed range"), "%s",
+              text);
+    free(text);
+
+    /* an FQE gate (exact tabular FQE): its evidence is the start states (200 here); a minimum
+     * above fails it */
+    opt.environment = &env;
+    cr_assert_eq(orl_ope_run_estimators_parse("wis,fqe", 0, &opt), ORL_OK);
+    snprintf(opt.gate_estimator, sizeof opt.gate_estimator, "fqe");
+    opt.fail_below = -1e9;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert(orl_report_passed(r));
+    cr_assert_str_eq(r->gates[0].evidence_name, "start states");
+    cr_assert_eq(r->gates[0].evidence, 200.0);
+    opt.min_ess = 500.0;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK);
+    cr_assert(!orl_report_passed(r) && r->gates[0].insufficient_evidence);
+    cr_assert(strstr(r->gates[0].message, "insufficient evidence: start states 200.0 < 500"), "%s",
+              r->gates[0].message);
+    opt.min_ess = -1.0;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_ERR_INPUT);
+    free(r);
+    orl_policy_free(p);
     orl_dataset_free(ds);
 }

@@ -37,6 +37,11 @@ typedef struct orl_header {
     char behavior[128]; /* behaviour policy name */
     char tool[64];      /* creation tool and version, e.g. "orl 0.1.0" */
     double discount;    /* discount used for returns */
+    /* declared bounds of one step's reward (NaN when unknown) and the most steps an episode
+     * can last, its time limit (0 when unknown): with the discount they bound every return,
+     * the range OPE's lower bounds map returns with (HDF5 only; orl gen fills them) */
+    double reward_min, reward_max;
+    int64_t horizon;
 
     /* bounds, NaN when unknown; owned by the header (orl_header_free) */
     float *obs_low;  /* (S) */

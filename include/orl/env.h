@@ -31,6 +31,9 @@ typedef struct orl_env_spec {
     float act_high[ORL_ENV_MAX_ACT]; /* (A) */
     int32_t max_episode_steps;       /* the time limit: truncated at this step */
     double gamma;                    /* the discount customary for the task (for OPE reports) */
+    /* the range of one step's reward, when reward_bounded (OPE's return ranges) */
+    int reward_bounded;
+    double reward_min, reward_max;
 } orl_env_spec;
 
 typedef struct orl_env_result {

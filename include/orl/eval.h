@@ -156,9 +156,16 @@ const char *orl_policy_type_name(int32_t i);
 
 /* fills *out for env_id: whether the registry knows it, and its exact tabular model when it
  * has one (tabular.h: orl_tabular_model_get, orl_tabular_policy_probs), for exact tabular FQE
- * and the choice of RIS behaviour model. Never fails: an unknown or empty env_id gives
+ * and the choice of RIS behaviour model, and its return range (orl_eval_return_range). Never fails: an unknown or empty env_id gives
  * registered = tabular = 0. */
 void orl_eval_ope_environment(const char *env_id, orl_ope_environment *out);
+
+/* the range [*lo, *hi] (lo < hi) of every policy's discounted return at discount gamma on
+ * env_id, for the lower bounds of OPE: exact by min/max dynamic programming over the time limit
+ * for a tabular environment, else the spec's reward bounds over its time limit
+ * (orl_ope_return_range_from_rewards). ORL_ERR_INPUT for an unknown env_id or a bad gamma,
+ * ORL_ERR_UNSUPPORTED when the environment declares no reward bounds. */
+orl_status orl_eval_return_range(const char *env_id, double gamma, double *lo, double *hi);
 
 /* ---- reference scores ---- */
 

@@ -243,38 +243,99 @@ orl_status orl_ope_bootstrap(const orl_ope_ratios *r, orl_ope_estimator e,
                              const orl_ope_options *opt, int64_t resamples, double confidence,
                              uint64_t seed, orl_ope_interval *out);
 
-/* high-confidence lower bounds on the value (Thomas et al. 2015, "High-confidence off-policy
- * evaluation"): with probability at least confidence, the true value is at least the bound,
- * provided pi_b covers pi_e's support (and, for RIS, ignoring the estimation of pi_b). */
+/* ---- return ranges ---- */
+
+/* where a return range came from, tightest-known first */
+typedef enum orl_ope_range_source {
+    ORL_OPE_RANGE_SOURCE_NONE = 0,    /* not known (a bound computation uses the observed one) */
+    ORL_OPE_RANGE_SOURCE_USER,        /* given by the user (orl ope --return-range LO HI) */
+    ORL_OPE_RANGE_SOURCE_DATASET,     /* the dataset's declared reward bounds over its horizon */
+    ORL_OPE_RANGE_SOURCE_ENVIRONMENT, /* the environment's known range (its reward bounds over
+                                         its time limit, or exact by DP for tabular ones) */
+    ORL_OPE_RANGE_SOURCE_OBSERVED,    /* the smallest and largest observed return: NOT a valid
+                                         range, a return outside it may simply not be logged */
+    ORL_OPE_RANGE_SOURCE_COUNT
+} orl_ope_range_source;
+
+/* an interval [lo, hi], lo < hi, that every discounted return of every policy lies in */
+typedef struct orl_ope_return_range {
+    double lo, hi;
+    orl_ope_range_source source;
+} orl_ope_return_range;
+
+/* "none", "user", "dataset", "environment", "observed" (NULL out of range) */
+const char *orl_ope_range_source_name(orl_ope_range_source s);
+
+/* the range of the discounted return sum_{t<T} gamma^t r_t of any episode of 1 <= T <= horizon
+ * steps whose rewards lie in [reward_min, reward_max]: lo = reward_min * S_H when reward_min < 0,
+ * else reward_min (the shortest episode); hi = reward_max * S_H when reward_max > 0, else
+ * reward_max; S_H = sum_{t<H} gamma^t. A degenerate range (lo == hi) is widened to [lo, lo + 1]
+ * so the mapping below stays defined. Source ORL_OPE_RANGE_SOURCE_ENVIRONMENT. ORL_ERR_INPUT
+ * for non-finite or crossed reward bounds, gamma outside [0, 1] or horizon < 1. */
+orl_status orl_ope_return_range_from_rewards(double reward_min, double reward_max, double gamma,
+                                             int64_t horizon, orl_ope_return_range *out);
+
+/* the affine map of a range onto [0, 1] and back: (g - lo) / (hi - lo) and lo + y (hi - lo);
+ * no clamping */
+double orl_ope_return_to_unit(const orl_ope_return_range *range, double g);
+double orl_ope_return_from_unit(const orl_ope_return_range *range, double y);
+
+/* ---- high-confidence lower bounds ---- */
+
+/* lower bounds on the value of pi_e at a confidence C, from the trajectory-wise importance-
+ * weighted returns mapped into [0, 1] (Thomas, Theocharous & Ghavamzadeh 2015, "High-confidence
+ * off-policy evaluation"): with y_e = (G_e - lo) / (hi - lo) in [0, 1] and w_e the trajectory
+ * weight, X_e = w_e y_e >= 0 has mean (v - lo) / (hi - lo) when pi_b covers pi_e's support. Each
+ * bound of E[X] is mapped back by lo + (hi - lo) b and clamped into [lo, hi] (every value lies
+ * there):
+ *   bernstein_lower  Maurer & Pontil's empirical Bernstein bound (2009, Thm 4) on min(X, c):
+ *                    mean - sqrt(2 V ln(2/delta) / n) - 7 c ln(2/delta) / (3 (n - 1)), delta =
+ *                    1 - C; clipping only lowers the mean, so the bound is VALID for any c fixed
+ *                    before the bound's data is seen: c is chosen on a random part of the
+ *                    episodes (choose_fraction) and the bound computed on the rest. Valid as
+ *                    long as the range is (not for an observed range) and, with RIS, ignoring
+ *                    the estimation of pi_b.
+ *   t_lower          mean - t_{C, E-1} s / sqrt(E) over all X: APPROXIMATE (X is heavy-tailed)
+ *   bootstrap_lower  the (1 - C) percentile of the bootstrap means of X: APPROXIMATE */
 typedef struct orl_ope_bounds {
     double confidence;
-    /* Student t, one-sided: mean - t_{confidence, E-1} s / sqrt(E) of the per-episode PDIS
-     * terms (unbiased); approximate (the terms are far from normal when weights are heavy) */
-    double t_lower;
-    /* Maurer & Pontil's empirical Bernstein bound (2009, Thm 4) on X_e = w_e (G_e - g_min)
-     * clipped to [0, c]: mean - sqrt(2 V ln(2/delta) / E) - 7 c ln(2/delta) / (3 (E-1)), plus
-     * g_min (E[w] = 1). Clipping only lowers the mean, so the bound stays valid. */
-    double bernstein_lower;
-    double clip;             /* c used */
-    int clip_chosen;         /* 1 when c was chosen on a 20% split of the episodes (Thomas et al.'s
-                                procedure), the bound then being computed on the other 80% */
-    double return_min;       /* g_min used */
-    int return_min_observed; /* 1 when g_min is the smallest observed return, not given */
+    orl_ope_return_range range; /* the range the returns were mapped with */
+    int range_widened;          /* a return fell outside the given range, which was widened to
+                                   take it in (the given range was wrong) */
+    double bernstein_lower;     /* valid */
+    double t_lower;             /* approximate */
+    double bootstrap_lower;     /* approximate */
+    double unit_mean;           /* the mean of X: the IS estimate on the [0, 1] scale */
+    double clip;                /* c used, on the scale of X */
+    int clip_chosen;            /* 1 when c was chosen on n_choose episodes */
+    int64_t n_choose;           /* episodes that chose c (0 when given) */
+    int64_t n_bound;            /* episodes the Bernstein bound was computed on */
     int64_t n_episodes;
 } orl_ope_bounds;
 
 typedef struct orl_ope_bound_options {
-    double confidence; /* 1 - delta, in (0, 1); 0 means 0.95 */
-    double clip;       /* c > 0 in units of X; 0 means chosen on a split */
-    double return_min; /* a known lower bound of the discounted return; NaN: the observed min */
-    uint64_t seed;     /* the split */
+    double confidence;          /* 1 - delta, in (0, 1); 0 means 0.95 */
+    double clip;                /* c > 0 on the scale of X; 0 means chosen on a split */
+    double choose_fraction;     /* the part of the episodes that chooses c, in (0, 1); 0 means
+                                   0.2 */
+    orl_ope_return_range range; /* source ORL_OPE_RANGE_SOURCE_NONE: the observed range */
+    int64_t resamples;          /* bootstrap resamples for bootstrap_lower (0: 1000) */
+    uint64_t seed;              /* the split (stream 11) and the bootstrap (stream 0) */
 } orl_ope_bound_options;
 
+/* confidence 0.95, c chosen on a 20% split, the observed range, 1000 resamples, seed 0 */
 void orl_ope_bound_options_init(orl_ope_bound_options *opt);
 
-/* both bounds for r (gamma and clipping of opt as the estimators use them; opt, bopt may be
- * NULL). ORL_ERR_INPUT for fewer than 2 episodes (fewer than 10 when c is chosen on a split),
- * a confidence outside (0, 1) or a bad clip; ORL_ERR_NOMEM. */
+/* the three bounds from per-episode log trajectory weights log_w (E) (clipped at log(weight_clip)
+ * when weight_clip > 0) and discounted returns ret (E). ORL_ERR_INPUT for fewer than 2 episodes
+ * (fewer than 10 when c is chosen on a split), a confidence, clip, fraction or range out of
+ * range, a non-finite return or a log weight of +inf or NaN; ORL_ERR_NOMEM. */
+orl_status orl_ope_bounds_from(const double *log_w, const double *ret, int64_t n_episodes,
+                               double weight_clip, const orl_ope_bound_options *bopt,
+                               orl_ope_bounds *out);
+
+/* the bounds for r: orl_ope_episode_reduce at opt's gamma, weights clipped at opt's weight_clip,
+ * then orl_ope_bounds_from (opt, bopt may be NULL). Statuses as there. */
 orl_status orl_ope_bounds_compute(const orl_ope_ratios *r, const orl_ope_options *opt,
                                   const orl_ope_bound_options *bopt, orl_ope_bounds *out);
 

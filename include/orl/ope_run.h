@@ -3,7 +3,13 @@
  * logged or the estimated behaviour probabilities, RIS by counts or by an MLP, exact tabular or
  * neural FQE, DR/WDR on the FQE fit), computes each shared piece once per policy, adds the
  * bootstrap intervals, the one-sided lower bounds and the high-confidence bounds, and checks
- * the gate (--fail-below, a baseline with a margin). Rendering and recording the report are
+ * the gate (--fail-below, a baseline with a margin, and the evidence: --min-ess).
+ *
+ * Lower bounds: an IS-type row's lower bound is the empirical Bernstein bound of ope.h
+ * (orl_ope_bounds) on the trajectory-wise weighted returns of its ratio set mapped into the
+ * return range: valid when the range is (given or the environment's) and the behaviour
+ * probabilities are the true ones; its interval is the percentile bootstrap. FQE, DR and WDR
+ * rows carry approximate bounds (t over start states, bootstrap), labelled as such. Rendering and recording the report are
  * report.h's; loading policies is the caller's (eval.h: orl_policy_open).
  *
  * What only the environment registry knows (is the dataset's environment known, and has it an
@@ -57,7 +63,13 @@ typedef struct orl_ope_environment {
     /* pi(a | s) of policy p on the model, probs (n_states, n_actions); fails when p does not
      * fit the model (e.g. eval's orl_tabular_policy_probs) */
     orl_status (*policy_probs)(const char *env_id, const orl_policy *p, double *probs);
+    /* the range [*lo, *hi] of every policy's discounted return at discount gamma on env_id
+     * (e.g. eval's orl_eval_return_range); NULL, or a failing call, when not known */
+    orl_status (*return_range)(const char *env_id, double gamma, double *lo, double *hi);
 } orl_ope_environment;
+
+/* the default --min-ess: a gate fails for insufficient evidence below it */
+#define ORL_OPE_RUN_MIN_ESS 5.0
 
 typedef struct orl_ope_run_options {
     int32_t n_estimators;
@@ -81,10 +93,20 @@ typedef struct orl_ope_run_options {
     double margin;           /* NaN means 0: a candidate's lower bound must reach the
                                 baseline's estimate minus the margin */
     char gate_estimator[32]; /* "": wdr when listed, else the first listed */
+    /* evidence: a gated candidate fails ("insufficient evidence: ESS 1.0 < 5") when the gating
+     * row's effective sample size (IS, DR, WDR), or for FQE its number of start states, is
+     * below min_ess, whatever its lower bound. NaN: ORL_OPE_RUN_MIN_ESS; 0: no check */
+    double min_ess;
+    /* the range of discounted returns the lower bounds map into [0, 1]: source
+     * ORL_OPE_RANGE_SOURCE_USER for a given one; NONE: the environment's (environment->
+     * return_range) and the dataset's declared one (header reward bounds over its horizon),
+     * the intersection when both are known, else the observed returns (the report says the
+     * bounds are then not guaranteed) */
+    orl_ope_return_range return_range;
 } orl_ope_run_options;
 
 /* defaults: no estimators, logged behaviour, gamma NaN, confidence 0.95, 200 resamples, seed
- * 0, default FQE, no environment, no gate */
+ * 0, default FQE, no environment, no gate, min_ess NaN (the default), no given return range */
 void orl_ope_run_options_init(orl_ope_run_options *opt);
 
 /* parses a comma-separated estimator list (names above) into opt->estimators, using

@@ -39,7 +39,7 @@ typedef struct orl_report_row {
     double estimate;
     double lower, upper;     /* the two-sided interval at the report's confidence (NaN: none) */
     double lower_bound;      /* the one-sided lower bound at the report's confidence (NaN) */
-    char bound_method[64];   /* how lower/upper/lower_bound were obtained */
+    char bound_method[160];  /* how lower/upper/lower_bound were obtained */
     double ess;              /* effective sample size (NaN when not an IS-type estimate) */
     double max_weight_share; /* largest weight's share (NaN) */
     double clipped_fraction; /* fraction of clipped weights or log-ratios (NaN) */
@@ -56,8 +56,14 @@ typedef struct orl_report_policy {
     char algorithm[64];
     char type[32]; /* policy_type: "mlp", "builtin", "tabular" */
     int is_baseline;
-    double hc_t_lower; /* high-confidence lower bounds of the PDIS terms (NaN) */
-    double hc_bernstein_lower;
+    /* lower bounds on the value from the trajectory-wise IS terms mapped into the return
+     * range (ope.h's orl_ope_bounds, on the logged ratios, else the RIS ones; NaN: none) */
+    double hc_bernstein_lower; /* empirical Bernstein: valid (given a valid range) */
+    double hc_t_lower;         /* Student t: approximate */
+    double hc_bootstrap_lower; /* bootstrap percentile: approximate */
+    int hc_range_widened;      /* a return fell outside the range, which was widened */
+    int hc_behavior_estimated; /* 1 when they are of the RIS ratios (the estimation of pi_b
+                                  is then ignored) */
     int32_t n_rows;
     orl_report_row rows[ORL_REPORT_MAX_ESTIMATORS];
 } orl_report_policy;
@@ -70,6 +76,12 @@ typedef struct orl_report_gate {
     double value;       /* the candidate's lower bound that was checked */
     double threshold;   /* fail-below X, or the baseline's estimate minus the margin */
     int passed;
+    /* the evidence check: a gate fails with "insufficient evidence: ESS 1.0 < 5" when the
+     * gating row's evidence (ESS, or FQE's start states) is below the minimum */
+    int insufficient_evidence;
+    char evidence_name[16]; /* "ESS" or "start states" ("" when not checked) */
+    double evidence;        /* NaN when not checked */
+    double min_evidence;    /* the minimum (--min-ess); NaN when not checked */
     char message[ORL_REPORT_TEXT];
 } orl_report_gate;
 
@@ -85,6 +97,11 @@ typedef struct orl_report {
     int ris_because_missing;         /* the dataset had no logged probabilities, RIS stood in */
     char notes[4 * ORL_REPORT_TEXT]; /* free text, one note per line */
     char gate_estimator[32];         /* "" when no gate was asked for */
+    double min_ess;                  /* the evidence minimum of the gate (NaN: no gate) */
+    /* the return range the lower bounds map into [0, 1] (NaN when none was needed) */
+    double return_lo, return_hi;
+    char return_range_source[16]; /* "user", "dataset", "environment", "observed" ("" when
+                                     none) */
     char version[32];                /* orl version */
     int32_t n_policies;
     orl_report_policy policies[ORL_REPORT_MAX_POLICIES];
