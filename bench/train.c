@@ -5,9 +5,12 @@
  *
  * Cases (batch 256, seed 1, no validation split, no logging):
  *   corl      obs 17, act 6, continuous, the learners' default widths (256; CQL's critics 3x256
- *             with 10 sampled actions: CORL's shapes, as the PyTorch reference loops of
+ *             with 10 sampled actions: CORL's shapes; BCQ's VAE 750-750 and 400-300 networks
+ *             with 10 target samples: sfujim/BCQ's; as the PyTorch reference loops of
  *             bench/vs-torch.sh)
- *   small     obs 17, act 6, continuous, hidden=64 for every learner (classic-control sizes)
+ *   small     obs 17, act 6, continuous, width 64 for every network of every learner (hidden,
+ *             actor_hidden; BCQ's vae_hidden, hidden1, hidden2, discrete_hidden) (classic-control
+ *             sizes)
  *   cartpole  obs 4, 2 actions, discrete, the default widths
  * A learner that refuses a case's action kind at creation is skipped.
  *
@@ -171,13 +174,17 @@ static int has_hparam(const orl_learner_ops *ops, const char *key) {
 static orl_status train_steps(const orl_learner_ops *ops, const bench_case *c,
                               const orl_dataset *ds, int64_t steps) {
     /* the case's width for every network of the learner (its critics' and its actor's) */
-    char hidden[32], actor_hidden[40];
-    snprintf(hidden, sizeof hidden, "hidden=%d", c->hidden);
-    snprintf(actor_hidden, sizeof actor_hidden, "actor_hidden=%d", c->hidden);
-    const char *sets[2];
+    static const char *const keys[] = {"hidden",  "actor_hidden", "vae_hidden",
+                                       "hidden1", "hidden2",      "discrete_hidden"};
+    enum { N_KEYS = sizeof keys / sizeof keys[0] };
+    char text[N_KEYS][48];
+    const char *sets[N_KEYS];
     int n_sets = 0;
-    if (c->hidden > 0 && has_hparam(ops, "hidden")) sets[n_sets++] = hidden;
-    if (c->hidden > 0 && has_hparam(ops, "actor_hidden")) sets[n_sets++] = actor_hidden;
+    for (int k = 0; k < N_KEYS; k++)
+        if (c->hidden > 0 && has_hparam(ops, keys[k])) {
+            snprintf(text[k], sizeof text[k], "%s=%d", keys[k], c->hidden);
+            sets[n_sets++] = text[k];
+        }
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;

@@ -214,7 +214,10 @@ static orl_status is_row(const run_state *rs, const orl_ope_ratios *r,
     if (est.max_weight_share > 0.5)
         add_warning(row, "one episode carries %.0f%% of the weight", 100.0 * est.max_weight_share);
     if (r->kernel_smoothed)
-        add_warning(row, "kernel-smoothed weights, bandwidth %.3g", r->kernel_bandwidth);
+        add_warning(row,
+                    "the policy has no density (deterministic): kernel-smoothed weights, "
+                    "bandwidth %.3g",
+                    r->kernel_bandwidth);
     return ORL_OK;
 }
 
