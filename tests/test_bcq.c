@@ -611,6 +611,40 @@ Test(bcq, bad_settings_are_refused) {
     orl_dataset_free(ds);
 }
 
+/* ---- off-policy evaluation of a policy without a density ---- */
+
+Test(bcq, ope_says_the_policy_has_no_density_and_fqe_dr_still_run) {
+    openblas_set_num_threads(1);
+    uint64_t seed = 471;
+    orl_dataset *ds = make_dataset(12, 10, seed);
+    /* a logged behaviour density (any finite value will do for the check) */
+    ds->h.has_logp = 1;
+    for (int64_t i = 0; i < ds->n_steps; i++) ds->logp_b[i] = -1.0f;
+    orl_train_options opt;
+    small_options(&opt, 40, 0);
+    opt.seed = seed;
+    opt.val_fraction = 0.0;
+    orl_policy *p = train_run(ds, opt, NULL, 0);
+    orl_ope_run_options ro;
+    orl_ope_run_options_init(&ro);
+    cr_assert_eq(orl_ope_run_estimators_parse("wis,fqe,dr", 0, &ro), ORL_OK, "%s",
+                 orl_error_message());
+    ro.bootstrap = 0;
+    ro.fqe_steps = 50;
+    orl_report *rep = malloc(sizeof *rep);
+    const orl_policy *pols[1] = {p};
+    const char *names[1] = {"bcq.h5"};
+    cr_assert_eq(orl_ope_run(ds, "synthetic", pols, names, 1, &ro, NULL, rep), ORL_OK, "%s",
+                 orl_error_message());
+    cr_assert_eq(rep->policies[0].n_rows, 3);
+    for (int i = 0; i < 3; i++) cr_assert(isfinite(rep->policies[0].rows[i].estimate), "row %d", i);
+    cr_assert(strstr(rep->policies[0].rows[0].warnings, "no density"), "wis warnings: %s",
+              rep->policies[0].rows[0].warnings);
+    free(rep);
+    orl_policy_free(p);
+    orl_dataset_free(ds);
+}
+
 /* ---- no allocation in a step ---- */
 
 #include "tests/alloc_count.h"
