@@ -8,7 +8,8 @@
  * (epsilon-)greedy log-probabilities. Each policy is one allocation (the policy, its state, the
  * config text, bounds, normaliser, parameters and latents), laid out by one function for
  * create and load alike; acting writes only into the caller's work, which holds the networks'
- * workspaces for batch * n rows. Not here: training (algorithms/bcq.c). */
+ * workspaces for up to 64 states' n candidates (larger batches are acted on in chunks). Not here:
+ * training (algorithms/bcq.c). */
 #include "orl/policy.h"
 
 #include <assert.h>
@@ -22,6 +23,7 @@
 #define MAX_WIDTH   65536 /* widest layer */
 #define MAX_PARAMS  ((int64_t)1 << 26)
 #define MAX_CANDS   4096 /* candidates per state */
+#define ACT_CHUNK   64   /* states per pass of act: bounds the work at 64 n rows */
 
 static size_t align_up(size_t n) {
     return (n + BCQ_ALIGN - 1) / BCQ_ALIGN * BCQ_ALIGN;
@@ -142,6 +144,7 @@ typedef struct bcq_impl {
 } bcq_impl;
 
 typedef struct bcq_work {
+    int32_t chunk; /* states per pass */
     orl_mlp_work dec, pert, q;
     float *x;      /* (B, S) normalised observations */
     float *dec_in; /* (B n, S + Z) */
@@ -291,22 +294,21 @@ int orl_policy_bcq_views(orl_policy *p, orl_policy_bcq_view *v) {
 static orl_status bcq_work_create(const orl_policy *p, int32_t max_batch, void **scratch) {
     const bcq_impl *b = p->impl;
     int32_t n = b->spec.n_candidates;
-    if ((int64_t)max_batch * n > INT32_MAX / 4)
-        ORL_FAIL(ORL_ERR_INPUT, "BCQ policy work: batch %d x %d candidates is too many", max_batch,
-                 n);
-    int32_t rows = max_batch * n;
+    int32_t chunk = max_batch < ACT_CHUNK ? max_batch : ACT_CHUNK;
+    int32_t rows = chunk * n;
     size_t R = (size_t)rows, S = (size_t)p->obs_dim, A = (size_t)p->act_dim;
     size_t Z = (size_t)b->spec.latent_dim;
     carve c = {NULL, 0};
     carve_take(&c, sizeof(bcq_work));
     size_t floats_at = c.at;
-    size_t floats = (size_t)max_batch * S + R * (S + Z) + R * A + R * (S + A) + R * A;
+    size_t floats = (size_t)chunk * S + R * (S + Z) + R * A + R * (S + A) + R * A;
     char *mem = aligned_alloc(BCQ_ALIGN, align_up(floats_at + floats * sizeof(float)));
     if (!mem) ORL_FAIL(ORL_ERR_NOMEM, "BCQ policy work");
     bcq_work *w = (bcq_work *)(void *)mem;
     memset(w, 0, sizeof *w);
+    w->chunk = chunk;
     float *f = (float *)(void *)(mem + floats_at);
-    w->x = f, f += (size_t)max_batch * S;
+    w->x = f, f += (size_t)chunk * S;
     w->dec_in = f, f += R * (S + Z);
     w->cand = f, f += R * A;
     w->sa = f, f += R * (S + A);
@@ -334,11 +336,10 @@ static void bcq_work_free(void *scratch) {
     free(w);
 }
 
-static orl_status bcq_act(const orl_policy *p, void *scratch, const float *obs, int32_t batch,
-                          orl_policy_mode mode, orl_rng *rng, float *act, int32_t *act_idx) {
-    (void)act_idx;
+/* act for batch <= w->chunk states */
+static orl_status act_chunk(const orl_policy *p, bcq_work *w, const float *obs, int32_t batch,
+                            orl_policy_mode mode, orl_rng *rng, float *act) {
     const bcq_impl *b = p->impl;
-    bcq_work *w = scratch;
     int32_t S = p->obs_dim, A = p->act_dim, Z = b->spec.latent_dim, n = b->spec.n_candidates;
     int32_t rows = batch * n;
     double phi = (double)b->spec.phi;
@@ -389,10 +390,22 @@ static orl_status bcq_act(const orl_policy *p, void *scratch, const float *obs, 
         for (int32_t k = 1; k < n; k++)
             if (q[bi * n + k] > q[bi * n + best]) best = k;
         if (!isfinite(q[bi * n + best]))
-            ORL_FAIL(ORL_ERR_NUMERIC, "BCQ policy act: row %d: the critic's value is not finite",
-                     bi);
+            ORL_FAIL(ORL_ERR_NUMERIC, "BCQ policy act: a row's critic value is not finite");
         memcpy(act + (size_t)bi * (size_t)A, w->moved + (size_t)(bi * n + best) * (size_t)A,
                (size_t)A * sizeof(float));
+    }
+    return ORL_OK;
+}
+
+static orl_status bcq_act(const orl_policy *p, void *scratch, const float *obs, int32_t batch,
+                          orl_policy_mode mode, orl_rng *rng, float *act, int32_t *act_idx) {
+    (void)act_idx;
+    bcq_work *w = scratch;
+    /* in chunks of states, in order (the draws of SAMPLE follow the rows either way) */
+    for (int32_t b0 = 0; b0 < batch; b0 += w->chunk) {
+        int32_t m = batch - b0 < w->chunk ? batch - b0 : w->chunk;
+        ORL_TRY(act_chunk(p, w, obs + (size_t)b0 * (size_t)p->obs_dim, m, mode, rng,
+                          act + (size_t)b0 * (size_t)p->act_dim));
     }
     return ORL_OK;
 }

@@ -551,7 +551,7 @@ Test(bcq, save_load_gives_identical_actions) {
         cr_assert_eq(orl_policy_open(path, &b), ORL_OK, "%s", orl_error_message());
         cr_assert_str_eq(b->ops->type, discrete ? "bcq_discrete" : "bcq");
         assert_same_bits(a, b);
-        enum { R = 16 };
+        enum { R = 80 }; /* more than the policy's chunk of 64 states */
         int32_t S = d->h.obs_dim, A = d->h.act_dim;
         orl_policy_work *wa, *wb;
         cr_assert_eq(orl_policy_work_create(a, R, &wa), ORL_OK);
