@@ -3,15 +3,18 @@
  * constraint (on a one-state problem whose data covers a quarter of the action range, BCQ stays
  * within the data's support plus phi while an unconstrained actor-critic leaves it; discrete
  * BCQ never takes an action below the threshold); same seed same bits; checkpoint + resume
- * gives the bits of an uninterrupted run; save -> load gives the same actions; no allocation in
- * a training step or a validation. Small networks, a few hundred steps. Scratch files go under
- * ORL_BINARY_DIR/tmp-bcq/. Every seed is named in its test. */
+ * gives the bits of an uninterrupted run; save -> load gives the same actions; hostile and
+ * truncated policy files fail naming the key; exact epsilon log-probabilities; OPE of a policy
+ * without a density; no allocation in a training step or a validation. Small networks, a few
+ * hundred steps. Scratch files go under ORL_BINARY_DIR/tmp-bcq/. Every seed is named in its
+ * test. */
 #define _GNU_SOURCE
 #include "orl/heads.h"
 #include "orl/orl.h"
 
 #include <cblas.h>
 #include <criterion/criterion.h>
+#include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -643,6 +646,232 @@ Test(bcq, ope_says_the_policy_has_no_density_and_fqe_dr_still_run) {
     free(rep);
     orl_policy_free(p);
     orl_dataset_free(ds);
+}
+
+/* ---- hostile policy files ---- */
+
+static hid_t h5_open_rw(const char *path) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    cr_assert(f >= 0, "open %s", path);
+    return f;
+}
+
+static void h5_delete(const char *path, const char *key) {
+    hid_t f = h5_open_rw(path);
+    herr_t e =
+        H5Lexists(f, key, H5P_DEFAULT) > 0 ? H5Ldelete(f, key, H5P_DEFAULT) : H5Adelete(f, key);
+    cr_assert(e >= 0, "delete %s", key);
+    H5Fclose(f);
+}
+
+/* replaces key by n values x of HDF5 type t */
+static void h5_replace(const char *path, const char *key, hid_t t, const void *x, hsize_t n) {
+    hid_t f = h5_open_rw(path);
+    if (H5Lexists(f, key, H5P_DEFAULT) > 0) H5Ldelete(f, key, H5P_DEFAULT);
+    hid_t space = H5Screate_simple(1, &n, NULL);
+    hid_t d = H5Dcreate2(f, key, t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert(d >= 0);
+    cr_assert(H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) >= 0);
+    H5Dclose(d);
+    H5Sclose(space);
+    H5Fclose(f);
+}
+
+static void h5_replace_text(const char *path, const char *key, const char *text) {
+    hid_t f = h5_open_rw(path);
+    if (H5Aexists(f, key) > 0) H5Adelete(f, key);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(text) + 1);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, key, t, space, H5P_DEFAULT, H5P_DEFAULT);
+    cr_assert(a >= 0);
+    cr_assert(H5Awrite(a, t, text) >= 0);
+    H5Aclose(a);
+    H5Sclose(space);
+    H5Tclose(t);
+    H5Fclose(f);
+}
+
+static orl_mlp_config mlp3(int32_t in, int32_t h, int32_t out) {
+    orl_mlp_config m = {
+        .n_layers = 3, .widths = {in, h, h, out}, .activation = ORL_ACTIVATION_RELU};
+    return m;
+}
+
+/* a BCQ policy of each type built from random parameters (seed 481), saved under name */
+static const char *good_file(const char *name, int discrete) {
+    enum { S = 3, A = 2, Z = 4, N = 5, NA = 3, H = 8 };
+    orl_rng rng;
+    orl_rng_seed(&rng, 481, 1);
+    float lo[A] = {-1.0f, -2.0f}, hi[A] = {1.0f, 2.0f};
+    static float params[3][4096], latents[N * Z];
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 4096; i++) params[k][i] = (float)(0.3 * orl_rng_normal(&rng));
+    for (int i = 0; i < N * Z; i++) latents[i] = (float)(orl_rng_uniform(&rng) - 0.5);
+    orl_policy *p = NULL;
+    if (discrete) {
+        orl_policy_bcq_discrete_spec spec = {.info = {.algorithm = "bcq",
+                                                      .obs_dim = S,
+                                                      .act_dim = 1,
+                                                      .action_kind = ORL_ACTION_KIND_DISCRETE,
+                                                      .n_actions = NA},
+                                             .q = mlp3(S, H, NA),
+                                             .imitation = mlp3(S, H, NA),
+                                             .threshold = 0.3f,
+                                             .epsilon = 0.1f};
+        cr_assert_eq(orl_policy_bcq_discrete_create(&spec, NULL, params[0], params[1], &p), ORL_OK,
+                     "%s", orl_error_message());
+    } else {
+        orl_policy_bcq_spec spec = {.info = {.algorithm = "bcq",
+                                             .obs_dim = S,
+                                             .act_dim = A,
+                                             .action_kind = ORL_ACTION_KIND_CONTINUOUS,
+                                             .act_low = lo,
+                                             .act_high = hi},
+                                    .decoder = mlp3(S + Z, H, A),
+                                    .perturb = mlp3(S + A, H, A),
+                                    .critic = mlp3(S + A, H, 1),
+                                    .latent_dim = Z,
+                                    .n_candidates = N,
+                                    .phi = 0.05f};
+        cr_assert_eq(
+            orl_policy_bcq_create(&spec, NULL, params[0], params[1], params[2], latents, &p),
+            ORL_OK, "%s", orl_error_message());
+    }
+    const char *path = scratch(name);
+    cr_assert_eq(orl_policy_save(p, path), ORL_OK, "%s", orl_error_message());
+    orl_policy_free(p);
+    return path;
+}
+
+static void expect_error(const char *path, orl_status status, const char *key) {
+    orl_policy *p = NULL;
+    orl_status st = orl_policy_open(path, &p);
+    cr_assert_eq(st, status, "%s: status %d, expected %d: %s", path, st, status,
+                 orl_error_message());
+    cr_assert_null(p);
+    cr_assert(strstr(orl_error_message(), path), "names the file: %s", orl_error_message());
+    if (key) cr_assert(strstr(orl_error_message(), key), "names %s: %s", key, orl_error_message());
+}
+
+Test(bcq_policy, hostile_files_fail_naming_file_and_key) {
+    /* the good files load */
+    orl_policy *p = NULL;
+    for (int discrete = 0; discrete < 2; discrete++) {
+        cr_assert_eq(orl_policy_open(good_file("good.h5", discrete), &p), ORL_OK, "%s",
+                     orl_error_message());
+        orl_policy_free(p);
+    }
+    const char *path = good_file("latent.h5", 0);
+    float far[20];
+    for (int i = 0; i < 20; i++) far[i] = i == 7 ? 0.9f : 0.0f;
+    h5_replace(path, "bcq_latents", H5T_NATIVE_FLOAT, far, 20);
+    expect_error(path, ORL_ERR_FORMAT, "bcq_latents");
+
+    path = good_file("latent-dim.h5", 0);
+    int32_t z = 3; /* 20 latent values are not n x 3 */
+    h5_replace(path, "bcq_latent_dim", H5T_NATIVE_INT32, &z, 1);
+    expect_error(path, ORL_ERR_FORMAT, "bcq_latent");
+
+    path = good_file("width.h5", 0);
+    int32_t widths[4] = {3 + 4, 8, 8, 5}; /* the decoder must end in A = 2 */
+    h5_replace(path, "bcq_decoder_widths", H5T_NATIVE_INT32, widths, 4);
+    expect_error(path, ORL_ERR_FORMAT, "bcq_decoder_widths");
+
+    path = good_file("phi.h5", 0);
+    float phi = -1.0f;
+    h5_replace(path, "bcq_phi", H5T_NATIVE_FLOAT, &phi, 1);
+    expect_error(path, ORL_ERR_FORMAT, "phi");
+
+    path = good_file("act.h5", 0);
+    h5_replace_text(path, "bcq_activation", "tanh");
+    expect_error(path, ORL_ERR_FORMAT, "bcq_activation");
+
+    const char *keys[] = {"bcq_decoder_params",
+                          "bcq_perturb_widths",
+                          "bcq_critic_params",
+                          "bcq_latents",
+                          "bcq_phi",
+                          "obs_std"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        path = good_file("missing.h5", 0);
+        h5_delete(path, keys[k]);
+        expect_error(path, ORL_ERR_FORMAT, keys[k]);
+    }
+
+    path = good_file("threshold.h5", 1);
+    float bad = 1.5f;
+    h5_replace(path, "bcq_threshold", H5T_NATIVE_FLOAT, &bad, 1);
+    expect_error(path, ORL_ERR_FORMAT, "threshold");
+    path = good_file("epsilon.h5", 1);
+    bad = NAN;
+    h5_replace(path, "bcq_epsilon", H5T_NATIVE_FLOAT, &bad, 1);
+    expect_error(path, ORL_ERR_FORMAT, "bcq_epsilon");
+    const char *dkeys[] = {"bcq_q_params", "bcq_imitation_widths", "bcq_threshold"};
+    for (size_t k = 0; k < sizeof dkeys / sizeof dkeys[0]; k++) {
+        path = good_file("missing-d.h5", 1);
+        h5_delete(path, dkeys[k]);
+        expect_error(path, ORL_ERR_FORMAT, dkeys[k]);
+    }
+}
+
+Test(bcq_policy, truncated_files_fail_cleanly) {
+    for (int discrete = 0; discrete < 2; discrete++) {
+        const char *path = good_file("full.h5", discrete);
+        FILE *f = fopen(path, "rb");
+        cr_assert(f);
+        static char buf[1 << 20];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        cr_assert(n > 100 && n < sizeof buf);
+        const char *cut = scratch("cut.h5");
+        for (size_t len = 0; len < n; len += n / 13 + 1) {
+            f = fopen(cut, "wb");
+            cr_assert(f);
+            fwrite(buf, 1, len, f);
+            fclose(f);
+            orl_policy *p = NULL;
+            orl_status st = orl_policy_open(cut, &p);
+            cr_assert_neq(st, ORL_OK, "a file cut at %zu of %zu bytes loaded", len, n);
+            cr_assert_null(p);
+        }
+    }
+}
+
+Test(bcq_policy, epsilon_log_probabilities_are_exact) {
+    /* epsilon 0.1 over 3 actions: 1 - 0.1 + 0.1 / 3 for the choice, 0.1 / 3 for the others; a
+     * sampled action is the choice about 1 - 0.1 + 0.1 / 3 of the time (seed 482) */
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_open(good_file("eps.h5", 1), &p), ORL_OK);
+    enum { T = 20000 };
+    float obs[3] = {0.2f, -0.4f, 0.9f};
+    orl_policy_work *w;
+    cr_assert_eq(orl_policy_work_create(p, 1, &w), ORL_OK);
+    int32_t best, a;
+    cr_assert_eq(orl_policy_act(p, w, obs, 1, ORL_POLICY_MODE_MEAN, NULL, NULL, &best), ORL_OK);
+    double sum = 0.0;
+    for (int32_t k = 0; k < 3; k++) {
+        double lp;
+        cr_assert_eq(orl_policy_logp(p, w, obs, 1, NULL, &k, &lp), ORL_OK);
+        double want = k == best ? 1.0 - 0.1 + 0.1 / 3.0 : 0.1 / 3.0;
+        cr_assert(fabs(exp(lp) - want) < 1e-6, "action %d: %g, want %g", k, exp(lp), want);
+        sum += exp(lp);
+    }
+    cr_assert(fabs(sum - 1.0) < 1e-9);
+    orl_rng rng;
+    orl_rng_seed(&rng, 482, 1);
+    int hits = 0;
+    for (int t = 0; t < T; t++) {
+        cr_assert_eq(orl_policy_act(p, w, obs, 1, ORL_POLICY_MODE_SAMPLE, &rng, NULL, &a), ORL_OK);
+        hits += a == best;
+    }
+    double freq = (double)hits / T, want = 1.0 - 0.1 + 0.1 / 3.0;
+    /* 5 standard errors */
+    cr_assert(fabs(freq - want) < 5.0 * sqrt(want * (1.0 - want) / T), "frequency %g, want %g",
+              freq, want);
+    orl_policy_work_free(w);
+    orl_policy_free(p);
 }
 
 /* ---- no allocation in a step ---- */
