@@ -643,6 +643,10 @@ Test(bcq, ope_says_the_policy_has_no_density_and_fqe_dr_still_run) {
     for (int i = 0; i < 3; i++) cr_assert(isfinite(rep->policies[0].rows[i].estimate), "row %d", i);
     cr_assert(strstr(rep->policies[0].rows[0].warnings, "no density"), "wis warnings: %s",
               rep->policies[0].rows[0].warnings);
+    cr_assert(strstr(rep->policies[0].rows[2].warnings, "no density"), "dr warnings: %s",
+              rep->policies[0].rows[2].warnings);
+    cr_assert_null(strstr(rep->policies[0].rows[1].warnings, "no density"), "fqe warnings: %s",
+                   rep->policies[0].rows[1].warnings);
     free(rep);
     orl_policy_free(p);
     orl_dataset_free(ds);
