@@ -11,19 +11,20 @@
  * (a learner that refuses it with ORL_ERR_INPUT at creation is skipped and reported).
  * Sizes are chosen once for these classic-control tasks, never per learner: every learner gets
  * the same overrides of the keys its table has: hidden width H (--hidden, default 64) and 2
- * hidden layers for every network (actor_hidden/actor_layers too), and 4 sampled actions per
- * state and source for CQL's penalty (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP
- * an update). Everything else is each learner's reference default.
- * Each run: --steps gradient steps (default 10000 continuous, 20000 discrete), batch 256, no
- * validation split; then 20 evaluation episodes (seed 1000 + training seed). Continuous
- * policies are evaluated in mean mode; discrete ones by sampling (argmax saturates CartPole at
- * 500 for every learner; a greedy argmax-Q policy samples its declared distribution, which is
- * the argmax itself unless an epsilon is declared).
- * The data's own score is the normalised mean episode return of the dataset.
+ * hidden layers for every network (actor_hidden/actor_layers, BCQ's vae_hidden, hidden1, hidden2
+ * and discrete_hidden too), and 4 sampled actions per state and source for CQL's penalty
+ * (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP an update). Everything else is each
+ * learner's reference default. Each run: --steps gradient steps (default 10000 continuous, 20000
+ * discrete), batch 256, no validation split; then 20 evaluation episodes (seed 1000 + training
+ * seed). Continuous policies are evaluated in mean mode; discrete ones by sampling (argmax
+ * saturates CartPole at 500 for every learner; a greedy argmax-Q policy samples its declared
+ * distribution, which is the argmax itself unless an epsilon is declared). The data's own score is
+ * the normalised mean episode return of the dataset.
  *
  * Output, JSON lines: "quality_run" per run, "quality" per (dataset, learner) with the IQM, its
  * interval, the mean and the data's score, and "quality_checks" with the literature's order:
- * on medium-replay sets IQL and CQL at or above the best of BC, FBC and AWR; on medium sets the
+ * on medium-replay sets IQL and CQL at or above the best of BC, FBC and AWR, and BCQ at or above
+ * BC; on medium sets the
  * offline RL learners above the data; on CartPole random data CQL far (25 points) above it.
  * --jobs J runs J worker processes (runs are independent and seeded, so the figures do not
  * depend on J); the parent collects their lines. */
@@ -148,12 +149,21 @@ static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, in
     char hidden[32], actor_hidden[40];
     snprintf(hidden, sizeof hidden, "hidden=%d", cfg->hidden);
     snprintf(actor_hidden, sizeof actor_hidden, "actor_hidden=%d", cfg->hidden);
+    char vae_hidden[40], hidden1[40], hidden2[40], discrete_hidden[48];
+    snprintf(vae_hidden, sizeof vae_hidden, "vae_hidden=%d", cfg->hidden);
+    snprintf(hidden1, sizeof hidden1, "hidden1=%d", cfg->hidden);
+    snprintf(hidden2, sizeof hidden2, "hidden2=%d", cfg->hidden);
+    snprintf(discrete_hidden, sizeof discrete_hidden, "discrete_hidden=%d", cfg->hidden);
     const char *family[][2] = {{"hidden", hidden},
                                {"layers", "layers=2"},
                                {"actor_hidden", actor_hidden},
                                {"actor_layers", "actor_layers=2"},
-                               {"n_samples", "n_samples=" FAMILY_SAMPLES}};
-    const char *family_sets[5];
+                               {"n_samples", "n_samples=" FAMILY_SAMPLES},
+                               {"vae_hidden", vae_hidden},
+                               {"hidden1", hidden1},
+                               {"hidden2", hidden2},
+                               {"discrete_hidden", discrete_hidden}};
+    const char *family_sets[9];
     int n_sets = 0;
     for (size_t k = 0; k < sizeof family / sizeof family[0]; k++)
         if (has_hparam(ops, family[k][0])) family_sets[n_sets++] = family[k][1];
@@ -409,6 +419,7 @@ int main(int argc, char **argv) {
                  find_iqm(sums, n_sums, d, "awr"));
         double iql = find_iqm(sums, n_sums, d, "iql"), cql = find_iqm(sums, n_sums, d, "cql");
         double td3 = find_iqm(sums, n_sums, d, "td3bc");
+        double bcq = find_iqm(sums, n_sums, d, "bcq"), bc = find_iqm(sums, n_sums, d, "bc");
         printf(
             "{\"bench\":\"quality_checks\",\"env\":\"%s\",\"dataset\":\"%s\",\"data_score\":%.2f,"
             "\"best_of_bc_fbc_awr\":%.2f",
@@ -417,6 +428,9 @@ int main(int argc, char **argv) {
             printf(",\"iql_ge_best_bc\":%s,\"cql_ge_best_bc\":%s",
                    verdict(isnan(iql) || isnan(best_bc) ? NAN : iql >= best_bc),
                    verdict(isnan(cql) || isnan(best_bc) ? NAN : cql >= best_bc));
+        /* BCQ's claim (Fujimoto et al. 2019): above BC on imperfect data */
+        if (strcmp(b, "medium-replay") == 0)
+            printf(",\"bcq_ge_bc\":%s", verdict(isnan(bcq) || isnan(bc) ? NAN : bcq >= bc));
         if (strcmp(b, "medium") == 0)
             printf(",\"iql_above_data\":%s,\"cql_above_data\":%s,\"td3bc_above_data\":%s",
                    verdict(isnan(iql) ? NAN : iql > data), verdict(isnan(cql) ? NAN : cql > data),

@@ -5,9 +5,12 @@
  *
  * Cases (batch 256, seed 1, no validation split, no logging):
  *   corl      obs 17, act 6, continuous, the learners' default widths (256; CQL's critics 3x256
- *             with 10 sampled actions: CORL's shapes, as the PyTorch reference loops of
+ *             with 10 sampled actions: CORL's shapes; BCQ's VAE 750-750 and 400-300 networks
+ *             with 10 target samples: sfujim/BCQ's; as the PyTorch reference loops of
  *             bench/vs-torch.sh)
- *   small     obs 17, act 6, continuous, hidden=64 for every learner (classic-control sizes)
+ *   small     obs 17, act 6, continuous, width 64 for every network of every learner (hidden,
+ *             actor_hidden; BCQ's vae_hidden, hidden1, hidden2, discrete_hidden) (classic-control
+ *             sizes)
  *   cartpole  obs 4, 2 actions, discrete, the default widths
  * A learner that refuses a case's action kind at creation is skipped.
  *
@@ -18,6 +21,10 @@
  * sgemm_share = (replay time per update) / (measured time per update): the fraction of the
  * update's wall time the matrix products alone would take at this machine's sgemm speed. It
  * also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ *
+ * Acting: act_us_per_step is what a control loop pays per step for the trained policy (its type
+ * in "policy"): microseconds per orl_policy_act of one observation in mean mode (BCQ: the
+ * decoder, perturbation and Q_1 over its n_act = 10 candidates).
  *
  * Usage: train [--algos a,b] [--cases corl,small,cartpole] [--threads T] [--steps N]
  * (N updates per timed run, default 2000; raised so that a run lasts at least 2 s)
@@ -169,15 +176,19 @@ static int has_hparam(const orl_learner_ops *ops, const char *key) {
 }
 
 static orl_status train_steps(const orl_learner_ops *ops, const bench_case *c,
-                              const orl_dataset *ds, int64_t steps) {
+                              const orl_dataset *ds, int64_t steps, orl_policy **keep) {
     /* the case's width for every network of the learner (its critics' and its actor's) */
-    char hidden[32], actor_hidden[40];
-    snprintf(hidden, sizeof hidden, "hidden=%d", c->hidden);
-    snprintf(actor_hidden, sizeof actor_hidden, "actor_hidden=%d", c->hidden);
-    const char *sets[2];
+    static const char *const keys[] = {"hidden",  "actor_hidden", "vae_hidden",
+                                       "hidden1", "hidden2",      "discrete_hidden"};
+    enum { N_KEYS = sizeof keys / sizeof keys[0] };
+    char text[N_KEYS][48];
+    const char *sets[N_KEYS];
     int n_sets = 0;
-    if (c->hidden > 0 && has_hparam(ops, "hidden")) sets[n_sets++] = hidden;
-    if (c->hidden > 0 && has_hparam(ops, "actor_hidden")) sets[n_sets++] = actor_hidden;
+    for (int k = 0; k < N_KEYS; k++)
+        if (c->hidden > 0 && has_hparam(ops, keys[k])) {
+            snprintf(text[k], sizeof text[k], "%s=%d", keys[k], c->hidden);
+            sets[n_sets++] = text[k];
+        }
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;
@@ -190,8 +201,34 @@ static orl_status train_steps(const orl_learner_ops *ops, const bench_case *c,
     opt.steps = steps;
     orl_policy *p = NULL;
     orl_status st = orl_train(ds, &opt, &p, NULL);
-    orl_policy_free(p);
+    if (keep && st == ORL_OK)
+        *keep = p;
+    else
+        orl_policy_free(p);
     return st;
+}
+
+/* a control loop's cost of acting: microseconds per orl_policy_act of one observation (mean
+ * mode) over the dataset's first rows, for at least 0.5 s; NaN on failure */
+static double act_cost(const orl_policy *p, const orl_dataset *ds) {
+    orl_policy_work *w = NULL;
+    if (orl_policy_work_create(p, 1, &w) != ORL_OK) return NAN;
+    int discrete = p->action_kind == ORL_ACTION_KIND_DISCRETE;
+    float act[64];
+    int32_t idx;
+    int64_t n = 0, rows = ds->n_steps < 1000 ? ds->n_steps : 1000;
+    double t0 = now(), dt = 0.0;
+    while (dt < 0.5) {
+        for (int k = 0; k < 100; k++, n++)
+            if (orl_policy_act(p, w, ds->obs + (n % rows) * ds->h.obs_dim, 1, ORL_POLICY_MODE_MEAN,
+                               NULL, discrete ? NULL : act, discrete ? &idx : NULL) != ORL_OK) {
+                orl_policy_work_free(w);
+                return NAN;
+            }
+        dt = now() - t0;
+    }
+    orl_policy_work_free(w);
+    return 1e6 * dt / (double)n;
 }
 
 /* 0 ok, 1 failed, -1 skipped (action kind) */
@@ -200,15 +237,15 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
     /* warm-up, and one recorded run of 2 updates minus one of 1 update: the calls of one update
        (set-up calls such as normaliser fits are not GEMMs; value fits of AWR are amortised in
        the timed run but not in the record) */
-    orl_status st = train_steps(ops, c, ds, 50);
+    orl_status st = train_steps(ops, c, ds, 50, NULL);
     if (st == ORL_ERR_INPUT && strstr(orl_error_message(), "action")) return -1;
     if (st != ORL_OK) goto fail;
     recording = 1;
     n_calls = 0;
-    if (train_steps(ops, c, ds, 1) != ORL_OK) goto fail;
+    if (train_steps(ops, c, ds, 1, NULL) != ORL_OK) goto fail;
     int one = n_calls;
     n_calls = 0;
-    if (train_steps(ops, c, ds, 3) != ORL_OK) goto fail;
+    if (train_steps(ops, c, ds, 3, NULL) != ORL_OK) goto fail;
     recording = 0;
     /* the calls of updates 2 and 3 of the second run: what one update adds, twice */
     int per_update = (n_calls - one) / 2;
@@ -217,24 +254,31 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
     n_calls = per_update;
 
     /* the timed run: steps updates, or more when that takes under 2 s (fast learners) */
+    orl_policy *p = NULL;
     double t0 = now();
-    if (train_steps(ops, c, ds, steps) != ORL_OK) goto fail;
+    if (train_steps(ops, c, ds, steps, &p) != ORL_OK) goto fail;
     double dt = now() - t0;
     if (dt < 2.0) {
+        orl_policy_free(p);
+        p = NULL;
         steps = (int64_t)ceil((double)steps * 2.5 / dt);
         t0 = now();
-        if (train_steps(ops, c, ds, steps) != ORL_OK) goto fail;
+        if (train_steps(ops, c, ds, steps, &p) != ORL_OK) goto fail;
         dt = now() - t0;
     }
+    double act_us = act_cost(p, ds);
+    char p_type[32];
+    snprintf(p_type, sizeof p_type, "%s", p->ops->type);
+    orl_policy_free(p);
     double flops = 0.0, gemm_s = n_calls > 0 ? replay(20, &flops) : 0.0;
     double per_s = (double)steps / dt;
     printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"threads\":%d,\"obs\":%d,"
            "\"act\":%d,\"hidden\":%d,\"batch\":256,\"steps\":%lld,\"seconds\":%.3f,"
            "\"updates_per_s\":%.1f,\"gemm_calls_per_update\":%d,\"gflop_per_update\":%.4f,"
-           "\"gflops\":%.2f,\"sgemm_share\":%.3f}\n",
+           "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"policy\":\"%s\",\"act_us_per_step\":%.2f}\n",
            ops->name, c->name, threads, c->S, c->A, c->hidden > 0 ? c->hidden : 256,
-           (long long)steps, dt, per_s, n_calls, flops * 1e-9, flops * per_s * 1e-9,
-           gemm_s * per_s);
+           (long long)steps, dt, per_s, n_calls, flops * 1e-9, flops * per_s * 1e-9, gemm_s * per_s,
+           p_type, act_us);
     fflush(stdout);
     return 0;
 fail:

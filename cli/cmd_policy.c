@@ -137,6 +137,13 @@ static int info(int argc, char **argv) {
     } else if (orl_behavior_is(p)) {
         n_params = 0;
     }
+    /* BCQ: the networks it acts with */
+    orl_policy_bcq_view bcq;
+    orl_mlp *bq = NULL, *bi = NULL;
+    if (orl_policy_bcq_views(p, &bcq))
+        n_params = bcq.decoder->n_params + bcq.perturb->n_params + bcq.critic->n_params;
+    else if (orl_policy_bcq_discrete_views(p, &bq, &bi, NULL))
+        n_params = bq->n_params + bi->n_params;
     const orl_normalizer *nm = spec ? orl_policy_mlp_normalizer(p) : NULL;
     double mean_lo = NAN, mean_hi = NAN, std_lo = NAN, std_hi = NAN;
     if (nm && nm->dim > 0) {
@@ -216,6 +223,11 @@ static int info(int argc, char **argv) {
     if (orl_tabular_policy_is(p))
         printf("  %-14s softmax over theta[a * %d + s], one-hot observations\n", "table",
                p->obs_dim);
+    if (bcq.spec)
+        printf("  %-14s %d candidates from the VAE decoder (latent %d), perturbation phi %g, "
+               "best Q_1\n",
+               "acting", bcq.spec->n_candidates, bcq.spec->latent_dim, (double)bcq.spec->phi);
+    if (bq) printf("  %-14s greedy Q over the imitation network's likely actions\n", "acting");
     if (n_params >= 0) printf("  %-14s %lld\n", "parameters", (long long)n_params);
     if (nm && nm->dim > 0)
         printf("  %-14s dim %d, mean in [%.4g, %.4g], std in [%.4g, %.4g]\n", "obs normaliser",

@@ -24,6 +24,8 @@ static const struct policy_type {
     {"builtin", orl_behavior_ops},
     {"tabular", orl_tabular_policy_ops},
     {"argmax_q", orl_policy_argmax_q_ops},
+    {"bcq", orl_policy_bcq_ops},
+    {"bcq_discrete", orl_policy_bcq_discrete_ops},
 };
 
 #define N_POLICY_TYPES ((int)(sizeof policy_types / sizeof policy_types[0]))

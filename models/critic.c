@@ -89,7 +89,8 @@ orl_status orl_critic_create(const orl_critic_config *cfg, orl_rng *rng, orl_cri
     memset(&net, 0, sizeof net);
     net.n_layers = cfg->layers + 1;
     net.widths[0] = I;
-    for (int32_t l = 1; l <= cfg->layers; l++) net.widths[l] = cfg->hidden;
+    for (int32_t l = 1; l <= cfg->layers; l++)
+        net.widths[l] = cfg->widths[l - 1] > 0 ? cfg->widths[l - 1] : cfg->hidden;
     net.widths[cfg->layers + 1] = O;
     net.activation = cfg->activation;
     net.layer_norm = cfg->layer_norm;

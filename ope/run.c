@@ -129,6 +129,16 @@ static void add_warning(orl_report_row *row, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* the ratios of a policy without a density (deterministic, continuous) are kernel-smoothed:
+ * every row that uses them says so */
+static void kernel_warning(orl_report_row *row, const orl_ope_ratios *r) {
+    if (r->kernel_smoothed)
+        add_warning(row,
+                    "the policy has no density (deterministic): kernel-smoothed weights, "
+                    "bandwidth %.3g",
+                    r->kernel_bandwidth);
+}
+
 /* the RIS behaviour model for ds: counts (the study's tabular MLE) for discrete actions on a
  * tabular environment or one the registry does not know, a maximum-likelihood MLP otherwise
  * (softmax for discrete actions on continuous states, Gaussian for continuous actions) */
@@ -231,8 +241,7 @@ static orl_status is_row(const run_state *rs, const orl_ope_ratios *r,
     if (est.warn_low_ess) add_warning(row, "low ESS: %.1f of %lld episodes", est.ess, (long long)E);
     if (est.max_weight_share > 0.5)
         add_warning(row, "one episode carries %.0f%% of the weight", 100.0 * est.max_weight_share);
-    if (r->kernel_smoothed)
-        add_warning(row, "kernel-smoothed weights, bandwidth %.3g", r->kernel_bandwidth);
+    kernel_warning(row, r);
     return ORL_OK;
 }
 
@@ -386,6 +395,7 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
             have_dr[k] = 1;
         }
         ORL_TRY_GOTO(st, done, dr_row(rs, &dr[k], e->kind == ORL_OPE_RUN_KIND_WDR, x, row));
+        kernel_warning(row, r);
         row->seconds += now() - t0;
     }
 

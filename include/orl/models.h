@@ -309,18 +309,20 @@ typedef enum orl_critic_reduce {
 } orl_critic_reduce;
 
 typedef struct orl_critic_config {
-    int32_t obs_dim;           /* S (>= 1) */
-    int32_t act_dim;           /* A (>= 1) for continuous actions; 0 for discrete ones */
-    int32_t n_actions;         /* n (>= 2) for discrete actions; 0 for continuous ones */
-    int32_t members;           /* K (>= 1; 2: twin critics) */
-    int32_t hidden;            /* H, width of every hidden layer (256) */
-    int32_t layers;            /* hidden layers, 1..ORL_MLP_MAX_LAYERS - 1 (2) */
-    orl_activation activation; /* after every hidden layer (ReLU) */
-    orl_init init;             /* fan-in uniform (PyTorch) or orthogonal (CORL's CQL) */
-    int layer_norm;            /* 1: LayerNorm after every hidden linear layer */
-    float lr;                  /* Adam learning rate (3e-4); PyTorch's betas and eps */
-    double max_grad_norm;      /* > 0: each member's gradients clipped to this norm; 0: none */
-    int32_t max_batch;         /* largest B of any forward (CQL forwards B (1 + 3 n_samples)) */
+    int32_t obs_dim;   /* S (>= 1) */
+    int32_t act_dim;   /* A (>= 1) for continuous actions; 0 for discrete ones */
+    int32_t n_actions; /* n (>= 2) for discrete actions; 0 for continuous ones */
+    int32_t members;   /* K (>= 1; 2: twin critics) */
+    int32_t hidden;    /* H, width of every hidden layer (256) */
+    int32_t layers;    /* hidden layers, 1..ORL_MLP_MAX_LAYERS - 1 (2) */
+    int32_t widths[ORL_MLP_MAX_LAYERS - 1]; /* hidden layer l's width where > 0, else hidden
+                                               (all 0 by default; BCQ's 400-300 critics) */
+    orl_activation activation;              /* after every hidden layer (ReLU) */
+    orl_init init;        /* fan-in uniform (PyTorch) or orthogonal (CORL's CQL) */
+    int layer_norm;       /* 1: LayerNorm after every hidden linear layer */
+    float lr;             /* Adam learning rate (3e-4); PyTorch's betas and eps */
+    double max_grad_norm; /* > 0: each member's gradients clipped to this norm; 0: none */
+    int32_t max_batch;    /* largest B of any forward (CQL forwards B (1 + 3 n_samples)) */
 } orl_critic_config;
 
 /* the defaults above (twin, 2x256 ReLU, fan-in init, no LayerNorm, lr 3e-4, no clipping) for

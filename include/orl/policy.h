@@ -233,6 +233,94 @@ int orl_policy_argmax_q_get(const orl_policy *p, orl_argmax_q_mode *mode, float 
 /* the implementation, for orl_policy_load_with */
 const orl_policy_ops *orl_policy_argmax_q_ops(void);
 
+/* ---- the BCQ policies (policy_types "bcq" and "bcq_discrete") ----
+ * Batch-constrained Q-learning's acting rules (Fujimoto, Meger & Precup 2019; Fujimoto et al.
+ * 2019, discrete), made by algorithms/bcq.c and registered in the one table of
+ * eval/policy_load.c. Both see observations through a normaliser (obs_mean, obs_std).
+ *
+ * "bcq" (continuous): with x the normalised observation, h and c the half-range and mid-point
+ * of the (finite) action bounds, and n candidate latents z_i (Z each, in [-0.5, 0.5]):
+ *   a_i  = c + h tanh(decoder([x, z_i]))                 the VAE's decoder (S + Z -> A)
+ *   a_i' = clip(a_i + phi h tanh(perturb([x, a_i])), lo, hi)     the perturbation (S + A -> A)
+ *   act  = a_k', k = argmax_i Q_1([x, a_i'])              the first critic (S + A -> 1)
+ * ORL_POLICY_MODE_MEAN uses the n latents stored in the policy (fixed draws of N(0, 1) clipped
+ * to +-0.5: the policy is a deterministic function of the observation); SAMPLE draws n fresh
+ * latents per row from the caller's rng (n Z normal draws a row). It has no tractable density:
+ * deterministic = 1, orl_policy_logp is ORL_ERR_UNSUPPORTED (OPE treats it as the other
+ * deterministic continuous policies: kernel-smoothed ratios, FQE on its MEAN action).
+ * File keys beside the common ones: obs_mean, obs_std (S); bcq_activation (text "relu");
+ * bcq_decoder_widths, bcq_perturb_widths, bcq_critic_widths (int32 (L + 1)) and
+ * bcq_decoder_params, bcq_perturb_params, bcq_critic_params (float32 (P)); bcq_phi (float32
+ * (1), >= 0); bcq_latents (float32 (n, Z), in [-0.5, 0.5]); bcq_latent_dim (int32 (1)).
+ *
+ * "bcq_discrete": a Q-network and an imitation network (both S -> n) on normalised
+ * observations; the allowed actions of a state are those with
+ * pi_b(a|s) / max_a' pi_b(a'|s) > threshold (pi_b the imitation network's softmax), and the
+ * policy takes the allowed action of highest Q (orl_bcq_discrete_choose). Exact
+ * log-probabilities: 1 - eps + eps / n for that action, eps / n for every other (eps = 0: 0 and
+ * -inf); SAMPLE takes a uniform action with probability eps (one uniform draw a row), MEAN the
+ * choice. File keys: obs_mean, obs_std; bcq_activation; bcq_q_widths, bcq_q_params,
+ * bcq_imitation_widths, bcq_imitation_params; bcq_threshold (float32 (1), in [0, 1));
+ * bcq_epsilon (float32 (1), in [0, 1]). */
+
+typedef struct orl_policy_bcq_spec {
+    orl_policy_info info;   /* continuous, finite act_low < act_high */
+    orl_mlp_config decoder; /* (S + Z) -> A, ReLU, no LayerNorm */
+    orl_mlp_config perturb; /* (S + A) -> A */
+    orl_mlp_config critic;  /* (S + A) -> 1 */
+    int32_t latent_dim;     /* Z >= 1 */
+    int32_t n_candidates;   /* n >= 1 */
+    float phi;              /* >= 0: the perturbation's scale, times the half-range */
+} orl_policy_bcq_spec;
+
+/* builds a BCQ policy: the three networks' parameters (laid out as orl_mlp) and the latents
+ * (n, Z) are copied; obs_norm (dim S) may be NULL (identity). ORL_ERR_INPUT naming the field
+ * (widths that do not fit S, A and Z, bounds, phi, a latent outside [-0.5, 0.5], non-finite
+ * parameters), ORL_ERR_NOMEM. */
+orl_status orl_policy_bcq_create(const orl_policy_bcq_spec *spec, const orl_normalizer *obs_norm,
+                                 const float *decoder_params, const float *perturb_params,
+                                 const float *critic_params, const float *latents,
+                                 orl_policy **out);
+
+/* views of a BCQ policy's parts (all NULL and 0 returned when p is not one), owned by the
+ * policy; parameters, statistics and latents may be overwritten while no thread is acting */
+typedef struct orl_policy_bcq_view {
+    const orl_policy_bcq_spec *spec;
+    orl_mlp *decoder, *perturb, *critic;
+    orl_normalizer *norm;
+    float *latents; /* (n, Z) */
+} orl_policy_bcq_view;
+int orl_policy_bcq_views(orl_policy *p, orl_policy_bcq_view *v);
+
+typedef struct orl_policy_bcq_discrete_spec {
+    orl_policy_info info;     /* discrete: act_dim 1, n_actions >= 2 */
+    orl_mlp_config q;         /* S -> n, ReLU, no LayerNorm */
+    orl_mlp_config imitation; /* S -> n logits */
+    float threshold;          /* tau in [0, 1) */
+    float epsilon;            /* in [0, 1] */
+} orl_policy_bcq_discrete_spec;
+
+/* builds a discrete BCQ policy (parameters copied; obs_norm may be NULL). ORL_ERR_INPUT naming
+ * the field, ORL_ERR_NOMEM. */
+orl_status orl_policy_bcq_discrete_create(const orl_policy_bcq_discrete_spec *spec,
+                                          const orl_normalizer *obs_norm, const float *q_params,
+                                          const float *imitation_params, orl_policy **out);
+
+/* views of a discrete BCQ policy's networks and normaliser (0 when p is not one) */
+int orl_policy_bcq_discrete_views(orl_policy *p, orl_mlp **q, orl_mlp **imitation,
+                                  orl_normalizer **norm);
+
+/* discrete BCQ's choice for one state: the index of the highest q (n) among the actions a with
+ * exp(logits[a] - max logits) > threshold (the imitation softmax over its maximum; computed in
+ * double), ties to the lowest index. The most likely action is always allowed. If allowed is
+ * not NULL, allowed (n) = 1 for the allowed actions, else 0. */
+int32_t orl_bcq_discrete_choose(const float *q, const float *logits, int32_t n, double threshold,
+                                uint8_t *allowed);
+
+/* the implementations, for orl_policy_load_with */
+const orl_policy_ops *orl_policy_bcq_ops(void);
+const orl_policy_ops *orl_policy_bcq_discrete_ops(void);
+
 /* ---- export for a control loop ---- */
 
 /* writes path: one dependency-free C99 source file (weights as exact static const arrays, the

@@ -226,12 +226,33 @@ extern const orl_learner_ops orl_learner_awr;
 extern const orl_learner_ops orl_learner_td3bc;
 extern const orl_learner_ops orl_learner_iql;
 extern const orl_learner_ops orl_learner_cql;
+extern const orl_learner_ops orl_learner_bcq;
 
 /* IQL's advantage weights (algorithms/iql.c): w (B) = min(exp(beta (q - v)), max_weight) in
  * double, rounded to float; returns the mean advantage mean(q - v) and sets *weight_mean to
  * the mean of w */
 double orl_iql_weights(float *w, const float *q, const float *v, int32_t batch, double beta,
                        double max_weight, double *weight_mean);
+
+/* BCQ's perturbation (algorithms/bcq.c): moved (B, A) = clip(act + phi h tanh(u), lo, hi) for
+ * the network output u (B, A), h = (hi - lo) / 2 per dimension (the reference's phi *
+ * max_action); its backward du (B, A) += dmoved * phi h (1 - tanh(u)^2) where the sum lies in
+ * [lo, hi] (torch.clamp's gradient), 0 where it was clipped; act is held fixed (detached) */
+void orl_bcq_perturb(float *moved, const float *act, const float *u, const float *lo,
+                     const float *hi, int32_t batch, int32_t act_dim, double phi);
+void orl_bcq_perturb_backward(float *du, const float *dmoved, const float *act, const float *u,
+                              const float *lo, const float *hi, int32_t batch, int32_t act_dim,
+                              double phi);
+
+/* discrete BCQ's loss over q (B, n), imitation logits (B, n), logged actions act (B) and
+ * targets y (B), in double:
+ *   Huber_1(q[b, act_b] - y_b) mean over b  +  -log softmax(logits_b)[act_b] mean over b
+ *   + reg mean over (b, k) of logits[b, k]^2
+ * returns the total, *q_loss and *imitation_loss its first two terms (may be NULL); dq and
+ * dlogits (B, n) += its gradients (each may be NULL) */
+double orl_bcq_discrete_loss(float *dq, float *dlogits, const float *q, const float *logits,
+                             const int32_t *act, const float *y, int32_t batch, int32_t n,
+                             double reg, double *q_loss, double *imitation_loss);
 
 /* resolves ops' table with sets (n of them, "key=value"); ORL_ERR_INPUT naming an unknown key
  * (and listing the known ones) or a value of the wrong kind */
