@@ -688,8 +688,10 @@ static int32_t bcq_buffers(void *state, orl_buffer *out, int32_t cap) {
 const orl_learner_ops orl_learner_bcq = {
     .name = "bcq",
     .summary = "BCQ: VAE + perturbation + soft clipped twin critics (continuous); Q + imitation "
-               "threshold (discrete). sfujim/BCQ uses batch 100 (continuous) / 64 (discrete)",
+               "threshold (discrete); batch 100 / 64 as sfujim/BCQ",
     .hparams = bcq_hparams,
+    .batch_continuous = 100, /* sfujim/BCQ continuous_BCQ */
+    .batch_discrete = 64,    /* sfujim/BCQ discrete_BCQ, non-Atari */
     .create = bcq_create,
     .metrics = bcq_metrics,
     .sampling = bcq_sampling,

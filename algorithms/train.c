@@ -132,7 +132,7 @@ void orl_train_options_init(orl_train_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->algo = "bc";
     opt->steps = 100000;
-    opt->batch = 256;
+    opt->batch = 0; /* the learner's reference batch */
     opt->val_fraction = 0.05;
     opt->log_every = 1000;
     opt->eval_every = 10000;
@@ -140,14 +140,21 @@ void orl_train_options_init(orl_train_options *opt) {
     opt->checkpoint_every = 10000;
 }
 
-/* the run's config JSON: the loop's settings, then the learner's hyperparameters */
-static orl_status build_config(const orl_train_options *opt, const orl_hparams *hp, char *json,
-                               size_t cap) {
+int32_t orl_train_batch(const orl_learner_ops *ops, int32_t opt_batch, orl_action_kind kind) {
+    if (opt_batch > 0) return opt_batch;
+    int32_t b = kind == ORL_ACTION_KIND_DISCRETE ? ops->batch_discrete : ops->batch_continuous;
+    return b > 0 ? b : 256;
+}
+
+/* the run's config JSON: the loop's settings (batch as resolved: 0 when it depends on data not
+ * yet seen), then the learner's hyperparameters */
+static orl_status build_config(const orl_train_options *opt, int32_t batch, const orl_hparams *hp,
+                               char *json, size_t cap) {
     json_t *j = json_object();
     json_object_set_new(j, "algo", json_string(opt->learner ? opt->learner->name : opt->algo));
     if (opt->data_path) json_object_set_new(j, "data", json_string(opt->data_path));
     json_object_set_new(j, "steps", json_integer(opt->steps));
-    json_object_set_new(j, "batch", json_integer(opt->batch));
+    json_object_set_new(j, "batch", json_integer(batch));
     json_object_set_new(j, "seed", json_integer((json_int_t)opt->seed));
     json_object_set_new(j, "val_fraction", json_real(opt->val_fraction));
     for (int32_t i = 0; i < hp->n; i++)
@@ -182,7 +189,8 @@ static orl_status check_options(const orl_train_options *opt, const orl_learner_
                  known);
     }
     if (opt->steps < 1) ORL_FAIL(ORL_ERR_INPUT, "steps %lld: expected >= 1", (long long)opt->steps);
-    if (opt->batch < 1) ORL_FAIL(ORL_ERR_INPUT, "batch %d: expected >= 1", opt->batch);
+    if (opt->batch < 0)
+        ORL_FAIL(ORL_ERR_INPUT, "batch %d: expected >= 1 (0: the learner's)", opt->batch);
     if (!(opt->val_fraction >= 0.0 && opt->val_fraction < 1.0))
         ORL_FAIL(ORL_ERR_INPUT, "val_fraction %g: expected [0, 1)", opt->val_fraction);
     if (opt->eval_env && !opt->evaluate)
@@ -199,7 +207,10 @@ orl_status orl_train_describe(const orl_train_options *opt, char *json, size_t c
     const orl_learner_ops *ops;
     orl_hparams hp;
     ORL_TRY(check_options(opt, &ops, &hp));
-    return build_config(opt, &hp, json, cap);
+    /* without the data, the learner's batch is known only when it is the same for both kinds */
+    int32_t bc = orl_train_batch(ops, opt->batch, ORL_ACTION_KIND_CONTINUOUS);
+    int32_t bd = orl_train_batch(ops, opt->batch, ORL_ACTION_KIND_DISCRETE);
+    return build_config(opt, bc == bd ? bc : 0, &hp, json, cap);
 }
 
 /* ---- the split: val_fraction of the episodes (seeded), the rest for training ---- */
@@ -594,7 +605,8 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
     const orl_learner_ops *ops;
     orl_hparams hp;
     ORL_TRY(check_options(opt, &ops, &hp));
-    ORL_TRY(build_config(opt, &hp, r->config_json, sizeof r->config_json));
+    const int32_t batch = orl_train_batch(ops, opt->batch, ds->h.action_kind);
+    ORL_TRY(build_config(opt, batch, &hp, r->config_json, sizeof r->config_json));
     if (ds->n_steps < 1 || ds->n_episodes < 1) ORL_FAIL(ORL_ERR_INPUT, "train: empty dataset");
 
     orl_status st = ORL_OK;
@@ -607,11 +619,11 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
     ORL_TRY_GOTO(st, done, split(ds, opt->val_fraction, opt->seed, &train, &val));
     r->train_episodes = train->n_episodes;
     r->val_episodes = val ? val->n_episodes : 0;
-    ORL_TRY_GOTO(st, done, batch_init(&bb, &ds->h, opt->batch));
+    ORL_TRY_GOTO(st, done, batch_init(&bb, &ds->h, batch));
 
     orl_rng_seed(&u.learner_rng, opt->seed, STREAM_LEARNER);
     orl_rng_seed(&u.batch_rng, opt->seed, STREAM_BATCH);
-    orl_learner_context ctx = {train, val, &hp, r->config_json, opt->batch};
+    orl_learner_context ctx = {train, val, &hp, r->config_json, batch};
     ORL_TRY_GOTO(st, done, ops->create(&ctx, &u.learner_rng, &u.state));
 
     /* what the learner reports and how it samples */
@@ -651,11 +663,11 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
         ORL_TRY_GOTO(st, done, run_phase(&u, &pos));
 
         /* a batch of B rows drawn uniformly with replacement */
-        for (int32_t i = 0; i < opt->batch; i++) {
+        for (int32_t i = 0; i < batch; i++) {
             int64_t k = orl_rng_range(&u.batch_rng, 0, n_rows - 1);
             bb.rows[i] = sampling.rows ? sampling.rows[k] : k;
         }
-        batch_gather(&bb, train, opt->batch, sampling.weight);
+        batch_gather(&bb, train, batch, sampling.weight);
         st = ops->step(u.state, &bb.view, pos.step, &u.learner_rng, metrics);
         for (int32_t i = 0; st == ORL_OK && i < step_names.n; i++)
             if (!isfinite(metrics[i]))
@@ -675,9 +687,9 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
         int do_log = step % (opt->log_every > 0 ? opt->log_every : opt->steps) == 0 || last;
         if (do_eval) ORL_TRY_GOTO(st, done, evaluate(ops->policy(u.state), opt, r));
         if ((do_log || do_eval) && val_names.n > 0)
-            ORL_TRY_GOTO(st, done,
-                         validation(ops, u.state, &bb, val, opt->batch, val_names.n, val_scratch,
-                                    r->val.values));
+            ORL_TRY_GOTO(
+                st, done,
+                validation(ops, u.state, &bb, val, batch, val_names.n, val_scratch, r->val.values));
         if (log && (do_log || do_eval)) {
             fprintf(log, "{\"step\":%lld", (long long)step);
             for (int32_t i = 0; i < step_names.n; i++)

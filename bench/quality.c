@@ -15,11 +15,11 @@
  * and discrete_hidden too), and 4 sampled actions per state and source for CQL's penalty
  * (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP an update). Everything else is each
  * learner's reference default. Each run: --steps gradient steps (default 10000 continuous, 20000
- * discrete), batch 256, no validation split; then 20 evaluation episodes (seed 1000 + training
- * seed). Continuous policies are evaluated in mean mode; discrete ones by sampling (argmax
- * saturates CartPole at 500 for every learner; a greedy argmax-Q policy samples its declared
- * distribution, which is the argmax itself unless an epsilon is declared). The data's own score is
- * the normalised mean episode return of the dataset.
+ * discrete), the learner's reference batch (256; BCQ 100 continuous, 64 discrete), no validation
+ * split; then 20 evaluation episodes (seed 1000 + training seed). Continuous policies are evaluated
+ * in mean mode; discrete ones by sampling (argmax saturates CartPole at 500 for every learner; a
+ * greedy argmax-Q policy samples its declared distribution, which is the argmax itself unless an
+ * epsilon is declared). The data's own score is the normalised mean episode return of the dataset.
  *
  * Output, JSON lines: "quality_run" per run, "quality" per (dataset, learner) with the IQM, its
  * interval, the mean and the data's score, and "quality_checks" with the literature's order:

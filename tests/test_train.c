@@ -898,3 +898,27 @@ Test(train, awr_validation_weights_validation_rows) {
     orl_dataset_free(val);
     orl_dataset_free(train);
 }
+
+Test(train, the_batch_defaults_to_the_learners_reference) {
+    /* 0 means the learner's reference batch for the data's action kind; a given one wins */
+    const orl_learner_ops *bc = orl_learner_find("bc"), *bcq = orl_learner_find("bcq");
+    cr_assert(bc && bcq);
+    cr_assert_eq(orl_train_batch(bc, 0, ORL_ACTION_KIND_CONTINUOUS), 256);
+    cr_assert_eq(orl_train_batch(bc, 0, ORL_ACTION_KIND_DISCRETE), 256);
+    cr_assert_eq(orl_train_batch(bcq, 0, ORL_ACTION_KIND_CONTINUOUS), 100);
+    cr_assert_eq(orl_train_batch(bcq, 0, ORL_ACTION_KIND_DISCRETE), 64);
+    cr_assert_eq(orl_train_batch(bcq, 32, ORL_ACTION_KIND_DISCRETE), 32);
+    orl_train_options opt;
+    orl_train_options_init(&opt);
+    cr_assert_eq(opt.batch, 0);
+    /* described before the data is seen: bc's is known, bcq's depends on the action kind */
+    char json[4096];
+    opt.algo = "bc";
+    cr_assert_eq(orl_train_describe(&opt, json, sizeof json), ORL_OK);
+    cr_assert(strstr(json, "\"batch\":256"), "%s", json);
+    opt.algo = "bcq";
+    cr_assert_eq(orl_train_describe(&opt, json, sizeof json), ORL_OK);
+    cr_assert(strstr(json, "\"batch\":0"), "%s", json);
+    opt.batch = -1;
+    cr_assert_eq(orl_train_describe(&opt, json, sizeof json), ORL_ERR_INPUT);
+}

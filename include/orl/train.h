@@ -149,6 +149,9 @@ typedef struct orl_learner_ops {
     const char *name;              /* "bc", ... */
     const char *summary;           /* one line for --help */
     const orl_hparam_def *hparams; /* the table, terminated by a {NULL} entry */
+    /* the reference implementation's batch for continuous and for discrete actions, used when
+     * the options leave the batch 0 (0 here: 256, CORL's) */
+    int32_t batch_continuous, batch_discrete;
 
     /* builds the state: every network, optimiser, buffer and scratch array the learner will
      * use (nothing is allocated in step or validate). rng initialises parameters; it is the
@@ -268,7 +271,8 @@ typedef struct orl_train_options {
     const char *const *sets;        /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
     int64_t steps;         /* gradient steps (default 100000) */
-    int32_t batch;         /* B (default 256, CORL) */
+    int32_t batch;         /* B; 0 (the default): the learner's reference batch for the
+                              data's action kind (orl_train_batch: 256, CORL's, for most) */
     uint64_t seed;         /* default 0 */
     double val_fraction;   /* episodes held out for the validation loss (default 0.05; with
                               fewer than 20 episodes none); 0: none */
@@ -294,6 +298,10 @@ typedef struct orl_train_options {
 
 /* defaults as documented above */
 void orl_train_options_init(orl_train_options *opt);
+
+/* the batch a run uses: opt_batch when > 0, else the learner's reference batch for actions of
+ * kind (256 when the learner names none) */
+int32_t orl_train_batch(const orl_learner_ops *ops, int32_t opt_batch, orl_action_kind kind);
 
 /* a list of named values of a run's result */
 typedef struct orl_train_metrics {
