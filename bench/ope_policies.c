@@ -19,10 +19,10 @@
  * estimator are the time spent in it over all policies (FQE's fit counted once, under fqe).
  *
  * Usage: ope_policies [--truth-episodes N] [--env ID] [--fqe-max-iter N] [--fqe-fit-steps N]
- * [--fqe-hidden N] [--fqe-samples K] [--fqe-tol X] [--fqe-solve backup|lstd|none] [--fqe-backups J]; FQE is the
- * library's defaults (orl_fqe_config_defaults) unless a flag changes them, and the dataset line
- * states them with FQE's seconds per policy. The dataset is written to a temporary file and
- * removed. */
+ * [--fqe-hidden N] [--fqe-samples K] [--fqe-tol X] [--fqe-solve backup|lstd|none] [--fqe-backups
+ * J]; FQE is the library's defaults (orl_fqe_config_defaults) unless a flag changes them, and the
+ * dataset line states them with FQE's seconds per policy. The dataset is written to a temporary
+ * file and removed. */
 #include "orl/env.h"
 #include "orl/eval.h"
 #include "orl/fqe.h"

@@ -18,7 +18,6 @@
 #include <cblas.h>
 
 #include <math.h>
-#include <stdio.h> /* XXX */
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,7 +40,7 @@ orl_fqe_config orl_fqe_config_defaults(void) {
     c.huber_delta = 1.0f;
     c.grad_clip = 0.0f;
     c.solve = ORL_FQE_SOLVE_BACKUP;
-    c.backups = 10;
+    c.backups = 20;
     c.ridge = 1e-6;
     c.n_action_samples = 4;
     c.normalize_obs = 1;
@@ -112,19 +111,19 @@ typedef struct fqe_ctx {
     /* drawn once */
     double *next_probs;  /* (N, n) discrete: pi_e(.|s') (double: the tabular case is exact) */
     double *start_probs; /* (E, n) discrete: pi_e(.|s0) */
-    float *next_act;    /* (N, K, A) continuous: scaled a' ~ pi_e(s') */
-    float *start_act;   /* (E, K, A) continuous: scaled a ~ pi_e(s0) */
+    float *next_act;     /* (N, K, A) continuous: scaled a' ~ pi_e(s') */
+    float *start_act;    /* (E, K, A) continuous: scaled a ~ pi_e(s0) */
     /* per iteration */
-    float *y;      /* (N) regression targets */
-    double *ff;    /* (d, d) sum phi phi^T of the last-layer system */
-    double *fg;    /* (d, d) sum phi gamma (1 - t) phi'^T */
-    double *fr;    /* (d) sum phi r */
-    double *aug;   /* (d, 2d + 1) the augmented system being solved */
-    double *wv;    /* (d) the last layer as a vector */
-    double *wn;    /* (d) its next backup */
-    double *fm;    /* (CS, d) feature rows of a pass */
-    double *gm;    /* (CS, d) gamma (1 - t) times the expected next features of those rows */
-    double *cv;    /* (CS) rewards of those rows */
+    float *y;    /* (N) regression targets */
+    double *ff;  /* (d, d) sum phi phi^T of the last-layer system */
+    double *fg;  /* (d, d) sum phi gamma (1 - t) phi'^T */
+    double *fr;  /* (d) sum phi r */
+    double *aug; /* (d, 2d + 1) the augmented system being solved */
+    double *wv;  /* (d) the last layer as a vector */
+    double *wn;  /* (d) its next backup */
+    double *fm;  /* (CS, d) feature rows of a pass */
+    double *gm;  /* (CS, d) gamma (1 - t) times the expected next features of those rows */
+    double *cv;  /* (CS) rewards of those rows */
     /* mini-batch and pass scratch */
     int64_t *rows; /* (B) */
     int32_t *idx;  /* (CS) action indices for policy calls */
@@ -325,10 +324,10 @@ static int solve_dense(double *am, int32_t d, int32_t w) {
  * (phi'_i the policy's expected features at s'_i) and Fr = sum_i phi_i r_i; P = FF + ridge.
  * LSTD solves (P - FG) w = Fr, the fixed point of the projected Bellman equation; backup
  * iterates w <- P^-1 (Fr + FG w) cfg.backups times from the current layer: that many exact
- * least-squares FQE iterations of the linear part. The ridge is cfg.ridge times the mean
- * squared feature norm. Discrete actions: one block of F + 1 unknowns per action (the weights
- * and bias of that output). Returns 1 when the layer was set, 0 when the system was singular
- * (the layer is left as it is). */
+ * least-squares FQE iterations of the linear part. The ridge is cfg.ridge * trace(FF) / (F + 1)
+ * (relative to the features' scale and the number of steps). Discrete actions: one block of F + 1
+ * unknowns per action (the weights and bias of that output). Returns 1 when the layer was set, 0
+ * when the system was singular (the layer is left as it is). */
 static int solve_last_layer(fqe_ctx *c) {
     const orl_dataset *ds = c->ds;
     int32_t d = c->d, F = c->F, F1 = c->F + 1;
@@ -381,13 +380,13 @@ static int solve_last_layer(fqe_ctx *c) {
                 gr[F] = c->gamma;
             }
         }
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nb, 1.0, c->fm, d, c->fm, d,
-                    1.0, c->ff, d);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nb, 1.0, c->fm, d, c->gm, d,
-                    1.0, c->fg, d);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nb, 1.0, c->fm, d, c->fm, d, 1.0,
+                    c->ff, d);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, d, nb, 1.0, c->fm, d, c->gm, d, 1.0,
+                    c->fg, d);
         cblas_dgemv(CblasRowMajor, CblasTrans, nb, d, 1.0, c->fm, d, c->cv, 1, 1.0, c->fr, 1);
     }
-    double lambda = c->cfg.ridge * trace / (double)F1; /* N times the mean squared entry */
+    double lambda = c->cfg.ridge * trace / (double)F1;
     /* the augmented system [P (- FG) | Fr (| FG)] */
     int32_t aw = lstd ? d + 1 : 2 * d + 1;
     for (int32_t r = 0; r < d; r++) {
@@ -702,9 +701,7 @@ orl_status orl_fqe_fit(const orl_dataset *ds, const orl_policy *policy, const or
             calm = change * tail <= cfg->tol ? calm + 1 : 0;
         }
         prev = v;
-        if (getenv("ORL_FQE_TRACE")) fprintf(stderr, "TRACE it %d v %.4f change %.3g loss %.4g\n", it, v, out->last_change, out->final_loss); /* XXX */
-        ORL_TRY_GOTO(st, done,
-                     (orl_status)orl_progress_report(progress, it, cfg->max_iter, "fqe"));
+        ORL_TRY_GOTO(st, done, (orl_status)orl_progress_report(progress, it, cfg->max_iter, "fqe"));
         if (calm >= cfg->patience && it >= cfg->min_iter) {
             out->converged = 1;
             break;

@@ -3,7 +3,9 @@
  * DR/WDR with the exact time-indexed Q (every episode's DR equals the truth: deterministic
  * dynamics make every TD error zero), DR's unbiasedness with a deliberately wrong Q (mean over
  * trials within 3 standard errors), WDR's consistency, on-policy agreement, terminal and timeout
- * handling, neural FQE on CartPole-v1 against a Monte-Carlo truth, and bit-for-bit determinism.
+ * handling, neural FQE (fitted Q iteration) on CartPole-v1 and Pendulum-v1 against a Monte-Carlo
+ * truth, its linear one-hot case against tabular FQE and DP, its convergence stop, and
+ * bit-for-bit determinism.
  * GridWorld datasets are sampled here from the model (tabular.h) with exact logp_b; the CartPole
  * dataset comes from orl_gen under ORL_BINARY_DIR/tmp-fqe/. Every seed is named in its test. */
 #include "orl/behavior.h"
@@ -473,8 +475,7 @@ Test(fqe, nn_linear_one_hot_is_tabular_fqe, .timeout = 120) {
                     "%.2g, dv %.2g; %lld iterations, converged %d",
                     k ? "backup" : "lstd", r.value, ref.value, truth, dq, dv,
                     (long long)r.iterations, r.converged);
-        cr_assert(fabs(r.value - ref.value) < 1e-6, "V %.10f vs tabular %.10f", r.value,
-                  ref.value);
+        cr_assert(fabs(r.value - ref.value) < 1e-6, "V %.10f vs tabular %.10f", r.value, ref.value);
         cr_assert(fabs(r.value - truth) < 1e-6, "V %.10f vs DP %.10f", r.value, truth);
         cr_assert(dq < 1e-6 && dv < 1e-6, "q off by %g, v by %g", dq, dv);
         cr_assert(r.converged && r.iterations <= 3, "%lld iterations", (long long)r.iterations);
@@ -488,7 +489,7 @@ Test(fqe, nn_linear_one_hot_is_tabular_fqe, .timeout = 120) {
 }
 
 Test(fqe, nn_iterations_stop_on_convergence) {
-    /* seed 13: 200 episodes from p1, evaluating p2 at gamma 0.95, the linear one-hot network
+    /* seed 13: 100 episodes from p1, evaluating p2 at gamma 0.95, the linear one-hot network
        with one exact backup per iteration: plain fitted Q iteration, whose value approaches the
        fixed point by a factor 0.95 per iteration. With tol 1e-4 it stops on its own, having
        moved by at most 1e-4 / (0.95 / 0.05) relative in the last two iterations, and lies
@@ -499,7 +500,7 @@ Test(fqe, nn_iterations_stop_on_convergence) {
     policy_table(p2, pr2);
     orl_rng rng;
     orl_rng_seed(&rng, 13, 0);
-    orl_dataset *ds = grid_dataset(pr1, 200, &rng);
+    orl_dataset *ds = grid_dataset(pr1, 100, &rng);
     orl_fqe_config c = linear_config(ORL_FQE_SOLVE_LSTD, 1);
     orl_fqe_result fixed, r;
     cr_assert_eq(orl_fqe_fit(ds, p2, &c, NULL, &fixed), ORL_OK, "%s", orl_error_message());
@@ -594,6 +595,7 @@ Test(fqe, nn_seed_gives_same_bits) {
         c.batch = 32;
         c.gamma = 0.9;
         c.solve = solves[k];
+        c.tol = 0.0; /* all four iterations */
         c.seed = 7;
         orl_fqe_result a, b, d;
         cr_assert_eq(orl_fqe_fit(ds, p2, &c, NULL, &a), ORL_OK, "%s", orl_error_message());
@@ -669,7 +671,9 @@ static double mc_value(const orl_policy *p, const char *env_id, int episodes, do
 Test(fqe, nn_cartpole_within_relative_error_of_monte_carlo, .timeout = 300) {
     /* seed 3: 60 episodes of CartPole-v1/medium from orl_gen; evaluating CartPole-v1/medium
        (on-policy), noise=0.3 and expert (off-policy), gamma 0.99; FQE within 15% of the
-       discounted Monte-Carlo value of 300 episodes (seed 1000). Measured: 7.0%, 1.2%, 0.4%. */
+       discounted Monte-Carlo value of 300 episodes (seed 1000). Measured: 1.9%, 3.9%, 11.4% (the
+       expert's actions are rare in medium data; the SGD FQE before fitted Q iteration measured
+       7.0%, 1.2%, 0.4%). */
     mkdir(SCRATCH, 0755);
     const char *path = SCRATCH "/cartpole-medium.h5";
     orl_gen_options g;
@@ -719,9 +723,10 @@ Test(fqe, nn_cartpole_within_relative_error_of_monte_carlo, .timeout = 300) {
 Test(fqe, nn_pendulum_continuous_actions, .timeout = 300) {
     /* seed 4: 30 episodes of Pendulum-v1/medium from orl_gen; evaluating Pendulum-v1/medium
        (on-policy) and noise=0.3, gamma 0.95 (the 200-step time limit then cuts off a
-       negligible tail, 0.95^200 < 1e-4); Q on [s, a] with k = 10 sampled next actions; FQE
+       negligible tail, 0.95^200 < 1e-4); Q on [s, a] with K = 4 next actions per s'; FQE
        within 20% of the discounted Monte-Carlo value of 300 episodes (seed 2000). Measured:
-       3.3% and 2.0%. Then a deterministic MLP policy (the mean-action branch) runs. */
+       3.8% and 2.9% (3.3% and 2.0% before fitted Q iteration). Then a deterministic MLP policy
+       (the mean-action branch) runs. */
     mkdir(SCRATCH, 0755);
     const char *path = SCRATCH "/pendulum-medium.h5";
     orl_gen_options g;

@@ -185,16 +185,24 @@ void orl_imitation_free(orl_imitation *im);
  *   1. computes every target y_i = r_i + gamma (1 - t_i) V_{k-1}(s'_i) with the network of the
  *      last iteration, frozen, in large batched forward passes;
  *   2. fits the network to the targets by fit_steps Adam steps on uniformly drawn mini-batches,
- *      warm-started from the last iteration's network;
- *   3. (solve, default LSTD) sets the network's last layer in closed form on the features below
- *      it: LSTD-Q, the fixed point of the Bellman equation for the linear function class on
- *      those features (many iterations of the linear part at once; a ridge keeps the system
- *      regular), or regress, the exact least-squares fit of the targets;
+ *      warm-started from the last iteration's network, at lr * lr_decay^(k - 1);
+ *   3. (solve) sets the network's last layer in closed form on the features below it (the last
+ *      hidden layer's activations, and a constant): by default `backups` exact least-squares
+ *      FQE iterations of that linear layer (the features fixed, the targets recomputed from the
+ *      layer each time: w <- (Phi^T Phi + ridge)^-1 Phi^T (r + gamma (1 - t) Phi'_pi w), with
+ *      Phi'_pi the policy's expected next features), so that one iteration of the network
+ *      carries many Bellman backups; or LSTD-Q, the fixed point of those backups in one solve
+ *      (fastest, but off-policy it can be far off when the features extrapolate badly); or none;
  *   4. takes V_k(s0), the mean over episode start states, and stops once its relative change
- *      |V_k - V_{k-1}| / |V_k| has been at most tol for patience iterations in a row (and at
- *      least min_iter iterations ran), or after max_iter iterations (converged = 0).
- * With no hidden layer (n_hidden = 0) the network is linear in the (normalised) observation, and
- * with one-hot observations regress and LSTD are exact tabular FQE (the tests check this).
+ *      |V_k - V_{k-1}| / |V_k|, times the geometric tail rho / (1 - rho) of the backups still to
+ *      come (rho = gamma^backups per iteration, gamma for none; at least 1), has been at most
+ *      tol for patience iterations in a row (and at least min_iter iterations ran): an estimate
+ *      of the relative distance to the fixed point; or after max_iter iterations
+ *      (converged = 0).
+ * With no hidden layer (n_hidden = 0) the network is linear in the (normalised) observation;
+ * with one-hot observations that is the tabular function class and FQI is exact tabular FQE
+ * (the tests check this to float precision). Note that timeouts bootstrap: on a time-limited
+ * task the fixed point is the infinite-horizon value, not the value of the cut episodes.
  * Seeded; the same seed and thread count give the same bits. No allocation after the setup.
  *
  * Tabular FQE (GridWorld): the fixed point of FQE with a one-hot (tabular) function class is
@@ -223,52 +231,55 @@ typedef enum orl_fqe_solve {
 } orl_fqe_solve;
 
 typedef struct orl_fqe_config {
-    double gamma;      /* discount; NaN: the dataset header's discount, or 0.99 if unknown */
-    int32_t hidden;    /* H, width of every hidden layer (64) */
-    int32_t n_hidden;  /* hidden layers, 0..ORL_MLP_MAX_LAYERS-1; 0: linear (2) */
-    int32_t max_iter;  /* Q iterations at most (100) */
-    int32_t min_iter;  /* Q iterations at least before a convergence stop (3) */
-    int32_t fit_steps; /* Adam steps per iteration (100); 0 with a solve: the solve alone */
-    double tol;        /* relative change of V(s0) counted as converged (1e-3) */
-    int32_t patience;  /* that many iterations in a row within tol stop the fit (2) */
-    int64_t steps;     /* cap on the gradient steps over all iterations; 0: none (0) */
-    int32_t batch;     /* B (256) */
-    float lr;          /* Adam learning rate of the first iteration (1e-3); betas, eps are
-                          PyTorch's */
-    double lr_decay;   /* iteration k fits at lr * lr_decay^(k - 1), in (0, 1] (0.95): the
-                          features settle, and with them the value */
-    orl_fqe_loss loss; /* MSE (default) or Huber */
-    float huber_delta; /* 1 */
-    float grad_clip;   /* global gradient-norm clip, 0: none (default 0) */
+    double gamma;             /* discount; NaN: the dataset header's discount, or 0.99 if unknown */
+    int32_t hidden;           /* H, width of every hidden layer (64) */
+    int32_t n_hidden;         /* hidden layers, 0..ORL_MLP_MAX_LAYERS-1; 0: linear (2) */
+    int32_t max_iter;         /* Q iterations at most (100) */
+    int32_t min_iter;         /* Q iterations at least before a convergence stop (3) */
+    int32_t fit_steps;        /* Adam steps per iteration (300); 0 with a solve: the solve alone */
+    double tol;               /* estimated relative distance to the fixed point counted as
+                                 converged (step 4 above) (1e-3) */
+    int32_t patience;         /* that many iterations in a row within tol stop the fit (2) */
+    int64_t steps;            /* cap on the gradient steps over all iterations; 0: none (0) */
+    int32_t batch;            /* B (256) */
+    float lr;                 /* Adam learning rate of the first iteration (1e-3); betas, eps are
+                                 PyTorch's */
+    double lr_decay;          /* iteration k fits at lr * lr_decay^(k - 1), in (0, 1] (0.95): the
+                                 features settle, and with them the value */
+    orl_fqe_loss loss;        /* MSE (default) or Huber */
+    float huber_delta;        /* 1 */
+    float grad_clip;          /* global gradient-norm clip, 0: none (default 0) */
     orl_fqe_solve solve;      /* the last layer's closed form (backup) */
-    int32_t backups;          /* backup: exact linear FQE iterations per iteration (10) */
-    double ridge;             /* ridge of that solve, times the mean squared feature norm (1e-6) */
+    int32_t backups;          /* backup: exact linear FQE iterations per iteration (20) */
+    double ridge;             /* ridge of that solve, relative: ridge * trace(Phi^T Phi) /
+                                 (F + 1), F + 1 features per output (1e-6) */
     int32_t n_action_samples; /* continuous, stochastic pi_e: K samples of a' per s' (4) */
     int normalize_obs;        /* 1: observations standardised with the data's statistics
                                  (default 1) */
     uint64_t seed;            /* network init, mini-batches, action samples (0) */
 } orl_fqe_config;
 
-/* the defaults stated above: ReLU MLP 64x2, at most 100 iterations of 100 Adam steps (lr 1e-3,
- * B 256, MSE) each followed by the LSTD solve, stopping when V(s0) moved by at most 0.1% twice
- * in a row; K = 4; gamma from the dataset */
+/* the defaults stated above: ReLU MLP 64x2; at most 100 iterations, each of 300 Adam steps
+ * (lr 1e-3 decaying by 0.93 per iteration, B 256, MSE) and 20 exact backups of the last layer
+ * (ridge 1e-6); stop when the estimated distance to the fixed point is at most 0.1% twice in a
+ * row; K = 4; gamma from the dataset */
 orl_fqe_config orl_fqe_config_defaults(void);
 
 /* what an FQE fit produces; arrays owned, freed with orl_fqe_result_free */
 typedef struct orl_fqe_result {
-    double value;        /* V^(s0): mean over episode start states */
-    double value_stderr; /* standard error of that mean over start states (0 when E < 2) */
-    double gamma;        /* the discount used */
-    int64_t n_steps;     /* N */
-    int64_t n_episodes;  /* E */
-    double *q;           /* (N) Q^(s_t, a_t) at every logged step */
-    double *v;           /* (N) V^(s_t) = E_{a ~ pi_e} Q^(s_t, a) at every logged step */
-    double final_loss;   /* mean loss of the last iteration's fit steps (NN; NaN without
-                            steps); last sweep's change (tabular) */
-    int64_t iterations;  /* Q iterations (NN) or Bellman sweeps (tabular) done */
+    double value;           /* V^(s0): mean over episode start states */
+    double value_stderr;    /* standard error of that mean over start states (0 when E < 2) */
+    double gamma;           /* the discount used */
+    int64_t n_steps;        /* N */
+    int64_t n_episodes;     /* E */
+    double *q;              /* (N) Q^(s_t, a_t) at every logged step */
+    double *v;              /* (N) V^(s_t) = E_{a ~ pi_e} Q^(s_t, a) at every logged step */
+    double final_loss;      /* mean loss of the last iteration's fit steps (NN; NaN without
+                               steps); last sweep's change (tabular) */
+    int64_t iterations;     /* Q iterations (NN) or Bellman sweeps (tabular) done */
     int64_t gradient_steps; /* NN: Adam steps over all iterations */
-    int converged;       /* NN: 1 when the tol/patience rule stopped the fit (tabular: 1) */
-    double last_change;  /* NN: the last relative change of V(s0) (NaN after one iteration) */
+    int converged;          /* NN: 1 when the tol/patience rule stopped the fit (tabular: 1) */
+    double last_change;     /* NN: the last relative change of V(s0) (NaN after one iteration) */
     int32_t solve_failures; /* NN: iterations whose last-layer system was singular (kept) */
 } orl_fqe_result;
 
