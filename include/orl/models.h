@@ -244,7 +244,7 @@ typedef struct orl_fqe_config {
     int32_t batch;            /* B (256) */
     float lr;                 /* Adam learning rate of the first iteration (1e-3); betas, eps are
                                  PyTorch's */
-    double lr_decay;          /* iteration k fits at lr * lr_decay^(k - 1), in (0, 1] (0.95): the
+    double lr_decay;          /* iteration k fits at lr * lr_decay^(k - 1), in (0, 1] (0.93): the
                                  features settle, and with them the value */
     orl_fqe_loss loss;        /* MSE (default) or Huber */
     float huber_delta;        /* 1 */
