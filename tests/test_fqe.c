@@ -437,7 +437,7 @@ static orl_fqe_config linear_config(orl_fqe_solve solve, int32_t backups) {
     return c;
 }
 
-Test(fqe, nn_linear_one_hot_is_tabular_fqe, .timeout = 120) {
+Test(fqe, nn_linear_one_hot_is_tabular_fqe) {
     /* seed 11: the 2,000 episodes from p1 of tabular_converges_to_dp_value, evaluating p2 at
        gamma 0.95. With one-hot observations and no hidden layer the network is the tabular
        function class (Q(s, a) = w_a[s] + b_a), so one LSTD solve and many exact backups both
