@@ -9,7 +9,7 @@
  * (seed 1000, rollouts here, since orl_eval reports undiscounted returns). Estimators: is,
  * pdis, wis, wpdis with the logged probabilities; ris-wis, ris-pdis with the behaviour fitted
  * by maximum likelihood (ope.h's MLP: Gaussian for Pendulum, softmax for CartPole, defaults);
- * fqe (a small budget, stated in the output), dr and wdr on it with the logged ratios.
+ * fqe (fitted Q iteration, the library's defaults), dr and wdr on it with the logged ratios.
  *
  * Output, one JSON object per line: per environment a "dataset" line (steps, episodes, the
  * truth and its standard error per policy, the FQE budget), then per (environment, estimator)
@@ -18,8 +18,11 @@
  * (max truth - truth of the best-estimated policy) / (max truth - min truth). Seconds per
  * estimator are the time spent in it over all policies (FQE's fit counted once, under fqe).
  *
- * Usage: ope_policies [--fqe-steps N] [--truth-episodes N] [--env ID] (defaults below). The
- * dataset is written to a temporary file and removed. */
+ * Usage: ope_policies [--truth-episodes N] [--env ID] [--fqe-max-iter N] [--fqe-fit-steps N]
+ * [--fqe-hidden N] [--fqe-samples K] [--fqe-tol X] [--fqe-solve backup|lstd|none] [--fqe-backups
+ * J]; FQE is the library's defaults (orl_fqe_config_defaults) unless a flag changes them, and the
+ * dataset line states them with FQE's seconds per policy. The dataset is written to a temporary
+ * file and removed. */
 #include "orl/env.h"
 #include "orl/eval.h"
 #include "orl/fqe.h"
@@ -41,10 +44,6 @@
 #define DATA_SEED      1
 #define TRUTH_SEED     1000
 #define TRUTH_EPISODES 1000
-#define FQE_STEPS      20000
-#define FQE_HIDDEN     64
-#define FQE_BATCH      64
-#define FQE_SAMPLES    5
 
 static const double noise_levels[N_POLICIES] = {0.0, 0.25, 0.5, 0.75, 1.0};
 #define ESTIMATORS "is,pdis,wis,wpdis,ris-wis,ris-pdis,fqe,dr,wdr" /* N_ESTIMATORS */
@@ -164,7 +163,7 @@ static void put_array(const char *key, const double *x, int n) {
 }
 
 /* every estimate of the N_POLICIES policies on env_id; 0 on success */
-static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes) {
+static int run_env(const char *env_id, const orl_fqe_config *fqe, int64_t truth_episodes) {
     char path[256];
     snprintf(path, sizeof path, "%s/orl-ope-policies-%ld-%s.h5",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(), env_id);
@@ -184,16 +183,9 @@ static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes
     double truth[N_POLICIES], truth_se[N_POLICIES];
     double est[N_ESTIMATORS][N_POLICIES], seconds[N_ESTIMATORS] = {0};
     char estimator_names[N_ESTIMATORS][32];
-    double truth_seconds = 0.0;
-    orl_fqe_config fc = orl_fqe_config_defaults();
+    double truth_seconds = 0.0, fqe_seconds[N_POLICIES] = {0};
+    orl_fqe_config fc = *fqe;
     fc.gamma = GAMMA;
-    fc.hidden = FQE_HIDDEN;
-    fc.steps = fqe_steps;
-    fc.batch = FQE_BATCH;
-    fc.lr = 1e-3f;
-    fc.target_update = ORL_FQE_TARGET_HARD;
-    fc.target_period = 50;
-    fc.n_action_samples = FQE_SAMPLES;
     fc.seed = DATA_SEED;
 
     /* the evaluation policies and their Monte-Carlo truth */
@@ -239,6 +231,7 @@ static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes
             const orl_report_row *row = &report->policies[k].rows[i];
             est[i][k] = row->estimate;
             seconds[i] += row->seconds;
+            if (strcmp(row->estimator, "fqe") == 0) fqe_seconds[k] = row->seconds;
             snprintf(estimator_names[i], sizeof estimator_names[i], "%s", row->estimator);
         }
     free(report);
@@ -251,10 +244,14 @@ static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes
     put_array("noise", noise_levels, N_POLICIES);
     put_array("truth", truth, N_POLICIES);
     put_array("truth_se", truth_se, N_POLICIES);
-    printf(",\"fqe\":{\"hidden\":%d,\"layers\":%d,\"steps\":%lld,\"batch\":%d,\"lr\":%g,"
-           "\"target\":\"hard/%lld\",\"action_samples\":%d},\"ris\":\"mlp (ope.h defaults)\"}\n",
-           fc.hidden, fc.n_hidden, (long long)fc.steps, fc.batch, (double)fc.lr,
-           (long long)fc.target_period, fc.n_action_samples);
+    static const char *solves[3] = {"backup", "lstd", "none"};
+    printf(",\"fqe\":{\"hidden\":%d,\"layers\":%d,\"max_iter\":%d,\"fit_steps\":%d,"
+           "\"batch\":%d,\"lr\":%g,\"lr_decay\":%g,\"solve\":\"%s\",\"backups\":%d,\"tol\":%g,"
+           "\"action_samples\":%d}",
+           fc.hidden, fc.n_hidden, fc.max_iter, fc.fit_steps, fc.batch, (double)fc.lr, fc.lr_decay,
+           solves[fc.solve], fc.backups, fc.tol, fc.n_action_samples);
+    put_array("fqe_seconds", fqe_seconds, N_POLICIES);
+    printf(",\"ris\":\"mlp (ope.h defaults)\"}\n");
     for (int i = 0; i < N_ESTIMATORS; i++) {
         double rel[N_POLICIES], mean_rel = 0.0;
         for (int k = 0; k < N_POLICIES; k++) {
@@ -279,29 +276,50 @@ static int run_env(const char *env_id, int64_t fqe_steps, int64_t truth_episodes
 }
 
 int main(int argc, char **argv) {
-    int64_t fqe_steps = FQE_STEPS, truth_episodes = TRUTH_EPISODES;
+    int64_t truth_episodes = TRUTH_EPISODES;
+    orl_fqe_config fc = orl_fqe_config_defaults();
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--fqe-steps") == 0 && i + 1 < argc)
-            fqe_steps = atoll(argv[++i]);
-        else if (strcmp(argv[i], "--truth-episodes") == 0 && i + 1 < argc)
-            truth_episodes = atoll(argv[++i]);
-        else if (strcmp(argv[i], "--env") == 0 && i + 1 < argc)
-            only = argv[++i];
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) a = "";
+        if (strcmp(a, "--truth-episodes") == 0)
+            truth_episodes = atoll(v);
+        else if (strcmp(a, "--env") == 0)
+            only = v;
+        else if (strcmp(a, "--fqe-max-iter") == 0)
+            fc.max_iter = atoi(v);
+        else if (strcmp(a, "--fqe-fit-steps") == 0)
+            fc.fit_steps = atoi(v);
+        else if (strcmp(a, "--fqe-hidden") == 0)
+            fc.hidden = atoi(v);
+        else if (strcmp(a, "--fqe-samples") == 0)
+            fc.n_action_samples = atoi(v);
+        else if (strcmp(a, "--fqe-tol") == 0)
+            fc.tol = atof(v);
+        else if (strcmp(a, "--fqe-solve") == 0 && strcmp(v, "lstd") == 0)
+            fc.solve = ORL_FQE_SOLVE_LSTD;
+        else if (strcmp(a, "--fqe-solve") == 0 && strcmp(v, "backup") == 0)
+            fc.solve = ORL_FQE_SOLVE_BACKUP;
+        else if (strcmp(a, "--fqe-backups") == 0)
+            fc.backups = atoi(v);
+        else if (strcmp(a, "--fqe-solve") == 0 && strcmp(v, "none") == 0)
+            fc.solve = ORL_FQE_SOLVE_NONE;
         else {
-            fprintf(stderr,
-                    "usage: ope_policies [--fqe-steps N] [--truth-episodes N] [--env ID]\n");
+            fprintf(stderr, "usage: ope_policies [--truth-episodes N] [--env ID] [--fqe-max-iter N]"
+                            " [--fqe-fit-steps N] [--fqe-hidden N] [--fqe-samples K] [--fqe-tol X]"
+                            " [--fqe-solve backup|lstd|none] [--fqe-backups J]\n");
             return 2;
         }
+        i++;
     }
-    if (fqe_steps < 1 || truth_episodes < 2) {
-        fprintf(stderr, "ope_policies: --fqe-steps >= 1 and --truth-episodes >= 2\n");
+    if (truth_episodes < 2) {
+        fprintf(stderr, "ope_policies: --truth-episodes >= 2\n");
         return 2;
     }
     const char *envs[2] = {"Pendulum-v1", "CartPole-v1"};
     for (int i = 0; i < 2; i++) {
         if (only && strcmp(only, envs[i]) != 0) continue;
-        int rc = run_env(envs[i], fqe_steps, truth_episodes);
+        int rc = run_env(envs[i], &fc, truth_episodes);
         if (rc) return rc;
     }
     return 0;

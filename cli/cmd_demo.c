@@ -93,7 +93,6 @@ static void print_references(void) {
 #define DEMO_TRAIN_STEPS   3000
 #define DEMO_EVAL_EPISODES 20
 #define DEMO_GAMMA         0.99
-#define DEMO_FQE_STEPS     6000
 
 /* discounted (gamma DEMO_GAMMA) Monte-Carlo value of p on DEMO_ENV over episodes sampled
  * episodes from seed: the quantity the estimators estimate */
@@ -141,9 +140,8 @@ static int learned_policies(const char *dir) {
     if (st) return cli_fail("demo", st);
     printf("\nlearned policies on %s (%lld steps; %d gradient steps each, 64x2 networks,\n"
            "Gaussian heads, IQL's tanh-Gaussian), true values from %d episodes, OPE at gamma %.2f\n"
-           "(FQE %d steps):\n",
-           data, (long long)ds->n_steps, DEMO_TRAIN_STEPS, DEMO_EVAL_EPISODES, DEMO_GAMMA,
-           DEMO_FQE_STEPS);
+           "(FQE: fitted Q iteration, the library's defaults):\n",
+           data, (long long)ds->n_steps, DEMO_TRAIN_STEPS, DEMO_EVAL_EPISODES, DEMO_GAMMA);
     const char *algos[DEMO_N_ALGOS] = {"bc", "fbc", "awr", "iql"};
     orl_policy *policies[DEMO_N_ALGOS] = {NULL};
     char paths[DEMO_N_ALGOS][4200];
@@ -177,14 +175,7 @@ static int learned_policies(const char *dir) {
         ret[i] = sum.return_mean;
     }
     /* the estimators: one library call for every policy */
-    orl_fqe_config fc = orl_fqe_config_defaults();
-    fc.hidden = 64;
-    fc.steps = DEMO_FQE_STEPS;
-    fc.batch = 64;
-    fc.lr = 1e-3f;
-    fc.target_update = ORL_FQE_TARGET_HARD;
-    fc.target_period = 50;
-    fc.n_action_samples = 5;
+    orl_fqe_config fc = orl_fqe_config_defaults(); /* fitted Q iteration, 64x2 */
     orl_ope_environment env;
     orl_eval_ope_environment(DEMO_ENV, &env);
     orl_ope_run_options oo;

@@ -263,7 +263,8 @@ static void fqe_row(const run_state *rs, const orl_fqe_result *fqe, int tabular,
                  "t over start states, model error not included (approximate)");
     }
     if (!tabular)
-        add_warning(row, "neural FQE, %lld steps, final loss %.3g", (long long)fqe->iterations,
+        add_warning(row, "neural FQE, %lld iterations, %s, final loss %.3g",
+                    (long long)fqe->iterations, fqe->converged ? "converged" : "not converged",
                     fqe->final_loss);
 }
 

@@ -9,8 +9,8 @@
  * - The imitation core (orl_imitation): an MLP policy (policy.h) on normalised observations
  *   whose own network is fitted in place by orl_ml_fit, so the trained policy is saved as it is
  *   (bc, fbc and awr share it; IQL and CRR extract their policies with it later).
- * - Q-functions of a fixed policy (fitted Q evaluation, neural on the fit kit with a target
- *   network, or exact on a tabular model): what ope/'s direct method and DR estimators use, and
+ * - Q-functions of a fixed policy (fitted Q evaluation, neural as fitted Q iteration on the fit
+ *   kit, or exact on a tabular model): what ope/'s direct method and DR estimators use, and
  *   what the coming critics share.
  *
  * Not here: the hyperparameter tables of learners and the learners themselves (train.h), the
@@ -185,15 +185,38 @@ void orl_imitation_free(orl_imitation *im);
 
 /* ---- Q-functions of a fixed policy: fitted Q evaluation (FQE) ----
  *
- * FQE (Le et al. 2019) regresses Q(s, a) onto r + gamma * (1 - terminal) * V'(s'), with
- * V'(s') = sum_a pi_e(a|s') Q_target(s', a) for discrete actions (the evaluation policy's
- * probabilities read through orl_policy_logp over every action; the argmax action for a
- * deterministic policy), or the mean over k sampled actions a' ~ pi_e(s') of
- * Q_target(s', a') for continuous actions (the mean action, k = 1, for a deterministic policy).
- * Terminal steps do not bootstrap; timeout steps do (next_obs is the state the log was cut at).
- * The network is an MLP trained with Adam on uniformly drawn mini-batches, with a target
- * network kept by Polyak averaging or periodic hard copies. Seeded; the same seed and thread
- * count give the same bits. No allocation inside a training step.
+ * FQE (Le et al. 2019) regresses Q(s, a) onto r + gamma * (1 - terminal) * V(s'), with
+ * V(s') = sum_a pi_e(a|s') Q(s', a) for discrete actions (the evaluation policy's exact
+ * probabilities, read through orl_policy_logp over every action; the argmax action for a
+ * deterministic policy), or the mean over K sampled actions a' ~ pi_e(s') of Q(s', a') for
+ * continuous actions (the mean action, K = 1, for a deterministic policy). Terminal steps do not
+ * bootstrap; timeout steps do (next_obs is the state the log was cut at).
+ *
+ * The neural version is fitted Q iteration. The policy is read once, before the first
+ * iteration: its probabilities (discrete) or K actions (continuous) at every next state and
+ * every episode start state. Then each iteration k
+ *   1. computes every target y_i = r_i + gamma (1 - t_i) V_{k-1}(s'_i) with the network of the
+ *      last iteration, frozen, in large batched forward passes;
+ *   2. fits the network to the targets by fit_steps Adam steps on uniformly drawn mini-batches,
+ *      warm-started from the last iteration's network, at lr * lr_decay^(k - 1);
+ *   3. (solve) sets the network's last layer in closed form on the features below it (the last
+ *      hidden layer's activations, and a constant): by default `backups` exact least-squares
+ *      FQE iterations of that linear layer (the features fixed, the targets recomputed from the
+ *      layer each time: w <- (Phi^T Phi + ridge)^-1 Phi^T (r + gamma (1 - t) Phi'_pi w), with
+ *      Phi'_pi the policy's expected next features), so that one iteration of the network
+ *      carries many Bellman backups; or LSTD-Q, the fixed point of those backups in one solve
+ *      (fastest, but off-policy it can be far off when the features extrapolate badly); or none;
+ *   4. takes V_k(s0), the mean over episode start states, and stops once its relative change
+ *      |V_k - V_{k-1}| / |V_k|, times the geometric tail rho / (1 - rho) of the backups still to
+ *      come (rho = gamma^backups per iteration, gamma for none; at least 1), has been at most
+ *      tol for patience iterations in a row (and at least min_iter iterations ran): an estimate
+ *      of the relative distance to the fixed point; or after max_iter iterations
+ *      (converged = 0).
+ * With no hidden layer (n_hidden = 0) the network is linear in the (normalised) observation;
+ * with one-hot observations that is the tabular function class and FQI is exact tabular FQE
+ * (the tests check this to float precision). Note that timeouts bootstrap: on a time-limited
+ * task the fixed point is the infinite-horizon value, not the value of the cut episodes.
+ * Seeded; the same seed and thread count give the same bits. No allocation after the setup.
  *
  * Tabular FQE (GridWorld): the fixed point of FQE with a one-hot (tabular) function class is
  * policy evaluation on the empirical, count-based model of the data (certainty equivalence):
@@ -209,60 +232,80 @@ void orl_imitation_free(orl_imitation *im);
 /* neural FQE */
 
 typedef enum orl_fqe_loss {
-    ORL_FQE_LOSS_HUBER = 0, /* heads.h's Huber loss with huber_delta */
-    ORL_FQE_LOSS_MSE,
+    ORL_FQE_LOSS_MSE = 0, /* squared error (default: the regression FQE's theory assumes) */
+    ORL_FQE_LOSS_HUBER,   /* heads.h's Huber loss with huber_delta */
 } orl_fqe_loss;
 
-typedef enum orl_fqe_target {
-    ORL_FQE_TARGET_POLYAK = 0, /* target = (1 - tau) target + tau online, every step */
-    ORL_FQE_TARGET_HARD,       /* target = online every target_period steps */
-} orl_fqe_target;
+typedef enum orl_fqe_solve {
+    ORL_FQE_SOLVE_BACKUP = 0, /* last layer: `backups` exact least-squares FQE iterations on its
+                                 features (default) */
+    ORL_FQE_SOLVE_LSTD,       /* last layer: the LSTD-Q fixed point on its features */
+    ORL_FQE_SOLVE_NONE,       /* gradient steps only */
+} orl_fqe_solve;
 
 typedef struct orl_fqe_config {
-    double gamma;      /* discount; NaN: the dataset header's discount, or 0.99 if unknown */
-    int32_t hidden;    /* H, width of every hidden layer (256) */
-    int32_t n_hidden;  /* hidden layers, 1..ORL_MLP_MAX_LAYERS-1 (2) */
-    int64_t steps;     /* gradient steps (50000) */
-    int32_t batch;     /* B (256) */
-    float lr;          /* Adam learning rate (3e-4); betas, eps are PyTorch's */
-    orl_fqe_loss loss; /* Huber (default) or MSE */
-    float huber_delta; /* 1 */
-    float grad_clip;   /* global gradient-norm clip, 0: none (default 0) */
-    orl_fqe_target target_update; /* Polyak (default) or hard */
-    float tau;                    /* Polyak rate (0.005) */
-    int64_t target_period;        /* hard copies every this many steps (1000) */
-    int32_t n_action_samples;     /* continuous, stochastic pi_e: k samples of a' per s' (10) */
-    int normalize_obs;            /* 1: observations standardised with the data's statistics
-                                     (default 1) */
-    uint64_t seed;                /* network init, mini-batches, action samples (0) */
+    double gamma;             /* discount; NaN: the dataset header's discount, or 0.99 if unknown */
+    int32_t hidden;           /* H, width of every hidden layer (64) */
+    int32_t n_hidden;         /* hidden layers, 0..ORL_MLP_MAX_LAYERS-1; 0: linear (2) */
+    int32_t max_iter;         /* Q iterations at most (100) */
+    int32_t min_iter;         /* Q iterations at least before a convergence stop (3) */
+    int32_t fit_steps;        /* Adam steps per iteration (300); 0 with a solve: the solve alone */
+    double tol;               /* estimated relative distance to the fixed point counted as
+                                 converged (step 4 above) (1e-3) */
+    int32_t patience;         /* that many iterations in a row within tol stop the fit (2) */
+    int64_t steps;            /* cap on the gradient steps over all iterations; 0: none (0) */
+    int32_t batch;            /* B (256) */
+    float lr;                 /* Adam learning rate of the first iteration (1e-3); betas, eps are
+                                 PyTorch's */
+    double lr_decay;          /* iteration k fits at lr * lr_decay^(k - 1), in (0, 1] (0.93): the
+                                 features settle, and with them the value */
+    orl_fqe_loss loss;        /* MSE (default) or Huber */
+    float huber_delta;        /* 1 */
+    float grad_clip;          /* global gradient-norm clip, 0: none (default 0) */
+    orl_fqe_solve solve;      /* the last layer's closed form (backup) */
+    int32_t backups;          /* backup: exact linear FQE iterations per iteration (20) */
+    double ridge;             /* ridge of that solve, relative: ridge * trace(Phi^T Phi) /
+                                 (F + 1), F + 1 features per output (1e-6) */
+    int32_t n_action_samples; /* continuous, stochastic pi_e: K samples of a' per s' (4) */
+    int normalize_obs;        /* 1: observations standardised with the data's statistics
+                                 (default 1) */
+    uint64_t seed;            /* network init, mini-batches, action samples (0) */
 } orl_fqe_config;
 
-/* the defaults stated above: ReLU MLP 256x2, Huber(1), Adam 3e-4, B 256, 50,000 steps, Polyak
- * tau 0.005, k = 10, gamma from the dataset */
+/* the defaults stated above: ReLU MLP 64x2; at most 100 iterations, each of 300 Adam steps
+ * (lr 1e-3 decaying by 0.93 per iteration, B 256, MSE) and 20 exact backups of the last layer
+ * (ridge 1e-6); stop when the estimated distance to the fixed point is at most 0.1% twice in a
+ * row; K = 4; gamma from the dataset */
 orl_fqe_config orl_fqe_config_defaults(void);
 
 /* what an FQE fit produces; arrays owned, freed with orl_fqe_result_free */
 typedef struct orl_fqe_result {
-    double value;        /* V^(s0): mean over episode start states */
-    double value_stderr; /* standard error of that mean over start states (0 when E < 2) */
-    double gamma;        /* the discount used */
-    int64_t n_steps;     /* N */
-    int64_t n_episodes;  /* E */
-    double *q;           /* (N) Q^(s_t, a_t) at every logged step */
-    double *v;           /* (N) V^(s_t) = E_{a ~ pi_e} Q^(s_t, a) at every logged step */
-    double final_loss;   /* mean loss over the last 1% of steps (NN); last sweep's change
-                            (tabular) */
-    int64_t iterations;  /* gradient steps (NN) or Bellman sweeps (tabular) done */
+    double value;           /* V^(s0): mean over episode start states */
+    double value_stderr;    /* standard error of that mean over start states (0 when E < 2) */
+    double gamma;           /* the discount used */
+    int64_t n_steps;        /* N */
+    int64_t n_episodes;     /* E */
+    double *q;              /* (N) Q^(s_t, a_t) at every logged step */
+    double *v;              /* (N) V^(s_t) = E_{a ~ pi_e} Q^(s_t, a) at every logged step */
+    double final_loss;      /* mean loss of the last iteration's fit steps (NN; NaN without
+                               steps); last sweep's change (tabular) */
+    int64_t iterations;     /* Q iterations (NN) or Bellman sweeps (tabular) done */
+    int64_t gradient_steps; /* NN: Adam steps over all iterations */
+    int converged;          /* NN: 1 when the tol/patience rule stopped the fit (tabular: 1) */
+    double last_change;     /* NN: the last relative change of V(s0) (NaN after one iteration) */
+    int32_t solve_failures; /* NN: iterations whose last-layer system was singular (kept) */
 } orl_fqe_result;
 
 /* frees the arrays and zeroes r; r may be NULL */
 void orl_fqe_result_free(orl_fqe_result *r);
 
 /* fits Q for the evaluation policy on a whole dataset ds and fills *out (which must not hold
- * arrays). cfg may be NULL (defaults); progress may be NULL (reports gradient steps).
- * ORL_ERR_INPUT for a bad configuration, an empty dataset or a policy whose dimensions do not
- * match the header (message from orl_policy_check_dims); ORL_ERR_NUMERIC naming the step when
- * a loss is not finite; ORL_ERR_INTERRUPTED; ORL_ERR_NOMEM; the policy's own statuses. */
+ * arrays). cfg may be NULL (defaults); progress may be NULL (reports iterations done of
+ * max_iter, "fqe"; a fit that converges stops early). ORL_ERR_INPUT for a bad configuration
+ * (also a last-layer solve of more than 1024 unknowns: (H + 1) per discrete action), an empty
+ * dataset or a policy whose dimensions do not match the header (message from
+ * orl_policy_check_dims); ORL_ERR_NUMERIC naming the iteration when a loss or the value is not
+ * finite; ORL_ERR_INTERRUPTED; ORL_ERR_NOMEM; the policy's own statuses. */
 orl_status orl_fqe_fit(const orl_dataset *ds, const orl_policy *policy, const orl_fqe_config *cfg,
                        const orl_progress *progress, orl_fqe_result *out);
 

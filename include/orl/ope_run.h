@@ -81,7 +81,7 @@ typedef struct orl_ope_run_options {
     int64_t bootstrap;         /* percentile bootstrap resamples B >= 2; 0: no intervals, lower
                                   bounds or high-confidence bounds (estimates only) */
     uint64_t seed;             /* bootstraps, RIS and neural FQE */
-    int64_t fqe_steps;         /* neural FQE gradient steps; 0: the default (or fqe's) */
+    int64_t fqe_steps;         /* neural FQE: cap on gradient steps; 0: none (or fqe's) */
     const orl_fqe_config *fqe; /* NULL: orl_fqe_config_defaults(); else this configuration
                                   (gamma and seed are the run's; fqe_steps > 0 overrides) */
     const orl_ope_environment *environment; /* NULL: nothing known (as for an environment
