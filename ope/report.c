@@ -126,8 +126,10 @@ static void render_markdown(const orl_report *r, text_buf *b) {
      * of evidence (a CI summary shows it without scrolling) */
     const orl_report_gate *ev = evidence_failure(r);
     if (ev) {
-        put(b, "**Gate: FAILED — insufficient evidence: %s %.1f < %g** (`", ev->evidence_name,
-            ev->evidence, ev->min_evidence);
+        /* the message starts with the reason: "insufficient evidence: ...; " */
+        const char *end = strstr(ev->message, "; ");
+        int n = end ? (int)(end - ev->message) : (int)strlen(ev->message);
+        put(b, "**Gate: FAILED — %.*s** (`", n, ev->message);
         put_cell(b, ev->policy);
         put(b, "`, estimator `%s`; %d of %d checks passed)\n\n", ev->estimator,
             (int)(r->n_gates - failed), (int)r->n_gates);

@@ -262,6 +262,7 @@ static void fqe_row(const run_state *rs, const orl_fqe_result *fqe, int tabular,
         snprintf(row->bound_method, sizeof row->bound_method,
                  "t over start states, model error not included (approximate)");
     }
+    row->model_unconverged = !tabular && !fqe->converged;
     if (!tabular)
         add_warning(row, "neural FQE, %lld iterations, %s, final loss %.3g",
                     (long long)fqe->iterations, fqe->converged ? "converged" : "not converged",
@@ -451,16 +452,22 @@ static void add_gate(orl_report *r, const char *policy, const char *check,
     g->threshold = threshold;
     g->evidence = g->min_evidence = NAN;
     const char *ev_name = "";
+    int unconverged = 0;
     if (min_ess > 0.0) {
         g->evidence = row_evidence(row, &ev_name);
         g->min_evidence = min_ess;
         snprintf(g->evidence_name, sizeof g->evidence_name, "%s", ev_name);
-        g->insufficient_evidence = !(g->evidence >= min_ess);
+        /* an FQE fit that stopped at its limit has not shown its value: no evidence either */
+        unconverged = row->model_unconverged;
+        g->insufficient_evidence = !(g->evidence >= min_ess) || unconverged;
     }
     g->passed = value >= threshold && !g->insufficient_evidence; /* NaN fails */
     /* at most 31 + 400 characters of names: the message always fits */
     int len = 0;
-    if (g->insufficient_evidence)
+    if (g->insufficient_evidence && unconverged)
+        len = snprintf(g->message, sizeof g->message,
+                       "insufficient evidence: %.31s did not converge; ", row->estimator);
+    else if (g->insufficient_evidence)
         len = snprintf(g->message, sizeof g->message, "insufficient evidence: %s %.1f < %g; ",
                        ev_name, g->evidence, min_ess);
     snprintf(g->message + len, sizeof g->message - (size_t)len,

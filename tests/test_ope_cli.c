@@ -1089,6 +1089,24 @@ Test(ope_run, return_range_sources_and_fqe_evidence, .timeout = 120) {
     opt.min_ess = -1.0;
     cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
                  ORL_ERR_INPUT);
+
+    /* neural FQE (no environment: no tabular model) stopped at its limit of 2 iterations has
+     * not converged: no evidence, whatever its start states; the first line says why */
+    opt.environment = NULL;
+    opt.min_ess = 5.0;
+    orl_fqe_config fc = orl_fqe_config_defaults();
+    fc.max_iter = 2;
+    fc.min_iter = 1;
+    opt.fqe = &fc;
+    cr_assert_eq(orl_ope_run(ds, f.data, (const orl_policy *const *)&p, names, 1, &opt, NULL, r),
+                 ORL_OK, "%s", orl_error_message());
+    cr_assert(!orl_report_passed(r) && r->gates[0].insufficient_evidence);
+    cr_assert(strstr(r->gates[0].message, "insufficient evidence: fqe did not converge"), "%s",
+              r->gates[0].message);
+    cr_assert_eq(orl_report_render(r, ORL_REPORT_FORMAT_MARKDOWN, &text), ORL_OK);
+    const char *first = "**Gate: FAILED — insufficient evidence: fqe did not converge**";
+    cr_assert_eq(strncmp(text, first, strlen(first)), 0, "%s", text);
+    free(text);
     free(r);
     orl_policy_free(p);
     orl_dataset_free(ds);

@@ -45,6 +45,8 @@ typedef struct orl_report_row {
     double clipped_fraction; /* fraction of clipped weights or log-ratios (NaN) */
     int64_t episodes;
     int behavior_estimated;         /* 1 when RIS supplied the behaviour probabilities */
+    int model_unconverged;          /* FQE: 1 when the neural fit stopped at its iteration
+                                       limit without converging (no evidence for a gate) */
     char warnings[ORL_REPORT_TEXT]; /* "" when none; "; " between warnings */
     double seconds; /* wall-clock time spent on this row (not rendered; orl_ope_run charges a
                        shared piece, a ratio set or the FQE fit, to the first row needing it) */
