@@ -48,21 +48,27 @@
 #define DIR            "bench-quality"
 #define FAMILY_SAMPLES "4" /* CQL's sampled actions per state and source (CORL: 10) */
 
+/* the settings of a task family (see the header), for every learner whose table has the key */
+#define DISCRETE_SETS {"tau=0.005", NULL}
+#define MAZE_SETS     {NULL, NULL}
+#define NO_SETS       {NULL, NULL}
+
 typedef struct dataset_def {
     const char *env, *behavior;
     int64_t episodes;
     int discrete;
+    const char *sets[2]; /* the family's settings (NULL: none) */
 } dataset_def;
 
 static const dataset_def datasets[] = {
-    {"Pendulum-v1", "medium", 100, 0},
-    {"Pendulum-v1", "medium-replay", 100, 0},
-    {"Pendulum-v1", "medium-expert", 100, 0},
-    {"PointMaze-UMaze", "medium-replay", 100, 0},
-    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0},
-    {"CartPole-v1", "random", 200, 1},
-    {"CartPole-v1", "medium-replay", 100, 1},
-    {"Acrobot-v1", "medium-replay", 100, 1},
+    {"Pendulum-v1", "medium", 100, 0, NO_SETS},
+    {"Pendulum-v1", "medium-replay", 100, 0, NO_SETS},
+    {"Pendulum-v1", "medium-expert", 100, 0, NO_SETS},
+    {"PointMaze-UMaze", "medium-replay", 100, 0, MAZE_SETS},
+    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0, MAZE_SETS},
+    {"CartPole-v1", "random", 200, 1, DISCRETE_SETS},
+    {"CartPole-v1", "medium-replay", 100, 1, DISCRETE_SETS},
+    {"Acrobot-v1", "medium-replay", 100, 1, DISCRETE_SETS},
 };
 #define N_DATASETS (int)(sizeof datasets / sizeof datasets[0])
 
@@ -71,7 +77,10 @@ typedef struct settings {
     int seeds, jobs;
     int hidden;
     const char *only_env;  /* NULL: every dataset */
+    const char *only_beh;  /* NULL: every behaviour */
     const char *algo_list; /* NULL: every learner */
+    const char *extra[8];  /* --set key=value: exploration overrides, for learners with the key */
+    int n_extra;
 } settings;
 
 typedef struct result {
@@ -133,6 +142,12 @@ static orl_status make_data(int d) {
     return orl_gen(&g, path, NULL);
 }
 
+/* 1 if --env or --behavior leaves dataset d out */
+static int skip(const settings *cfg, int d) {
+    return (cfg->only_env && strcmp(cfg->only_env, datasets[d].env) != 0) ||
+           (cfg->only_beh && strcmp(cfg->only_beh, datasets[d].behavior) != 0);
+}
+
 /* 1 if the learner's table has key */
 static int has_hparam(const orl_learner_ops *ops, const char *key) {
     for (const orl_hparam_def *h = ops->hparams; h->name; h++)
@@ -153,10 +168,21 @@ static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, in
                                {"actor_hidden", actor_hidden},
                                {"actor_layers", "actor_layers=2"},
                                {"n_samples", "n_samples=" FAMILY_SAMPLES}};
-    const char *family_sets[5];
+    const char *family_sets[5 + 2 + 8];
     int n_sets = 0;
     for (size_t k = 0; k < sizeof family / sizeof family[0]; k++)
         if (has_hparam(ops, family[k][0])) family_sets[n_sets++] = family[k][1];
+    /* the task family's settings, then --set's (later ones win) */
+    const char *more[2 + 8];
+    int n_more = 0;
+    for (int k = 0; k < 2; k++)
+        if (datasets[d].sets[k]) more[n_more++] = datasets[d].sets[k];
+    for (int k = 0; k < cfg->n_extra; k++) more[n_more++] = cfg->extra[k];
+    for (int k = 0; k < n_more; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)strcspn(more[k], "="), more[k]);
+        if (has_hparam(ops, key)) family_sets[n_sets++] = more[k];
+    }
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;
@@ -227,7 +253,7 @@ static int worker(const settings *cfg, const orl_learner_ops *const *algos, int 
     if (!f) return 1;
     int job = 0;
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg->only_env && strcmp(cfg->only_env, datasets[d].env) != 0) continue;
+        if (skip(cfg, d)) continue;
         orl_dataset *ds = NULL;
         char dpath[256];
         dataset_path(d, dpath, sizeof dpath);
@@ -283,12 +309,16 @@ static int parse_args(int argc, char **argv, settings *cfg) {
             cfg->hidden = atoi(v), i++;
         } else if (strcmp(argv[i], "--env") == 0 && v) {
             cfg->only_env = v, i++;
+        } else if (strcmp(argv[i], "--behavior") == 0 && v) {
+            cfg->only_beh = v, i++;
         } else if (strcmp(argv[i], "--algos") == 0 && v) {
             cfg->algo_list = v, i++;
+        } else if (strcmp(argv[i], "--set") == 0 && v && strchr(v, '=') && cfg->n_extra < 8) {
+            cfg->extra[cfg->n_extra++] = v, i++;
         } else {
             fprintf(stderr,
                     "usage: quality [--steps N | --steps-continuous N --steps-discrete N] "
-                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--algos a,b]\n",
+                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--behavior B] [--algos a,b] [--set key=value]...\n",
                     MAX_SEEDS);
             return 1;
         }
@@ -320,13 +350,13 @@ static const char *verdict(double x) {
 }
 
 int main(int argc, char **argv) {
-    settings cfg = {10000, 20000, 5, 1, 64, NULL, NULL};
+    settings cfg = {10000, 20000, 5, 1, 64, NULL, NULL, NULL, {NULL}, 0};
     if (parse_args(argc, argv, &cfg)) return 2;
     mkdir(DIR, 0755);
     const orl_learner_ops *algos[MAX_ALGOS];
     int n_algos = pick_algos(&cfg, algos);
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        if (skip(&cfg, d)) continue;
         if (make_data(d) != ORL_OK) {
             fprintf(stderr, "bench/quality: %s\n", orl_error_message());
             return 1;
@@ -377,7 +407,7 @@ int main(int argc, char **argv) {
     summary sums[N_DATASETS * MAX_ALGOS];
     int n_sums = 0;
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        if (skip(&cfg, d)) continue;
         double data = data_score(d);
         for (int a = 0; a < n_algos; a++) {
             if (have[d][a] != cfg.seeds) continue; /* skipped or failed runs: no summary */
@@ -401,7 +431,7 @@ int main(int argc, char **argv) {
 
     /* the literature's order */
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        if (skip(&cfg, d)) continue;
         const char *b = datasets[d].behavior;
         double data = data_score(d);
         double best_bc =
