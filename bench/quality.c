@@ -13,7 +13,15 @@
  * the same overrides of the keys its table has: hidden width H (--hidden, default 64) and 2
  * hidden layers for every network (actor_hidden/actor_layers too), and 4 sampled actions per
  * state and source for CQL's penalty (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP
- * an update). Everything else is each learner's reference default.
+ * an update). Everything else is each learner's reference default, except the settings of a
+ * task family, again for every learner whose table has the key (DISCRETE_SETS, MAZE_SETS):
+ *   discrete classic control (CartPole, Acrobot): tau=0.005, every target network Polyak-averaged
+ *     at the rate of every continuous learner here (CORL's), in place of d3rlpy's hard copy
+ *     every 8000 steps (DiscreteCQL's target_update), which is sized for Atari-length runs and
+ *     leaves 2 copies in a 20,000-step run. Discrete CQL is the one learner it changes (IQL's
+ *     tau is 0.005 already).
+ * --set key=value (repeatable) adds settings for exploration, after the family's, again for
+ * every learner with the key; --env and --behavior pick datasets.
  * Each run: --steps gradient steps (default 10000 continuous, 20000 discrete), batch 256, no
  * validation split; then 20 evaluation episodes (seed 1000 + training seed). Continuous
  * policies are evaluated in mean mode; discrete ones by sampling (argmax saturates CartPole at
@@ -26,7 +34,9 @@
  * on medium-replay sets IQL and CQL at or above the best of BC, FBC and AWR; on medium sets the
  * offline RL learners above the data; on CartPole random data CQL far (25 points) above it.
  * --jobs J runs J worker processes (runs are independent and seeded, so the figures do not
- * depend on J); the parent collects their lines. */
+ * depend on J); the parent collects their lines. --summarize FILE (repeatable) prints the
+ * summaries and checks of the "quality_run" lines saved from earlier runs instead of running
+ * (with --seeds, --env, --behavior and --algos selecting among them). */
 #define _POSIX_C_SOURCE 200809L
 #include "orl/eval.h"
 #include "orl/filters.h"
@@ -81,6 +91,8 @@ typedef struct settings {
     const char *algo_list; /* NULL: every learner */
     const char *extra[8];  /* --set key=value: exploration overrides, for learners with the key */
     int n_extra;
+    const char *inputs[16]; /* --summarize FILE: summarise these runs' lines instead of running */
+    int n_inputs;
 } settings;
 
 typedef struct result {
@@ -313,12 +325,14 @@ static int parse_args(int argc, char **argv, settings *cfg) {
             cfg->only_beh = v, i++;
         } else if (strcmp(argv[i], "--algos") == 0 && v) {
             cfg->algo_list = v, i++;
+        } else if (strcmp(argv[i], "--summarize") == 0 && v && cfg->n_inputs < 16) {
+            cfg->inputs[cfg->n_inputs++] = v, i++;
         } else if (strcmp(argv[i], "--set") == 0 && v && strchr(v, '=') && cfg->n_extra < 8) {
             cfg->extra[cfg->n_extra++] = v, i++;
         } else {
             fprintf(stderr,
                     "usage: quality [--steps N | --steps-continuous N --steps-discrete N] "
-                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--behavior B] [--algos a,b] [--set key=value]...\n",
+                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--behavior B] [--algos a,b] [--set key=value]... [--summarize RUNS.jsonl]...\n",
                     MAX_SEEDS);
             return 1;
         }
@@ -350,7 +364,7 @@ static const char *verdict(double x) {
 }
 
 int main(int argc, char **argv) {
-    settings cfg = {10000, 20000, 5, 1, 64, NULL, NULL, NULL, {NULL}, 0};
+    settings cfg = {10000, 20000, 5, 1, 64, NULL, NULL, NULL, {NULL}, 0, {NULL}, 0};
     if (parse_args(argc, argv, &cfg)) return 2;
     mkdir(DIR, 0755);
     const orl_learner_ops *algos[MAX_ALGOS];
@@ -363,39 +377,50 @@ int main(int argc, char **argv) {
         }
     }
 
-    /* the runs, in J worker processes */
-    pid_t pids[64];
+    /* the runs, in J worker processes (files named by this process, so that runs in the same
+     * directory do not mix); or, with --summarize, the given files' run lines */
+    const char *inputs[64];
+    int n_inputs = 0, bad = 0;
     char paths[64][64];
-    if (cfg.jobs > 64) cfg.jobs = 64;
-    for (int w = 0; w < cfg.jobs; w++) {
-        snprintf(paths[w], sizeof paths[w], DIR "/worker-%d.jsonl", w);
-        fflush(stdout);
-        pids[w] = fork();
-        if (pids[w] == 0) _exit(worker(&cfg, algos, n_algos, w, paths[w]));
-    }
-    int bad = 0;
-    for (int w = 0; w < cfg.jobs; w++) {
-        int status = 0;
-        waitpid(pids[w], &status, 0);
-        bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    if (cfg.n_inputs > 0) {
+        for (int k = 0; k < cfg.n_inputs; k++) inputs[n_inputs++] = cfg.inputs[k];
+    } else {
+        pid_t pids[64];
+        if (cfg.jobs > 64) cfg.jobs = 64;
+        for (int w = 0; w < cfg.jobs; w++) {
+            snprintf(paths[w], sizeof paths[w], DIR "/worker-%ld-%d.jsonl", (long)getpid(), w);
+            inputs[n_inputs++] = paths[w];
+            fflush(stdout);
+            pids[w] = fork();
+            if (pids[w] == 0) _exit(worker(&cfg, algos, n_algos, w, paths[w]));
+        }
+        for (int w = 0; w < cfg.jobs; w++) {
+            int status = 0;
+            waitpid(pids[w], &status, 0);
+            bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        }
     }
 
-    /* collect: scores[d][a][s] */
+    /* collect: scores[d][a][s], runs matched to the learners by name */
     static double scores[N_DATASETS][MAX_ALGOS][MAX_SEEDS];
     static int have[N_DATASETS][MAX_ALGOS];
     static double seconds[N_DATASETS][MAX_ALGOS];
-    for (int w = 0; w < cfg.jobs; w++) {
-        FILE *f = fopen(paths[w], "r");
+    for (int w = 0; w < n_inputs; w++) {
+        FILE *f = fopen(inputs[w], "r");
         char line[1024];
         while (f && fgets(line, sizeof line, f)) {
             json_t *j = json_loads(line, 0, NULL);
             if (!j) continue;
+            const char *name = json_string_value(json_object_get(j, "algo"));
             int d = (int)json_integer_value(json_object_get(j, "dataset_index"));
-            int a = (int)json_integer_value(json_object_get(j, "algo_index"));
             int s = (int)json_integer_value(json_object_get(j, "seed"));
             int ok = (int)json_integer_value(json_object_get(j, "ok"));
-            if (d >= 0 && d < N_DATASETS && a >= 0 && a < n_algos && s >= 0 && s < cfg.seeds &&
-                ok == 1) {
+            int a = -1;
+            for (int k = 0; name && k < n_algos; k++)
+                if (strcmp(algos[k]->name, name) == 0) a = k;
+            const char *kind = json_string_value(json_object_get(j, "bench"));
+            if (kind && strcmp(kind, "quality_run") == 0 && d >= 0 && d < N_DATASETS && a >= 0 &&
+                s >= 0 && s < cfg.seeds && ok == 1 && !skip(&cfg, d)) {
                 scores[d][a][s] = json_real_value(json_object_get(j, "score"));
                 seconds[d][a] += json_real_value(json_object_get(j, "train_s"));
                 have[d][a]++;
@@ -403,6 +428,7 @@ int main(int argc, char **argv) {
             json_decref(j);
         }
         if (f) fclose(f);
+        if (cfg.n_inputs == 0) remove(inputs[w]);
     }
     summary sums[N_DATASETS * MAX_ALGOS];
     int n_sums = 0;
