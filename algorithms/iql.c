@@ -155,12 +155,13 @@ static orl_status iql_create(const orl_learner_context *ctx, orl_rng *rng, void 
           vf_lr = (float)orl_hparams_number(hp, "vf_lr");
     int64_t sched_steps = (int64_t)orl_hparams_number(hp, "schedule_steps");
     if (!(s->expectile > 0.0 && s->expectile < 1.0) || !(s->beta >= 0.0) ||
-        !(s->max_weight > 0.0) || !isfinite(s->reward_shift) || !(s->discount >= 0.0 && s->discount <= 1.0) ||
-        !(s->polyak > 0.0f && s->polyak <= 1.0f) || !(qf_lr > 0.0f) || !(vf_lr > 0.0f) ||
-        sched_steps < 0)
+        !(s->max_weight > 0.0) || !isfinite(s->reward_shift) ||
+        !(s->discount >= 0.0 && s->discount <= 1.0) || !(s->polyak > 0.0f && s->polyak <= 1.0f) ||
+        !(qf_lr > 0.0f) || !(vf_lr > 0.0f) || sched_steps < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT,
                       "iql: expected expectile in (0, 1), beta >= 0, max_weight > 0, a finite "
-                      "reward_shift, discount in [0, 1], tau in (0, 1], qf_lr and vf_lr > 0, schedule_steps >= 0");
+                      "reward_shift, discount in [0, 1], tau in (0, 1], qf_lr and vf_lr > 0, "
+                      "schedule_steps >= 0");
 
     /* the actor first: its parameters are the first draws of rng */
     orl_imitation_config ic;

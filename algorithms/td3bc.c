@@ -10,7 +10,8 @@
  *   critic loss = sum_k mean_b (Q_k(s, a) - y)^2              (twin critics by default)
  * and every policy_freq-th step (CORL's total_it % policy_freq == 0, i.e. 0-based steps 1, 3,
  * ...) the actor's loss (heads.h's orl_loss_td3bc_actor)
- *   -lambda mean_b Q_1(s, pi(s)) + mean_bj ((pi(s) - a) / h)^2,  lambda = alpha / mean_b |Q_1(s, pi(s))|
+ *   -lambda mean_b Q_1(s, pi(s)) + mean_bj ((pi(s) - a) / h_j)^2,
+ *   lambda = alpha / mean_b |Q_1(s, pi(s))|
  * (lambda detached; the Q term's gradient flows through Q_1 into the actor without updating the
  * critic), then Polyak updates (tau) of both critics' targets and the actor's target. The BC
  * term is in normalised action units (normalize_bc = 1, the default; 0: h = 1, raw units):

@@ -14,7 +14,7 @@
  * hidden layers for every network (actor_hidden/actor_layers too), and 4 sampled actions per
  * state and source for CQL's penalty (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP
  * an update). Everything else is each learner's reference default, except the settings of a
- * task family, again for every learner whose table has the key (DISCRETE_SETS, MAZE_SETS):
+ * task family, again for every learner whose table has the key (discrete_sets, MAZE_STEPS):
  *   discrete classic control (CartPole, Acrobot): tau=0.005, every target network Polyak-averaged
  *     at the rate of every continuous learner here (CORL's), in place of d3rlpy's hard copy
  *     every 8000 steps (DiscreteCQL's target_update), which is sized for Atari-length runs and
@@ -59,31 +59,32 @@
 #define FAMILY_SAMPLES "4" /* CQL's sampled actions per state and source (CORL: 10) */
 
 /* the settings of a task family (see the header), for every learner whose table has the key */
-#define DISCRETE_SETS {"tau=0.005", NULL}
-#define MAZE_SETS     {NULL, NULL}
-#define NO_SETS       {NULL, NULL}
+static const char *const discrete_sets[] = {"tau=0.005", NULL};
+#define MAZE_STEPS 30000 /* the sparse-reward family's budget (see the header) */
 
 typedef struct dataset_def {
     const char *env, *behavior;
     int64_t episodes;
     int discrete;
-    const char *sets[2]; /* the family's settings (NULL: none) */
+    const char *const *sets; /* the family's settings, NULL-terminated (NULL: none) */
+    int64_t steps;           /* the family's gradient steps; 0: --steps-continuous / -discrete */
 } dataset_def;
 
 static const dataset_def datasets[] = {
-    {"Pendulum-v1", "medium", 100, 0, NO_SETS},
-    {"Pendulum-v1", "medium-replay", 100, 0, NO_SETS},
-    {"Pendulum-v1", "medium-expert", 100, 0, NO_SETS},
-    {"PointMaze-UMaze", "medium-replay", 100, 0, MAZE_SETS},
-    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0, MAZE_SETS},
-    {"CartPole-v1", "random", 200, 1, DISCRETE_SETS},
-    {"CartPole-v1", "medium-replay", 100, 1, DISCRETE_SETS},
-    {"Acrobot-v1", "medium-replay", 100, 1, DISCRETE_SETS},
+    {"Pendulum-v1", "medium", 100, 0, NULL, 0},
+    {"Pendulum-v1", "medium-replay", 100, 0, NULL, 0},
+    {"Pendulum-v1", "medium-expert", 100, 0, NULL, 0},
+    {"PointMaze-UMaze", "medium-replay", 100, 0, NULL, MAZE_STEPS},
+    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0, NULL, MAZE_STEPS},
+    {"CartPole-v1", "random", 200, 1, discrete_sets, 0},
+    {"CartPole-v1", "medium-replay", 100, 1, discrete_sets, 0},
+    {"Acrobot-v1", "medium-replay", 100, 1, discrete_sets, 0},
 };
 #define N_DATASETS (int)(sizeof datasets / sizeof datasets[0])
 
 typedef struct settings {
     int64_t steps_continuous, steps_discrete;
+    int steps_given; /* --steps, --steps-continuous or --steps-discrete: no family budgets */
     int seeds, jobs;
     int hidden;
     const char *only_env;  /* NULL: every dataset */
@@ -154,6 +155,12 @@ static orl_status make_data(int d) {
     return orl_gen(&g, path, NULL);
 }
 
+/* the gradient steps of a run on dataset d: the family's budget unless --steps... was given */
+static int64_t run_steps(const settings *cfg, int d) {
+    if (datasets[d].steps > 0 && !cfg->steps_given) return datasets[d].steps;
+    return datasets[d].discrete ? cfg->steps_discrete : cfg->steps_continuous;
+}
+
 /* 1 if --env or --behavior leaves dataset d out */
 static int skip(const settings *cfg, int d) {
     return (cfg->only_env && strcmp(cfg->only_env, datasets[d].env) != 0) ||
@@ -187,8 +194,7 @@ static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, in
     /* the task family's settings, then --set's (later ones win) */
     const char *more[2 + 8];
     int n_more = 0;
-    for (int k = 0; k < 2; k++)
-        if (datasets[d].sets[k]) more[n_more++] = datasets[d].sets[k];
+    for (const char *const *f = datasets[d].sets; f && *f && n_more < 2; f++) more[n_more++] = *f;
     for (int k = 0; k < cfg->n_extra; k++) more[n_more++] = cfg->extra[k];
     for (int k = 0; k < n_more; k++) {
         char key[64];
@@ -200,7 +206,7 @@ static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, in
     opt.algo = ops->name;
     opt.sets = family_sets;
     opt.n_sets = n_sets;
-    opt.steps = datasets[d].discrete ? cfg->steps_discrete : cfg->steps_continuous;
+    opt.steps = run_steps(cfg, d);
     opt.seed = (uint64_t)seed;
     opt.val_fraction = 0.0;
     opt.log_every = 0;
@@ -235,9 +241,8 @@ static void print_run(FILE *f, const settings *cfg, const result *r, const char 
             "\"dataset_index\":%d,\"algo_index\":%d,\"seed\":%d,\"ok\":%d,\"steps\":%lld,"
             "\"hidden\":%d,\"return\":%.4f,\"score\":%.3f,\"train_s\":%.2f}\n",
             D->env, D->behavior, algo, r->dataset, r->algo, r->seed, r->ok,
-            (long long)(D->discrete ? cfg->steps_discrete : cfg->steps_continuous), cfg->hidden,
-            isfinite(r->ret) ? r->ret : 0.0, isfinite(r->score) ? r->score : 0.0,
-            isfinite(r->seconds) ? r->seconds : 0.0);
+            (long long)run_steps(cfg, r->dataset), cfg->hidden, isfinite(r->ret) ? r->ret : 0.0,
+            isfinite(r->score) ? r->score : 0.0, isfinite(r->seconds) ? r->seconds : 0.0);
     fflush(f);
 }
 
@@ -308,11 +313,11 @@ static int parse_args(int argc, char **argv, settings *cfg) {
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--steps") == 0 && v) {
-            cfg->steps_continuous = cfg->steps_discrete = atoll(v), i++;
+            cfg->steps_continuous = cfg->steps_discrete = atoll(v), cfg->steps_given = 1, i++;
         } else if (strcmp(argv[i], "--steps-continuous") == 0 && v) {
-            cfg->steps_continuous = atoll(v), i++;
+            cfg->steps_continuous = atoll(v), cfg->steps_given = 1, i++;
         } else if (strcmp(argv[i], "--steps-discrete") == 0 && v) {
-            cfg->steps_discrete = atoll(v), i++;
+            cfg->steps_discrete = atoll(v), cfg->steps_given = 1, i++;
         } else if (strcmp(argv[i], "--seeds") == 0 && v) {
             cfg->seeds = atoi(v), i++;
         } else if (strcmp(argv[i], "--jobs") == 0 && v) {
@@ -332,7 +337,8 @@ static int parse_args(int argc, char **argv, settings *cfg) {
         } else {
             fprintf(stderr,
                     "usage: quality [--steps N | --steps-continuous N --steps-discrete N] "
-                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--behavior B] [--algos a,b] [--set key=value]... [--summarize RUNS.jsonl]...\n",
+                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--behavior B] "
+                    "[--algos a,b] [--set key=value]... [--summarize RUNS.jsonl]...\n",
                     MAX_SEEDS);
             return 1;
         }
@@ -364,7 +370,7 @@ static const char *verdict(double x) {
 }
 
 int main(int argc, char **argv) {
-    settings cfg = {10000, 20000, 5, 1, 64, NULL, NULL, NULL, {NULL}, 0, {NULL}, 0};
+    settings cfg = {10000, 20000, 0, 5, 1, 64, NULL, NULL, NULL, {NULL}, 0, {NULL}, 0};
     if (parse_args(argc, argv, &cfg)) return 2;
     mkdir(DIR, 0755);
     const orl_learner_ops *algos[MAX_ALGOS];

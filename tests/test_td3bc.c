@@ -1,11 +1,11 @@
 /* algorithms/td3bc.c: TD3+BC's actor gradient through the critic against finite differences of
  * a double-precision reference (on a box that is neither unit nor centred, with the BC term in
  * normalised action units); on a [-1, 1] box the normalised units give the raw form's bits,
- * and scaling actions and box leaves the loss unchanged; with alpha = 0 the actor loss is BC's and the learner trains
- * the bc learner's policy; same seed same bits; checkpoint + resume gives the bits of an
- * uninterrupted run; a non-finite loss is reported with its step; discrete data is refused; no
- * allocation in a training step or a validation. Small networks, a few hundred steps. Scratch
- * files go under ORL_BINARY_DIR/tmp-td3bc/. Every seed is named in its test. */
+ * and scaling actions and box leaves the loss unchanged; with alpha = 0 the actor loss is BC's and
+ * the learner trains the bc learner's policy; same seed same bits; checkpoint + resume gives the
+ * bits of an uninterrupted run; a non-finite loss is reported with its step; discrete data is
+ * refused; no allocation in a training step or a validation. Small networks, a few hundred steps.
+ * Scratch files go under ORL_BINARY_DIR/tmp-td3bc/. Every seed is named in its test. */
 #define _GNU_SOURCE
 #include "orl/heads.h"
 #include "orl/orl.h"
@@ -50,7 +50,8 @@ static orl_dataset *make_dataset_box(int64_t E, int64_t T, uint64_t seed, const 
                 ds->act[i * A + j] = fmaxf(-1.0f, fminf(1.0f, ds->act[i * A + j]));
             ds->rew[i] = -(ds->act[i * A] - 0.5f) * (ds->act[i * A] - 0.5f);
             for (int32_t j = 0; j < A; j++) /* exact on [-1, 1]: 0 + 1 a */
-                ds->act[i * A + j] = 0.5f * (hi[j] + lo[j]) + 0.5f * (hi[j] - lo[j]) * ds->act[i * A + j];
+                ds->act[i * A + j] =
+                    0.5f * (hi[j] + lo[j]) + 0.5f * (hi[j] - lo[j]) * ds->act[i * A + j];
             ds->terminal[i] = t == T - 1;
             ds->timeout[i] = 0;
             ds->logp_b[i] = NAN;
