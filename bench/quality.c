@@ -31,12 +31,11 @@
  * --set key=value (repeatable) adds settings for exploration, after the family's, again for
  * every learner with the key; --env and --behavior pick datasets.
  * Each run: --steps gradient steps (default 10000 continuous, 20000 discrete, or the family's
- * budget above), batch 256, no
- * validation split; then 20 evaluation episodes (seed 1000 + training seed). Continuous
- * policies are evaluated in mean mode; discrete ones by sampling (argmax saturates CartPole at
- * 500 for every learner; a greedy argmax-Q policy samples its declared distribution, which is
- * the argmax itself unless an epsilon is declared).
- * The data's own score is the normalised mean episode return of the dataset.
+ * budget above), batch 256, no validation split; then 20 evaluation episodes (seed 1000 + training
+ * seed). Continuous policies are evaluated in mean mode; discrete ones by sampling (argmax
+ * saturates CartPole at 500 for every learner; a greedy argmax-Q policy samples its declared
+ * distribution, which is the argmax itself unless an epsilon is declared). The data's own score is
+ * the normalised mean episode return of the dataset.
  *
  * Output, JSON lines: "quality_run" per run, "quality" per (dataset, learner) with the IQM, its
  * interval, the mean and the data's score, and "quality_checks" with the literature's order:
