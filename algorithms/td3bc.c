@@ -152,7 +152,7 @@ static orl_status td3bc_create(const orl_learner_context *ctx, orl_rng *rng, voi
         s->half = p;
         for (size_t j = 0; j < A; j++) {
             double h = 0.5 * ((double)s->high[j] - (double)s->low[j]);
-            s->half[j] = h > 0.0 ? (float)h : 1.0f;
+            s->half[j] = isfinite(h) && h > 0.0 ? (float)h : 1.0f; /* unbounded: raw units */
         }
     }
     *state = s;
