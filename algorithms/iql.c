@@ -2,7 +2,8 @@
  * the defaults of CORL's iql.py (itself from the authors' code via gwthomas/IQL-PyTorch).
  *
  * Every step, on a batch (s, a, r, s', d) with observations normalised by the policy's
- * normaliser (eps 1e-3) and r scaled when normalize_reward = 1, in CORL's order:
+ * normaliser (eps 1e-3) and r scaled when normalize_reward = 1 (then shifted by reward_shift),
+ * in CORL's order:
  *   next_v = V(s')                                            (before V's update)
  *   q_t    = min_k Qtarget_k(s, a)                            (twin target critics)
  *   V      <- Adam on mean |tau - 1(u < 0)| u^2, u = q_t - V(s)       (expectile regression)
@@ -22,8 +23,9 @@
  * Metrics: steps report q_loss, v_loss, actor_loss (the weighted loss before the update),
  * adv_mean (mean of q_t - V(s)) and weight_mean; validation reports "loss" (the actor's plain
  * imitation loss of the held-out rows), q_loss (the critics' TD error, as in the step) and
- * v_loss (V's expectile loss against the target critics). Not here: CORL's actor dropout
- * (Adroit) and antmaze's reward shift. No allocation in a step. */
+ * v_loss (V's expectile loss against the target critics). reward_shift adds a constant to
+ * every reward after the scaling (CORL's antmaze r - 1). Not here: CORL's actor dropout
+ * (Adroit). No allocation in a step. */
 #include "orl/heads.h"
 #include "orl/train.h"
 
@@ -41,7 +43,7 @@ typedef struct iql_state {
     const orl_dataset *ds;
     int32_t S, A, O, max_batch;
     int discrete, normalize_obs;
-    double expectile, beta, max_weight, discount, reward_scale;
+    double expectile, beta, max_weight, discount, reward_scale, reward_shift;
     float polyak;
     orl_schedule actor_lr;
     /* scratch (B rows) */
@@ -92,6 +94,8 @@ static const orl_hparam_def iql_hparams[] = {
     {"normalize_reward", ORL_HPARAM_KIND_INT, "0", NULL,
      "1: rewards times 1000 / (max - min episode return) of the training episodes (CORL "
      "modify_reward, locomotion; off in CORL's configs)"},
+    {"reward_shift", ORL_HPARAM_KIND_FLOAT, "0", NULL,
+     "added to every reward after normalize_reward's scaling (CORL modify_reward, antmaze: -1)"},
     {NULL, 0, NULL, NULL, NULL}};
 
 static void iql_free(void *state) {
@@ -146,16 +150,18 @@ static orl_status iql_create(const orl_learner_context *ctx, orl_rng *rng, void 
     s->polyak = (float)orl_hparams_number(hp, "tau");
     s->normalize_obs = orl_hparams_number(hp, "normalize_obs") != 0.0;
     s->reward_scale = orl_hparams_number(hp, "normalize_reward") != 0.0 ? reward_scale(ds) : 1.0;
+    s->reward_shift = orl_hparams_number(hp, "reward_shift");
     float qf_lr = (float)orl_hparams_number(hp, "qf_lr"),
           vf_lr = (float)orl_hparams_number(hp, "vf_lr");
     int64_t sched_steps = (int64_t)orl_hparams_number(hp, "schedule_steps");
     if (!(s->expectile > 0.0 && s->expectile < 1.0) || !(s->beta >= 0.0) ||
-        !(s->max_weight > 0.0) || !(s->discount >= 0.0 && s->discount <= 1.0) ||
-        !(s->polyak > 0.0f && s->polyak <= 1.0f) || !(qf_lr > 0.0f) || !(vf_lr > 0.0f) ||
-        sched_steps < 0)
+        !(s->max_weight > 0.0) || !isfinite(s->reward_shift) ||
+        !(s->discount >= 0.0 && s->discount <= 1.0) || !(s->polyak > 0.0f && s->polyak <= 1.0f) ||
+        !(qf_lr > 0.0f) || !(vf_lr > 0.0f) || sched_steps < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT,
-                      "iql: expected expectile in (0, 1), beta >= 0, max_weight > 0, discount in "
-                      "[0, 1], tau in (0, 1], qf_lr and vf_lr > 0, schedule_steps >= 0");
+                      "iql: expected expectile in (0, 1), beta >= 0, max_weight > 0, a finite "
+                      "reward_shift, discount in [0, 1], tau in (0, 1], qf_lr and vf_lr > 0, "
+                      "schedule_steps >= 0");
 
     /* the actor first: its parameters are the first draws of rng */
     orl_imitation_config ic;
@@ -270,7 +276,7 @@ static double value_pass(iql_state *s, const orl_batch *b) {
     memset(s->dv, 0, (size_t)B * sizeof(float));
     double v_loss = orl_loss_expectile(s->dv, s->vs, s->qa, B, (float)s->expectile, 1.0f);
     for (int32_t i = 0; i < B; i++)
-        s->y[i] = (float)((double)b->rew[i] * s->reward_scale +
+        s->y[i] = (float)((double)b->rew[i] * s->reward_scale + s->reward_shift +
                           (b->terminal[i] ? 0.0 : s->discount * (double)s->next_v[i]));
     return v_loss;
 }

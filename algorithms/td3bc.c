@@ -10,9 +10,14 @@
  *   critic loss = sum_k mean_b (Q_k(s, a) - y)^2              (twin critics by default)
  * and every policy_freq-th step (CORL's total_it % policy_freq == 0, i.e. 0-based steps 1, 3,
  * ...) the actor's loss (heads.h's orl_loss_td3bc_actor)
- *   -lambda mean_b Q_1(s, pi(s)) + mean_bj (pi(s) - a)^2,  lambda = alpha / mean_b |Q_1(s, pi(s))|
+ *   -lambda mean_b Q_1(s, pi(s)) + mean_bj ((pi(s) - a) / h_j)^2,
+ *   lambda = alpha / mean_b |Q_1(s, pi(s))|
  * (lambda detached; the Q term's gradient flows through Q_1 into the actor without updating the
- * critic), then Polyak updates (tau) of both critics' targets and the actor's target.
+ * critic), then Polyak updates (tau) of both critics' targets and the actor's target. The BC
+ * term is in normalised action units (normalize_bc = 1, the default; 0: h = 1, raw units):
+ * CORL's formula on D4RL's [-1, 1] boxes, where alpha 2.5 was tuned, and bit for bit this
+ * learner there; on another box, the loss CORL would have on the box rescaled to [-1, 1]
+ * (lambda is unchanged: Q does not depend on the actions' units).
  *
  * Step metrics: critic_loss, q_mean (of the critics on the batch's (s, a)), and the last actor
  * update's actor_loss, lambda and bc_loss (measured on the step's batch when no actor update
@@ -47,6 +52,9 @@ static const orl_hparam_def td3bc_hparams[] = {
      "critic ensemble size, min target over them (TD3 twin critics: 2)"},
     {"normalize_obs", ORL_HPARAM_KIND_INT, "1", NULL,
      "1: observation mean/std normalisation (eps 1e-3) stored in the policy (CORL normalize)"},
+    {"normalize_bc", ORL_HPARAM_KIND_INT, "1", NULL,
+     "1: the BC term in normalised action units (a - centre) / half-range, where alpha 2.5 was "
+     "tuned (D4RL's [-1, 1] boxes; the same bits there); 0: raw action units"},
     {NULL, 0, NULL, NULL, NULL}};
 
 /* the last actor update's metrics (in the buffers: a resumed run reports the same values) */
@@ -60,6 +68,7 @@ typedef struct td3bc_state {
     int32_t S, A, K, max_batch;
     double last[LAST_COUNT];
     const float *low, *high; /* (A) the policy's action bounds */
+    float *half;             /* (A) half-ranges of the BC term's units; NULL: raw units */
     float *x;                /* (B, S) normalised observations */
     float *xn;               /* (B, S) normalised next observations */
     float *next_act;         /* (B, A) target actions */
@@ -127,7 +136,7 @@ static orl_status td3bc_create(const orl_learner_context *ctx, orl_rng *rng, voi
     s->high = orl_actor_policy(s->actor)->act_high;
 
     size_t B = (size_t)ctx->max_batch, S = (size_t)s->S, A = (size_t)s->A, K = (size_t)s->K;
-    float *p = calloc(2 * B * S + 4 * B * A + B + K * B + B, sizeof(float));
+    float *p = calloc(2 * B * S + 4 * B * A + B + K * B + B + A, sizeof(float));
     if (!p) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "td3bc: out of memory");
     s->mem = p;
     s->x = p, p += B * S;
@@ -138,7 +147,14 @@ static orl_status td3bc_create(const orl_learner_context *ctx, orl_rng *rng, voi
     s->dpi = p, p += B * A;
     s->y = p, p += B;
     s->dq = p, p += K * B;
-    s->q1 = p;
+    s->q1 = p, p += B;
+    if (orl_hparams_number(hp, "normalize_bc") != 0.0) {
+        s->half = p;
+        for (size_t j = 0; j < A; j++) {
+            double h = 0.5 * ((double)s->high[j] - (double)s->low[j]);
+            s->half[j] = isfinite(h) && h > 0.0 ? (float)h : 1.0f; /* unbounded: raw units */
+        }
+    }
     *state = s;
     return ORL_OK;
 fail:
@@ -197,7 +213,7 @@ static orl_status actor_update(td3bc_state *s, const orl_batch *batch, int updat
     memset(s->dq, 0, (size_t)B * sizeof(float));
     double lambda, bc;
     double loss = orl_loss_td3bc_actor(update ? s->dpi : NULL, update ? s->dq : NULL, s->pi,
-                                       batch->act, q1, B, A, s->alpha, &lambda, &bc);
+                                       batch->act, q1, s->half, B, A, s->alpha, &lambda, &bc);
     if (!isfinite(loss))
         ORL_FAIL(ORL_ERR_NUMERIC, "td3bc: actor loss is %g (lambda %g, bc %g)", loss, lambda, bc);
     s->last[LAST_ACTOR_LOSS] = loss;

@@ -12,14 +12,31 @@
  * Sizes are chosen once for these classic-control tasks, never per learner: every learner gets
  * the same overrides of the keys its table has: hidden width H (--hidden, default 64) and 2
  * hidden layers for every network (actor_hidden/actor_layers, BCQ's vae_hidden, hidden1, hidden2
- * and discrete_hidden too), and 4 sampled actions per state and source for CQL's penalty
- * (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP an update). Everything else is each
- * learner's reference default. Each run: --steps gradient steps (default 10000 continuous, 20000
- * discrete), the learner's reference batch (256; BCQ 100 continuous, 64 discrete), no validation
- * split; then 20 evaluation episodes (seed 1000 + training seed). Continuous policies are evaluated
- * in mean mode; discrete ones by sampling (argmax saturates CartPole at 500 for every learner; a
- * greedy argmax-Q policy samples its declared distribution, which is the argmax itself unless an
- * epsilon is declared). The data's own score is the normalised mean episode return of the dataset.
+ * and discrete_hidden too), and 4 sampled actions per state and source for CQL's penalty (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP
+ * an update). Everything else is each learner's reference default, except the settings of a
+ * task family, for every learner (the settings for those whose table has the key):
+ *   discrete classic control (CartPole, Acrobot): target_update=1000. d3rlpy's DiscreteCQL
+ *     copies its target network every 8000 steps, an interval sized for Atari-length runs that
+ *     leaves 2 copies in a 20,000-step run (CartPole random: IQM 5.2); 1000 gives 20 copies,
+ *     the interval of common CartPole DQN configurations (e.g. JORLDY's). Polyak averaging at
+ *     0.005 instead was measured and rejected: CartPole medium-replay fell from 100 to about -3.
+ *     Only discrete CQL has the key.
+ *   sparse rewards (PointMaze-UMaze): MAZE_STEPS = 30000 gradient steps for every learner
+ *     instead of 10000. With 0/1 rewards and no terminal at the goal the values need more than
+ *     10000 steps to approach their fixed point, and while they lag every rewarded row has a
+ *     positive advantage: IQL's exp(beta A) weights then favour the goal's hovering actions, and
+ *     its policy returned 0 on every seed at 10000 steps. No reward transform helped (shift,
+ *     scale, CORL's AntMaze settings: docs/learners.md, IQL); the budget did. The dense variant
+ *     keeps 10000. --steps... given on the command line replaces this budget.
+ * --set key=value (repeatable) adds settings for exploration, after the family's, again for
+ * every learner with the key; --env and --behavior pick datasets.
+ * Each run: --steps gradient steps (default 10000 continuous, 20000 discrete, or the family's
+ * budget above), the learner's reference batch (256; BCQ 100 continuous, 64 discrete), no
+ * validation split; then 20 evaluation episodes (seed 1000 + training
+ * seed). Continuous policies are evaluated in mean mode; discrete ones by sampling (argmax
+ * saturates CartPole at 500 for every learner; a greedy argmax-Q policy samples its declared
+ * distribution, which is the argmax itself unless an epsilon is declared). The data's own score is
+ * the normalised mean episode return of the dataset.
  *
  * Output, JSON lines: "quality_run" per run, "quality" per (dataset, learner) with the IQM, its
  * interval, the mean and the data's score, and "quality_checks" with the literature's order:
@@ -27,7 +44,9 @@
  * BC; on medium sets the
  * offline RL learners above the data; on CartPole random data CQL far (25 points) above it.
  * --jobs J runs J worker processes (runs are independent and seeded, so the figures do not
- * depend on J); the parent collects their lines. */
+ * depend on J); the parent collects their lines. --summarize FILE (repeatable) prints the
+ * summaries and checks of the "quality_run" lines saved from earlier runs instead of running
+ * (with --seeds, --env, --behavior and --algos selecting among them). */
 #define _POSIX_C_SOURCE 200809L
 #include "orl/eval.h"
 #include "orl/filters.h"
@@ -49,30 +68,42 @@
 #define DIR            "bench-quality"
 #define FAMILY_SAMPLES "4" /* CQL's sampled actions per state and source (CORL: 10) */
 
+/* the settings of a task family (see the header), for every learner whose table has the key */
+static const char *const discrete_sets[] = {"target_update=1000", NULL};
+#define MAZE_STEPS 30000 /* the sparse-reward maze's budget (see the header) */
+
 typedef struct dataset_def {
     const char *env, *behavior;
     int64_t episodes;
     int discrete;
+    const char *const *sets; /* the family's settings, NULL-terminated (NULL: none) */
+    int64_t steps;           /* the family's gradient steps; 0: --steps-continuous / -discrete */
 } dataset_def;
 
 static const dataset_def datasets[] = {
-    {"Pendulum-v1", "medium", 100, 0},
-    {"Pendulum-v1", "medium-replay", 100, 0},
-    {"Pendulum-v1", "medium-expert", 100, 0},
-    {"PointMaze-UMaze", "medium-replay", 100, 0},
-    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0},
-    {"CartPole-v1", "random", 200, 1},
-    {"CartPole-v1", "medium-replay", 100, 1},
-    {"Acrobot-v1", "medium-replay", 100, 1},
+    {"Pendulum-v1", "medium", 100, 0, NULL, 0},
+    {"Pendulum-v1", "medium-replay", 100, 0, NULL, 0},
+    {"Pendulum-v1", "medium-expert", 100, 0, NULL, 0},
+    {"PointMaze-UMaze", "medium-replay", 100, 0, NULL, MAZE_STEPS},
+    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0, NULL, 0},
+    {"CartPole-v1", "random", 200, 1, discrete_sets, 0},
+    {"CartPole-v1", "medium-replay", 100, 1, discrete_sets, 0},
+    {"Acrobot-v1", "medium-replay", 100, 1, discrete_sets, 0},
 };
 #define N_DATASETS (int)(sizeof datasets / sizeof datasets[0])
 
 typedef struct settings {
     int64_t steps_continuous, steps_discrete;
+    int steps_given; /* --steps, --steps-continuous or --steps-discrete: no family budgets */
     int seeds, jobs;
     int hidden;
     const char *only_env;  /* NULL: every dataset */
+    const char *only_beh;  /* NULL: every behaviour */
     const char *algo_list; /* NULL: every learner */
+    const char *extra[8];  /* --set key=value: exploration overrides, for learners with the key */
+    int n_extra;
+    const char *inputs[16]; /* --summarize FILE: summarise these runs' lines instead of running */
+    int n_inputs;
 } settings;
 
 typedef struct result {
@@ -134,6 +165,18 @@ static orl_status make_data(int d) {
     return orl_gen(&g, path, NULL);
 }
 
+/* the gradient steps of a run on dataset d: the family's budget unless --steps... was given */
+static int64_t run_steps(const settings *cfg, int d) {
+    if (datasets[d].steps > 0 && !cfg->steps_given) return datasets[d].steps;
+    return datasets[d].discrete ? cfg->steps_discrete : cfg->steps_continuous;
+}
+
+/* 1 if --env or --behavior leaves dataset d out */
+static int skip(const settings *cfg, int d) {
+    return (cfg->only_env && strcmp(cfg->only_env, datasets[d].env) != 0) ||
+           (cfg->only_beh && strcmp(cfg->only_beh, datasets[d].behavior) != 0);
+}
+
 /* 1 if the learner's table has key */
 static int has_hparam(const orl_learner_ops *ops, const char *key) {
     for (const orl_hparam_def *h = ops->hparams; h->name; h++)
@@ -163,16 +206,26 @@ static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, in
                                {"hidden1", hidden1},
                                {"hidden2", hidden2},
                                {"discrete_hidden", discrete_hidden}};
-    const char *family_sets[9];
+    const char *family_sets[9 + 2 + 8];
     int n_sets = 0;
     for (size_t k = 0; k < sizeof family / sizeof family[0]; k++)
         if (has_hparam(ops, family[k][0])) family_sets[n_sets++] = family[k][1];
+    /* the task family's settings, then --set's (later ones win) */
+    const char *more[2 + 8];
+    int n_more = 0;
+    for (const char *const *f = datasets[d].sets; f && *f && n_more < 2; f++) more[n_more++] = *f;
+    for (int k = 0; k < cfg->n_extra; k++) more[n_more++] = cfg->extra[k];
+    for (int k = 0; k < n_more; k++) {
+        char key[64];
+        snprintf(key, sizeof key, "%.*s", (int)strcspn(more[k], "="), more[k]);
+        if (has_hparam(ops, key)) family_sets[n_sets++] = more[k];
+    }
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;
     opt.sets = family_sets;
     opt.n_sets = n_sets;
-    opt.steps = datasets[d].discrete ? cfg->steps_discrete : cfg->steps_continuous;
+    opt.steps = run_steps(cfg, d);
     opt.seed = (uint64_t)seed;
     opt.val_fraction = 0.0;
     opt.log_every = 0;
@@ -207,9 +260,8 @@ static void print_run(FILE *f, const settings *cfg, const result *r, const char 
             "\"dataset_index\":%d,\"algo_index\":%d,\"seed\":%d,\"ok\":%d,\"steps\":%lld,"
             "\"hidden\":%d,\"return\":%.4f,\"score\":%.3f,\"train_s\":%.2f}\n",
             D->env, D->behavior, algo, r->dataset, r->algo, r->seed, r->ok,
-            (long long)(D->discrete ? cfg->steps_discrete : cfg->steps_continuous), cfg->hidden,
-            isfinite(r->ret) ? r->ret : 0.0, isfinite(r->score) ? r->score : 0.0,
-            isfinite(r->seconds) ? r->seconds : 0.0);
+            (long long)run_steps(cfg, r->dataset), cfg->hidden, isfinite(r->ret) ? r->ret : 0.0,
+            isfinite(r->score) ? r->score : 0.0, isfinite(r->seconds) ? r->seconds : 0.0);
     fflush(f);
 }
 
@@ -237,7 +289,7 @@ static int worker(const settings *cfg, const orl_learner_ops *const *algos, int 
     if (!f) return 1;
     int job = 0;
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg->only_env && strcmp(cfg->only_env, datasets[d].env) != 0) continue;
+        if (skip(cfg, d)) continue;
         orl_dataset *ds = NULL;
         char dpath[256];
         dataset_path(d, dpath, sizeof dpath);
@@ -280,11 +332,11 @@ static int parse_args(int argc, char **argv, settings *cfg) {
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(argv[i], "--steps") == 0 && v) {
-            cfg->steps_continuous = cfg->steps_discrete = atoll(v), i++;
+            cfg->steps_continuous = cfg->steps_discrete = atoll(v), cfg->steps_given = 1, i++;
         } else if (strcmp(argv[i], "--steps-continuous") == 0 && v) {
-            cfg->steps_continuous = atoll(v), i++;
+            cfg->steps_continuous = atoll(v), cfg->steps_given = 1, i++;
         } else if (strcmp(argv[i], "--steps-discrete") == 0 && v) {
-            cfg->steps_discrete = atoll(v), i++;
+            cfg->steps_discrete = atoll(v), cfg->steps_given = 1, i++;
         } else if (strcmp(argv[i], "--seeds") == 0 && v) {
             cfg->seeds = atoi(v), i++;
         } else if (strcmp(argv[i], "--jobs") == 0 && v) {
@@ -293,12 +345,19 @@ static int parse_args(int argc, char **argv, settings *cfg) {
             cfg->hidden = atoi(v), i++;
         } else if (strcmp(argv[i], "--env") == 0 && v) {
             cfg->only_env = v, i++;
+        } else if (strcmp(argv[i], "--behavior") == 0 && v) {
+            cfg->only_beh = v, i++;
         } else if (strcmp(argv[i], "--algos") == 0 && v) {
             cfg->algo_list = v, i++;
+        } else if (strcmp(argv[i], "--summarize") == 0 && v && cfg->n_inputs < 16) {
+            cfg->inputs[cfg->n_inputs++] = v, i++;
+        } else if (strcmp(argv[i], "--set") == 0 && v && strchr(v, '=') && cfg->n_extra < 8) {
+            cfg->extra[cfg->n_extra++] = v, i++;
         } else {
             fprintf(stderr,
                     "usage: quality [--steps N | --steps-continuous N --steps-discrete N] "
-                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--algos a,b]\n",
+                    "[--seeds K (2..%d)] [--jobs J] [--hidden H] [--env ID] [--behavior B] "
+                    "[--algos a,b] [--set key=value]... [--summarize RUNS.jsonl]...\n",
                     MAX_SEEDS);
             return 1;
         }
@@ -330,52 +389,63 @@ static const char *verdict(double x) {
 }
 
 int main(int argc, char **argv) {
-    settings cfg = {10000, 20000, 5, 1, 64, NULL, NULL};
+    settings cfg = {10000, 20000, 0, 5, 1, 64, NULL, NULL, NULL, {NULL}, 0, {NULL}, 0};
     if (parse_args(argc, argv, &cfg)) return 2;
     mkdir(DIR, 0755);
     const orl_learner_ops *algos[MAX_ALGOS];
     int n_algos = pick_algos(&cfg, algos);
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        if (skip(&cfg, d)) continue;
         if (make_data(d) != ORL_OK) {
             fprintf(stderr, "bench/quality: %s\n", orl_error_message());
             return 1;
         }
     }
 
-    /* the runs, in J worker processes */
-    pid_t pids[64];
+    /* the runs, in J worker processes (files named by this process, so that runs in the same
+     * directory do not mix); or, with --summarize, the given files' run lines */
+    const char *inputs[64];
+    int n_inputs = 0, bad = 0;
     char paths[64][64];
-    if (cfg.jobs > 64) cfg.jobs = 64;
-    for (int w = 0; w < cfg.jobs; w++) {
-        snprintf(paths[w], sizeof paths[w], DIR "/worker-%d.jsonl", w);
-        fflush(stdout);
-        pids[w] = fork();
-        if (pids[w] == 0) _exit(worker(&cfg, algos, n_algos, w, paths[w]));
-    }
-    int bad = 0;
-    for (int w = 0; w < cfg.jobs; w++) {
-        int status = 0;
-        waitpid(pids[w], &status, 0);
-        bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    if (cfg.n_inputs > 0) {
+        for (int k = 0; k < cfg.n_inputs; k++) inputs[n_inputs++] = cfg.inputs[k];
+    } else {
+        pid_t pids[64];
+        if (cfg.jobs > 64) cfg.jobs = 64;
+        for (int w = 0; w < cfg.jobs; w++) {
+            snprintf(paths[w], sizeof paths[w], DIR "/worker-%ld-%d.jsonl", (long)getpid(), w);
+            inputs[n_inputs++] = paths[w];
+            fflush(stdout);
+            pids[w] = fork();
+            if (pids[w] == 0) _exit(worker(&cfg, algos, n_algos, w, paths[w]));
+        }
+        for (int w = 0; w < cfg.jobs; w++) {
+            int status = 0;
+            waitpid(pids[w], &status, 0);
+            bad |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+        }
     }
 
-    /* collect: scores[d][a][s] */
+    /* collect: scores[d][a][s], runs matched to the learners by name */
     static double scores[N_DATASETS][MAX_ALGOS][MAX_SEEDS];
     static int have[N_DATASETS][MAX_ALGOS];
     static double seconds[N_DATASETS][MAX_ALGOS];
-    for (int w = 0; w < cfg.jobs; w++) {
-        FILE *f = fopen(paths[w], "r");
+    for (int w = 0; w < n_inputs; w++) {
+        FILE *f = fopen(inputs[w], "r");
         char line[1024];
         while (f && fgets(line, sizeof line, f)) {
             json_t *j = json_loads(line, 0, NULL);
             if (!j) continue;
+            const char *name = json_string_value(json_object_get(j, "algo"));
             int d = (int)json_integer_value(json_object_get(j, "dataset_index"));
-            int a = (int)json_integer_value(json_object_get(j, "algo_index"));
             int s = (int)json_integer_value(json_object_get(j, "seed"));
             int ok = (int)json_integer_value(json_object_get(j, "ok"));
-            if (d >= 0 && d < N_DATASETS && a >= 0 && a < n_algos && s >= 0 && s < cfg.seeds &&
-                ok == 1) {
+            int a = -1;
+            for (int k = 0; name && k < n_algos; k++)
+                if (strcmp(algos[k]->name, name) == 0) a = k;
+            const char *kind = json_string_value(json_object_get(j, "bench"));
+            if (kind && strcmp(kind, "quality_run") == 0 && d >= 0 && d < N_DATASETS && a >= 0 &&
+                s >= 0 && s < cfg.seeds && ok == 1 && !skip(&cfg, d)) {
                 scores[d][a][s] = json_real_value(json_object_get(j, "score"));
                 seconds[d][a] += json_real_value(json_object_get(j, "train_s"));
                 have[d][a]++;
@@ -383,11 +453,12 @@ int main(int argc, char **argv) {
             json_decref(j);
         }
         if (f) fclose(f);
+        if (cfg.n_inputs == 0) remove(inputs[w]);
     }
     summary sums[N_DATASETS * MAX_ALGOS];
     int n_sums = 0;
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        if (skip(&cfg, d)) continue;
         double data = data_score(d);
         for (int a = 0; a < n_algos; a++) {
             if (have[d][a] != cfg.seeds) continue; /* skipped or failed runs: no summary */
@@ -411,7 +482,7 @@ int main(int argc, char **argv) {
 
     /* the literature's order */
     for (int d = 0; d < N_DATASETS; d++) {
-        if (cfg.only_env && strcmp(cfg.only_env, datasets[d].env) != 0) continue;
+        if (skip(&cfg, d)) continue;
         const char *b = datasets[d].behavior;
         double data = data_score(d);
         double best_bc =

@@ -396,15 +396,26 @@ double orl_loss_mse(float *dpred, const float *pred, const float *target, int64_
 }
 
 double orl_loss_td3bc_actor(float *dpi, float *dq, const float *pi, const float *act,
-                            const float *q, int32_t batch, int32_t act_dim, double alpha,
-                            double *lambda, double *bc) {
+                            const float *q, const float *half, int32_t batch, int32_t act_dim,
+                            double alpha, double *lambda, double *bc) {
     double sum_q = 0.0, sum_abs = 0.0;
     for (int32_t b = 0; b < batch; b++) {
         sum_q += (double)q[b];
         sum_abs += fabs((double)q[b]);
     }
     double mean_q = sum_q / batch, lam = alpha == 0.0 ? 0.0 : alpha / (sum_abs / batch);
-    double mse = orl_loss_mse(dpi, pi, act, (int64_t)batch * act_dim, 1.0f);
+    /* u = (pi - act) / h: the centre cancels, and a unit half-range divides exactly, so on a
+     * [-1, 1] box the loss and gradient are orl_loss_mse's bits */
+    double sum = 0.0, inv_n = 1.0 / ((double)batch * (double)act_dim);
+    for (int32_t b = 0; b < batch; b++)
+        for (int32_t j = 0; j < act_dim; j++) {
+            size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
+            double h = half ? (double)half[j] : 1.0;
+            double u = ((double)pi[i] - (double)act[i]) / h;
+            sum += u * u;
+            if (dpi) dpi[i] += (float)(2.0 * u * inv_n / h);
+        }
+    double mse = sum * inv_n;
     if (dq)
         for (int32_t b = 0; b < batch; b++) dq[b] += (float)(-lam / batch);
     if (lambda) *lambda = lam;

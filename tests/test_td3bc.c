@@ -1,9 +1,11 @@
 /* algorithms/td3bc.c: TD3+BC's actor gradient through the critic against finite differences of
- * a double-precision reference; with alpha = 0 the actor loss is BC's and the learner trains
- * the bc learner's policy; same seed same bits; checkpoint + resume gives the bits of an
- * uninterrupted run; a non-finite loss is reported with its step; discrete data is refused; no
- * allocation in a training step or a validation. Small networks, a few hundred steps. Scratch
- * files go under ORL_BINARY_DIR/tmp-td3bc/. Every seed is named in its test. */
+ * a double-precision reference (on a box that is neither unit nor centred, with the BC term in
+ * normalised action units); on a [-1, 1] box the normalised units give the raw form's bits,
+ * and scaling actions and box leaves the loss unchanged; with alpha = 0 the actor loss is BC's and
+ * the learner trains the bc learner's policy; same seed same bits; checkpoint + resume gives the
+ * bits of an uninterrupted run; a non-finite loss is reported with its step; discrete data is
+ * refused; no allocation in a training step or a validation. Small networks, a few hundred steps.
+ * Scratch files go under ORL_BINARY_DIR/tmp-td3bc/. Every seed is named in its test. */
 #define _GNU_SOURCE
 #include "orl/heads.h"
 #include "orl/orl.h"
@@ -22,14 +24,16 @@
 
 #include "tests/scratch.h"
 
-/* E episodes of length T, S = 3, A = 2 in [-1, 1]: obs uniform, next_obs the next row's obs,
- * actions a noisy linear function of obs, reward -(a_0 - 0.5)^2 (so the critic has something
- * to learn), terminal at the episode's end */
-static orl_dataset *make_dataset(int64_t E, int64_t T, uint64_t seed) {
+/* E episodes of length T, S = 3, A = 2 in the box [lo, hi] (A each): obs uniform, next_obs the
+ * next row's obs, actions a noisy linear function of obs in [-1, 1] mapped to the box, reward
+ * -(a_0 - 0.5)^2 of the [-1, 1] action (so the critic has something to learn), terminal at the
+ * episode's end */
+static orl_dataset *make_dataset_box(int64_t E, int64_t T, uint64_t seed, const float *lo,
+                                     const float *hi) {
     enum { S = 3, A = 2 };
     orl_header h;
     cr_assert_eq(orl_header_init(&h, S, A, ORL_ACTION_KIND_CONTINUOUS, 0), ORL_OK);
-    for (int32_t j = 0; j < A; j++) h.act_low[j] = -1.0f, h.act_high[j] = 1.0f;
+    for (int32_t j = 0; j < A; j++) h.act_low[j] = lo[j], h.act_high[j] = hi[j];
     orl_dataset *ds = NULL;
     cr_assert_eq(orl_dataset_create(&h, E * T, E, &ds), ORL_OK);
     orl_header_free(&h);
@@ -45,6 +49,9 @@ static orl_dataset *make_dataset(int64_t E, int64_t T, uint64_t seed) {
             for (int32_t j = 0; j < A; j++)
                 ds->act[i * A + j] = fmaxf(-1.0f, fminf(1.0f, ds->act[i * A + j]));
             ds->rew[i] = -(ds->act[i * A] - 0.5f) * (ds->act[i * A] - 0.5f);
+            for (int32_t j = 0; j < A; j++) /* exact on [-1, 1]: 0 + 1 a */
+                ds->act[i * A + j] =
+                    0.5f * (hi[j] + lo[j]) + 0.5f * (hi[j] - lo[j]) * ds->act[i * A + j];
             ds->terminal[i] = t == T - 1;
             ds->timeout[i] = 0;
             ds->logp_b[i] = NAN;
@@ -57,6 +64,12 @@ static orl_dataset *make_dataset(int64_t E, int64_t T, uint64_t seed) {
     cr_assert_eq(orl_dataset_index(ds), ORL_OK);
     cr_assert_eq(orl_dataset_validate(ds), ORL_OK, "%s", orl_error_message());
     return ds;
+}
+
+/* make_dataset_box on [-1, 1]^2 */
+static orl_dataset *make_dataset(int64_t E, int64_t T, uint64_t seed) {
+    const float lo[2] = {-1.0f, -1.0f}, hi[2] = {1.0f, 1.0f};
+    return make_dataset_box(E, T, seed, lo, hi);
 }
 
 static void small_options(orl_train_options *opt, const char *algo, int64_t steps) {
@@ -127,7 +140,7 @@ static void ref_forward(const orl_mlp *m, const double *params, const double *x,
 }
 
 /* the TD3+BC actor loss in double with lambda fixed: -lambda mean Q_1(s, pi(s)) +
- * mean (pi(s) - a)^2, pi = c + h tanh(actor(s)) */
+ * mean ((pi(s) - a) / h)^2, pi = c + h tanh(actor(s)), c and h the box's centre and half-range */
 static double ref_actor_loss(const orl_mlp *actor, const double *pa, const orl_mlp *q1,
                              const double *pq, const orl_policy *p, const float *x,
                              const float *act, int B, double lambda) {
@@ -142,7 +155,7 @@ static double ref_actor_loss(const orl_mlp *actor, const double *pa, const orl_m
             double h = 0.5 * ((double)p->act_high[j] - (double)p->act_low[j]);
             double pi = c + h * tanh(u[j]);
             in[S + j] = pi;
-            sum_sq += (pi - act[b * A + j]) * (pi - act[b * A + j]);
+            sum_sq += (pi - act[b * A + j]) * (pi - act[b * A + j]) / (h * h);
         }
         ref_forward(q1, pq, in, &q);
         sum_q += q;
@@ -156,7 +169,9 @@ Test(td3bc, actor_gradient_through_the_critic_matches_finite_differences) {
     uint64_t seed = 301;
     orl_rng rng;
     orl_rng_seed(&rng, seed, 1);
-    orl_dataset *ds = make_dataset(4, 16, seed);
+    /* a box that is neither unit nor centred, so the normalised units matter */
+    const float lo[A] = {-2.0f, 0.0f}, hi[A] = {2.0f, 3.0f}, half[A] = {2.0f, 1.5f};
+    orl_dataset *ds = make_dataset_box(4, 16, seed, lo, hi);
     orl_actor_config ac = orl_actor_defaults(ORL_POLICY_HEAD_DETERMINISTIC, B);
     ac.hidden = 12;
     orl_actor *actor;
@@ -174,7 +189,7 @@ Test(td3bc, actor_gradient_through_the_critic_matches_finite_differences) {
     const float *q1 = orl_critic_forward_members(critic, x, pi, B, 1);
     memset(dpi, 0, sizeof dpi);
     memset(dq, 0, sizeof dq);
-    double loss = orl_loss_td3bc_actor(dpi, dq, pi, act, q1, B, A, alpha, &lambda, &bc);
+    double loss = orl_loss_td3bc_actor(dpi, dq, pi, act, q1, half, B, A, alpha, &lambda, &bc);
     double sum_abs = 0.0;
     for (int b = 0; b < B; b++) sum_abs += fabs((double)q1[b]);
     cr_assert(fabs(lambda - alpha / (sum_abs / B)) <= 1e-9 * lambda, "lambda %g", lambda);
@@ -228,7 +243,7 @@ Test(td3bc, zero_alpha_is_bc) {
     for (int i = 0; i < B * A; i++) act[i] = (float)orl_rng_normal(&rng);
     for (int i = 0; i < B; i++) q[i] = (float)(10.0 * orl_rng_normal(&rng));
     double lambda, bc;
-    double loss = orl_loss_td3bc_actor(dpi, dq, pi, act, q, B, A, 0.0, &lambda, &bc);
+    double loss = orl_loss_td3bc_actor(dpi, dq, pi, act, q, NULL, B, A, 0.0, &lambda, &bc);
     double mse = orl_loss_mse(dmse, pi, act, B * A, 1.0f);
     cr_assert_eq(loss, mse);
     cr_assert_eq(bc, mse);
@@ -272,6 +287,73 @@ Test(td3bc, zero_alpha_is_bc) {
     orl_policy_free(td);
     orl_policy_free(pb);
     orl_policy_free(tq);
+    orl_dataset_free(ds);
+}
+
+/* ---- the BC term's units ---- */
+
+Test(td3bc, bc_term_in_normalised_units) {
+    openblas_set_num_threads(1);
+    /* the loss: half-ranges 1 give the raw form's bits; actions and box scaled by 2 (exact in
+     * binary) give the same loss, and half the gradient with respect to the scaled actions */
+    enum { B = 6, A = 2 };
+    orl_rng rng;
+    orl_rng_seed(&rng, 304, 1);
+    float pi[B * A], act[B * A], q[B], pi2[B * A], act2[B * A];
+    for (int i = 0; i < B * A; i++) pi[i] = (float)(2.0 * orl_rng_uniform(&rng) - 1.0);
+    for (int i = 0; i < B * A; i++) act[i] = (float)(2.0 * orl_rng_uniform(&rng) - 1.0);
+    for (int i = 0; i < B; i++) q[i] = (float)(10.0 * orl_rng_normal(&rng));
+    for (int i = 0; i < B * A; i++) pi2[i] = 2.0f * pi[i], act2[i] = 2.0f * act[i];
+    const float one[A] = {1.0f, 1.0f}, two[A] = {2.0f, 2.0f};
+    float d_raw[B * A] = {0}, d_one[B * A] = {0}, d_two[B * A] = {0};
+    float q_raw[B] = {0}, q_one[B] = {0}, q_two[B] = {0};
+    double lr, br, l1, b1, l2, b2;
+    double raw = orl_loss_td3bc_actor(d_raw, q_raw, pi, act, q, NULL, B, A, 2.5, &lr, &br);
+    double unit = orl_loss_td3bc_actor(d_one, q_one, pi, act, q, one, B, A, 2.5, &l1, &b1);
+    double wide = orl_loss_td3bc_actor(d_two, q_two, pi2, act2, q, two, B, A, 2.5, &l2, &b2);
+    cr_assert_eq(raw, unit);
+    cr_assert_eq(br, b1);
+    cr_assert_eq(memcmp(d_raw, d_one, sizeof d_raw), 0);
+    cr_assert_eq(wide, raw);
+    cr_assert_eq(b2, br);
+    cr_assert_eq(l2, lr);
+    cr_assert_eq(memcmp(q_two, q_raw, sizeof q_raw), 0);
+    for (int i = 0; i < B * A; i++) cr_assert_eq(d_two[i], 0.5f * d_raw[i]);
+    /* the raw form on the scaled box: 4 times the BC term */
+    double b4;
+    orl_loss_td3bc_actor(NULL, NULL, pi2, act2, q, NULL, B, A, 2.5, NULL, &b4);
+    cr_assert_eq(b4, 4.0 * br);
+
+    /* the learner on a [-1, 1] box (seed 305): normalize_bc 1 (the default) and 0 train the
+     * same bits; on a [-2, 2] x [0, 3] box they differ */
+    orl_dataset *ds = make_dataset(20, 10, 305);
+    orl_train_options opt;
+    small_options(&opt, "td3bc", 60);
+    opt.seed = 305;
+    const char *norm_sets[] = {"hidden=16"}, *raw_sets[] = {"hidden=16", "normalize_bc=0"};
+    opt.sets = norm_sets;
+    opt.n_sets = 1;
+    orl_policy *a = train_run(ds, opt, NULL, 0);
+    opt.sets = raw_sets;
+    opt.n_sets = 2;
+    orl_policy *b = train_run(ds, opt, NULL, 0);
+    assert_same_bits(a, b);
+    orl_policy_free(a);
+    orl_policy_free(b);
+    orl_dataset_free(ds);
+    const float lo[A] = {-2.0f, 0.0f}, hi[A] = {2.0f, 3.0f};
+    ds = make_dataset_box(20, 10, 305, lo, hi);
+    opt.sets = norm_sets;
+    opt.n_sets = 1;
+    a = train_run(ds, opt, NULL, 0);
+    opt.sets = raw_sets;
+    opt.n_sets = 2;
+    b = train_run(ds, opt, NULL, 0);
+    int64_t n;
+    const float *pa = params_of(a, &n), *pb = params_of(b, &n);
+    cr_assert(memcmp(pa, pb, (size_t)n * sizeof(float)) != 0, "the units made no difference");
+    orl_policy_free(a);
+    orl_policy_free(b);
     orl_dataset_free(ds);
 }
 

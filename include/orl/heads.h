@@ -144,14 +144,16 @@ double orl_loss_mse(float *dpred, const float *pred, const float *target, int64_
 
 /* TD3+BC's actor loss (Fujimoto & Gu 2021) over the actor's actions pi (B, A), the logged
  * actions act (B, A) and q (B) = Q_1(s, pi):
- *   loss = -lambda mean_b q_b + mean_bj (pi_bj - act_bj)^2,  lambda = alpha / mean_b |q_b|
- * with lambda held constant (detached; 0 when alpha is 0). Returns the loss, and *lambda and
- * *bc (the squared-error term) when not NULL. dq (B) += dloss/dq = -lambda / B and dpi (B, A)
- * += the squared-error term's gradient, each when not NULL (the Q term reaches pi through the
- * critic: orl_critic_action_grad, models.h). */
+ *   loss = -lambda mean_b q_b + mean_bj ((pi_bj - act_bj) / h_j)^2,  lambda = alpha / mean_b |q_b|
+ * with h (A) the half-ranges of the action box (NULL: 1, raw action units), so the squared
+ * error is in normalised units (a - centre) / h: on a [-1, 1] box (h = 1, D4RL's, where alpha
+ * 2.5 was tuned) the bits of the raw form. lambda is held constant (detached; 0 when alpha is
+ * 0). Returns the loss, and *lambda and *bc (the squared-error term) when not NULL. dq (B) +=
+ * dloss/dq = -lambda / B and dpi (B, A) += the squared-error term's gradient, each when not
+ * NULL (the Q term reaches pi through the critic: orl_critic_action_grad, models.h). */
 double orl_loss_td3bc_actor(float *dpi, float *dq, const float *pi, const float *act,
-                            const float *q, int32_t batch, int32_t act_dim, double alpha,
-                            double *lambda, double *bc);
+                            const float *q, const float *half, int32_t batch, int32_t act_dim,
+                            double alpha, double *lambda, double *bc);
 
 /* mean Huber loss of u = pred - target: u^2 / 2 if |u| <= delta, else delta (|u| - delta / 2)
  * (PyTorch's huber_loss; delta > 0) */
