@@ -15,11 +15,11 @@ static const verb verbs[] = {
     {"validate", cmd_validate, "check every invariant of a dataset file"},
     {"convert", cmd_convert, "convert between HDF5 (D4RL), Minari, d3rlpy and SQLite"},
     {"filter", cmd_filter, "keep episodes: top K% by return, a minimum return, an SQL predicate"},
-    {"gen", cmd_gen, "generate a dataset from builtin behaviours or a policy file"},
-    {"train", cmd_train, "train an offline learner (bc, fbc, awr) into a policy file"},
+    {"gen", cmd_gen, "generate a dataset: builtin behaviours, a policy, or a searched behaviour"},
+    {"train", cmd_train, "train an offline learner (bc fbc awr td3bc iql cql bcq) into a policy"},
     {"eval", cmd_eval, "run a policy in an environment: mean return, normalised score"},
     {"ope", cmd_ope, "off-policy evaluation report and CI gate for policies on logged data"},
-    {"policy", cmd_policy, "make a policy file from a softmax table; describe a policy file"},
+    {"policy", cmd_policy, "make a policy from a softmax table; describe; export as C"},
     {"demo", cmd_demo, "the main job on an embedded example"},
 };
 
@@ -28,7 +28,8 @@ static void usage(FILE *f) {
             ORL_VERSION);
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-    fprintf(f, "\nEvery verb has --help. Exit status: 0 ok, 1 a check failed, 2 bad input.\n");
+    fprintf(f, "\nEvery verb has --help (orl help VERB is the same). Exit status: 0 ok, 1 a check\n"
+               "failed, 2 bad input.\n");
 }
 
 int main(int argc, char **argv) {
@@ -43,6 +44,21 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], "--version") == 0) {
         printf("orl %s\n", ORL_VERSION);
         return CLI_EXIT_OK;
+    }
+    /* orl help VERB is orl VERB --help */
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc < 3) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+            if (strcmp(argv[2], verbs[i].name) == 0) {
+                char *args[] = {argv[2], "--help", NULL};
+                return verbs[i].run(2, args);
+            }
+        fprintf(stderr, "orl: help: unknown verb '%s'\n", argv[2]);
+        usage(stderr);
+        return CLI_EXIT_BAD_INPUT;
     }
     cli_install_signal_handlers();
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)

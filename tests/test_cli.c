@@ -156,3 +156,18 @@ Test(cli, gzip_zero_is_uncompressed) {
     cr_assert_gt(none.st_size, def.st_size, "--gzip 0: %lld bytes, default: %lld bytes",
                  (long long)none.st_size, (long long)def.st_size);
 }
+
+Test(cli, help_verb_is_the_verbs_own_help) {
+    const char *verbs[] = {"ingest", "info", "validate", "convert", "filter", "gen",
+                           "train",  "eval", "ope",      "policy",  "demo"};
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        cr_assert_eq(run("%s help %s > %s/help-a.txt 2>&1", ORL, verbs[i], DIR), 0, "%s",
+                     verbs[i]);
+        cr_assert_eq(run("%s %s --help > %s/help-b.txt 2>&1", ORL, verbs[i], DIR), 0, "%s",
+                     verbs[i]);
+        cr_assert_eq(run("cmp -s %s/help-a.txt %s/help-b.txt", DIR, DIR), 0,
+                     "orl help %s differs from orl %s --help", verbs[i], verbs[i]);
+    }
+    cr_assert_eq(run("%s help no-such-verb > /dev/null 2>&1", ORL), 2);
+    cr_assert_eq(run("%s --version | grep -q '^orl [0-9]'", ORL), 0);
+}
