@@ -12,22 +12,27 @@
  * Sizes are chosen once for these classic-control tasks, never per learner: every learner gets
  * the same overrides of the keys its table has: hidden width H (--hidden, default 64) and 2
  * hidden layers for every network (actor_hidden/actor_layers, BCQ's vae_hidden, hidden1, hidden2
- * and discrete_hidden too), and 4 sampled actions per state and source for CQL's penalty (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP
- * an update). Everything else is each learner's reference default, except the settings of a
- * task family, for every learner (the settings for those whose table has the key):
+ * and discrete_hidden too), and 4 sampled actions per state and source for CQL's penalty
+ * (FAMILY_SAMPLES; CORL's 10 at 3x256 costs about 15 GFLOP an update). Everything else is each
+ * learner's reference default, except the settings of a task family, for every learner (the
+ * settings for those whose table has the key):
  *   discrete classic control (CartPole, Acrobot): target_update=1000. d3rlpy's DiscreteCQL
  *     copies its target network every 8000 steps, an interval sized for Atari-length runs that
  *     leaves 2 copies in a 20,000-step run (CartPole random: IQM 5.2); 1000 gives 20 copies,
  *     the interval of common CartPole DQN configurations (e.g. JORLDY's). Polyak averaging at
  *     0.005 instead was measured and rejected: CartPole medium-replay fell from 100 to about -3.
  *     Only discrete CQL has the key.
- *   sparse rewards (PointMaze-UMaze): MAZE_STEPS = 30000 gradient steps for every learner
- *     instead of 10000. With 0/1 rewards and no terminal at the goal the values need more than
- *     10000 steps to approach their fixed point, and while they lag every rewarded row has a
- *     positive advantage: IQL's exp(beta A) weights then favour the goal's hovering actions, and
- *     its policy returned 0 on every seed at 10000 steps. No reward transform helped (shift,
- *     scale, CORL's AntMaze settings: docs/learners.md, IQL); the budget did. The dense variant
- *     keeps 10000. --steps... given on the command line replaces this budget.
+ *   the mazes (PointMaze-UMaze, sparse and dense): MAZE_STEPS = 30000 gradient steps for
+ *     every learner instead of 10000. Sparse: with 0/1 rewards and no terminal at the goal the
+ *     values need more than 10000 steps to approach their fixed point, and while they lag every
+ *     rewarded row has a positive advantage: IQL's exp(beta A) weights then favour the goal's
+ *     hovering actions, and its policy returned 0 on every seed at 10000 steps. No reward
+ *     transform helped (shift, scale, CORL's AntMaze settings: docs/learners.md, IQL); the
+ *     budget did. Dense (exp(-distance)): at 10000 steps the values have not yet carried the
+ *     goal's reward around the U's wall; IQL's policy pushes against the wall straight above
+ *     the goal (return about 59 of the expert's 260: score 7; TD3+BC's and CQL's scores are as
+ *     low); at 30000 steps, 2 seeds, TD3+BC 83.7 and IQL 94.2 (docs/learners.md, dense row).
+ *     --steps... given on the command line replaces this budget.
  * --set key=value (repeatable) adds settings for exploration, after the family's, again for
  * every learner with the key; --env and --behavior pick datasets.
  * Each run: --steps gradient steps (default 10000 continuous, 20000 discrete, or the family's
@@ -70,7 +75,7 @@
 
 /* the settings of a task family (see the header), for every learner whose table has the key */
 static const char *const discrete_sets[] = {"target_update=1000", NULL};
-#define MAZE_STEPS 30000 /* the sparse-reward maze's budget (see the header) */
+#define MAZE_STEPS 30000 /* the mazes' budget, sparse and dense (see the header) */
 
 typedef struct dataset_def {
     const char *env, *behavior;
@@ -85,7 +90,7 @@ static const dataset_def datasets[] = {
     {"Pendulum-v1", "medium-replay", 100, 0, NULL, 0},
     {"Pendulum-v1", "medium-expert", 100, 0, NULL, 0},
     {"PointMaze-UMaze", "medium-replay", 100, 0, NULL, MAZE_STEPS},
-    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0, NULL, 0},
+    {"PointMaze-UMaze-Dense", "medium-replay", 100, 0, NULL, MAZE_STEPS},
     {"CartPole-v1", "random", 200, 1, discrete_sets, 0},
     {"CartPole-v1", "medium-replay", 100, 1, discrete_sets, 0},
     {"Acrobot-v1", "medium-replay", 100, 1, discrete_sets, 0},
