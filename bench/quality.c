@@ -31,7 +31,7 @@
  *     budget did. Dense (exp(-distance)): at 10000 steps the values have not yet carried the
  *     goal's reward around the U's wall; IQL's policy pushes against the wall straight above
  *     the goal (return about 59 of the expert's 260: score 7; TD3+BC's and CQL's scores are as
- *     low); at 30000 steps, 2 seeds, TD3+BC 83.7 and IQL 94.2 (docs/learners.md, dense row).
+ *     low); at 30000 steps, 5 seeds, IQL 92.0, TD3+BC 84.5, CQL 75.3 (docs/learners.md).
  *     --steps... given on the command line replaces this budget.
  * --set key=value (repeatable) adds settings for exploration, after the family's, again for
  * every learner with the key; --env and --behavior pick datasets.
