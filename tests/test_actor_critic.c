@@ -16,28 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/train_helpers.h"
+
 #define LOG_2PI 1.8378770664093453
 
 /* ---- a double-precision reference of a ReLU MLP (no LayerNorm) ---- */
-
-/* out (n_out) = network(x (n_in)) with parameters params (P, laid out as m->params) in double */
-static void ref_forward(const orl_mlp *m, const double *params, const double *x, double *out) {
-    double a[2][512];
-    int32_t L = m->cfg.n_layers;
-    const double *in = x;
-    for (int32_t l = 0; l < L; l++) {
-        int32_t n_in = m->cfg.widths[l], n_out = m->cfg.widths[l + 1];
-        cr_assert(n_out <= 512);
-        const double *w = params + (m->w[l] - m->params), *b = params + (m->b[l] - m->params);
-        double *o = l == L - 1 ? out : a[l % 2];
-        for (int32_t i = 0; i < n_out; i++) {
-            double s = b[i];
-            for (int32_t j = 0; j < n_in; j++) s += w[(size_t)i * (size_t)n_in + (size_t)j] * in[j];
-            o[i] = (l < L - 1 && s < 0.0) ? 0.0 : s;
-        }
-        in = o;
-    }
-}
 
 static double *params_double(const orl_mlp *m) {
     double *p = malloc((size_t)m->n_params * sizeof(double));

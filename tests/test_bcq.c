@@ -26,6 +26,7 @@
 #include "tests/lsan_hdf5.h"
 
 #include "tests/scratch.h"
+#include "tests/train_helpers.h"
 
 /* small networks for every continuous test */
 static const char *const small_sets[] = {"hidden1=16", "hidden2=12", "vae_hidden=16", "n_target=4",
@@ -141,48 +142,7 @@ static void assert_same_bits(orl_policy *a, orl_policy *b) {
     free(pb);
 }
 
-static orl_policy *train_run(const orl_dataset *ds, orl_train_options opt, const char *ckpt,
-                             int64_t stop_after) {
-    orl_policy *p = NULL;
-    if (ckpt) {
-        remove(ckpt);
-        opt.checkpoint_path = ckpt;
-        opt.checkpoint_every = 70;
-        opt.resume = 1;
-        opt.stop_after = stop_after;
-        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_ERR_INTERRUPTED, "%s", orl_error_message());
-        cr_assert_null(p);
-        opt.stop_after = 0;
-        orl_train_result res;
-        cr_assert_eq(orl_train(ds, &opt, &p, &res), ORL_OK, "%s", orl_error_message());
-        cr_assert_eq(res.resumed_from, stop_after);
-        orl_train_result_free(&res);
-    } else {
-        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_OK, "%s", orl_error_message());
-    }
-    return p;
-}
-
 /* ---- the perturbation network's gradient through the critic ---- */
-
-/* out (O) = ReLU MLP m with parameters params (double, laid out as m->params) on x (I) */
-static void ref_forward(const orl_mlp *m, const double *params, const double *x, double *out) {
-    double a[2][64];
-    int32_t L = m->cfg.n_layers;
-    const double *in = x;
-    for (int32_t l = 0; l < L; l++) {
-        int32_t n_in = m->cfg.widths[l], n_out = m->cfg.widths[l + 1];
-        cr_assert(n_out <= 64);
-        const double *w = params + (m->w[l] - m->params), *b = params + (m->b[l] - m->params);
-        double *o = l == L - 1 ? out : a[l % 2];
-        for (int32_t i = 0; i < n_out; i++) {
-            double s = b[i];
-            for (int32_t j = 0; j < n_in; j++) s += w[(size_t)i * (size_t)n_in + (size_t)j] * in[j];
-            o[i] = (l < L - 1 && s < 0.0) ? 0.0 : s;
-        }
-        in = o;
-    }
-}
 
 enum { FD_B = 8, FD_S = 3, FD_A = 2 };
 

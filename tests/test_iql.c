@@ -31,6 +31,8 @@
 #include "tests/lsan_hdf5.h"
 
 #include "tests/scratch.h"
+#define TRAIN_CHECKPOINT_EVERY 40
+#include "tests/train_helpers.h"
 
 /* ---- data ---- */
 
@@ -493,28 +495,6 @@ static void small_options(orl_train_options *opt, int64_t steps, const char *con
     opt->sets = sets;
     opt->n_sets = n_sets;
     opt->seed = seed;
-}
-
-static orl_policy *train_run(const orl_dataset *ds, orl_train_options opt, const char *ckpt,
-                             int64_t stop_after) {
-    orl_policy *p = NULL;
-    if (ckpt) {
-        remove(ckpt);
-        opt.checkpoint_path = ckpt;
-        opt.checkpoint_every = 40;
-        opt.resume = 1;
-        opt.stop_after = stop_after;
-        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_ERR_INTERRUPTED, "%s", orl_error_message());
-        cr_assert_null(p);
-        opt.stop_after = 0;
-        orl_train_result res;
-        cr_assert_eq(orl_train(ds, &opt, &p, &res), ORL_OK, "%s", orl_error_message());
-        cr_assert_eq(res.resumed_from, stop_after);
-        orl_train_result_free(&res);
-    } else {
-        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_OK, "%s", orl_error_message());
-    }
-    return p;
 }
 
 static const float *params_of(orl_policy *p, int64_t *n) {

@@ -21,6 +21,7 @@
 #include "tests/lsan_hdf5.h"
 
 #include "tests/scratch.h"
+#include "tests/train_helpers.h"
 
 /* a continuous dataset of E episodes of length T: obs (S) uniform in [-1, 1] from seed, the
  * action given by fn, reward by rfn; action bounds [-1, 1] */
@@ -244,30 +245,6 @@ Test(train, fbc_selects_the_top_episodes) {
         ops->free(state);
     }
     orl_dataset_free(ds);
-}
-
-/* trains with options opt (a checkpointed run when ckpt is not NULL, interrupted after
- * stop_after steps and resumed) */
-static orl_policy *train_run(const orl_dataset *ds, orl_train_options opt, const char *ckpt,
-                             int64_t stop_after) {
-    orl_policy *p = NULL;
-    if (ckpt) {
-        remove(ckpt);
-        opt.checkpoint_path = ckpt;
-        opt.checkpoint_every = 70;
-        opt.resume = 1;
-        opt.stop_after = stop_after;
-        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_ERR_INTERRUPTED, "%s", orl_error_message());
-        cr_assert_null(p);
-        opt.stop_after = 0;
-        orl_train_result res;
-        cr_assert_eq(orl_train(ds, &opt, &p, &res), ORL_OK, "%s", orl_error_message());
-        cr_assert_eq(res.resumed_from, stop_after);
-        orl_train_result_free(&res);
-    } else {
-        cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_OK, "%s", orl_error_message());
-    }
-    return p;
 }
 
 Test(train, resume_after_interrupt_gives_identical_bits) {
