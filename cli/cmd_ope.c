@@ -204,7 +204,7 @@ int cmd_ope(int argc, char **argv) {
             st = orl_policy_check_dims(loaded[i], ds->h.obs_dim, ds->h.act_dim, ds->h.action_kind,
                                        ds->h.n_actions);
     }
-    if (!st && !(report = malloc(sizeof *report))) st = orl_error_set(ORL_ERR_NOMEM, "ope: report");
+    if (!st) st = orl_report_create(&report);
     progress = cli_progress();
     if (!st)
         st = orl_ope_run(ds, data, (const orl_policy *const *)loaded, names, n_policies, &opt,
@@ -213,7 +213,7 @@ int cmd_ope(int argc, char **argv) {
     code = st ? cli_fail("ope", st) : output(report, format, out_path, record, label);
 done:
     for (int32_t i = 0; i < n_policies; i++) orl_policy_free(loaded[i]);
-    free(report);
+    orl_report_free(report);
     orl_dataset_free(ds);
     return code;
 }

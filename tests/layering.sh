@@ -23,7 +23,7 @@ declare -A FLOOR=(
 
 # every public header in include/orl/, and its room
 declare -A HEADER_ROOM=(
-    [status.h]=core [rng.h]=core [progress.h]=core [fs.h]=core
+    [status.h]=core [rng.h]=core [progress.h]=core [fs.h]=core [version.h]=core
     [dataset.h]=formats [ingest.h]=formats
     [nn.h]=nn [heads.h]=nn [fit.h]=nn
     [policy.h]=policy

@@ -3,6 +3,7 @@
 #define ORL_H
 
 #include "orl/status.h"
+#include "orl/version.h"
 #include "orl/rng.h"
 #include "orl/progress.h"
 #include "orl/fs.h"
