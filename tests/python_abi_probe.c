@@ -42,6 +42,7 @@ int main(void) {
     STRUCT(orl_write_options);
     FIELD(orl_write_options, layout), FIELD(orl_write_options, append);
     FIELD(orl_write_options, gzip_level), FIELD(orl_write_options, chunk_rows);
+    FIELD(orl_write_options, already_present);
     END();
     STRUCT(struct orl_policy);
     FIELD(struct orl_policy, ops), FIELD(struct orl_policy, impl);

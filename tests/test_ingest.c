@@ -925,8 +925,15 @@ Test(ingest, sqlite_append) {
     map(&opt, "terminal", "done");
     map(&opt, "append", "true");
     const char *logs[] = {log};
-    for (int i = 0; i < 2; i++)
-        cr_assert_eq(orl_ingest(logs, 1, out, &opt, NULL, NULL), ORL_OK, "%s", orl_error_message());
+    /* the same log twice (a retry): its episode is recognised and not added again */
+    orl_ingest_report rep;
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(orl_ingest(logs, 1, out, &opt, NULL, &rep), ORL_OK, "%s", orl_error_message());
+        cr_assert_eq(rep.already_present, i);
+    }
+    const char *other[] = {write_file("append-2.csv", "q,a,r,done\n3,0,1,0\n4,0,1,1\n")};
+    cr_assert_eq(orl_ingest(other, 1, out, &opt, NULL, &rep), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(rep.already_present, 0);
     orl_dataset *ds = NULL;
     cr_assert_eq(orl_dataset_read(out, NULL, NULL, &ds), ORL_OK, "%s", orl_error_message());
     cr_assert_eq(ds->n_episodes, 2);

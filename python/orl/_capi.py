@@ -107,7 +107,8 @@ class Dataset(Structure):  # dataset.h: orl_dataset
 
 
 class WriteOptions(Structure):  # dataset.h: orl_write_options (zeros: the defaults)
-    _fields_ = [("layout", c_int), ("append", c_int), ("gzip_level", c_int), ("chunk_rows", c_int64)]
+    _fields_ = [("layout", c_int), ("append", c_int), ("gzip_level", c_int), ("chunk_rows", c_int64),
+                ("already_present", c_void_p)]
 
 
 class Policy(Structure):  # policy.h: struct orl_policy (read-only for callers)
