@@ -266,6 +266,7 @@ static int name_matches(const char *pattern, const char *name) {
  * the part of the name before a '.' or a '[' */
 static int pattern_selects(const char *pattern, const char *name) {
     if (name_matches(pattern, name)) return 1;
+    if (!name[0]) return 0; /* an empty column name (a header "a,,b") has no prefix */
     char prefix[1024];
     for (size_t k = 1; name[k] && k < sizeof prefix; k++) {
         if (name[k] != '.' && name[k] != '[') continue;

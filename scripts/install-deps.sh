@@ -12,6 +12,7 @@ packages=(
   libopenblas-dev
   libjansson-dev
   libcriterion-dev
+  clang libclang-rt-14-dev
   python3 python3-h5py python3-numpy python3-pip python3-setuptools
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch)

@@ -354,6 +354,20 @@ Test(ingest, glob_order_and_duplicates) {
     expect_failure(log, &opt, ORL_ERR_INPUT, p2);
 }
 
+/* found by fuzz/fuzz_csv.c: an empty header cell was read past its end when matched */
+Test(ingest, empty_column_names_are_matched_safely) {
+    const char *log = write_file("empty-names.csv", "o0,,o1,a,,r,done\n1,9,2,3,9,4,1\n");
+    orl_ingest_options opt = base_options();
+    map(&opt, "obs", "o*");
+    map(&opt, "act", "a");
+    map(&opt, "reward", "r");
+    map(&opt, "terminal", "done");
+    orl_dataset *ds = ingest_one(log, &opt, NULL);
+    cr_assert_eq(ds->h.obs_dim, 2);
+    cr_assert_eq(ds->obs[1], 2.0f);
+    orl_dataset_free(ds);
+}
+
 Test(ingest, mapping_file_and_flags_over_it) {
     const char *m = write_file("arm.map", "# the arm's mapping\n"
                                           "obs = q_*          # joint positions\n"
