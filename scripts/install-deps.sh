@@ -12,6 +12,7 @@ packages=(
   libopenblas-dev
   libjansson-dev
   libcriterion-dev
+  libmujoco-dev
   python3 python3-h5py python3-numpy
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch)
