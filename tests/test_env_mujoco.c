@@ -4,7 +4,8 @@
  * their forward kinematics written out here); action clamping against the control cost;
  * termination on each side of each healthy range, and the rule rewritten here against every
  * step of random rollouts; seeding; time limits; a uniform random policy's mean return against
- * D4RL's REF_MIN_SCORE. States are written through eval/mujoco_internal.h.
+ * D4RL's REF_MIN_SCORE; the qpos trajectory dump (orl/mujoco.h) against orl_eval's first
+ * episode. States are written through eval/mujoco_internal.h.
  * Built without MuJoCo (ORL_WITH_MUJOCO off), the one test skips. */
 #include "orl/orl.h"
 
@@ -13,8 +14,13 @@
 #ifdef ORL_WITH_MUJOCO
 #include "eval/mujoco_internal.h"
 
+#define SCRATCH_DIR ORL_BINARY_DIR "/tmp-env-mujoco"
+#include "tests/scratch.h"
+
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SEED 15
 
@@ -448,9 +454,60 @@ Test(mujoco, random_policy_near_d4rl_ref_min) {
     }
 }
 
+/* ---- the trajectory dump ---- */
+
+Test(mujoco, trajectory_csv_is_orl_evals_first_episode) {
+    cr_assert_eq(orl_mujoco_built(), 1);
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_open("builtin:Hopper-v4/random", &p), ORL_OK, "%s",
+                 orl_error_message());
+    const char *path = scratch("hopper-qpos.csv");
+    int32_t steps = 0;
+    cr_assert_eq(orl_mujoco_trajectory_csv(p, "Hopper-v4", ORL_POLICY_MODE_SAMPLE, 3, path, &steps),
+                 ORL_OK, "%s", orl_error_message());
+    /* the same episode as orl_eval's first with that seed: its length and return */
+    orl_rollout_summary sum;
+    cr_assert_eq(orl_eval(p, "Hopper-v4", 1, 3, ORL_POLICY_MODE_SAMPLE, &sum, NULL), ORL_OK);
+    cr_assert_eq(steps, (int32_t)sum.length_mean);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char line[4096];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    cr_assert_str_eq(line, "step,time,reward,rootx,rootz,rooty,thigh_joint,leg_joint,foot_joint\n");
+    int rows = 0;
+    double total = 0.0, time = 0.0;
+    while (fgets(line, sizeof line, f)) {
+        int step;
+        double reward = 0.0;
+        int n = sscanf(line, "%d,%lf,%lf", &step, &time, &reward);
+        cr_assert_eq(step, rows);
+        if (rows == 0)
+            cr_assert_eq(n, 2, "row 0 has no reward: %s", line);
+        else
+            total += reward;
+        rows++;
+    }
+    fclose(f);
+    cr_assert_eq(rows, steps + 1);
+    cr_assert_float_eq(time, steps * 0.008, 1e-9);
+    cr_assert_float_eq(total, sum.return_mean, 1e-9);
+    /* a task without joints to write, and nothing left behind */
+    const char *other = scratch("cartpole-qpos.csv");
+    remove(other);
+    cr_assert_eq(
+        orl_mujoco_trajectory_csv(p, "CartPole-v1", ORL_POLICY_MODE_SAMPLE, 3, other, NULL),
+        ORL_ERR_INPUT);
+    cr_assert_eq(
+        orl_mujoco_trajectory_csv(p, "Walker2d-v4", ORL_POLICY_MODE_SAMPLE, 3, other, NULL),
+        ORL_ERR_INPUT);
+    cr_assert_eq(access(other, F_OK), -1);
+    orl_policy_free(p);
+}
+
 #else
 
 Test(mujoco, built_without_mujoco) {
+    cr_assert_eq(orl_mujoco_built(), 0);
     cr_skip_test("built with ORL_WITH_MUJOCO=OFF: no MuJoCo environments");
 }
 
