@@ -44,6 +44,15 @@ orl_status orl_env_make(const char *id, orl_env **out) {
     const orl_env_ops *ops = NULL;
     for (int32_t i = 0; i < N_ENVS; i++)
         if (strcmp(registry[i]->spec.id, id) == 0) ops = registry[i];
+#ifndef ORL_WITH_MUJOCO
+    static const char *const mujoco_ids[] = {"Hopper-v4", "HalfCheetah-v4", "Walker2d-v4",
+                                             "Ant-v4",    "Reacher-v4",     "Pusher-v4"};
+    for (size_t i = 0; !ops && i < sizeof mujoco_ids / sizeof mujoco_ids[0]; i++)
+        if (strcmp(id, mujoco_ids[i]) == 0)
+            ORL_FAIL(ORL_ERR_UNSUPPORTED,
+                     "environment '%s' needs MuJoCo: this orl was built with ORL_WITH_MUJOCO=OFF",
+                     id);
+#endif
     if (!ops) {
         char known[1024] = "";
         size_t at = 0;
