@@ -140,8 +140,9 @@ static orl_status mujoco_open(const orl_env_ops *ops, void *state) {
 
 static void mujoco_close(void *state) {
     orl_mujoco_state *s = state;
-    mj_deleteData(s->data);
-    mj_deleteModel(s->model);
+    /* after a failed open either may be NULL */
+    if (s->data) mj_deleteData(s->data);
+    if (s->model) mj_deleteModel(s->model);
     s->data = NULL;
     s->model = NULL;
 }
