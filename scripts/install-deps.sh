@@ -13,6 +13,7 @@ packages=(
   libjansson-dev
   libcriterion-dev
   clang libclang-rt-14-dev
+  libmujoco-dev
   python3 python3-h5py python3-numpy python3-pip python3-setuptools
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch)

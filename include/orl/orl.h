@@ -20,6 +20,7 @@
 #include "orl/tabular.h"
 #include "orl/behavior.h"
 #include "orl/eval.h"
+#include "orl/mujoco.h"
 #include "orl/bps.h"
 #include "orl/train.h"
 #include "orl/ope.h"
