@@ -141,22 +141,24 @@ static double compare(orl_policy *p, const char *name, uint64_t seed) {
     return worst;
 }
 
+/* every head, other activations, LayerNorm, finite and NaN bounds */
+static const float box_lo[2] = {-2.0f, -1.0f}, box_hi[2] = {2.0f, 0.5f};
+static const float nlo[2] = {NAN, -1.0f}, nhi[2] = {NAN, 1.0f};
+static const struct {
+    const char *name;
+    orl_policy_head head;
+    orl_activation act;
+    int ln;
+    const float *lo, *hi;
+} cases[] = {
+    {"det_relu", ORL_POLICY_HEAD_DETERMINISTIC, ORL_ACTIVATION_RELU, 0, box_lo, box_hi},
+    {"gauss_tanh_ln", ORL_POLICY_HEAD_GAUSSIAN, ORL_ACTIVATION_TANH, 1, nlo, nhi},
+    {"tanh_gauss_elu", ORL_POLICY_HEAD_TANH_GAUSSIAN, ORL_ACTIVATION_ELU, 0, box_lo, box_hi},
+    {"cat_silu_ln", ORL_POLICY_HEAD_CATEGORICAL, ORL_ACTIVATION_SILU, 1, NULL, NULL},
+};
+
 Test(export, every_head_matches_orl_policy_act) {
     openblas_set_num_threads(1);
-    const float lo[2] = {-2.0f, -1.0f}, hi[2] = {2.0f, 0.5f};
-    const float nlo[2] = {NAN, -1.0f}, nhi[2] = {NAN, 1.0f};
-    struct {
-        const char *name;
-        orl_policy_head head;
-        orl_activation act;
-        int ln;
-        const float *lo, *hi;
-    } cases[] = {
-        {"det_relu", ORL_POLICY_HEAD_DETERMINISTIC, ORL_ACTIVATION_RELU, 0, lo, hi},
-        {"gauss_tanh_ln", ORL_POLICY_HEAD_GAUSSIAN, ORL_ACTIVATION_TANH, 1, nlo, nhi},
-        {"tanh_gauss_elu", ORL_POLICY_HEAD_TANH_GAUSSIAN, ORL_ACTIVATION_ELU, 0, lo, hi},
-        {"cat_silu_ln", ORL_POLICY_HEAD_CATEGORICAL, ORL_ACTIVATION_SILU, 1, NULL, NULL},
-    };
     for (int k = 0; k < 4; k++) {
         orl_policy *p = make_mlp(cases[k].head, 2, 5, cases[k].act, cases[k].ln, cases[k].lo,
                                  cases[k].hi, 100 + (uint64_t)k); /* seeds 100..103 */
@@ -243,24 +245,12 @@ static void compare_onnx(orl_policy *p, const char *name, uint64_t seed) {
 
 Test(export, onnx_models_pass_the_checker_and_match_orl_policy_act) {
     openblas_set_num_threads(1);
-    const float lo[2] = {-2.0f, -1.0f}, hi[2] = {2.0f, 0.5f};
-    const float nlo[2] = {NAN, -1.0f}, nhi[2] = {NAN, 1.0f};
-    struct {
-        const char *name;
-        orl_policy_head head;
-        orl_activation act;
-        int ln;
-        const float *lo, *hi;
-    } cases[] = {
-        {"onnx_det_relu", ORL_POLICY_HEAD_DETERMINISTIC, ORL_ACTIVATION_RELU, 0, lo, hi},
-        {"onnx_gauss_tanh_ln", ORL_POLICY_HEAD_GAUSSIAN, ORL_ACTIVATION_TANH, 1, nlo, nhi},
-        {"onnx_tanh_gauss_elu", ORL_POLICY_HEAD_TANH_GAUSSIAN, ORL_ACTIVATION_ELU, 0, lo, hi},
-        {"onnx_cat_silu_ln", ORL_POLICY_HEAD_CATEGORICAL, ORL_ACTIVATION_SILU, 1, NULL, NULL},
-    };
     for (int k = 0; k < 4; k++) {
         orl_policy *p = make_mlp(cases[k].head, 2, 5, cases[k].act, cases[k].ln, cases[k].lo,
                                  cases[k].hi, 200 + (uint64_t)k); /* seeds 200..203 */
-        compare_onnx(p, cases[k].name, 200 + (uint64_t)k);
+        char name[64];
+        snprintf(name, sizeof name, "onnx_%s", cases[k].name);
+        compare_onnx(p, name, 200 + (uint64_t)k);
         orl_policy_free(p);
     }
     orl_policy *p = NULL;
