@@ -6,6 +6,7 @@
  * bytes), the rollout value of a linear policy against a Monte-Carlo truth in the true system,
  * and discrete actions. Small networks (2 x 64) keep it fast; every seed is named. */
 #include "orl/dynamics.h"
+#include "orl/ope_run.h"
 #include "orl/orl.h"
 
 #include <criterion/criterion.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #define SCRATCH_DIR ORL_BINARY_DIR "/tmp-dynamics"
 #include "tests/lsan_hdf5.h"
@@ -549,4 +551,158 @@ Test(dynamics, discrete_actions_are_one_hot) {
     orl_dynamics_work_free(w);
     orl_dynamics_free(d);
     orl_dataset_free(ds);
+}
+
+/* ---- model-based OPE (ope/mb.c) and its place in orl_ope_run ---- */
+
+/* the Monte-Carlo value of u = -K x in the true system from the dataset's start states */
+static double linear_truth(const orl_dataset *ds, int runs, uint64_t seed) {
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, 1);
+    double truth = 0.0;
+    for (int64_t e = 0; e < ds->n_episodes; e++)
+        for (int r = 0; r < runs; r++) {
+            const float *s0 = ds->obs + 2 * ds->ep_off[e];
+            double x[2] = {s0[0], s0[1]}, g = 1.0, v = 0.0;
+            for (int t = 0; t < T_EP; t++) {
+                double u = -K_[0] * x[0] - K_[1] * x[1], y[2];
+                v += g * reward(x, u);
+                g *= GAMMA;
+                step(x, u, NOISE * orl_rng_normal(&rng), NOISE * orl_rng_normal(&rng), y);
+                x[0] = y[0], x[1] = y[1];
+            }
+            truth += v / (double)(ds->n_episodes * runs);
+        }
+    return truth;
+}
+
+Test(dynamics, mb_ope_matches_the_truth_and_runs_in_the_ope_pipeline) {
+    orl_dataset *ds = linear_dataset(100, 20);
+    orl_dynamics_config c = small_config(21, 60);
+    orl_dynamics *d = fit(ds, c);
+    orl_policy *p = linear_policy();
+    double truth = linear_truth(ds, 20, 22);
+
+    orl_ope_mb_options mo;
+    orl_ope_mb_options_init(&mo);
+    mo.seed = 23;
+    orl_ope_mb_result r;
+    cr_assert_eq(orl_ope_mb(d, ds, p, &mo, &r), ORL_OK, "%s", orl_error_message());
+    double rel = fabs(r.value - truth) / fabs(truth);
+    cr_log_info("seeds 20-23: mb %.4f [%.4f, %.4f], lower bound %.4f, members %.4f..%.4f, "
+                "truth %.4f, relative error %.4f",
+                r.value, r.lower, r.upper, r.lower_bound, r.member_min, r.member_max, truth, rel);
+    cr_assert(rel < 0.05, "mb %g vs truth %g: relative error %g >= 5%%", r.value, truth, rel);
+    cr_assert(r.lower <= r.value && r.value <= r.upper);
+    cr_assert(r.lower <= r.lower_bound && r.lower_bound <= r.value);
+    cr_assert(r.member_min <= r.value && r.value <= r.member_max);
+    cr_assert_eq(r.n_starts, 100);
+    cr_assert_eq(r.n_members, 4);
+    cr_assert_eq(r.horizon, T_EP);
+    cr_assert_float_eq(r.gamma, GAMMA, 1e-12);
+    cr_assert_eq(r.model_steps, 100 * 4 * T_EP);
+    /* the mean of the returns is the value; the same seed gives the same bits */
+    double mean = 0.0;
+    for (int64_t i = 0; i < 400; i++) mean += r.returns[i] / 400.0;
+    cr_assert_float_eq(mean, r.value, 1e-9 * fabs(r.value));
+    orl_ope_mb_result again;
+    cr_assert_eq(orl_ope_mb(d, ds, p, &mo, &again), ORL_OK);
+    cr_assert_eq(again.value, r.value);
+    cr_assert_eq(again.lower, r.lower);
+    orl_ope_mb_result_free(&again);
+
+    /* in orl_ope_run: the given model gives the same estimate; a fitted one comes close; the
+     * gate sees the row like any other (evidence: its start states) */
+    orl_ope_run_options opt;
+    orl_ope_run_options_init(&opt);
+    cr_assert_eq(orl_ope_run_estimators_parse("mb", 0, &opt), ORL_OK);
+    cr_assert_eq(orl_ope_run_check(ds, "linear", &opt), ORL_OK, "mb needs no probabilities");
+    opt.seed = 23;
+    opt.mb_model = d;
+    opt.fail_below = truth - 1.0;
+    orl_report *report = malloc(sizeof *report);
+    const char *names[1] = {"linear"};
+    const orl_policy *ps[1] = {p};
+    cr_assert_eq(orl_ope_run(ds, "linear", ps, names, 1, &opt, NULL, report), ORL_OK, "%s",
+                 orl_error_message());
+    const orl_report_row *row = &report->policies[0].rows[0];
+    cr_assert_str_eq(row->estimator, "mb");
+    cr_assert_eq(row->estimate, r.value);
+    cr_assert_eq(row->lower_bound, r.lower_bound);
+    cr_assert(strstr(row->warnings, "held-out one-step state RMSE"), "%s", row->warnings);
+    cr_assert(strstr(report->notes, "MB: dynamics ensemble"), "%s", report->notes);
+    cr_assert_eq(report->n_gates, 1);
+    cr_assert(report->gates[0].passed, "%s", report->gates[0].message);
+    cr_assert_eq(report->gates[0].evidence, 100.0);
+    opt.mb_model = NULL;
+    opt.mb_config = &c;
+    cr_assert_eq(orl_ope_run(ds, "linear", ps, names, 1, &opt, NULL, report), ORL_OK, "%s",
+                 orl_error_message());
+    cr_assert_eq(report->policies[0].rows[0].estimate, r.value, "the same fit, the same bits");
+    cr_assert(strstr(report->notes, "fitted on these episodes"), "%s", report->notes);
+    free(report);
+    orl_ope_mb_result_free(&r);
+    orl_policy_free(p);
+    orl_dynamics_free(d);
+    orl_dataset_free(ds);
+}
+
+/* ---- the command line: orl model fit / info, orl ope --estimators mb ---- */
+
+#define ORL ORL_BINARY_DIR "/orl"
+
+static int run(const char *cmd) {
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+Test(dynamics, command_line_fit_info_and_ope) {
+    char cmd[8192];
+    const char *data = scratch("cli-cartpole.h5"), *model = scratch("cli-model.h5");
+    const char *json = scratch("cli-info.json"), *report = scratch("cli-report.json");
+    snprintf(cmd, sizeof cmd,
+             ORL " gen --env CartPole-v1 --behavior medium --episodes 10 --seed 1 -o %s "
+                 ">/dev/null",
+             data);
+    cr_assert_eq(run(cmd), 0);
+    snprintf(cmd, sizeof cmd,
+             ORL " model fit --data %s -o %s --set hidden=32 --set epochs=3 --set members=3 "
+                 ">/dev/null",
+             data, model);
+    cr_assert_eq(run(cmd), 0);
+    snprintf(cmd, sizeof cmd, ORL " model info %s --json > %s", model, json);
+    cr_assert_eq(run(cmd), 0);
+    FILE *f = fopen(json, "rb");
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "\"members\": 3"), "%s", buf);
+    cr_assert(strstr(buf, "\"action_kind\": \"discrete\""), "%s", buf);
+    cr_assert(strstr(buf, "\"threshold\""), "%s", buf);
+    cr_assert(strstr(buf, "\"horizon\": 50"), "%s", buf);
+    snprintf(cmd, sizeof cmd,
+             ORL " ope builtin:CartPole-v1/expert --data %s --estimators mb,wis --model %s "
+                 "--bootstrap 20 --format json > %s",
+             data, model, report);
+    cr_assert_eq(run(cmd), 0);
+    f = fopen(report, "rb");
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    cr_assert(strstr(buf, "\"mb\""), "%s", buf);
+    /* bad input: an unknown key, a bad number, a hostile model, both --model and --model-set */
+    snprintf(cmd, sizeof cmd, ORL " model fit --data %s -o %s --set width=3 2>/dev/null", data,
+             model);
+    cr_assert_eq(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, ORL " model fit --data %s -o %s --set epochs=x 2>/dev/null", data,
+             model);
+    cr_assert_eq(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, ORL " model info %s 2>/dev/null", data);
+    cr_assert_eq(run(cmd), 2);
+    snprintf(cmd, sizeof cmd,
+             ORL " ope builtin:CartPole-v1/expert --data %s --estimators mb --model %s "
+                 "--model-set epochs=2 2>/dev/null",
+             data, model);
+    cr_assert_eq(run(cmd), 2);
 }
