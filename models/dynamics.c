@@ -491,6 +491,11 @@ orl_status orl_dynamics_trainer_create(const orl_dynamics_config *cfg, const orl
         ORL_FAIL(ORL_ERR_INPUT, "dynamics: %lld rows: too many", (long long)ds->n_steps);
     if (ds->h.action_kind == ORL_ACTION_KIND_DISCRETE && ds->h.n_actions < 1)
         ORL_FAIL(ORL_ERR_INPUT, "dynamics: discrete actions need the number of actions");
+    if (ds->h.action_kind == ORL_ACTION_KIND_DISCRETE)
+        for (int64_t i = 0; i < ds->n_steps; i++)
+            if (ds->act_idx[i] < 0 || ds->act_idx[i] >= ds->h.n_actions)
+                ORL_FAIL(ORL_ERR_INPUT, "dynamics: row %lld: action %d outside [0, %d)",
+                         (long long)i, ds->act_idx[i], ds->h.n_actions);
     int32_t S = ds->h.obs_dim;
     orl_rng rng;
     orl_rng_seed(&rng, cfg->seed, 0x64796e616d696373ULL); /* "dynamics" */
