@@ -680,7 +680,7 @@ Test(dynamics, command_line_fit_info_and_ope) {
     cr_assert(strstr(buf, "\"members\": 3"), "%s", buf);
     cr_assert(strstr(buf, "\"action_kind\": \"discrete\""), "%s", buf);
     cr_assert(strstr(buf, "\"threshold\""), "%s", buf);
-    cr_assert(strstr(buf, "\"horizon\": 50"), "%s", buf);
+    cr_assert(strstr(buf, "\"horizon\": 500,"), "%s", buf);
     snprintf(cmd, sizeof cmd,
              ORL " ope builtin:CartPole-v1/expert --data %s --estimators mb,wis --model %s "
                  "--bootstrap 20 --format json > %s",
