@@ -4,7 +4,7 @@ _orl() {
     local cur prev verbs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    verbs="ingest info validate convert filter gen train eval ope policy demo help"
+    verbs="ingest info validate convert filter gen train eval ope policy model demo help"
     if [ "$COMP_CWORD" -eq 1 ]; then
         COMPREPLY=($(compgen -W "$verbs --help --version" -- "$cur"))
         return
@@ -15,7 +15,7 @@ _orl() {
     --layout) COMPREPLY=($(compgen -W "d4rl minari sqlite" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "md json junit" -- "$cur")); return ;;
     --estimators)
-        COMPREPLY=($(compgen -W "is pdis wis wpdis ris-is ris-pdis ris-wis ris-wpdis fqe dr wdr" -- "$cur"))
+        COMPREPLY=($(compgen -W "is pdis wis wpdis ris-is ris-pdis ris-wis ris-wpdis fqe dr wdr mb" -- "$cur"))
         return ;;
     --behavior)
         COMPREPLY=($(compgen -W "random medium expert medium-replay medium-expert" -- "$cur") $(compgen -f -- "$cur"))
@@ -23,6 +23,10 @@ _orl() {
     esac
     if [ "${COMP_WORDS[1]}" = policy ] && [ "$COMP_CWORD" -eq 2 ]; then
         COMPREPLY=($(compgen -W "from-table info export" -- "$cur"))
+        return
+    fi
+    if [ "${COMP_WORDS[1]}" = model ] && [ "$COMP_CWORD" -eq 2 ]; then
+        COMPREPLY=($(compgen -W "fit info" -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))
