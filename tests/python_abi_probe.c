@@ -113,6 +113,8 @@ int main(void) {
     FIELD(orl_ope_run_options, fail_below), FIELD(orl_ope_run_options, baseline);
     FIELD(orl_ope_run_options, margin), FIELD(orl_ope_run_options, gate_estimator);
     FIELD(orl_ope_run_options, min_ess), FIELD(orl_ope_run_options, return_range);
+    FIELD(orl_ope_run_options, mb_model), FIELD(orl_ope_run_options, mb_config);
+    FIELD(orl_ope_run_options, mb_rollouts), FIELD(orl_ope_run_options, mb_horizon);
     END();
     printf("\n}\n");
     return 0;

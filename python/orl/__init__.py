@@ -408,10 +408,11 @@ def evaluate(policy, env, *, episodes=10, seed=0, mode="mean"):
 
 def ope(policies, data, *, estimators="is,pdis,wis,wpdis", behavior="logged", gamma=None,
         confidence=0.95, bootstrap=200, seed=0, fqe_steps=None, fail_below=None, baseline=None,
-        margin=None, min_ess=None, return_range=None, gate_estimator=None):
+        margin=None, min_ess=None, return_range=None, gate_estimator=None, model=None):
     """Off-policy evaluation as `orl ope` does: policies (names or orl.Policy objects) scored on
     data (a file path or a dict of arrays) by each estimator, with intervals, lower bounds and
-    the gate. Returns the report as a dict: the JSON report of `orl ope --format json` (its
+    the gate. model: a model file (orl model fit) for the "mb" estimator (else it fits one).
+    Returns the report as a dict: the JSON report of `orl ope --format json` (its
     "passed" says whether every gate passed; the program exits 1 when not)."""
     policies = [policies] if isinstance(policies, (str, Policy)) else list(policies)
     if baseline is not None:
@@ -445,6 +446,12 @@ def ope(policies, data, *, estimators="is,pdis,wis,wpdis", behavior="logged", ga
         opt.return_range.lo, opt.return_range.hi = map(float, return_range)
         opt.return_range.source = _capi.RANGE_SOURCE_USER
     check(lib.orl_ope_run_check(handle.ptr, name, ctypes.byref(opt)))
+    dyn = None
+    if model is not None:
+        ptr = ctypes.c_void_p()
+        check(lib.orl_dynamics_load(_bytes(model), ctypes.byref(ptr)))
+        dyn = _Owned(ptr, lib.orl_dynamics_free)
+        opt.mb_model = ptr
     env = _capi.OpeEnvironment()
     lib.orl_eval_ope_environment(handle.ptr.contents.h.env_id, ctypes.byref(env))
     opt.environment = ctypes.pointer(env)

@@ -195,7 +195,8 @@ class OpeRunOptions(Structure):  # ope_run.h: orl_ope_run_options
         ("bootstrap", c_int64), ("seed", c_uint64), ("fqe_steps", c_int64), ("fqe", c_void_p),
         ("environment", POINTER(OpeEnvironment)), ("fail_below", c_double), ("baseline", c_int32),
         ("margin", c_double), ("gate_estimator", c_char * 32), ("min_ess", c_double),
-        ("return_range", OpeReturnRange),
+        ("return_range", OpeReturnRange), ("mb_model", c_void_p), ("mb_config", c_void_p),
+        ("mb_rollouts", c_int32), ("mb_horizon", c_int64),
     ]
 
 
@@ -255,6 +256,8 @@ _proto("orl_ope_run_check", c_int, P(Dataset), c_char_p, P(OpeRunOptions))
 _proto("orl_eval_ope_environment", None, c_char_p, P(OpeEnvironment))
 _proto("orl_ope_run", c_int, P(Dataset), c_char_p, P(P(Policy)), P(c_char_p), c_int32,
        P(OpeRunOptions), c_void_p, c_void_p)
+_proto("orl_dynamics_load", c_int, c_char_p, P(c_void_p))
+_proto("orl_dynamics_free", None, c_void_p)
 _proto("orl_report_create", c_int, P(c_void_p))
 _proto("orl_report_free", None, c_void_p)
 _proto("orl_report_render", c_int, c_void_p, c_int, P(c_void_p))
