@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(csv jsonl mapping dataset policy)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(csv jsonl mapping dataset policy model)
 command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (scripts/install-deps.sh)" >&2; exit 2; }
 
 CC=clang cmake -B build-fuzz -DORL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -42,7 +42,7 @@ for h in "${harnesses[@]}"; do
   prefix=build-fuzz/crashes/$h-
   flags=(-max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=20
     -print_final_stats=1 -artifact_prefix="$prefix")
-  case $h in dataset | policy) flags+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1) ;; esac
+  case $h in dataset | policy | model) flags+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1) ;; esac
   count() { find build-fuzz/crashes -name "$h-*" | wc -l; }
   before=$(count)
   rc=0
