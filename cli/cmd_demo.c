@@ -82,9 +82,8 @@ static void print_references(void) {
                    r->env_id, r->random_return, r->random_stderr, r->expert_return,
                    r->expert_stderr, r->episodes, (unsigned long long)r->seed);
         else
-            printf("  %-26s random %9.2f          expert %9.2f          (exact, dynamic "
-                   "programming)\n",
-                   r->env_id, r->random_return, r->expert_return);
+            printf("  %-26s random %9.2f          expert %9.2f          (%s)\n", r->env_id,
+                   r->random_return, r->expert_return, r->method);
     }
 }
 

@@ -44,7 +44,9 @@ static const char usage_text[] =
     "  --discount G          discount recorded with the dataset\n"
     "  --act-low V[,V...]    declared action bounds (one value for all dimensions, or one\n"
     "  --act-high V[,V...]   each); also --obs-low, --obs-high\n"
-    "  --append              add the episodes to an existing SQLite dataset\n"
+    "  --append              add the episodes to an existing SQLite dataset (created when\n"
+    "                        absent); retried after a crash, it adds only the episodes\n"
+    "                        missing: same source, position and content are skipped\n"
     "  --json                print the report as one JSON object\n"
     "\n"
     "Exit status: 0 ok, 2 bad input (the message names file, line, column).\n";
@@ -205,10 +207,12 @@ int cmd_ingest(int argc, char **argv) {
         printf("{\"output\":");
         print_json_string(out);
         printf(",\"rows_read\":%lld,\"steps\":%lld,\"episodes\":%lld,\"dropped_rows\":%lld,"
-               "\"dropped_episodes\":%lld,\"bytes_read\":%lld,\"obs_dim\":%d,\"act_dim\":%d}\n",
+               "\"dropped_episodes\":%lld,\"bytes_read\":%lld,\"obs_dim\":%d,\"act_dim\":%d,"
+               "\"already_present\":%lld}\n",
                (long long)rep.rows_read, (long long)rep.steps_written, (long long)rep.episodes,
                (long long)rep.dropped_rows, (long long)rep.dropped_episodes,
-               (long long)rep.bytes_read, rep.obs_dim, rep.act_dim);
+               (long long)rep.bytes_read, rep.obs_dim, rep.act_dim,
+               (long long)rep.already_present);
     } else {
         printf("%s: %lld steps in %lld episode%s (obs %d, act %d) from %lld rows of %d log%s", out,
                (long long)rep.steps_written, (long long)rep.episodes, rep.episodes == 1 ? "" : "s",
@@ -216,6 +220,10 @@ int cmd_ingest(int argc, char **argv) {
         if (rep.dropped_rows > 0) printf("; %lld rows dropped", (long long)rep.dropped_rows);
         if (rep.dropped_episodes > 0)
             printf(" (%lld whole episodes)", (long long)rep.dropped_episodes);
+        if (rep.already_present > 0)
+            printf("; %lld episode%s already in the database (same source, position and "
+                   "content), not added again",
+                   (long long)rep.already_present, rep.already_present == 1 ? " was" : "s were");
         printf("\n");
     }
 done:

@@ -252,7 +252,7 @@ int cmd_ope(int argc, char **argv) {
         if (!st) st = orl_dynamics_check_dims(model, &ds->h, model_path);
         opt.mb_model = model;
     }
-    if (!st && !(report = malloc(sizeof *report))) st = orl_error_set(ORL_ERR_NOMEM, "ope: report");
+    if (!st) st = orl_report_create(&report);
     progress = cli_progress();
     if (!st)
         st = orl_ope_run(ds, data, (const orl_policy *const *)loaded, names, n_policies, &opt,
@@ -262,7 +262,7 @@ int cmd_ope(int argc, char **argv) {
 done:
     for (int32_t i = 0; i < n_policies; i++) orl_policy_free(loaded[i]);
     orl_dynamics_free(model);
-    free(report);
+    orl_report_free(report);
     orl_dataset_free(ds);
     return code;
 }

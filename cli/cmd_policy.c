@@ -18,7 +18,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: orl policy from-table TABLE --env ID -o POLICY.h5\n"
             "       orl policy info POLICY [--json]\n"
-            "       orl policy export POLICY --c -o OUT.c [--name NAME]\n\n"
+            "       orl policy export POLICY --c -o OUT.c [--name NAME]\n"
+            "       orl policy export POLICY --onnx -o OUT.onnx\n\n"
             "from-table reads a softmax parameter table: whitespace-separated numbers\n"
             "theta[a * R + s] for R states and the environment's actions, and writes a tabular\n"
             "policy (policy_type \"tabular\") with pi(a|s) = exp(theta[a*R+s]) / sum_a' exp(...)\n"
@@ -36,7 +37,10 @@ static void usage(FILE *f) {
             "void NAME_act(const float *obs, float *act): the policy's deterministic action, as\n"
             "orl eval's mean mode computes it (argmax for discrete policies, which also get\n"
             "int NAME_act_index(const float *obs)). NAME defaults to 'policy'. MLP and\n"
-            "argmax-Q policies.\n");
+            "argmax-Q policies.\n\n"
+            "export --onnx writes an ONNX model (opset 17) for ONNX runtimes: input \"obs\"\n"
+            "(batch, S) float32, output \"action\" (batch, A) float32 (the same mean-mode action)\n"
+            "or (batch) int64 (the greedy index of a discrete policy). Same policies.\n");
 }
 
 static int from_table(int argc, char **argv) {
@@ -239,13 +243,15 @@ static int info(int argc, char **argv) {
 
 static int export_policy(int argc, char **argv) {
     const char *name = NULL, *out = NULL, *fn = "policy";
-    int as_c = 0;
+    int as_c = 0, as_onnx = 0;
     for (int i = 0; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             usage(stdout);
             return CLI_EXIT_OK;
         } else if (strcmp(argv[i], "--c") == 0) {
             as_c = 1;
+        } else if (strcmp(argv[i], "--onnx") == 0) {
+            as_onnx = 1;
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
         } else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
@@ -259,16 +265,20 @@ static int export_policy(int argc, char **argv) {
         }
     }
     if (!name) return cli_usage_error("policy", "export: POLICY missing");
-    if (!as_c) return cli_usage_error("policy", "export: a format is needed (--c)");
+    if (as_c + as_onnx != 1)
+        return cli_usage_error("policy", "export: one format is needed (--c or --onnx)");
     if (!out) return cli_usage_error("policy", "export: -o OUT missing");
     orl_policy *p = NULL;
     orl_status st = orl_policy_open(name, &p);
-    if (st == ORL_OK) st = orl_policy_export_c(p, fn, out);
+    if (st == ORL_OK) st = as_c ? orl_policy_export_c(p, fn, out) : orl_policy_export_onnx(p, out);
     if (st) {
         orl_policy_free(p);
         return cli_fail("policy", st);
     }
-    printf("%s: %s_act for %s (%lld bytes)\n", out, fn, name, (long long)orl_fs_size(out));
+    if (as_c)
+        printf("%s: %s_act for %s (%lld bytes)\n", out, fn, name, (long long)orl_fs_size(out));
+    else
+        printf("%s: ONNX model of %s (%lld bytes)\n", out, name, (long long)orl_fs_size(out));
     orl_policy_free(p);
     return CLI_EXIT_OK;
 }

@@ -1,23 +1,62 @@
 /* Temporary names, atomic renames, recursive removal and sizes. POSIX only. */
 #include "orl/fs.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 static atomic_int temp_counter;
 
+/* this host's name, made safe for a file name ("host" when unknown) */
+static void host_name(char *out, size_t cap) {
+    char name[256] = "";
+    if (gethostname(name, sizeof name - 1) != 0 || !name[0]) snprintf(name, sizeof name, "host");
+    size_t n = 0;
+    for (const char *c = name; *c && n + 1 < cap && n < 32; c++)
+        out[n++] = isalnum((unsigned char)*c) || *c == '.' || *c == '_' ? *c : '_';
+    out[n] = '\0';
+}
+
+/* removes dir's entries "<prefix><pid>-..." whose process pid is gone (prefix ends in '-') */
+static void remove_stale(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir[0] ? dir : ".");
+    if (!d) return;
+    size_t plen = strlen(prefix);
+    char victim[4096];
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, plen) != 0) continue;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(e->d_name + plen, &end, 10);
+        if (errno || end == e->d_name + plen || *end != '-' || pid <= 0) continue;
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        int n = snprintf(victim, sizeof victim, "%s%s", dir, e->d_name);
+        if (n > 0 && (size_t)n < sizeof victim) orl_fs_remove(victim);
+    }
+    closedir(d);
+}
+
 orl_status orl_fs_temp_name(const char *path, char *tmp, size_t cap) {
     const char *slash = strrchr(path, '/');
     int dir_len = slash ? (int)(slash - path + 1) : 0;
     const char *base = slash ? slash + 1 : path;
-    int n = snprintf(tmp, cap, "%.*s.%s.tmp-%ld-%d", dir_len, path, base, (long)getpid(),
-                     atomic_fetch_add(&temp_counter, 1));
+    char host[40], dir[4096], prefix[512];
+    host_name(host, sizeof host);
+    int n = snprintf(tmp, cap, "%.*s.%s.tmp-%s-%ld-%d", dir_len, path, base, host,
+                     (long)getpid(), atomic_fetch_add(&temp_counter, 1));
     if (n < 0 || (size_t)n >= cap) ORL_FAIL(ORL_ERR_INPUT, "%s: path too long", path);
+    int nd = snprintf(dir, sizeof dir, "%.*s", dir_len, path);
+    int np = snprintf(prefix, sizeof prefix, ".%s.tmp-%s-", base, host);
+    if (nd >= 0 && (size_t)nd < sizeof dir && np > 0 && (size_t)np < sizeof prefix)
+        remove_stale(dir, prefix);
     return ORL_OK;
 }
 

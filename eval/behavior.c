@@ -12,6 +12,8 @@
  *                             shortest-path moves share the mass
  *   PointMaze-*               BFS over the maze's cells to the goal cell, PD toward the centre
  *                             of the next cell (the goal itself in the goal cell)
+ *   the MuJoCo tasks          (Hopper-v4 ... Pusher-v4, built with ORL_WITH_MUJOCO) no
+ *                             controller yet: only the random level (uniform on the action box)
  * Not here: the environments (classic.c, gridworld.c, pointmaze.c), rollouts, dataset
  * generation. Nothing is allocated after create/work_create. */
 #include "orl/behavior.h"
@@ -24,7 +26,7 @@
 #include <string.h>
 
 #define PI         3.14159265358979323846
-#define MAX_A      2 /* widest action of the environments here */
+#define MAX_A      8 /* widest action of the environments here (Ant-v4) */
 #define MAX_N      4 /* most discrete actions */
 #define MAZE_MAX   8 /* rows and columns of the largest maze */
 #define CONFIG_CAP 256
@@ -51,7 +53,8 @@ typedef struct env_entry {
     double medium;     /* the tuned medium noise */
     /* discrete: preferences pref (n), the best ones are the controller's actions */
     void (*prefer)(const struct env_entry *e, const float *obs, double *pref);
-    /* continuous: the controller's action act (A) in the environment's units */
+    /* continuous: the controller's action act (A) in the environment's units; NULL when there
+     * is no controller (only the random level exists) */
     void (*control)(const struct env_entry *e, const float *obs, double *act);
     const maze_layout *maze; /* PointMaze only */
 } env_entry;
@@ -229,6 +232,14 @@ static void pointmaze_control(const env_entry *e, const float *obs, double *act)
         .high = {1.0f, 1.0f}, .medium = noise, .control = pointmaze_control, .maze = &layout       \
     }
 
+/* an environment without a controller: the random level only (no medium noise) */
+#define RANDOM_ONLY(name, S, A, lo, hi)                                                            \
+    {                                                                                              \
+        .id = name, .obs_dim = S, .act_dim = A, .n_actions = 0,                                    \
+        .low = {lo, lo, lo, lo, lo, lo, lo, lo}, .high = {hi, hi, hi, hi, hi, hi, hi, hi},         \
+        .medium = NAN                                                                              \
+    }
+
 /* The medium noise of each environment, tuned so that medium's mean return lies a third to a
  * half of the way from random to expert. Measured over 50 episodes (environment seeds 1..50,
  * policy rng seed 1234 stream 7; tests/test_behavior.c repeats it), mean (standard error):
@@ -282,6 +293,14 @@ static const env_entry envs[] = {
     MAZE_ENTRY("PointMaze-UMaze-Dense", umaze, 0.85),
     MAZE_ENTRY("PointMaze-Medium", medium_maze, 0.85),
     MAZE_ENTRY("PointMaze-Medium-Dense", medium_maze, 0.85),
+#ifdef ORL_WITH_MUJOCO
+    RANDOM_ONLY("Hopper-v4", 11, 3, -1.0f, 1.0f),
+    RANDOM_ONLY("HalfCheetah-v4", 17, 6, -1.0f, 1.0f),
+    RANDOM_ONLY("Walker2d-v4", 17, 6, -1.0f, 1.0f),
+    RANDOM_ONLY("Ant-v4", 27, 8, -1.0f, 1.0f),
+    RANDOM_ONLY("Reacher-v4", 11, 2, -1.0f, 1.0f),
+    RANDOM_ONLY("Pusher-v4", 23, 7, -2.0f, 2.0f),
+#endif
 };
 
 #define N_ENVS ((int32_t)(sizeof envs / sizeof envs[0]))
@@ -357,6 +376,11 @@ static void discrete_logp_all(const behavior *b, const float *obs, double *logp,
 static void continuous_mean(const behavior *b, const float *obs, double *mu) {
     const env_entry *e = b->env;
     double target[MAX_A];
+    if (!e->control) {
+        /* no controller: only the random level, whose density does not use the mean */
+        for (int32_t j = 0; j < e->act_dim; j++) mu[j] = 0.0;
+        return;
+    }
     e->control(e, obs, target);
     for (int32_t j = 0; j < e->act_dim; j++) {
         double c = 0.5 * ((double)e->high[j] + (double)e->low[j]);
@@ -570,8 +594,10 @@ static orl_status build(const env_entry *e, const char *level, double noise, orl
     return ORL_OK;
 }
 
-/* parses LEVEL into the level text and X; 0 when it is not a level */
+/* parses LEVEL into the level text and X; 0 when it is not a level (an environment without a
+ * controller has the random level only) */
 static int parse_level(const env_entry *e, const char *text, char *level, double *noise) {
+    if (!e->prefer && !e->control && strcmp(text, "random") != 0) return 0;
     if (strcmp(text, "expert") == 0) {
         *noise = 0.0;
     } else if (strcmp(text, "random") == 0) {
@@ -606,7 +632,10 @@ orl_status orl_behavior_create(const char *name, orl_policy **out) {
     double noise;
     if (!parse_level(e, slash + 1, level, &noise)) {
         char why[96];
-        snprintf(why, sizeof why, "unknown level '%.40s'", slash + 1);
+        if (!e->prefer && !e->control)
+            snprintf(why, sizeof why, "no builtin controller for %s yet, only level random", e->id);
+        else
+            snprintf(why, sizeof why, "unknown level '%.40s'", slash + 1);
         return unknown_name(name, why);
     }
     return build(e, level, noise, out);

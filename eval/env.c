@@ -1,6 +1,6 @@
 /* The environment registry and the bookkeeping every environment shares: seeding, the time
- * limit, and refusing steps that make no sense. The dynamics live in classic.c, gridworld.c and
- * pointmaze.c. */
+ * limit, and refusing steps that make no sense. The dynamics live in classic.c, gridworld.c,
+ * pointmaze.c and (built with ORL_WITH_MUJOCO) mujoco.c. */
 #include "eval/env_internal.h"
 
 #include <math.h>
@@ -19,6 +19,14 @@ static const orl_env_ops *const registry[] = {
     &orl_env_pointmaze_umaze_dense,
     &orl_env_pointmaze_medium,
     &orl_env_pointmaze_medium_dense,
+#ifdef ORL_WITH_MUJOCO
+    &orl_env_hopper_v4,
+    &orl_env_halfcheetah_v4,
+    &orl_env_walker2d_v4,
+    &orl_env_ant_v4,
+    &orl_env_reacher_v4,
+    &orl_env_pusher_v4,
+#endif
 };
 
 #define N_ENVS ((int32_t)(sizeof registry / sizeof registry[0]))
@@ -36,6 +44,15 @@ orl_status orl_env_make(const char *id, orl_env **out) {
     const orl_env_ops *ops = NULL;
     for (int32_t i = 0; i < N_ENVS; i++)
         if (strcmp(registry[i]->spec.id, id) == 0) ops = registry[i];
+#ifndef ORL_WITH_MUJOCO
+    static const char *const mujoco_ids[] = {"Hopper-v4", "HalfCheetah-v4", "Walker2d-v4",
+                                             "Ant-v4",    "Reacher-v4",     "Pusher-v4"};
+    for (size_t i = 0; !ops && i < sizeof mujoco_ids / sizeof mujoco_ids[0]; i++)
+        if (strcmp(id, mujoco_ids[i]) == 0)
+            ORL_FAIL(ORL_ERR_UNSUPPORTED,
+                     "environment '%s' needs MuJoCo: this orl was built with ORL_WITH_MUJOCO=OFF",
+                     id);
+#endif
     if (!ops) {
         char known[1024] = "";
         size_t at = 0;
@@ -48,12 +65,20 @@ orl_status orl_env_make(const char *id, orl_env **out) {
     if (!env) ORL_FAIL(ORL_ERR_NOMEM, "environment %s", id);
     env->ops = ops;
     env->state = env + 1;
+    if (ops->open) {
+        orl_status st = ops->open(ops, env->state);
+        if (st != ORL_OK) {
+            orl_env_free(env);
+            return st;
+        }
+    }
     orl_env_seed(env, 0);
     *out = env;
     return ORL_OK;
 }
 
 void orl_env_free(orl_env *env) {
+    if (env && env->ops->close) env->ops->close(env->state);
     free(env);
 }
 
@@ -76,7 +101,7 @@ void orl_env_seed(orl_env *env, uint64_t seed) {
 }
 
 void orl_env_reset(orl_env *env, float *obs) {
-    memset(env->state, 0, env->ops->state_size);
+    if (!env->ops->open) memset(env->state, 0, env->ops->state_size);
     env->ops->reset(env->state, &env->rng, obs);
     env->started = 1;
     env->ended = 0;

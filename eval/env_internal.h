@@ -21,6 +21,13 @@ typedef struct orl_env_ops {
     int32_t n_states; /* tabular environments: number of states; else 0 */
     /* tabular: the state index of an observation, -1 if it is not one */
     int32_t (*state_index)(const float *obs);
+    /* optional, for environments whose state holds resources (MuJoCo's model and data): open
+     * sets them up once in the zeroed state at orl_env_make, close releases them at
+     * orl_env_free (also after a failed open). Such a state is not zeroed at reset: its reset
+     * reinitialises it. impl is the implementation's constant data for open. */
+    orl_status (*open)(const struct orl_env_ops *ops, void *state);
+    void (*close)(void *state);
+    const void *impl;
 } orl_env_ops;
 
 struct orl_env {
@@ -47,5 +54,15 @@ extern const orl_env_ops orl_env_pointmaze_umaze;
 extern const orl_env_ops orl_env_pointmaze_umaze_dense;
 extern const orl_env_ops orl_env_pointmaze_medium;
 extern const orl_env_ops orl_env_pointmaze_medium_dense;
+
+#ifdef ORL_WITH_MUJOCO
+/* eval/mujoco.c: Gymnasium's MuJoCo v4 tasks */
+extern const orl_env_ops orl_env_hopper_v4;
+extern const orl_env_ops orl_env_halfcheetah_v4;
+extern const orl_env_ops orl_env_walker2d_v4;
+extern const orl_env_ops orl_env_ant_v4;
+extern const orl_env_ops orl_env_reacher_v4;
+extern const orl_env_ops orl_env_pusher_v4;
+#endif
 
 #endif

@@ -6,7 +6,14 @@
  * REFERENCE_SEED; the standard errors are of those means. GridWorld-4x4's values are exact:
  * orl_tabular_policy_value with gamma 1 over the time limit (episodes 0, standard error 0).
  * docs/reference-scores.md carries the same table and how to re-measure it; tests/test_eval.c
- * re-measures CartPole-v1's random entry and GridWorld-4x4's and compares. */
+ * re-measures CartPole-v1's random entry and GridWorld-4x4's and compares.
+ *
+ * The four MuJoCo locomotion tasks carry D4RL's published references instead (d4rl/infos.py,
+ * REF_MIN_SCORE and REF_MAX_SCORE, the same for every dataset of a task), so that a policy
+ * trained on a D4RL file and evaluated here gets the normalised score papers report; they were
+ * not measured here (episodes 0, standard errors 0). docs/environments.md compares a uniform
+ * random policy on our environments with REF_MIN_SCORE. Reacher-v4 and Pusher-v4 have no entry
+ * until their experts exist. */
 #include "orl/eval.h"
 
 #include <math.h>
@@ -16,6 +23,7 @@
 #define REFERENCE_SEED     0
 #define MEASURED           "orl_eval, builtin behaviours, sample mode"
 #define EXACT              "dynamic programming (tabular.h), undiscounted, time limit as horizon"
+#define D4RL               "published: D4RL infos.py REF_MIN_SCORE (random) and REF_MAX_SCORE (expert)"
 
 /* env, random mean, SE, expert mean, SE, episodes, seed, method */
 static const orl_reference table[] = {
@@ -38,6 +46,10 @@ static const orl_reference table[] = {
      0.051039681122133584, REFERENCE_EPISODES, REFERENCE_SEED, MEASURED},
     {"PointMaze-Medium-Dense", 9.8220601762812443, 0.66576218117056407, 524.03326054763738,
      0.068090208112672773, REFERENCE_EPISODES, REFERENCE_SEED, MEASURED},
+    {"Hopper-v4", -20.272305, 0, 3234.3, 0, 0, 0, D4RL},
+    {"HalfCheetah-v4", -280.178953, 0, 12135.0, 0, 0, 0, D4RL},
+    {"Walker2d-v4", 1.629008, 0, 4592.3, 0, 0, 0, D4RL},
+    {"Ant-v4", -325.6, 0, 3879.7, 0, 0, 0, D4RL},
 };
 
 #define N_REFERENCES ((int32_t)(sizeof table / sizeof table[0]))

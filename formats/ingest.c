@@ -266,6 +266,7 @@ static int name_matches(const char *pattern, const char *name) {
  * the part of the name before a '.' or a '[' */
 static int pattern_selects(const char *pattern, const char *name) {
     if (name_matches(pattern, name)) return 1;
+    if (!name[0]) return 0; /* an empty column name (a header "a,,b") has no prefix */
     char prefix[1024];
     for (size_t k = 1; name[k] && k < sizeof prefix; k++) {
         if (name[k] != '.' && name[k] != '[') continue;
@@ -1017,8 +1018,11 @@ orl_status orl_ingest(const char *const *logs, int n_logs, const char *out,
     orl_writer *w = NULL;
     orl_dataset *block = NULL;
     orl_status st;
+    int64_t already_present = 0;
+    orl_write_options write = opt->write;
+    write.already_present = &already_present;
     ORL_TRY(orl_ingest_open(logs, n_logs, opt, progress, &s));
-    ORL_TRY_GOTO(st, fail, orl_writer_open(out, &s->header, &opt->write, &w));
+    ORL_TRY_GOTO(st, fail, orl_writer_open(out, &s->header, &write, &w));
     ORL_TRY_GOTO(st, fail, orl_dataset_create(&s->header, block_rows(opt), 16, &block));
     for (;;) {
         ORL_TRY_GOTO(st, fail, orl_ingest_next(s, block));
@@ -1028,7 +1032,10 @@ orl_status orl_ingest(const char *const *logs, int n_logs, const char *out,
     st = orl_writer_close(w);
     w = NULL;
     if (st) goto fail;
-    if (report) orl_ingest_stream_report(s, report);
+    if (report) {
+        orl_ingest_stream_report(s, report);
+        report->already_present = already_present;
+    }
 fail:
     orl_writer_abort(w);
     orl_dataset_free(block);

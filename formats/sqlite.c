@@ -32,6 +32,14 @@
 #define OPEN_FLAGS SQLITE_OPEN_NOMUTEX
 #define NOW_SQL    "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
+/* what recognises an episode when an append is retried: its source (the header's: the logs as
+ * given), its ordinal among the episodes of that source in one write session (key) and a hash of
+ * its rows' content (hash, 16 hex digits). Older databases gain the columns on their first
+ * append (ALTER TABLE). */
+#define EPISODE_KEY_COLUMNS ",\n  key INTEGER,\n  hash TEXT"
+#define EPISODE_KEY_INDEX                                                                          \
+    "CREATE INDEX IF NOT EXISTS episodes_source_key ON episodes(source, key);\n"
+
 static const char schema_sql[] =
     "CREATE TABLE meta(\n"
     "  key TEXT PRIMARY KEY NOT NULL,\n"
@@ -47,8 +55,8 @@ static const char schema_sql[] =
     "  timeout INTEGER NOT NULL,\n"
     "  source TEXT NOT NULL DEFAULT '',\n"
     "  batch INTEGER NOT NULL,\n"
-    "  added_at TEXT NOT NULL DEFAULT (" NOW_SQL ")\n"
-    ");\n"
+    "  added_at TEXT NOT NULL DEFAULT (" NOW_SQL ")" EPISODE_KEY_COLUMNS "\n"
+    ");\n" EPISODE_KEY_INDEX
     "CREATE TABLE steps(\n"
     "  episode INTEGER NOT NULL REFERENCES episodes(id) DEFERRABLE INITIALLY DEFERRED,\n"
     "  t INTEGER NOT NULL,\n"
@@ -650,6 +658,13 @@ typedef struct sqlite_writer {
     int in_episode;
     int64_t ep_id, ep_first_step, ep_length;
     double ep_return, ep_disc_return, ep_discount_pow;
+    int64_t ep_key;   /* its ordinal in this write session (EPISODE_KEY_COLUMNS) */
+    uint64_t ep_hash; /* of its rows so far (row_hash) */
+
+    /* appending: an episode the database already holds (same source, key and hash) is rolled
+     * back instead of committed, so a retried ingest adds exactly the missing episodes */
+    sqlite3_stmt *find_episode, *rollback;
+    int64_t *already_present; /* the caller's count of such episodes (may be NULL) */
 
     /* episodes this writer committed (discard deletes them when appending) */
     id_range *added;
@@ -666,7 +681,7 @@ static const char insert_step_head[] =
 static const char insert_step_values[] = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 static const char insert_episode_sql[] =
     "INSERT INTO episodes(id, first_step, length, return, disc_return, terminated, timeout, "
-    "source, batch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    "source, batch, key, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 static orl_status put_meta_text(sqlite_writer *sw, sqlite3_stmt *q, const char *key,
                                 const char *value) {
@@ -770,6 +785,10 @@ static orl_status prepare_statements(sqlite_writer *sw) {
     ORL_TRY(db_prepare(sw->db, sw->path, sql, &sw->insert_steps, "table steps"));
     ORL_TRY(
         db_prepare(sw->db, sw->path, insert_episode_sql, &sw->insert_episode, "table episodes"));
+    ORL_TRY(db_prepare(sw->db, sw->path,
+                       "SELECT 1 FROM episodes WHERE source = ?1 AND key = ?2 AND hash = ?3",
+                       &sw->find_episode, "table episodes"));
+    ORL_TRY(db_prepare(sw->db, sw->path, "ROLLBACK", &sw->rollback, "rolling back"));
     return ORL_OK;
 }
 
@@ -780,7 +799,10 @@ static void finalize_statements(sqlite_writer *sw) {
     sqlite3_finalize(sw->insert_step);
     sqlite3_finalize(sw->insert_steps);
     sqlite3_finalize(sw->insert_episode);
+    sqlite3_finalize(sw->find_episode);
+    sqlite3_finalize(sw->rollback);
     sw->begin = sw->commit = sw->last_episode = sw->insert_episode = NULL;
+    sw->find_episode = sw->rollback = NULL;
     sw->insert_step = sw->insert_steps = NULL;
 }
 
@@ -856,6 +878,23 @@ static orl_status open_new(sqlite_writer *sw) {
     return ORL_OK;
 }
 
+/* a database written before episodes had keys gains the columns and the index */
+static orl_status add_key_columns(sqlite_writer *sw) {
+    int64_t has = 0;
+    ORL_TRY(db_exec(sw->db, sw->path, "BEGIN IMMEDIATE", "adding episode keys"));
+    orl_status st = db_int64(sw->db, sw->path,
+                             "SELECT count(*) FROM pragma_table_info('episodes') WHERE name = 'hash'",
+                             0, &has, "reading table episodes");
+    if (!st && !has)
+        st = db_exec(sw->db, sw->path,
+                     "ALTER TABLE episodes ADD COLUMN key INTEGER; "
+                     "ALTER TABLE episodes ADD COLUMN hash TEXT",
+                     "adding episode keys");
+    if (!st) st = db_exec(sw->db, sw->path, EPISODE_KEY_INDEX, "adding episode keys");
+    sqlite3_exec(sw->db, st ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+    return st;
+}
+
 /* opens an existing database to add episodes; reads only until the shapes are checked */
 static orl_status open_append(sqlite_writer *sw) {
     int rc = sqlite3_open_v2(sw->path, &sw->db, SQLITE_OPEN_READWRITE | OPEN_FLAGS, NULL);
@@ -871,7 +910,51 @@ static orl_status open_append(sqlite_writer *sw) {
     ORL_TRY(writer_pragmas(sw));
     ORL_TRY(db_int64(sw->db, sw->path, "SELECT max(batch) + 1 FROM episodes", 1, &sw->batch,
                      "reading table episodes"));
-    return ORL_OK;
+    return add_key_columns(sw);
+}
+
+/* ---- episode content hash: 64-bit, over each row's values as written (not cryptographic: it
+ * tells a retried episode from a changed one) ---- */
+#define HASH_SEED 0x6f726c2d65706973ULL /* "orl-epis" */
+
+static uint64_t hash_word(uint64_t h, uint64_t w) {
+    h ^= w * 0x9e3779b97f4a7c15ULL;
+    h = (h << 27) | (h >> 37);
+    return h * 0xbf58476d1ce4e5b9ULL + 0x94d049bb133111ebULL;
+}
+
+static uint64_t hash_bytes(uint64_t h, const void *p, size_t n) {
+    const unsigned char *c = p;
+    uint64_t w;
+    for (; n >= 8; n -= 8, c += 8) {
+        memcpy(&w, c, 8);
+        h = hash_word(h, w);
+    }
+    w = 0;
+    memcpy(&w, c, n);
+    return hash_word(h, w ^ ((uint64_t)n << 56));
+}
+
+static uint64_t hash_final(uint64_t h) {
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    return h ^ (h >> 31);
+}
+
+/* row i of b: obs, next_obs, the action, reward, flags and logp_b */
+static uint64_t row_hash(uint64_t h, const orl_dataset *b, int64_t i) {
+    size_t s = (size_t)b->h.obs_dim, a = (size_t)b->h.act_dim, at = (size_t)i;
+    h = hash_bytes(h, b->obs + at * s, s * sizeof(float));
+    h = hash_bytes(h, b->next_obs + at * s, s * sizeof(float));
+    if (b->act)
+        h = hash_bytes(h, b->act + at * a, a * sizeof(float));
+    else
+        h = hash_word(h, (uint64_t)(uint32_t)b->act_idx[i]);
+    uint32_t rew, logp;
+    memcpy(&rew, &b->rew[i], 4);
+    memcpy(&logp, &b->logp_b[i], 4);
+    h = hash_word(h, (uint64_t)rew << 32 | logp);
+    return hash_word(h, (uint64_t)(b->terminal[i] != 0) << 1 | (b->timeout[i] != 0));
 }
 
 /* BEGIN, and the id and first step of the next episode (read inside the transaction, so
@@ -891,6 +974,7 @@ static orl_status episode_begin(sqlite_writer *sw) {
     sqlite3_reset(sw->last_episode);
     ORL_TRY(st);
     sw->in_episode = 1;
+    sw->ep_hash = HASH_SEED;
     sw->ep_length = 0;
     sw->ep_return = 0.0;
     sw->ep_disc_return = 0.0;
@@ -914,8 +998,36 @@ static orl_status note_added(sqlite_writer *sw, int64_t id) {
     return ORL_OK;
 }
 
-/* the episodes row, then COMMIT */
+/* 1 when the database already holds the episode in flight (appending only); *found */
+static orl_status episode_present(sqlite_writer *sw, const char *hash, int *found) {
+    *found = 0;
+    if (!sw->in_place) return ORL_OK;
+    sqlite3_stmt *q = sw->find_episode;
+    sqlite3_bind_text(q, 1, sw->h->source, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, sw->ep_key);
+    sqlite3_bind_text(q, 3, hash, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    *found = rc == SQLITE_ROW;
+    orl_status st = rc == SQLITE_ROW || rc == SQLITE_DONE
+                        ? ORL_OK
+                        : db_fail(sw->db, rc, sw->path, "reading table episodes");
+    sqlite3_reset(q);
+    return st;
+}
+
+/* the episodes row, then COMMIT; or ROLLBACK when the database already holds the episode */
 static orl_status episode_end(sqlite_writer *sw, int terminated, int timeout) {
+    char hash[17];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hash_final(sw->ep_hash));
+    int present = 0;
+    ORL_TRY(episode_present(sw, hash, &present));
+    if (present) {
+        ORL_TRY(db_run(sw->db, sw->rollback, sw->path, "skipping an episode already present"));
+        if (sw->already_present) (*sw->already_present)++;
+        sw->in_episode = 0;
+        sw->ep_key++;
+        return ORL_OK;
+    }
     sqlite3_stmt *q = sw->insert_episode;
     sqlite3_bind_int64(q, 1, sw->ep_id);
     sqlite3_bind_int64(q, 2, sw->ep_first_step);
@@ -929,10 +1041,13 @@ static orl_status episode_end(sqlite_writer *sw, int terminated, int timeout) {
     sqlite3_bind_int(q, 7, timeout);
     sqlite3_bind_text(q, 8, sw->h->source, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 9, sw->batch);
+    sqlite3_bind_int64(q, 10, sw->ep_key);
+    sqlite3_bind_text(q, 11, hash, -1, SQLITE_STATIC);
     ORL_TRY(db_run(sw->db, q, sw->path, "writing table episodes"));
     ORL_TRY(note_added(sw, sw->ep_id));
     ORL_TRY(db_run(sw->db, sw->commit, sw->path, "committing an episode"));
     sw->in_episode = 0;
+    sw->ep_key++;
     return ORL_OK;
 }
 
@@ -987,6 +1102,7 @@ static orl_status insert_run(sqlite_writer *sw, const orl_dataset *b, int64_t i0
         bind_step(sw, sw->insert_step, 0, b, i0 + done, sw->ep_length + done);
         ORL_TRY(db_run(sw->db, sw->insert_step, sw->path, "writing table steps"));
     }
+    for (int64_t i = i0; i < i0 + n; i++) sw->ep_hash = row_hash(sw->ep_hash, b, i);
     for (int64_t i = i0; i < i0 + n; i++) {
         double rew = (double)b->rew[i];
         sw->ep_return += rew;
@@ -1155,12 +1271,13 @@ static const orl_writer_ops sqlite_writer_ops = {sqlite_writer_write, sqlite_wri
                                                  sqlite_writer_discard};
 
 orl_status orl_sqlite_writer_open(orl_writer *w, const orl_write_options *opt) {
-    (void)opt; /* append is decided by the front end: w->in_place */
+    /* append is decided by the front end: w->in_place */
     sqlite_writer *sw = calloc(1, sizeof *sw);
     if (!sw) ORL_FAIL(ORL_ERR_NOMEM, "%s: sqlite writer", w->path);
     sw->h = &w->header;
     sw->in_place = w->in_place;
     sw->swap = !host_little_endian();
+    sw->already_present = opt ? opt->already_present : NULL;
     snprintf(sw->path, sizeof sw->path, "%s", w->tmp);
     orl_status st;
     size_t scratch = STEPS_PER_INSERT * (2 * (size_t)w->header.obs_dim + (size_t)w->header.act_dim);

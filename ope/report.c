@@ -26,6 +26,16 @@ void orl_report_init(orl_report *r) {
     r->return_lo = r->return_hi = NAN;
 }
 
+orl_status orl_report_create(orl_report **out) {
+    assert(out);
+    *out = malloc(sizeof **out);
+    if (!*out) ORL_FAIL(ORL_ERR_NOMEM, "report: %zu bytes", sizeof **out);
+    orl_report_init(*out);
+    return ORL_OK;
+}
+
+void orl_report_free(orl_report *r) { free(r); }
+
 static const char *const format_names[ORL_REPORT_FORMAT_COUNT] = {"md", "json", "junit"};
 
 const char *orl_report_format_name(orl_report_format f) {

@@ -10,6 +10,7 @@
  * file is written under a temporary name and renamed when complete. */
 #include "orl/fs.h"
 #include "orl/policy.h"
+#include "policy/export_internal.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -18,15 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* what the generated code needs to know of the policy */
-typedef struct export_view {
-    const orl_mlp *net;
-    const orl_normalizer *nm;
-    orl_policy_head head; /* categorical for argmax-Q (its argmax is the greedy action) */
-    const char *type;
-} export_view;
-
-static orl_status view_of(orl_policy *p, export_view *v) {
+orl_status orl_export_view_of(orl_policy *p, const char *flag, orl_export_view *v) {
     memset(v, 0, sizeof *v);
     const orl_policy_mlp_spec *spec = orl_policy_mlp_get_spec(p);
     if (spec) {
@@ -41,10 +34,15 @@ static orl_status view_of(orl_policy *p, export_view *v) {
         v->type = "argmax_q";
     } else {
         ORL_FAIL(ORL_ERR_UNSUPPORTED,
-                 "policy export --c: policy type '%s' of %s is not exported (MLP and argmax-Q "
+                 "policy export %s: policy type '%s' of %s is not exported (MLP and argmax-Q "
                  "policies are)",
-                 p->ops->type, p->source[0] ? p->source : p->algorithm);
+                 flag, p->ops->type, p->source[0] ? p->source : p->algorithm);
     }
+    if (p->action_kind != ORL_ACTION_KIND_DISCRETE && v->head == ORL_POLICY_HEAD_DETERMINISTIC)
+        for (int32_t j = 0; j < p->act_dim; j++)
+            if (!isfinite(p->act_low[j]) || !isfinite(p->act_high[j]))
+                ORL_FAIL(ORL_ERR_INPUT, "policy export %s: action %d has no finite bounds", flag,
+                         j);
     return ORL_OK;
 }
 
@@ -88,7 +86,7 @@ static const char *activation_code(orl_activation a) {
     }
 }
 
-static orl_status write_source(FILE *f, const orl_policy *p, const export_view *v,
+static orl_status write_source(FILE *f, const orl_policy *p, const orl_export_view *v,
                                const char *name) {
     const orl_mlp_config *cfg = &v->net->cfg;
     const int32_t L = cfg->n_layers, S = p->obs_dim, A = p->act_dim;
@@ -260,12 +258,8 @@ orl_status orl_policy_export_c(orl_policy *p, const char *name, const char *path
                  "policy export --c: name '%s' is not a C identifier (letters, digits, _; "
                  "at most 64)",
                  name);
-    export_view v;
-    ORL_TRY(view_of(p, &v));
-    if (p->action_kind != ORL_ACTION_KIND_DISCRETE && v.head == ORL_POLICY_HEAD_DETERMINISTIC)
-        for (int32_t j = 0; j < p->act_dim; j++)
-            if (!isfinite(p->act_low[j]) || !isfinite(p->act_high[j]))
-                ORL_FAIL(ORL_ERR_INPUT, "policy export --c: action %d has no finite bounds", j);
+    orl_export_view v;
+    ORL_TRY(orl_export_view_of(p, "--c", &v));
     char tmp[4096];
     ORL_TRY(orl_fs_temp_name(path, tmp, sizeof tmp));
     FILE *f = fopen(tmp, "w");

@@ -12,7 +12,11 @@ packages=(
   libopenblas-dev
   libjansson-dev
   libcriterion-dev
-  python3 python3-h5py python3-numpy
+  clang libclang-rt-14-dev
+  libmujoco-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev
+  python3 python3-h5py python3-numpy python3-pip python3-setuptools
+  python3-onnx
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch)
 

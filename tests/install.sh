@@ -4,6 +4,8 @@
 # (orl.pc, shared library) and CMake (find_package(orl), orl::orl and orl::orl_static). Also
 # checks the program and the bash completion are installed. No path into the source or build
 # tree is given to the program's compiler.
+# (grep without -q: with -q it stops reading at the first match, and under pipefail the
+# writer's SIGPIPE would fail the line at random)
 set -euo pipefail
 build=${1:?usage: install.sh BUILD_DIR CC}
 cc=${2:-cc}
@@ -13,7 +15,7 @@ prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 
 test -x "$prefix/bin/orl"
-"$prefix/bin/orl" --version | grep -q '^orl [0-9]'
+"$prefix/bin/orl" --version | grep '^orl [0-9]' >/dev/null
 test -f "$prefix/share/bash-completion/completions/orl"
 bash -n "$prefix/share/bash-completion/completions/orl"
 pc=$(dirname "$(find "$prefix" -name orl.pc | head -1)")
@@ -43,8 +45,8 @@ flags=$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs orl)
 case "$flags" in *"$build"*) echo "pkg-config points into the build tree: $flags"; exit 1 ;; esac
 "$cc" -std=c11 -Wall -Werror "$tmp/app.c" -o "$tmp/app-pc" $flags
 libdir=$(PKG_CONFIG_PATH=$pc pkg-config --variable=libdir orl)
-LD_LIBRARY_PATH=$libdir "$tmp/app-pc" | grep -q 'mean return'
-LD_LIBRARY_PATH=$libdir ldd "$tmp/app-pc" | grep -q "$prefix" || { echo "app-pc does not use the installed liborl.so"; exit 1; }
+LD_LIBRARY_PATH=$libdir "$tmp/app-pc" | grep 'mean return' >/dev/null
+LD_LIBRARY_PATH=$libdir ldd "$tmp/app-pc" | grep "$prefix" >/dev/null || { echo "app-pc does not use the installed liborl.so"; exit 1; }
 
 # CMake: find_package(orl), shared and static
 mkdir -p "$tmp/proj"
@@ -60,6 +62,6 @@ target_link_libraries(app_static orl::orl_static)
 CM
 cmake -S "$tmp/proj" -B "$tmp/proj/build" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" >/dev/null
 cmake --build "$tmp/proj/build" >/dev/null
-"$tmp/proj/build/app_static" | grep -q 'mean return'
-"$tmp/proj/build/app_shared" | grep -q 'mean return'
+"$tmp/proj/build/app_static" | grep 'mean return' >/dev/null
+"$tmp/proj/build/app_shared" | grep 'mean return' >/dev/null
 echo "install: pkg-config and CMake builds against $prefix run"

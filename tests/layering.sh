@@ -23,7 +23,7 @@ declare -A FLOOR=(
 
 # every public header in include/orl/, and its room
 declare -A HEADER_ROOM=(
-    [status.h]=core [rng.h]=core [progress.h]=core [fs.h]=core
+    [status.h]=core [rng.h]=core [progress.h]=core [fs.h]=core [version.h]=core
     [dataset.h]=formats [ingest.h]=formats
     [nn.h]=nn [heads.h]=nn [fit.h]=nn
     [policy.h]=policy
@@ -32,6 +32,7 @@ declare -A HEADER_ROOM=(
     [train.h]=algorithms
     [ope.h]=ope [fqe.h]=ope [report.h]=ope [ope_run.h]=ope
     [env.h]=eval [eval.h]=eval [bps.h]=eval [behavior.h]=eval [tabular.h]=eval [tabular_policy.h]=eval
+    [mujoco.h]=eval
     [orl.h]=cli
 )
 

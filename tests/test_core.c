@@ -5,6 +5,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 Test(status, strings_and_messages) {
     for (int s = 0; s < ORL_STATUS_COUNT; s++)
@@ -170,6 +173,51 @@ Test(fs, temp_name_commit_and_remove) {
     orl_fs_remove(ORL_BINARY_DIR "/tmp-core-final");
     cr_assert_eq(orl_fs_exists(ORL_BINARY_DIR "/tmp-core-final"), 0);
     cr_assert_eq(orl_fs_commit(ORL_BINARY_DIR "/no-such", ORL_BINARY_DIR "/x"), ORL_ERR_IO);
+}
+
+/* a pid that no process has: a child that has exited and been reaped */
+static long dead_pid(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    waitpid(pid, NULL, 0);
+    return (long)pid;
+}
+
+static void touch(const char *path) {
+    FILE *f = fopen(path, "w");
+    cr_assert(f, "%s", path);
+    fclose(f);
+}
+
+Test(fs, temp_name_removes_what_a_killed_writer_left) {
+    const char *dir = ORL_BINARY_DIR "/tmp-stale";
+    orl_fs_remove(dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    char tmp[512], host[300], stale[4][600], keep[4][600];
+    cr_assert_eq(orl_fs_temp_name(ORL_BINARY_DIR "/tmp-stale/out.sqlite", tmp, sizeof tmp), ORL_OK);
+    /* the name is ".out.sqlite.tmp-HOST-PID-N": take HOST from it */
+    const char *h = strstr(tmp, ".tmp-") + 5;
+    snprintf(host, sizeof host, "%.*s", (int)(strrchr(tmp, '-') - h), h);
+    *strrchr(host, '-') = '\0';
+    long dead = dead_pid();
+    snprintf(stale[0], sizeof stale[0], "%s/.out.sqlite.tmp-%s-%ld-0", dir, host, dead);
+    snprintf(stale[1], sizeof stale[1], "%s/.out.sqlite.tmp-%s-%ld-0-wal", dir, host, dead);
+    snprintf(stale[2], sizeof stale[2], "%s/.out.sqlite.tmp-%s-%ld-3-journal", dir, host, dead);
+    snprintf(stale[3], sizeof stale[3], "%s/.out.sqlite.tmp-%s-%ld-1", dir, host, dead); /* dir */
+    snprintf(keep[0], sizeof keep[0], "%s/.out.sqlite.tmp-%s-%ld-0", dir, host, (long)getppid());
+    snprintf(keep[1], sizeof keep[1], "%s/.out.sqlite.tmp-otherhost-%ld-0", dir, dead);
+    snprintf(keep[2], sizeof keep[2], "%s/.other.sqlite.tmp-%s-%ld-0", dir, host, dead);
+    snprintf(keep[3], sizeof keep[3], "%s/out.sqlite", dir);
+    for (int i = 0; i < 3; i++) touch(stale[i]);
+    cr_assert_eq(mkdir(stale[3], 0755), 0);
+    char inner[700];
+    snprintf(inner, sizeof inner, "%s/data", stale[3]);
+    touch(inner);
+    for (int i = 0; i < 4; i++) touch(keep[i]);
+    cr_assert_eq(orl_fs_temp_name(ORL_BINARY_DIR "/tmp-stale/out.sqlite", tmp, sizeof tmp), ORL_OK);
+    for (int i = 0; i < 4; i++) cr_assert_eq(orl_fs_exists(stale[i]), 0, "%s", stale[i]);
+    for (int i = 0; i < 4; i++) cr_assert_eq(orl_fs_exists(keep[i]), 1, "%s", keep[i]);
+    orl_fs_remove(dir);
 }
 
 static int cancel_at_5(void *ctx, int64_t done, int64_t total, const char *what) {

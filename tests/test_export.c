@@ -141,22 +141,24 @@ static double compare(orl_policy *p, const char *name, uint64_t seed) {
     return worst;
 }
 
+/* every head, other activations, LayerNorm, finite and NaN bounds */
+static const float box_lo[2] = {-2.0f, -1.0f}, box_hi[2] = {2.0f, 0.5f};
+static const float nlo[2] = {NAN, -1.0f}, nhi[2] = {NAN, 1.0f};
+static const struct {
+    const char *name;
+    orl_policy_head head;
+    orl_activation act;
+    int ln;
+    const float *lo, *hi;
+} cases[] = {
+    {"det_relu", ORL_POLICY_HEAD_DETERMINISTIC, ORL_ACTIVATION_RELU, 0, box_lo, box_hi},
+    {"gauss_tanh_ln", ORL_POLICY_HEAD_GAUSSIAN, ORL_ACTIVATION_TANH, 1, nlo, nhi},
+    {"tanh_gauss_elu", ORL_POLICY_HEAD_TANH_GAUSSIAN, ORL_ACTIVATION_ELU, 0, box_lo, box_hi},
+    {"cat_silu_ln", ORL_POLICY_HEAD_CATEGORICAL, ORL_ACTIVATION_SILU, 1, NULL, NULL},
+};
+
 Test(export, every_head_matches_orl_policy_act) {
     openblas_set_num_threads(1);
-    const float lo[2] = {-2.0f, -1.0f}, hi[2] = {2.0f, 0.5f};
-    const float nlo[2] = {NAN, -1.0f}, nhi[2] = {NAN, 1.0f};
-    struct {
-        const char *name;
-        orl_policy_head head;
-        orl_activation act;
-        int ln;
-        const float *lo, *hi;
-    } cases[] = {
-        {"det_relu", ORL_POLICY_HEAD_DETERMINISTIC, ORL_ACTIVATION_RELU, 0, lo, hi},
-        {"gauss_tanh_ln", ORL_POLICY_HEAD_GAUSSIAN, ORL_ACTIVATION_TANH, 1, nlo, nhi},
-        {"tanh_gauss_elu", ORL_POLICY_HEAD_TANH_GAUSSIAN, ORL_ACTIVATION_ELU, 0, lo, hi},
-        {"cat_silu_ln", ORL_POLICY_HEAD_CATEGORICAL, ORL_ACTIVATION_SILU, 1, NULL, NULL},
-    };
     for (int k = 0; k < 4; k++) {
         orl_policy *p = make_mlp(cases[k].head, 2, 5, cases[k].act, cases[k].ln, cases[k].lo,
                                  cases[k].hi, 100 + (uint64_t)k); /* seeds 100..103 */
@@ -196,6 +198,66 @@ Test(export, argmax_q_exports_its_greedy_action) {
     cr_assert_eq(orl_policy_argmax_q_create(&spec, NULL, NULL, &rng, &p), ORL_OK, "%s",
                  orl_error_message());
     cr_assert_eq(compare(p, "qgreedy", 7), 0.0);
+    orl_policy_free(p);
+}
+
+/* exports p as ONNX and has tests/onnx_check.py check the model and evaluate its graph with
+ * NumPy on n observations, against orl_policy_act in mean mode */
+static void compare_onnx(orl_policy *p, const char *name, uint64_t seed) {
+    enum { N = 2000 };
+    mkdir(SCRATCH, 0755);
+    char model[512], in[512], out[512], cmd[4096];
+    snprintf(model, sizeof model, SCRATCH "/%s.onnx", name);
+    snprintf(in, sizeof in, SCRATCH "/%s.onnx-obs", name);
+    snprintf(out, sizeof out, SCRATCH "/%s.onnx-want", name);
+    cr_assert_eq(orl_policy_export_onnx(p, model), ORL_OK, "%s", orl_error_message());
+    int discrete = p->action_kind == ORL_ACTION_KIND_DISCRETE;
+    size_t A = (size_t)p->act_dim;
+    float *obs = malloc(sizeof(float) * N * OBS_DIM), *want = malloc(sizeof(float) * N * A);
+    int32_t *idx = malloc(sizeof(int32_t) * N);
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, 2);
+    for (int i = 0; i < N * OBS_DIM; i++) obs[i] = 3.0f * (float)orl_rng_normal(&rng);
+    orl_policy_work *w = NULL;
+    cr_assert_eq(orl_policy_work_create(p, N, &w), ORL_OK);
+    cr_assert_eq(orl_policy_act(p, w, obs, N, ORL_POLICY_MODE_MEAN, NULL, discrete ? NULL : want,
+                                discrete ? idx : NULL),
+                 ORL_OK, "%s", orl_error_message());
+    FILE *f = fopen(in, "wb");
+    cr_assert_eq(fwrite(obs, sizeof(float), N * OBS_DIM, f), (size_t)N * OBS_DIM);
+    fclose(f);
+    f = fopen(out, "wb");
+    if (discrete)
+        cr_assert_eq(fwrite(idx, sizeof(int32_t), N, f), (size_t)N);
+    else
+        cr_assert_eq(fwrite(want, sizeof(float), N * A, f), N * A);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/onnx_check.py %s %s %s %zu %s >%s/%s.onnx-log 2>&1",
+             ORL_PYTHON, ORL_SOURCE_DIR, model, in, out, A, discrete ? "index" : "float", SCRATCH,
+             name);
+    cr_assert_eq(system(cmd), 0, "%s: the ONNX model fails its check or differs: see %s/%s.onnx-log",
+                 name, SCRATCH, name);
+    orl_policy_work_free(w);
+    free(obs);
+    free(want);
+    free(idx);
+}
+
+Test(export, onnx_models_pass_the_checker_and_match_orl_policy_act) {
+    openblas_set_num_threads(1);
+    for (int k = 0; k < 4; k++) {
+        orl_policy *p = make_mlp(cases[k].head, 2, 5, cases[k].act, cases[k].ln, cases[k].lo,
+                                 cases[k].hi, 200 + (uint64_t)k); /* seeds 200..203 */
+        char name[64];
+        snprintf(name, sizeof name, "onnx_%s", cases[k].name);
+        compare_onnx(p, name, 200 + (uint64_t)k);
+        orl_policy_free(p);
+    }
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_policy_open("builtin:CartPole-v1/medium", &p), ORL_OK);
+    cr_assert_eq(orl_policy_export_onnx(p, SCRATCH "/builtin.onnx"), ORL_ERR_UNSUPPORTED);
+    cr_assert(strstr(orl_error_message(), "--onnx"), "%s", orl_error_message());
+    cr_assert_eq(fopen(SCRATCH "/builtin.onnx", "r"), NULL, "no file is left");
     orl_policy_free(p);
 }
 

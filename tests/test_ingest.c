@@ -354,6 +354,20 @@ Test(ingest, glob_order_and_duplicates) {
     expect_failure(log, &opt, ORL_ERR_INPUT, p2);
 }
 
+/* found by fuzz/fuzz_csv.c: an empty header cell was read past its end when matched */
+Test(ingest, empty_column_names_are_matched_safely) {
+    const char *log = write_file("empty-names.csv", "o0,,o1,a,,r,done\n1,9,2,3,9,4,1\n");
+    orl_ingest_options opt = base_options();
+    map(&opt, "obs", "o*");
+    map(&opt, "act", "a");
+    map(&opt, "reward", "r");
+    map(&opt, "terminal", "done");
+    orl_dataset *ds = ingest_one(log, &opt, NULL);
+    cr_assert_eq(ds->h.obs_dim, 2);
+    cr_assert_eq(ds->obs[1], 2.0f);
+    orl_dataset_free(ds);
+}
+
 Test(ingest, mapping_file_and_flags_over_it) {
     const char *m = write_file("arm.map", "# the arm's mapping\n"
                                           "obs = q_*          # joint positions\n"
@@ -925,8 +939,15 @@ Test(ingest, sqlite_append) {
     map(&opt, "terminal", "done");
     map(&opt, "append", "true");
     const char *logs[] = {log};
-    for (int i = 0; i < 2; i++)
-        cr_assert_eq(orl_ingest(logs, 1, out, &opt, NULL, NULL), ORL_OK, "%s", orl_error_message());
+    /* the same log twice (a retry): its episode is recognised and not added again */
+    orl_ingest_report rep;
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(orl_ingest(logs, 1, out, &opt, NULL, &rep), ORL_OK, "%s", orl_error_message());
+        cr_assert_eq(rep.already_present, i);
+    }
+    const char *other[] = {write_file("append-2.csv", "q,a,r,done\n3,0,1,0\n4,0,1,1\n")};
+    cr_assert_eq(orl_ingest(other, 1, out, &opt, NULL, &rep), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(rep.already_present, 0);
     orl_dataset *ds = NULL;
     cr_assert_eq(orl_dataset_read(out, NULL, NULL, &ds), ORL_OK, "%s", orl_error_message());
     cr_assert_eq(ds->n_episodes, 2);

@@ -535,16 +535,98 @@ Test(sqlite, append_adds_episodes_and_keeps_old_rows) {
     cr_assert_str_eq(back->h.source, "a.csv; b.csv");
     cr_assert_eq(orl_dataset_validate(back), ORL_OK, "%s", orl_error_message());
 
-    /* appending the same source again does not repeat it */
+    /* appending the same source again repeats neither its episodes nor its name */
+    uint64_t before = db_content(path);
     cr_assert_eq(append(path, b), ORL_OK, "%s", orl_error_message());
     orl_dataset *again = read_all(path, 0);
-    cr_assert_eq(again->n_episodes, 11);
+    cr_assert_eq(again->n_episodes, 8);
     cr_assert_str_eq(again->h.source, "a.csv; b.csv");
-    cr_assert_eq(db_int(path, "SELECT max(batch) FROM episodes"), 3);
+    cr_assert_eq(db_int(path, "SELECT max(batch) FROM episodes"), 2);
+    cr_assert_eq(db_content(path), before);
     orl_dataset_free(again);
     orl_dataset_free(back);
     orl_dataset_free(a);
     orl_dataset_free(b);
+}
+
+/* appends rows [0, n) of ds (whole episodes) as one write; *present counts the skipped */
+static orl_status append_rows(const char *path, const orl_dataset *ds, int64_t n,
+                              int64_t *present) {
+    orl_write_options wo = {.layout = ORL_LAYOUT_SQLITE, .append = 1, .already_present = present};
+    orl_writer *w = NULL;
+    orl_dataset *part = NULL;
+    orl_status st = orl_dataset_create(&ds->h, n, ds->n_episodes, &part);
+    if (!st) st = orl_dataset_append(part, ds, 0, n);
+    if (!st) st = orl_writer_open(path, &ds->h, &wo, &w);
+    if (!st) st = orl_writer_write(w, part);
+    if (!st) {
+        st = orl_writer_close(w);
+        w = NULL;
+    }
+    orl_writer_abort(w);
+    orl_dataset_free(part);
+    return st;
+}
+
+Test(sqlite, retried_append_adds_exactly_the_missing_episodes) {
+    char path[4096], once[4096];
+    scratch("retry.sqlite", path, sizeof path);
+    scratch("retry-once.sqlite", once, sizeof once);
+    orl_dataset *a = make(ORL_ACTION_KIND_CONTINUOUS, 1, lengths_a, 5, 3);
+    orl_dataset *b = make(ORL_ACTION_KIND_CONTINUOUS, 1, lengths_b, 3, 4);
+    snprintf(a->h.source, sizeof a->h.source, "run.csv");
+    snprintf(b->h.source, sizeof b->h.source, "other.csv");
+    int64_t present = 0;
+    /* uninterrupted: other.csv, then run.csv */
+    cr_assert_eq(append_rows(once, b, b->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(append_rows(once, a, a->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(present, 0);
+
+    /* interrupted: run.csv's first two episodes were committed (a crash), then the retry */
+    cr_assert_eq(append_rows(path, b, b->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(append_rows(path, a, a->ep_off[2], &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(append_rows(path, a, a->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(present, 2);
+    const char *content = "SELECT e.id, e.first_step, e.length, e.return, e.source, e.key, "
+                          "e.hash, s.* FROM episodes e JOIN steps s ON s.episode = e.id "
+                          "ORDER BY e.id, s.t";
+    cr_assert_eq(db_hash(path, content), db_hash(once, content));
+    cr_assert_eq(db_int(path, "SELECT value FROM meta WHERE key = 'n_episodes'"), 8);
+
+    /* a changed episode is new (its hash differs); a retry after that adds nothing */
+    a->rew[a->ep_off[3]] += 1.0f;
+    present = 0;
+    cr_assert_eq(append_rows(path, a, a->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(present, 4);
+    cr_assert_eq(db_int(path, "SELECT count(*) FROM episodes"), 9);
+    cr_assert_eq(db_int(path, "SELECT key FROM episodes ORDER BY id DESC LIMIT 1"), 3);
+    present = 0;
+    cr_assert_eq(append_rows(path, a, a->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(present, 5);
+    cr_assert_eq(db_int(path, "SELECT count(*) FROM episodes"), 9);
+    orl_dataset *back = read_all(path, 0);
+    cr_assert_eq(orl_dataset_validate(back), ORL_OK, "%s", orl_error_message());
+    orl_dataset_free(back);
+    orl_dataset_free(a);
+    orl_dataset_free(b);
+}
+
+Test(sqlite, append_to_a_database_without_episode_keys_adds_them) {
+    char path[4096];
+    scratch("old-format.sqlite", path, sizeof path);
+    orl_dataset *a = make(ORL_ACTION_KIND_DISCRETE, 1, lengths_a, 5, 5);
+    cr_assert_eq(orl_dataset_write(a, path, NULL, NULL), ORL_OK, "%s", orl_error_message());
+    db_exec(path, "DROP INDEX episodes_source_key; ALTER TABLE episodes DROP COLUMN key; "
+                  "ALTER TABLE episodes DROP COLUMN hash");
+    cr_assert_eq(db_int(path, "SELECT count(*) FROM pragma_table_info('episodes')"), 10);
+    int64_t present = 0;
+    cr_assert_eq(append_rows(path, a, a->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(present, 0); /* the old episodes have no keys: nothing to recognise them by */
+    cr_assert_eq(db_int(path, "SELECT count(*) FROM episodes WHERE hash IS NOT NULL"), 5);
+    cr_assert_eq(append_rows(path, a, a->n_steps, &present), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(present, 5);
+    cr_assert_eq(db_int(path, "SELECT count(*) FROM episodes"), 10);
+    orl_dataset_free(a);
 }
 
 Test(sqlite, append_to_missing_file_creates_it) {

@@ -202,6 +202,11 @@ typedef struct orl_write_options {
     int append;         /* SQLite: add episodes to an existing database (no temporary copy) */
     int gzip_level;     /* HDF5: 0..9 (default 4 when 0 is not meant: use -1 for none) */
     int64_t chunk_rows; /* HDF5 chunk length in rows (0: a default) */
+    /* SQLite append: episodes are recognised by the header's source, their ordinal in the write
+     * and a hash of their rows; one the database already holds is skipped, not added again (a
+     * retried append adds exactly the missing episodes). When not NULL, *already_present is
+     * increased by the number skipped. */
+    int64_t *already_present;
 } orl_write_options;
 
 typedef struct orl_writer orl_writer;

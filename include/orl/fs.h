@@ -11,7 +11,10 @@
 #include <stdint.h>
 
 /* writes into tmp (size cap) a temporary name in the same directory as path:
- * "dir/.name.tmp-<pid>-<n>" */
+ * "dir/.name.tmp-<host>-<pid>-<n>". First removes what a killed writer of path on this host
+ * left behind: every "dir/.name.tmp-<host>-<pid>-..." (files, SQLite's -wal/-journal
+ * companions, directories) whose process no longer exists. Writers on other hosts (a shared
+ * file system) are left alone. */
 orl_status orl_fs_temp_name(const char *path, char *tmp, size_t cap);
 
 /* renames tmp to path (replacing it); for a directory, path must not exist or be empty */

@@ -91,6 +91,8 @@ typedef struct orl_ingest_report {
     int64_t bytes_read;       /* bytes of log read (both passes with drop-episode) */
     int32_t obs_dim;          /* S */
     int32_t act_dim;          /* A (1 for discrete) */
+    int64_t already_present;  /* appending: episodes skipped because the database held them
+                                 (a retried ingest; orl_write_options.already_present) */
 } orl_ingest_report;
 
 /* a log being turned into blocks of dataset rows */

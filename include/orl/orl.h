@@ -3,6 +3,7 @@
 #define ORL_H
 
 #include "orl/status.h"
+#include "orl/version.h"
 #include "orl/rng.h"
 #include "orl/progress.h"
 #include "orl/fs.h"
@@ -20,6 +21,7 @@
 #include "orl/tabular.h"
 #include "orl/behavior.h"
 #include "orl/eval.h"
+#include "orl/mujoco.h"
 #include "orl/bps.h"
 #include "orl/train.h"
 #include "orl/ope.h"

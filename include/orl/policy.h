@@ -336,6 +336,14 @@ const orl_policy_ops *orl_policy_bcq_discrete_ops(void);
  * actions; ORL_ERR_UNSUPPORTED for other policy types; ORL_ERR_IO. */
 orl_status orl_policy_export_c(orl_policy *p, const char *name, const char *path);
 
+/* writes path: the policy as an ONNX model (opset 17, IR 8) with input "obs" (batch, S) float32
+ * and output "action": (batch, A) float32, the action orl_policy_act gives in
+ * ORL_POLICY_MODE_MEAN (to float32 rounding), or (batch) int64, the greedy index, for discrete
+ * policies. Weights are exact float32 initializers; metadata names the algorithm, type, head and
+ * source. The same policies as orl_policy_export_c, with the same errors. Written under a
+ * temporary name, renamed when complete. */
+orl_status orl_policy_export_onnx(orl_policy *p, const char *path);
+
 /* ---- policy files ---- */
 
 /* Saving and loading call HDF5, which (as built by Debian) is not thread-safe: call them from

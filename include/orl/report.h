@@ -114,6 +114,13 @@ typedef struct orl_report {
 /* an empty report: NaN numbers, empty text; the struct is large, allocate it on the heap */
 void orl_report_init(orl_report *r);
 
+/* an empty report on the heap (orl_report_init'd); free it with orl_report_free. For callers
+ * that cannot size the struct themselves (bindings). ORL_ERR_NOMEM. */
+orl_status orl_report_create(orl_report **out);
+
+/* r may be NULL */
+void orl_report_free(orl_report *r);
+
 /* "md", "json", "junit" (NULL out of range) and back; ORL_ERR_INPUT for another name */
 const char *orl_report_format_name(orl_report_format f);
 orl_status orl_report_format_parse(const char *name, orl_report_format *out);

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# scripts/fuzz.sh [SECONDS] [HARNESS...]: builds the libFuzzer harnesses of fuzz/ with clang,
+# ASan and UBSan (build-fuzz/), and runs each for SECONDS (default 60) from its committed seed
+# corpus (fuzz/corpus/NAME) plus the corpus earlier runs grew (build-fuzz/corpus/NAME).
+#
+# The text harnesses (csv, jsonl, mapping) stop at the first crash, leak or sanitizer report.
+# The file harnesses (dataset, policy) open hostile HDF5 files, where libhdf5 itself can crash
+# (it does not checksum most of its metadata); they run in libFuzzer's fork mode, which goes on
+# past crashes, and every crash input is then run again and told apart by its stack: inside
+# libhdf5 (known; fuzz/README.md) or in orl (a failure).
+#
+# Prints one JSON line per harness and exits 1 when orl crashed anywhere; reproducing inputs are
+# kept as build-fuzz/crashes/NAME-*. Reproduce one with: build-fuzz/fuzz/fuzz_NAME FILE
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+harnesses=("$@")
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(csv jsonl mapping dataset policy)
+command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (scripts/install-deps.sh)" >&2; exit 2; }
+
+CC=clang cmake -B build-fuzz -DORL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz --target fuzz -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+mkdir -p build-fuzz/crashes
+export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
+
+# where a crash input crashes: "libhdf5" when the first frame outside the sanitizers and libc
+# is in libhdf5, else "orl"
+where() {
+  local frame
+  frame=$(build-fuzz/fuzz/fuzz_"$1" "$2" 2>&1 | grep -E '^ +#[0-9]+ ' |
+    grep -vE ' in (malloc|calloc|realloc|free|__interceptor_|__asan|__ubsan|__sanitizer)|libc\.so|/sysdeps/' |
+    head -1 || true)
+  case "$frame" in *libhdf5*) echo libhdf5 ;; *) echo orl ;; esac
+}
+
+failed=0
+for h in "${harnesses[@]}"; do
+  work=build-fuzz/corpus/$h
+  mkdir -p "$work"
+  log=build-fuzz/fuzz_$h.log
+  prefix=build-fuzz/crashes/$h-
+  flags=(-max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=20
+    -print_final_stats=1 -artifact_prefix="$prefix")
+  case $h in dataset | policy) flags+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1) ;; esac
+  count() { find build-fuzz/crashes -name "$h-*" | wc -l; }
+  before=$(count)
+  rc=0
+  build-fuzz/fuzz/fuzz_"$h" "$work" "fuzz/corpus/$h" "${flags[@]}" >"$log" 2>&1 || rc=$?
+  # executions and coverage: the final stats, or fork mode's last progress line
+  execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+  [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
+  cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' "$log" | tail -1)
+  ours=0 hdf5=0
+  for a in $(find build-fuzz/crashes -name "$h-*" -printf '%T@ %p\n' | sort -n |
+    tail -n +$((before + 1)) | cut -d' ' -f2); do
+    if [ "$(where "$h" "$a")" = libhdf5 ]; then hdf5=$((hdf5 + 1)); else ours=$((ours + 1)); fi
+  done
+  [ $rc -eq 0 ] || [ $ours -gt 0 ] || ours=1 # a stop without an input still counts
+  printf '{"harness":"%s","seconds":%s,"executions":%s,"exec_per_second":%s,"coverage":%s,"crashes_in_orl":%s,"crashes_in_libhdf5":%s}\n' \
+    "$h" "$secs" "${execs:-0}" "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "${cov:-0}" "$ours" "$hdf5"
+  if [ $ours -gt 0 ]; then
+    failed=1
+    echo "fuzz.sh: fuzz_$h: orl crashed (exit $rc); the report:" >&2
+    grep -E "ERROR|SUMMARY|Test unit written|^ +#[0-9] " "$log" | head -20 >&2
+  fi
+done
+exit $failed
