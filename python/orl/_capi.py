@@ -195,7 +195,8 @@ class OpeRunOptions(Structure):  # ope_run.h: orl_ope_run_options
         ("bootstrap", c_int64), ("seed", c_uint64), ("fqe_steps", c_int64), ("fqe", c_void_p),
         ("environment", POINTER(OpeEnvironment)), ("fail_below", c_double), ("baseline", c_int32),
         ("margin", c_double), ("gate_estimator", c_char * 32), ("min_ess", c_double),
-        ("return_range", OpeReturnRange),
+        ("return_range", OpeReturnRange), ("mb_model", c_void_p), ("mb_config", c_void_p),
+        ("mb_rollouts", c_int32), ("mb_horizon", c_int64),
     ]
 
 
