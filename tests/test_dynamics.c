@@ -620,7 +620,8 @@ Test(dynamics, mb_ope_matches_the_truth_and_runs_in_the_ope_pipeline) {
     opt.seed = 23;
     opt.mb_model = d;
     opt.fail_below = truth - 1.0;
-    orl_report *report = malloc(sizeof *report);
+    orl_report *report = NULL;
+    cr_assert_eq(orl_report_create(&report), ORL_OK);
     const char *names[1] = {"linear"};
     const orl_policy *ps[1] = {p};
     cr_assert_eq(orl_ope_run(ds, "linear", ps, names, 1, &opt, NULL, report), ORL_OK, "%s",
@@ -640,7 +641,7 @@ Test(dynamics, mb_ope_matches_the_truth_and_runs_in_the_ope_pipeline) {
                  orl_error_message());
     cr_assert_eq(report->policies[0].rows[0].estimate, r.value, "the same fit, the same bits");
     cr_assert(strstr(report->notes, "fitted on these episodes"), "%s", report->notes);
-    free(report);
+    orl_report_free(report);
     orl_ope_mb_result_free(&r);
     orl_policy_free(p);
     orl_dynamics_free(d);
