@@ -9,7 +9,10 @@
  * (seed 1000, rollouts here, since orl_eval reports undiscounted returns). Estimators: is,
  * pdis, wis, wpdis with the logged probabilities; ris-wis, ris-pdis with the behaviour fitted
  * by maximum likelihood (ope.h's MLP: Gaussian for Pendulum, softmax for CartPole, defaults);
- * fqe (fitted Q iteration, the library's defaults), dr and wdr on it with the logged ratios.
+ * fqe (fitted Q iteration, the library's defaults), dr and wdr on it with the logged ratios;
+ * mb (model-based: rollouts in a dynamics ensemble fitted once on the dataset, dynamics.h's
+ * defaults unless --mb-epochs / --mb-hidden change them; its fit time and held-out errors are
+ * on the dataset line, its seconds on the mb line are the rollouts).
  *
  * Output, one JSON object per line: per environment a "dataset" line (steps, episodes, the
  * truth and its standard error per policy, the FQE budget), then per (environment, estimator)
@@ -20,9 +23,10 @@
  *
  * Usage: ope_policies [--truth-episodes N] [--env ID] [--fqe-max-iter N] [--fqe-fit-steps N]
  * [--fqe-hidden N] [--fqe-samples K] [--fqe-tol X] [--fqe-solve backup|lstd|none] [--fqe-backups
- * J]; FQE is the library's defaults (orl_fqe_config_defaults) unless a flag changes them, and the
- * dataset line states them with FQE's seconds per policy. The dataset is written to a temporary
- * file and removed. */
+ * J] [--mb-epochs N] [--mb-hidden N]; FQE is the library's defaults (orl_fqe_config_defaults)
+ * unless a flag changes them, and the dataset line states them with FQE's seconds per policy. The
+ * dataset is written to a temporary file and removed. */
+#include "orl/dynamics.h"
 #include "orl/env.h"
 #include "orl/eval.h"
 #include "orl/fqe.h"
@@ -38,7 +42,7 @@
 #include <unistd.h>
 
 #define N_POLICIES     5
-#define N_ESTIMATORS   9
+#define N_ESTIMATORS   10
 #define GAMMA          0.99
 #define DATA_EPISODES  200
 #define DATA_SEED      1
@@ -46,7 +50,7 @@
 #define TRUTH_EPISODES 1000
 
 static const double noise_levels[N_POLICIES] = {0.0, 0.25, 0.5, 0.75, 1.0};
-#define ESTIMATORS "is,pdis,wis,wpdis,ris-wis,ris-pdis,fqe,dr,wdr" /* N_ESTIMATORS */
+#define ESTIMATORS "is,pdis,wis,wpdis,ris-wis,ris-pdis,fqe,dr,wdr,mb" /* N_ESTIMATORS */
 
 static double now(void) {
     struct timespec ts;
@@ -163,7 +167,8 @@ static void put_array(const char *key, const double *x, int n) {
 }
 
 /* every estimate of the N_POLICIES policies on env_id; 0 on success */
-static int run_env(const char *env_id, const orl_fqe_config *fqe, int64_t truth_episodes) {
+static int run_env(const char *env_id, const orl_fqe_config *fqe, const orl_dynamics_config *mb,
+                   int64_t truth_episodes) {
     char path[256];
     snprintf(path, sizeof path, "%s/orl-ope-policies-%ld-%s.h5",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(), env_id);
@@ -202,6 +207,17 @@ static int run_env(const char *env_id, const orl_fqe_config *fqe, int64_t truth_
         truth_seconds += now() - t0;
     }
 
+    /* the dynamics ensemble of mb, fitted once (timed here: orl_ope_run would fit it too) */
+    orl_dynamics *model = NULL;
+    orl_dynamics_config mc = *mb;
+    mc.seed = DATA_SEED;
+    double model_seconds = 0.0;
+    if (st == ORL_OK) {
+        double t0 = now();
+        st = orl_dynamics_fit(&mc, ds, NULL, &model);
+        model_seconds = now() - t0;
+    }
+
     /* every estimate in one run of the library's OPE pipeline: logged ratios for is, pdis,
      * wis, wpdis, dr, wdr; RIS (an MLP, as the environment is not tabular) for ris-*; no
      * bootstrap (estimates only) */
@@ -217,12 +233,14 @@ static int run_env(const char *env_id, const orl_fqe_config *fqe, int64_t truth_
     opt.seed = DATA_SEED;
     opt.fqe = &fc;
     opt.environment = &env;
+    opt.mb_model = model;
     if (st == ORL_OK)
         st = orl_ope_run(ds, "medium-replay", (const orl_policy *const *)pe, name_of, N_POLICIES,
                          &opt, NULL, report);
     for (int k = 0; k < N_POLICIES; k++) orl_policy_free(pe[k]);
     if (st) {
         free(report);
+        orl_dynamics_free(model);
         orl_dataset_free(ds);
         return fail("ope", st);
     }
@@ -251,6 +269,23 @@ static int run_env(const char *env_id, const orl_fqe_config *fqe, int64_t truth_
            fc.hidden, fc.n_hidden, fc.max_iter, fc.fit_steps, fc.batch, (double)fc.lr, fc.lr_decay,
            solves[fc.solve], fc.backups, fc.tol, fc.n_action_samples);
     put_array("fqe_seconds", fqe_seconds, N_POLICIES);
+    const orl_dynamics_errors *me = &model->errors;
+    printf(",\"mb\":{\"members\":%d,\"hidden\":%d,\"layers\":%d,\"epochs\":%d,"
+           "\"epochs_run\":%d,\"fit_seconds\":%.3f,\"holdout_state_rmse\":",
+           model->cfg.members, model->cfg.hidden, model->cfg.layers, model->cfg.epochs,
+           model->epochs_run, model_seconds);
+    put_number(me->state_rmse);
+    printf(",\"holdout_state_nrmse\":");
+    put_number(me->state_nrmse);
+    printf(",\"holdout_reward_rmse\":");
+    put_number(me->reward_rmse);
+    double h_rmse[ORL_DYNAMICS_HORIZONS];
+    for (int h = 0; h < ORL_DYNAMICS_HORIZONS; h++) h_rmse[h] = me->horizon_rmse[h];
+    put_array("horizon_state_rmse", h_rmse, ORL_DYNAMICS_HORIZONS);
+    printf(",\"threshold\":");
+    put_number(model->threshold);
+    printf("}");
+    orl_dynamics_free(model);
     printf(",\"ris\":\"mlp (ope.h defaults)\"}\n");
     for (int i = 0; i < N_ESTIMATORS; i++) {
         double rel[N_POLICIES], mean_rel = 0.0;
@@ -278,6 +313,7 @@ static int run_env(const char *env_id, const orl_fqe_config *fqe, int64_t truth_
 int main(int argc, char **argv) {
     int64_t truth_episodes = TRUTH_EPISODES;
     orl_fqe_config fc = orl_fqe_config_defaults();
+    orl_dynamics_config mc = orl_dynamics_config_defaults();
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -304,10 +340,15 @@ int main(int argc, char **argv) {
             fc.backups = atoi(v);
         else if (strcmp(a, "--fqe-solve") == 0 && strcmp(v, "none") == 0)
             fc.solve = ORL_FQE_SOLVE_NONE;
+        else if (strcmp(a, "--mb-epochs") == 0)
+            mc.epochs = atoi(v);
+        else if (strcmp(a, "--mb-hidden") == 0)
+            mc.hidden = atoi(v);
         else {
             fprintf(stderr, "usage: ope_policies [--truth-episodes N] [--env ID] [--fqe-max-iter N]"
                             " [--fqe-fit-steps N] [--fqe-hidden N] [--fqe-samples K] [--fqe-tol X]"
-                            " [--fqe-solve backup|lstd|none] [--fqe-backups J]\n");
+                            " [--fqe-solve backup|lstd|none] [--fqe-backups J] [--mb-epochs N]"
+                            " [--mb-hidden N]\n");
             return 2;
         }
         i++;
@@ -319,7 +360,7 @@ int main(int argc, char **argv) {
     const char *envs[2] = {"Pendulum-v1", "CartPole-v1"};
     for (int i = 0; i < 2; i++) {
         if (only && strcmp(only, envs[i]) != 0) continue;
-        int rc = run_env(envs[i], &fc, truth_episodes);
+        int rc = run_env(envs[i], &fc, &mc, truth_episodes);
         if (rc) return rc;
     }
     return 0;

@@ -17,6 +17,7 @@
 #define DEFAULT_ESTIMATORS "is,pdis,wis,wpdis"
 #define DEFAULT_BOOTSTRAP  200
 #define MAX_POLICIES       (ORL_REPORT_MAX_POLICIES - 1) /* candidates; the baseline is one more */
+#define MAX_MODEL_SETS     32
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -25,7 +26,8 @@ static void usage(FILE *f) {
             "               [--format md|json|junit] [-o REPORT] [--fail-below X]\n"
             "               [--estimator-gate NAME] [--baseline POLICY [--margin M]]\n"
             "               [--record RESULTS.sqlite [--label RUN]] [--fqe-steps N]\n"
-            "               [--min-ess M] [--return-range LO HI]\n\n"
+            "               [--min-ess M] [--return-range LO HI]\n"
+            "               [--model MODEL.h5 | --model-set key=value...] [--mb-rollouts N]\n\n"
             "Estimates the value of each POLICY (a policy file or builtin:ENV/LEVEL) from the\n"
             "logged dataset IN. Estimators (default %s):\n"
             "  is, pdis, wis, wpdis     importance sampling with the behaviour probabilities\n"
@@ -36,6 +38,13 @@ static void usage(FILE *f) {
             "                           on tabular data, else a softmax or Gaussian MLP)\n"
             "  fqe                      fitted Q evaluation (exact tabular FQE on GridWorld)\n"
             "  dr, wdr                  doubly robust and weighted doubly robust on FQE\n"
+            "  mb                       model-based: the discounted return from the data's\n"
+            "                           start states by rollouts in a dynamics ensemble (every\n"
+            "                           member, N rollouts each, default 1), fitted on IN once\n"
+            "                           per run (settings --model-set key=value as orl model\n"
+            "                           fit's --set) or read from --model MODEL.h5 (orl model\n"
+            "                           fit); its interval is a bootstrap over start states and\n"
+            "                           members, and the report gives the model's held-out error\n"
             "Each estimate gets a two-sided percentile bootstrap interval over episodes at\n"
             "confidence C (default 0.95, B = %d resamples, seed S = 0) and a one-sided lower\n"
             "bound at C. For is, pdis, wis, wpdis (and ris-*) the lower bound is the empirical\n"
@@ -91,7 +100,10 @@ int cmd_ope(int argc, char **argv) {
     orl_ope_run_options opt;
     orl_ope_run_options_init(&opt);
     opt.bootstrap = DEFAULT_BOOTSTRAP;
-    int64_t seed = 0;
+    int64_t seed = 0, mb_rollouts = 1;
+    const char *model_path = NULL;
+    const char *model_sets[MAX_MODEL_SETS];
+    int n_model_sets = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = -1; /* >= 0: a number flag was parsed (0) or refused (its exit code) */
@@ -113,8 +125,7 @@ int cmd_ope(int argc, char **argv) {
             rc = cli_parse_double("ope", a, v, 0.0, INFINITY, &opt.min_ess);
         } else if (strcmp(a, "--return-range") == 0) {
             const char *v2 = i + 2 < argc ? argv[i + 2] : NULL;
-            if (!v2)
-                return cli_usage_error("ope", "--return-range needs two numbers LO HI");
+            if (!v2) return cli_usage_error("ope", "--return-range needs two numbers LO HI");
             rc = cli_parse_double("ope", a, v, -INFINITY, INFINITY, &opt.return_range.lo);
             if (rc == 0)
                 rc = cli_parse_double("ope", a, v2, -INFINITY, INFINITY, &opt.return_range.hi);
@@ -130,6 +141,16 @@ int cmd_ope(int argc, char **argv) {
             rc = cli_parse_int("ope", a, v, 0, INT64_MAX, &seed);
         } else if (strcmp(a, "--bootstrap") == 0) {
             rc = cli_parse_int("ope", a, v, 2, 10000000, &opt.bootstrap);
+        } else if (strcmp(a, "--mb-rollouts") == 0) {
+            rc = cli_parse_int("ope", a, v, 1, 1000000, &mb_rollouts);
+        } else if (strcmp(a, "--model") == 0 && v) {
+            model_path = argv[++i];
+            continue;
+        } else if (strcmp(a, "--model-set") == 0 && v) {
+            if (n_model_sets == MAX_MODEL_SETS)
+                return cli_usage_error("ope", "too many --model-set options");
+            model_sets[n_model_sets++] = argv[++i];
+            continue;
         } else if (strcmp(a, "--fqe-steps") == 0) {
             rc = cli_parse_int("ope", a, v, 1, INT64_MAX, &opt.fqe_steps);
         } else if (a[0] == '-' && !v) {
@@ -156,6 +177,27 @@ int cmd_ope(int argc, char **argv) {
         i++;
     }
     opt.seed = (uint64_t)seed;
+    opt.mb_rollouts = (int32_t)mb_rollouts;
+    if (model_path && n_model_sets)
+        return cli_usage_error("ope", "--model-set fits a model: not with --model MODEL.h5");
+    /* the model fit's settings: the defaults with the run's seed, then --model-set */
+    orl_dynamics_config mb_config = orl_dynamics_config_defaults();
+    mb_config.seed = opt.seed;
+    for (int k = 0; k < n_model_sets; k++) {
+        const char *eq = strchr(model_sets[k], '=');
+        char key[64];
+        size_t len = eq ? (size_t)(eq - model_sets[k]) : 0;
+        if (!eq || len == 0 || len >= sizeof key)
+            return cli_usage_error("ope", "--model-set: expected key=value, got '%s'",
+                                   model_sets[k]);
+        memcpy(key, model_sets[k], len);
+        key[len] = '\0';
+        double value = 0.0;
+        if (cli_parse_double("ope", key, eq + 1, -1e300, 1e300, &value)) return CLI_EXIT_BAD_INPUT;
+        if (orl_dynamics_config_set(&mb_config, key, value))
+            return cli_usage_error("ope", "--model-set: %s", orl_error_message());
+    }
+    opt.mb_config = &mb_config;
     if (strcmp(behavior, "logged") != 0 && strcmp(behavior, "estimated") != 0)
         return cli_usage_error("ope", "--behavior is logged or estimated, got '%s'", behavior);
     if (n_policies == 0) return cli_usage_error("ope", "POLICY missing");
@@ -186,6 +228,7 @@ int cmd_ope(int argc, char **argv) {
     if (st) return cli_fail("ope", st);
     orl_policy *loaded[ORL_REPORT_MAX_POLICIES] = {NULL};
     orl_report *report = NULL;
+    orl_dynamics *model = NULL;
     int code = CLI_EXIT_OK;
     if (orl_ope_run_check(ds, data, &opt)) {
         code = cli_usage_error("ope", "%s", orl_error_message());
@@ -204,6 +247,11 @@ int cmd_ope(int argc, char **argv) {
             st = orl_policy_check_dims(loaded[i], ds->h.obs_dim, ds->h.act_dim, ds->h.action_kind,
                                        ds->h.n_actions);
     }
+    if (!st && model_path) {
+        st = orl_dynamics_load(model_path, &model);
+        if (!st) st = orl_dynamics_check_dims(model, &ds->h, model_path);
+        opt.mb_model = model;
+    }
     if (!st && !(report = malloc(sizeof *report))) st = orl_error_set(ORL_ERR_NOMEM, "ope: report");
     progress = cli_progress();
     if (!st)
@@ -213,6 +261,7 @@ int cmd_ope(int argc, char **argv) {
     code = st ? cli_fail("ope", st) : output(report, format, out_path, record, label);
 done:
     for (int32_t i = 0; i < n_policies; i++) orl_policy_free(loaded[i]);
+    orl_dynamics_free(model);
     free(report);
     orl_dataset_free(ds);
     return code;

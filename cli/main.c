@@ -20,6 +20,7 @@ static const verb verbs[] = {
     {"eval", cmd_eval, "run a policy in an environment: mean return, normalised score"},
     {"ope", cmd_ope, "off-policy evaluation report and CI gate for policies on logged data"},
     {"policy", cmd_policy, "make a policy from a softmax table; describe; export as C"},
+    {"model", cmd_model, "fit a dynamics ensemble (world model) from data; describe a model file"},
     {"demo", cmd_demo, "the main job on an embedded example"},
 };
 

@@ -243,7 +243,7 @@ static orl_status get_text(model_file *f, const char *key, char *out, size_t cap
     if (!buf) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "%s: key '%s'", f->path, key);
     mtype = H5Tcopy(H5T_C_S1);
     if (mtype < 0 || H5Tset_size(mtype, size) < 0 || H5Tset_strpad(mtype, H5T_STR_NULLPAD) < 0 ||
-        H5Aread(attr, mtype, buf) < 0)
+        H5Tset_cset(mtype, H5Tget_cset(ftype)) < 0 || H5Aread(attr, mtype, buf) < 0)
         ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: key '%s': cannot read (%s)", f->path, key,
                       orl_hdf5_detail(why, sizeof why));
     if (strlen(buf) + 1 > cap)

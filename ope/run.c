@@ -38,6 +38,10 @@ static int parse_estimator(const char *name, int behavior_estimated, orl_ope_run
         out->kind = ORL_OPE_RUN_KIND_FQE;
         return 0;
     }
+    if (strcmp(name, "mb") == 0) {
+        out->kind = ORL_OPE_RUN_KIND_MB;
+        return 0;
+    }
     out->ris = behavior_estimated;
     if (strcmp(name, "dr") == 0 || strcmp(name, "wdr") == 0) {
         out->kind = name[0] == 'w' ? ORL_OPE_RUN_KIND_WDR : ORL_OPE_RUN_KIND_DR;
@@ -85,12 +89,13 @@ orl_status orl_ope_run_check(const orl_dataset *ds, const char *dataset_name,
                              const orl_ope_run_options *opt) {
     for (int32_t k = 0; k < opt->n_estimators; k++) {
         const orl_ope_run_estimator *e = &opt->estimators[k];
-        if (e->kind != ORL_OPE_RUN_KIND_FQE && !e->ris && !ds->h.has_logp)
+        if (e->kind != ORL_OPE_RUN_KIND_FQE && e->kind != ORL_OPE_RUN_KIND_MB && !e->ris &&
+            !ds->h.has_logp)
             ORL_FAIL(ORL_ERR_INPUT,
                      "%s has no logged behaviour probabilities (infos/action_log_probs), which "
                      "estimator '%s' needs. Estimate the behaviour policy from the data by "
                      "regression importance sampling instead: add --behavior estimated, or ask "
-                     "for the RIS forms (--estimators ris-wis,ris-pdis); fqe needs no "
+                     "for the RIS forms (--estimators ris-wis,ris-pdis); fqe and mb need no "
                      "probabilities",
                      dataset_name, e->name);
     }
@@ -105,6 +110,7 @@ typedef struct run_state {
     const orl_progress *progress;
     double gamma;
     orl_ope_return_range range; /* source NONE: the observed one (bounds.c) */
+    const orl_dynamics *mb;     /* the model of the mb rows (NULL when none is listed) */
 } run_state;
 
 static double now(void) {
@@ -197,7 +203,42 @@ static void row_init(orl_report_row *row, const orl_ope_run_estimator *e, int64_
     row->estimate = row->lower = row->upper = row->lower_bound = NAN;
     row->ess = row->max_weight_share = row->clipped_fraction = NAN;
     row->episodes = E;
-    row->behavior_estimated = e->kind != ORL_OPE_RUN_KIND_FQE && e->ris;
+    row->behavior_estimated =
+        e->kind != ORL_OPE_RUN_KIND_FQE && e->kind != ORL_OPE_RUN_KIND_MB && e->ris;
+}
+
+/* the model-based row of policy p */
+static orl_status mb_row(const run_state *rs, const orl_policy *p, orl_report_row *row) {
+    const orl_ope_run_options *o = rs->opt;
+    orl_ope_mb_options mo;
+    orl_ope_mb_options_init(&mo);
+    mo.gamma = rs->gamma;
+    mo.horizon = o->mb_horizon;
+    mo.rollouts = o->mb_rollouts > 0 ? o->mb_rollouts : 1;
+    mo.confidence = o->confidence;
+    mo.bootstrap = o->bootstrap;
+    mo.seed = o->seed;
+    orl_ope_mb_result r;
+    ORL_TRY(orl_ope_mb(rs->mb, rs->ds, p, &mo, &r));
+    row->estimate = r.value;
+    row->lower = r.lower;
+    row->upper = r.upper;
+    row->lower_bound = r.lower_bound;
+    row->episodes = r.n_starts;
+    if (o->bootstrap > 0)
+        snprintf(row->bound_method, sizeof row->bound_method,
+                 "bootstrap over start states and members, model error not included "
+                 "(approximate)");
+    const orl_dynamics_errors *e = &rs->mb->errors;
+    add_warning(row,
+                "model: %d members, held-out one-step state RMSE %.3g (normalised %.3g), "
+                "at horizon %d %.3g; members' values %.4g to %.4g; %lld steps of horizon %lld",
+                r.n_members, e->state_rmse, e->state_nrmse,
+                orl_dynamics_horizons[ORL_DYNAMICS_HORIZONS - 1],
+                e->horizon_rmse[ORL_DYNAMICS_HORIZONS - 1], r.member_min, r.member_max,
+                (long long)r.model_steps, (long long)r.horizon);
+    orl_ope_mb_result_free(&r);
+    return ORL_OK;
 }
 
 /* an IS-type row on the ratio set r */
@@ -323,7 +364,8 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
     /* the ratio sets the estimators need, computed once each */
     for (int32_t i = 0; i < o->n_estimators; i++) {
         const orl_ope_run_estimator *e = &o->estimators[i];
-        if (e->kind == ORL_OPE_RUN_KIND_FQE || ratios[e->ris]) continue;
+        if (e->kind == ORL_OPE_RUN_KIND_FQE || e->kind == ORL_OPE_RUN_KIND_MB || ratios[e->ris])
+            continue;
         double t0 = now();
         orl_ope_ratio_options ropt;
         orl_ope_ratio_options_init(&ropt);
@@ -352,8 +394,7 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
             bopt.resamples = o->bootstrap;
             bopt.seed = o->seed;
             if (E >= 10) {
-                ORL_TRY_GOTO(st, done,
-                             orl_ope_bounds_compute(rr, &bo_est, &bopt, &bounds[e->ris]));
+                ORL_TRY_GOTO(st, done, orl_ope_bounds_compute(rr, &bo_est, &bopt, &bounds[e->ris]));
                 have_bounds[e->ris] = 1;
             }
         }
@@ -365,6 +406,11 @@ static orl_status evaluate(const run_state *rs, const orl_policy *p, orl_report_
         orl_report_row *row = &pol->rows[pol->n_rows++];
         row_init(row, e, E);
         double t0 = now();
+        if (e->kind == ORL_OPE_RUN_KIND_MB) {
+            ORL_TRY_GOTO(st, done, mb_row(rs, p, row));
+            row->seconds += now() - t0;
+            continue;
+        }
         const orl_ope_ratios *r = e->kind == ORL_OPE_RUN_KIND_FQE ? NULL : ratios[e->ris];
         if (r) {
             row->seconds += ratio_seconds[e->ris];
@@ -486,15 +532,13 @@ static void check_gates(const orl_ope_run_options *o, const char *const *names, 
         if (i == o->baseline) continue;
         const orl_report_row *row = find_row(&report->policies[i], gate_est);
         if (!isnan(o->fail_below))
-            add_gate(report, names[i], "fail-below", row, min_ess, o->fail_below,
-                     "--fail-below");
+            add_gate(report, names[i], "fail-below", row, min_ess, o->fail_below, "--fail-below");
         if (base_row) {
             char what[ORL_REPORT_TEXT + 64];
             snprintf(what, sizeof what,
                      "baseline %.400s estimate %.6g - margin %g =", names[o->baseline],
                      base_row->estimate, margin);
-            add_gate(report, names[i], "baseline", row, min_ess, base_row->estimate - margin,
-                     what);
+            add_gate(report, names[i], "baseline", row, min_ess, base_row->estimate - margin, what);
         }
     }
 }
@@ -550,7 +594,8 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
 
     int ris_used = 0;
     for (int32_t k = 0; k < opt->n_estimators; k++)
-        ris_used |= opt->estimators[k].kind != ORL_OPE_RUN_KIND_FQE && opt->estimators[k].ris;
+        ris_used |= opt->estimators[k].kind != ORL_OPE_RUN_KIND_FQE &&
+                    opt->estimators[k].kind != ORL_OPE_RUN_KIND_MB && opt->estimators[k].ris;
     double gamma = opt->gamma;
     if (isnan(gamma))
         gamma = isfinite(ds->h.discount) && ds->h.discount >= 0.0 && ds->h.discount <= 1.0
@@ -643,7 +688,37 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
                      : orl_ope_range_source_name(range.source));
     }
 
-    run_state rs = {ds, opt, progress, gamma, range};
+    /* the model of the mb rows: given, or fitted once on the dataset for every policy */
+    int any_mb = 0;
+    for (int32_t k = 0; k < opt->n_estimators; k++)
+        any_mb |= opt->estimators[k].kind == ORL_OPE_RUN_KIND_MB;
+    orl_dynamics *fitted = NULL;
+    const orl_dynamics *mb = opt->mb_model;
+    if (any_mb && mb) {
+        ORL_TRY(orl_dynamics_check_dims(mb, &ds->h, "ope: the model"));
+    } else if (any_mb) {
+        orl_dynamics_config mc = orl_dynamics_config_defaults();
+        if (opt->mb_config)
+            mc = *opt->mb_config;
+        else
+            mc.seed = opt->seed;
+        ORL_TRY(orl_dynamics_fit(&mc, ds, progress, &fitted));
+        mb = fitted;
+    }
+    if (any_mb) {
+        const orl_dynamics_errors *e = &mb->errors;
+        size_t len = strlen(report->notes);
+        snprintf(report->notes + len, sizeof report->notes - len,
+                 "%sMB: dynamics ensemble of %d members (%d x %d)%s, held-out one-step state "
+                 "RMSE %.3g (normalised %.3g), at horizons %d/%d/%d %.3g/%.3g/%.3g",
+                 len ? "\n" : "", mb->cfg.members, mb->cfg.layers, mb->cfg.hidden,
+                 fitted ? " fitted on these episodes" : " given", e->state_rmse, e->state_nrmse,
+                 orl_dynamics_horizons[0], orl_dynamics_horizons[1], orl_dynamics_horizons[2],
+                 e->horizon_rmse[0], e->horizon_rmse[1], e->horizon_rmse[2]);
+    }
+
+    run_state rs = {ds, opt, progress, gamma, range, mb};
+    orl_status st = ORL_OK;
     for (int32_t i = 0; i < n; i++) {
         orl_report_policy *pol = &report->policies[report->n_policies++];
         memset(pol, 0, sizeof *pol);
@@ -652,8 +727,10 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
         snprintf(pol->type, sizeof pol->type, "%s", policies[i]->ops->type);
         pol->is_baseline = i == opt->baseline;
         pol->hc_t_lower = pol->hc_bernstein_lower = pol->hc_bootstrap_lower = NAN;
-        ORL_TRY(evaluate(&rs, policies[i], pol));
+        ORL_TRY_GOTO(st, done, evaluate(&rs, policies[i], pol));
     }
     check_gates(opt, names, n, gate_est, min_ess, report);
-    return ORL_OK;
+done:
+    orl_dynamics_free(fitted);
+    return st;
 }

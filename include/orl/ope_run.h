@@ -9,8 +9,8 @@
  * (orl_ope_bounds) on the trajectory-wise weighted returns of its ratio set mapped into the
  * return range: valid when the range is (given or the environment's) and the behaviour
  * probabilities are the true ones; its interval is the percentile bootstrap. FQE, DR and WDR
- * rows carry approximate bounds (t over start states, bootstrap), labelled as such. Rendering and recording the report are
- * report.h's; loading policies is the caller's (eval.h: orl_policy_open).
+ * rows carry approximate bounds (t over start states, bootstrap), labelled as such. Rendering and
+ * recording the report are report.h's; loading policies is the caller's (eval.h: orl_policy_open).
  *
  * What only the environment registry knows (is the dataset's environment known, and has it an
  * exact tabular model) comes in as data, orl_ope_environment, which eval.h's
@@ -19,13 +19,15 @@
  * Estimator names: is, pdis, wis, wpdis (with the behaviour probabilities: logged, or estimated
  * when behavior_estimated is set), ris-is, ris-pdis, ris-wis, ris-wpdis (always estimated),
  * fqe, dr, wdr (DR on FQE with the logged ratios, or the estimated ones when
- * behavior_estimated is set).
+ * behavior_estimated is set), mb (model-based: rollouts in a dynamics ensemble, dynamics.h,
+ * fitted once per run on the dataset or given; no probabilities needed).
  *
  * Dimension letters: N steps, E episodes. */
 #ifndef ORL_OPE_RUN_H
 #define ORL_OPE_RUN_H
 
 #include "orl/dataset.h"
+#include "orl/dynamics.h"
 #include "orl/fqe.h"
 #include "orl/ope.h"
 #include "orl/policy.h"
@@ -37,13 +39,14 @@
 
 /* the known estimator names, for messages: "is, pdis, ..., wdr" */
 #define ORL_OPE_RUN_ESTIMATOR_NAMES                                                                \
-    "is, pdis, wis, wpdis, ris-is, ris-pdis, ris-wis, ris-wpdis, fqe, dr, wdr"
+    "is, pdis, wis, wpdis, ris-is, ris-pdis, ris-wis, ris-wpdis, fqe, dr, wdr, mb"
 
 typedef enum orl_ope_run_kind {
     ORL_OPE_RUN_KIND_IS = 0, /* an importance-sampling estimator of ope.h */
     ORL_OPE_RUN_KIND_FQE,    /* fitted Q evaluation (fqe.h) */
     ORL_OPE_RUN_KIND_DR,     /* doubly robust on FQE */
     ORL_OPE_RUN_KIND_WDR,    /* weighted doubly robust on FQE */
+    ORL_OPE_RUN_KIND_MB,     /* model-based: rollouts in a dynamics ensemble (orl_ope_mb) */
 } orl_ope_run_kind;
 
 /* one estimator of a run */
@@ -103,6 +106,15 @@ typedef struct orl_ope_run_options {
      * the intersection when both are known, else the observed returns (the report says the
      * bounds are then not guaranteed) */
     orl_ope_return_range return_range;
+    /* mb: the model, fitted once per run on the dataset (progress reports its epochs) unless
+     * one is given */
+    const orl_dynamics *mb_model;         /* a fitted model to use (not owned: e.g. a model
+                                             file the caller loaded); NULL: fit one */
+    const orl_dynamics_config *mb_config; /* the fit's settings; NULL: the defaults
+                                             (orl_dynamics_config_defaults) with the run's seed */
+    int32_t mb_rollouts;                  /* rollouts per start state and member (0: 1) */
+    int64_t mb_horizon;                   /* rollout length (0: the data's time limit, else
+                                             its longest episode) */
 } orl_ope_run_options;
 
 /* defaults: no estimators, logged behaviour, gamma NaN, confidence 0.95, 200 resamples, seed
@@ -134,5 +146,49 @@ orl_status orl_ope_run(const orl_dataset *ds, const char *dataset_name,
                        const orl_policy *const *policies, const char *const *names, int32_t n,
                        const orl_ope_run_options *opt, const orl_progress *progress,
                        orl_report *report);
+
+/* ---- model-based OPE (ope/mb.c) ----
+ * The policy's discounted return from the dataset's start states (the first observation of
+ * each episode) by rollouts in a dynamics ensemble: every member rolled on its own predictions
+ * (all K members, no truncation by disagreement) until it predicts termination (probability
+ * > 0.5) or the horizon; stochastic policies sample their actions (mean actions for
+ * deterministic ones). The estimate is the mean over starts, members and rollouts; the interval
+ * is a percentile bootstrap over start states and members together (the model's own bias is
+ * not in it: its held-out errors are reported beside it). */
+
+typedef struct orl_ope_mb_options {
+    double gamma;      /* NaN: the dataset's discount when in [0, 1], else 1 */
+    int64_t horizon;   /* 0: the dataset's time limit, else its longest episode */
+    int32_t rollouts;  /* per start state and member (1) */
+    double confidence; /* (0.5, 1): the interval at C, the lower bound at C (0.95) */
+    int64_t bootstrap; /* resamples (200); 0: no interval */
+    uint64_t seed;     /* the policy's samples and the bootstrap (0) */
+} orl_ope_mb_options;
+
+/* the defaults above */
+void orl_ope_mb_options_init(orl_ope_mb_options *opt);
+
+typedef struct orl_ope_mb_result {
+    double value;                  /* mean discounted return */
+    double lower, upper;           /* bootstrap interval (NaN without) */
+    double lower_bound;            /* one-sided bootstrap lower bound at C (NaN without) */
+    double member_min, member_max; /* the lowest and highest member's mean return */
+    int64_t n_starts;              /* E0 */
+    int32_t n_members;             /* K */
+    int32_t rollouts;
+    int64_t horizon;
+    double gamma;
+    int64_t model_steps; /* model transitions simulated */
+    double *returns;     /* (E0, rollouts, K) every rollout's return; owned */
+} orl_ope_mb_result;
+
+/* model-based OPE of policy p on the start states of ds with model (whose shapes must match
+ * ds). ORL_ERR_INPUT (shapes, options), ORL_ERR_NUMERIC (a prediction that is not finite),
+ * the policy's statuses, ORL_ERR_NOMEM. Free *out with orl_ope_mb_result_free. */
+orl_status orl_ope_mb(const orl_dynamics *model, const orl_dataset *ds, const orl_policy *p,
+                      const orl_ope_mb_options *opt, orl_ope_mb_result *out);
+
+/* r may be NULL */
+void orl_ope_mb_result_free(orl_ope_mb_result *r);
 
 #endif

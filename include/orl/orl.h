@@ -14,6 +14,7 @@
 #include "orl/fit.h"
 #include "orl/filters.h"
 #include "orl/models.h"
+#include "orl/dynamics.h"
 
 #include "orl/env.h"
 #include "orl/tabular.h"
