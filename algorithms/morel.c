@@ -4,7 +4,7 @@
  * behaviour-cloned start (models/npg.c). Continuous actions.
  *
  * On the training loop (train.h): one training step is one NPG iteration (the loop's batch is
- * not used: the learner samples its own paths in the model); steps default to 300 iterations
+ * not used: the learner samples its own paths in the model); steps default to 150 iterations
  * (our budget; the reference runs 1000 on D4RL). Before step 0 one phase:
  *   "model_fit" (epochs + 1 units): each of the first `model_epochs` units is one epoch of the
  *   ensemble's fit (orl_dynamics_trainer; after early stopping the remaining epochs are
@@ -336,7 +336,7 @@ const orl_learner_ops orl_learner_morel = {
     .summary = "MOReL: dynamics ensemble, pessimistic MDP with HALT on disagreement, NPG "
                "planning from BC (continuous); steps are NPG iterations",
     .hparams = morel_hparams,
-    .default_steps = 300,
+    .default_steps = 150,
     .create = morel_create,
     .metrics = morel_metrics,
     .sampling = morel_sampling,
