@@ -57,6 +57,7 @@ static orl_status set_value(orl_hparams *hp, int32_t i, const char *value) {
         ORL_FAIL(ORL_ERR_INPUT, "--set %s: value '%s' is empty or too long", d->name, value);
     snprintf(hp->values[i], sizeof hp->values[i], "%s", value);
     hp->numbers[i] = NAN;
+    if (d->kind == ORL_HPARAM_KIND_TEXT) return ORL_OK;
     if (d->kind == ORL_HPARAM_KIND_CHOICE) {
         size_t n = strlen(value);
         for (const char *c = d->choices; c && *c;) {
@@ -112,7 +113,7 @@ orl_status orl_hparams_resolve(const orl_learner_ops *ops, const char *const *se
 
 static const orl_learner_ops *const learners[] = {
     &orl_learner_bc,  &orl_learner_fbc, &orl_learner_awr, &orl_learner_td3bc,
-    &orl_learner_iql, &orl_learner_cql, &orl_learner_bcq};
+    &orl_learner_iql, &orl_learner_cql, &orl_learner_bcq, &orl_learner_morel};
 
 int32_t orl_learner_count(void) {
     return (int32_t)(sizeof learners / sizeof learners[0]);
@@ -131,13 +132,18 @@ const orl_learner_ops *orl_learner_find(const char *name) {
 void orl_train_options_init(orl_train_options *opt) {
     memset(opt, 0, sizeof *opt);
     opt->algo = "bc";
-    opt->steps = 100000;
+    opt->steps = 0; /* the learner's default_steps (100000 for most) */
     opt->batch = 0; /* the learner's reference batch */
     opt->val_fraction = 0.05;
     opt->log_every = 1000;
     opt->eval_every = 10000;
     opt->eval_episodes = 10;
     opt->checkpoint_every = 10000;
+}
+
+int64_t orl_train_steps(const orl_learner_ops *ops, int64_t opt_steps) {
+    if (opt_steps > 0) return opt_steps;
+    return ops->default_steps > 0 ? ops->default_steps : 100000;
 }
 
 int32_t orl_train_batch(const orl_learner_ops *ops, int32_t opt_batch, orl_action_kind kind) {
@@ -158,11 +164,12 @@ static orl_status build_config(const orl_train_options *opt, int32_t batch, cons
     json_object_set_new(j, "seed", json_integer((json_int_t)opt->seed));
     json_object_set_new(j, "val_fraction", json_real(opt->val_fraction));
     for (int32_t i = 0; i < hp->n; i++)
-        json_object_set_new(j, hp->defs[i].name,
-                            hp->defs[i].kind == ORL_HPARAM_KIND_CHOICE ? json_string(hp->values[i])
-                            : hp->defs[i].kind == ORL_HPARAM_KIND_INT
-                                ? json_integer((json_int_t)hp->numbers[i])
-                                : json_real(hp->numbers[i]));
+        json_object_set_new(
+            j, hp->defs[i].name,
+            hp->defs[i].kind == ORL_HPARAM_KIND_CHOICE || hp->defs[i].kind == ORL_HPARAM_KIND_TEXT
+                ? json_string(hp->values[i])
+            : hp->defs[i].kind == ORL_HPARAM_KIND_INT ? json_integer((json_int_t)hp->numbers[i])
+                                                      : json_real(hp->numbers[i]));
     char *text = json_dumps(j, JSON_PRESERVE_ORDER | JSON_COMPACT | JSON_REAL_PRECISION(9));
     json_decref(j);
     if (!text) ORL_FAIL(ORL_ERR_NOMEM, "train: out of memory");
@@ -188,7 +195,9 @@ static orl_status check_options(const orl_train_options *opt, const orl_learner_
         ORL_FAIL(ORL_ERR_INPUT, "unknown algorithm '%s' (known: %s)", opt->algo ? opt->algo : "",
                  known);
     }
-    if (opt->steps < 1) ORL_FAIL(ORL_ERR_INPUT, "steps %lld: expected >= 1", (long long)opt->steps);
+    if (opt->steps < 0)
+        ORL_FAIL(ORL_ERR_INPUT, "steps %lld: expected >= 1 (0: the learner's)",
+                 (long long)opt->steps);
     if (opt->batch < 0)
         ORL_FAIL(ORL_ERR_INPUT, "batch %d: expected >= 1 (0: the learner's)", opt->batch);
     if (!(opt->val_fraction >= 0.0 && opt->val_fraction < 1.0))
@@ -207,6 +216,9 @@ orl_status orl_train_describe(const orl_train_options *opt, char *json, size_t c
     const orl_learner_ops *ops;
     orl_hparams hp;
     ORL_TRY(check_options(opt, &ops, &hp));
+    orl_train_options resolved = *opt;
+    resolved.steps = orl_train_steps(ops, opt->steps);
+    opt = &resolved;
     /* without the data, the learner's batch is known only when it is the same for both kinds */
     int32_t bc = orl_train_batch(ops, opt->batch, ORL_ACTION_KIND_CONTINUOUS);
     int32_t bd = orl_train_batch(ops, opt->batch, ORL_ACTION_KIND_DISCRETE);
@@ -605,6 +617,9 @@ orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_po
     const orl_learner_ops *ops;
     orl_hparams hp;
     ORL_TRY(check_options(opt, &ops, &hp));
+    orl_train_options resolved = *opt;
+    resolved.steps = orl_train_steps(ops, opt->steps);
+    opt = &resolved; /* steps as the run uses them */
     const int32_t batch = orl_train_batch(ops, opt->batch, ds->h.action_kind);
     ORL_TRY(build_config(opt, batch, &hp, r->config_json, sizeof r->config_json));
     if (ds->n_steps < 1 || ds->n_episodes < 1) ORL_FAIL(ORL_ERR_INPUT, "train: empty dataset");

@@ -28,7 +28,7 @@ declare -A HEADER_ROOM=(
     [nn.h]=nn [heads.h]=nn [fit.h]=nn
     [policy.h]=policy
     [filters.h]=filters
-    [models.h]=models [dynamics.h]=models
+    [models.h]=models [dynamics.h]=models [npg.h]=models [pmdp.h]=models
     [train.h]=algorithms
     [ope.h]=ope [fqe.h]=ope [report.h]=ope [ope_run.h]=ope
     [env.h]=eval [eval.h]=eval [bps.h]=eval [behavior.h]=eval [tabular.h]=eval [tabular_policy.h]=eval

@@ -42,6 +42,7 @@ typedef enum orl_hparam_kind {
     ORL_HPARAM_KIND_INT = 0, /* an integer */
     ORL_HPARAM_KIND_FLOAT,   /* a finite number */
     ORL_HPARAM_KIND_CHOICE,  /* one of the '|'-separated words of choices */
+    ORL_HPARAM_KIND_TEXT,    /* any non-empty text of at most 63 bytes (a file name) */
 } orl_hparam_kind;
 
 /* one hyperparameter a learner declares */
@@ -60,7 +61,7 @@ typedef struct orl_hparams {
     int32_t n;
     const orl_hparam_def *defs;       /* (n) the learner's table */
     char values[ORL_HPARAMS_MAX][64]; /* (n) the values as text */
-    double numbers[ORL_HPARAMS_MAX];  /* (n) INT and FLOAT values; NaN for CHOICE */
+    double numbers[ORL_HPARAMS_MAX];  /* (n) INT and FLOAT values; NaN for CHOICE and TEXT */
 } orl_hparams;
 
 /* the value of name (which must be in the table: a programmer error otherwise) */
@@ -152,6 +153,9 @@ typedef struct orl_learner_ops {
     /* the reference implementation's batch for continuous and for discrete actions, used when
      * the options leave the batch 0 (0 here: 256, CORL's) */
     int32_t batch_continuous, batch_discrete;
+    /* the steps of a run whose options leave steps 0 (0 here: 100000); MOReL's steps are NPG
+     * iterations */
+    int64_t default_steps;
 
     /* builds the state: every network, optimiser, buffer and scratch array the learner will
      * use (nothing is allocated in step or validate). rng initialises parameters; it is the
@@ -230,6 +234,7 @@ extern const orl_learner_ops orl_learner_td3bc;
 extern const orl_learner_ops orl_learner_iql;
 extern const orl_learner_ops orl_learner_cql;
 extern const orl_learner_ops orl_learner_bcq;
+extern const orl_learner_ops orl_learner_morel;
 
 /* IQL's advantage weights (algorithms/iql.c): w (B) = min(exp(beta (q - v)), max_weight) in
  * double, rounded to float; returns the mean advantage mean(q - v) and sets *weight_mean to
@@ -270,7 +275,8 @@ typedef struct orl_train_options {
                                        algo is then its name) */
     const char *const *sets;        /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
-    int64_t steps;         /* gradient steps (default 100000) */
+    int64_t steps;         /* gradient steps; 0 (the default): the learner's default_steps, or
+                              100000 when it names none */
     int32_t batch;         /* B; 0 (the default): the learner's reference batch for the
                               data's action kind (orl_train_batch: 256, CORL's, for most) */
     uint64_t seed;         /* default 0 */
@@ -298,6 +304,10 @@ typedef struct orl_train_options {
 
 /* defaults as documented above */
 void orl_train_options_init(orl_train_options *opt);
+
+/* the steps a run uses: opt_steps when > 0, else the learner's default_steps (100000 when it
+ * names none) */
+int64_t orl_train_steps(const orl_learner_ops *ops, int64_t opt_steps);
 
 /* the batch a run uses: opt_batch when > 0, else the learner's reference batch for actions of
  * kind (256 when the learner names none) */

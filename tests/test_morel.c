@@ -1,0 +1,307 @@
+/* MOReL: the pessimistic MDP (models/pmdp.c) over a dynamics ensemble fitted here to a linear
+ * system x' = A x + B a with rewards -(|x|^2 + 0.1 a^2), and the learner (algorithms/morel.c)
+ * on the training loop. HALT semantics (the step where the members disagree keeps its reward
+ * plus the penalty once, the path ends there, terminated; the steps before it are the own
+ * member's predictions), start states from the data (the same for every member), no HALT under
+ * an unreachable threshold (paths cut by the horizon, not terminated), same seed -> same bits,
+ * resume inside the model-fit phase and between NPG iterations -> the same bits, a saved model
+ * reused with model=. Seeds are named in each test. */
+#include "orl/dynamics.h"
+#include "orl/npg.h"
+#include "orl/pmdp.h"
+#include "orl/train.h"
+
+#define SCRATCH_DIR ORL_BINARY_DIR "/tmp-morel"
+#include "tests/scratch.h"
+#include "tests/train_helpers.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/lsan_hdf5.h"
+
+#define LIN_E 40
+#define LIN_T 30
+
+/* 40 episodes of 30 steps of the linear system from U[-1, 1]^2 starts under U[-1, 1] actions
+ * (bounds [-1, 1]), each cut by a timeout */
+static orl_dataset *linear_dataset(uint64_t seed) {
+    orl_header h;
+    cr_assert_eq(orl_header_init(&h, 2, 1, ORL_ACTION_KIND_CONTINUOUS, 0), ORL_OK);
+    h.act_low[0] = -1.0f, h.act_high[0] = 1.0f;
+    h.discount = 0.99;
+    snprintf(h.env_id, sizeof h.env_id, "linear-test");
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_create(&h, LIN_E * LIN_T, LIN_E, &ds), ORL_OK);
+    orl_header_free(&h);
+    orl_rng rng;
+    orl_rng_seed(&rng, seed, 3);
+    int64_t i = 0;
+    for (int e = 0; e < LIN_E; e++) {
+        double x[2] = {2.0 * orl_rng_uniform(&rng) - 1.0, 2.0 * orl_rng_uniform(&rng) - 1.0};
+        for (int t = 0; t < LIN_T; t++, i++) {
+            double a = 2.0 * orl_rng_uniform(&rng) - 1.0;
+            double n0 = 0.95 * x[0] + 0.1 * x[1], n1 = 0.9 * x[1] + 0.2 * a;
+            ds->obs[2 * i] = (float)x[0], ds->obs[2 * i + 1] = (float)x[1];
+            ds->next_obs[2 * i] = (float)n0, ds->next_obs[2 * i + 1] = (float)n1;
+            ds->act[i] = (float)a;
+            ds->rew[i] = (float)-(x[0] * x[0] + x[1] * x[1] + 0.1 * a * a);
+            ds->terminal[i] = 0;
+            ds->timeout[i] = t == LIN_T - 1;
+            ds->logp_b[i] = NAN;
+            x[0] = n0, x[1] = n1;
+        }
+    }
+    ds->n_steps = i;
+    cr_assert_eq(orl_dataset_index(ds), ORL_OK);
+    cr_assert_eq(orl_dataset_validate(ds), ORL_OK, "%s", orl_error_message());
+    return ds;
+}
+
+static orl_dynamics *linear_model(const orl_dataset *ds, uint64_t seed) {
+    orl_dynamics_config c = orl_dynamics_config_defaults();
+    c.members = 4;
+    c.hidden = 64;
+    c.epochs = 40;
+    c.batch = 64;
+    c.seed = seed;
+    orl_dynamics *d = NULL;
+    cr_assert_eq(orl_dynamics_fit(&c, ds, NULL, &d), ORL_OK, "%s", orl_error_message());
+    return d;
+}
+
+/* a policy by the step: action 0 for the first `switch_at` calls, then `far` */
+typedef struct step_policy {
+    int64_t calls, switch_at;
+    float far;
+} step_policy;
+
+static void step_act(void *ctx, const float *obs, int32_t batch, orl_rng *rng, float *act) {
+    step_policy *sp = ctx;
+    (void)obs, (void)rng;
+    for (int32_t b = 0; b < batch; b++) act[b] = sp->calls < sp->switch_at ? 0.0f : sp->far;
+    sp->calls++;
+}
+
+Test(morel, pmdp_halt_semantics_and_starts) {
+    /* seed 21: the model of the linear system; 3 starts per member, horizon 20; actions 0 for 5
+     * steps (inside the data) then 1000 with the bounds lifted (far outside): every rollout
+     * halts at step 5 with reward + halt_reward (-7) once, terminated, length 6 */
+    orl_dataset *ds = linear_dataset(21);
+    orl_dynamics *d = linear_model(ds, 21);
+    cr_assert_gt(d->threshold, 0.0);
+    enum { n = 3, H = 20 };
+    const int32_t K = d->cfg.members, R = K * n;
+    orl_pmdp_config pc = {n, H, -7.0, d->disagreement_max, 0};
+    orl_pmdp *m = NULL;
+    cr_assert_eq(orl_pmdp_create(d, &pc, NULL, NULL, &m), ORL_OK, "%s", orl_error_message());
+    orl_rng rng;
+    orl_rng_seed(&rng, 21, 4);
+    step_policy sp = {0, 5, 1000.0f};
+    orl_npg_paths paths;
+    orl_pmdp_stats st;
+    int64_t starts[R];
+    cr_assert_eq(orl_pmdp_rollouts(m, step_act, &sp, &rng, &paths, starts, &st), ORL_OK, "%s",
+                 orl_error_message());
+    cr_assert_eq(paths.n_paths, R);
+    cr_assert_eq(st.halted, R, "halted %d of %d", st.halted, R);
+    orl_dynamics_work *w = NULL;
+    cr_assert_eq(orl_dynamics_work_create(d, 1, &w), ORL_OK);
+    float next[64 * 2], rew[64], done[64], dis;
+    cr_assert(K <= 64);
+    for (int32_t r = 0; r < R; r++) {
+        int32_t member = r / n;
+        int64_t o = paths.off[r];
+        cr_assert_eq(paths.off[r + 1] - o, 6, "rollout %d has %lld steps", r,
+                     (long long)(paths.off[r + 1] - o));
+        cr_assert_eq(paths.terminated[r], 1);
+        cr_assert_eq(orl_pmdp_halted(m)[r], 1);
+        /* the start: one of the data's episode starts, the same for every member */
+        const float *s0 = paths.obs + 2 * o;
+        cr_assert(memcmp(s0, d->starts + 2 * starts[r], 2 * sizeof(float)) == 0);
+        cr_assert_eq(starts[r], starts[r % n]);
+        int found = 0;
+        for (int64_t e = 0; e < ds->n_episodes && !found; e++)
+            found = memcmp(ds->obs + 2 * ds->ep_off[e], s0, 2 * sizeof(float)) == 0;
+        cr_assert(found, "rollout %d does not start at a data episode's first state", r);
+        /* every step is its own member's prediction; the last one adds the penalty once */
+        for (int64_t t = 0; t < 6; t++) {
+            const float *s = paths.obs + 2 * (o + t), *a = paths.act + (o + t);
+            orl_dynamics_predict(d, w, s, a, NULL, 0, 1, next, rew, done);
+            orl_dynamics_disagreement(d, next, 1, &dis);
+            double want = (double)rew[member] + (t == 5 ? -7.0 : 0.0);
+            cr_assert(fabs((double)paths.rew[o + t] - want) < 1e-5,
+                      "rollout %d step %lld: %g vs %g", r, (long long)t, (double)paths.rew[o + t],
+                      want);
+            if (t < 5) {
+                cr_assert_eq(a[0], 0.0f);
+                cr_assert((double)dis <= d->disagreement_max, "step %lld disagrees: %g",
+                          (long long)t, (double)dis);
+                cr_assert(
+                    memcmp(paths.obs + 2 * (o + t + 1), next + 2 * member, 2 * sizeof(float)) == 0);
+            } else {
+                cr_assert_eq(a[0], 1000.0f);
+                cr_assert((double)dis > d->disagreement_max, "far outside: %g", (double)dis);
+            }
+        }
+    }
+
+    /* an unreachable threshold: no HALT, every path runs the horizon and is not terminated */
+    orl_pmdp_free(m);
+    pc.threshold = 1e30;
+    cr_assert_eq(orl_pmdp_create(d, &pc, NULL, NULL, &m), ORL_OK);
+    sp = (step_policy){0, 1 << 30, 0.0f};
+    cr_assert_eq(orl_pmdp_rollouts(m, step_act, &sp, &rng, &paths, NULL, &st), ORL_OK);
+    cr_assert_eq(st.halted, 0);
+    for (int32_t r = 0; r < R; r++) {
+        cr_assert_eq(paths.off[r + 1] - paths.off[r], H);
+        cr_assert_eq(paths.terminated[r], 0);
+    }
+    cr_assert_eq(st.steps, (int64_t)R * H);
+    orl_dynamics_work_free(w);
+    orl_pmdp_free(m);
+    orl_dynamics_free(d);
+    orl_dataset_free(ds);
+}
+
+/* ---- the learner ---- */
+
+static const char *const small_sets[] = {
+    "members=2",  "model_hidden=32",  "model_epochs=4", "model_patience=0", "starts_per_member=4",
+    "horizon=15", "policy_hidden=16", "bc_epochs=1",    "model_batch=64"};
+
+static void small_options(orl_train_options *opt, int64_t steps) {
+    orl_train_options_init(opt);
+    opt->algo = "morel";
+    opt->steps = steps;
+    opt->seed = 9;
+    opt->sets = small_sets;
+    opt->n_sets = (int32_t)(sizeof small_sets / sizeof small_sets[0]);
+}
+
+static const float *params_of(orl_policy *p, int64_t *n) {
+    orl_mlp *m = orl_policy_mlp_network(p);
+    cr_assert_not_null(m);
+    *n = m->n_params;
+    return m->params;
+}
+
+static void assert_same_bits(orl_policy *a, orl_policy *b) {
+    int64_t na, nb;
+    const float *pa = params_of(a, &na), *pb = params_of(b, &nb);
+    cr_assert_eq(na, nb);
+    cr_assert(memcmp(pa, pb, (size_t)na * sizeof(float)) == 0, "parameters differ");
+}
+
+/* stops once, at unit stop_unit of the model fit */
+typedef struct fit_stop {
+    int64_t stop_unit;
+    int stopped;
+} fit_stop;
+
+static int fit_stop_fn(void *ctx, int64_t done, int64_t total, const char *what) {
+    fit_stop *fs = ctx;
+    (void)total;
+    if (!fs->stopped && strstr(what, "model_fit") && done == fs->stop_unit) {
+        fs->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
+Test(morel, same_seed_same_bits_and_resume) {
+    /* seed 9: 6 NPG iterations after a 4-epoch fit of 2 members; twice -> the same bits;
+     * interrupted after the fit's second epoch and resumed -> the same bits; interrupted after
+     * 3 iterations and resumed -> the same bits; the policy is a Gaussian MLP policy */
+    orl_dataset *ds = linear_dataset(9);
+    orl_train_options opt;
+    small_options(&opt, 6);
+    orl_train_result res;
+    orl_policy *a = NULL, *b = NULL;
+    cr_assert_eq(orl_train(ds, &opt, &a, &res), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(res.steps_done, 6);
+    double halted = orl_train_metric(&res.last, "halted");
+    cr_assert(halted >= 0.0 && halted <= 1.0);
+    cr_assert(orl_train_metric(&res.last, "path_length") >= 1.0);
+    orl_train_result_free(&res);
+    const orl_policy_mlp_spec *spec = orl_policy_mlp_get_spec(a);
+    cr_assert_not_null(spec);
+    cr_assert_eq(spec->head, ORL_POLICY_HEAD_GAUSSIAN);
+    cr_assert_str_eq(a->algorithm, "morel");
+    b = train_run(ds, opt, NULL, 0);
+    assert_same_bits(a, b);
+    orl_policy_free(b);
+
+    /* inside the model-fit phase */
+    opt.checkpoint_path = scratch("fit.ckpt");
+    remove(opt.checkpoint_path);
+    opt.checkpoint_every = 1000;
+    opt.resume = 1;
+    fit_stop fs = {2, 0};
+    orl_progress progress = {fit_stop_fn, &fs};
+    opt.progress = &progress;
+    cr_assert_eq(orl_train(ds, &opt, &b, NULL), ORL_ERR_INTERRUPTED, "%s", orl_error_message());
+    cr_assert(fs.stopped);
+    cr_assert_eq(orl_train(ds, &opt, &b, &res), ORL_OK, "%s", orl_error_message());
+    orl_train_result_free(&res);
+    assert_same_bits(a, b);
+    orl_policy_free(b);
+
+    /* between NPG iterations */
+    opt.progress = NULL;
+    b = train_run(ds, opt, scratch("npg.ckpt"), 3);
+    assert_same_bits(a, b);
+    orl_policy_free(b);
+    orl_policy_free(a);
+    orl_dataset_free(ds);
+}
+
+Test(morel, saved_model_reused) {
+    /* seed 13: a model fitted and saved, then model=PATH: the phase is bc_init, the run plans
+     * in the saved model (two runs give the same bits) */
+    orl_dataset *ds = linear_dataset(13);
+    orl_dynamics *d = linear_model(ds, 13);
+    const char *path = scratch("m.h5");
+    cr_assert_eq(orl_dynamics_save(d, path), ORL_OK, "%s", orl_error_message());
+    orl_dynamics_free(d);
+    char set_model[128];
+    snprintf(set_model, sizeof set_model, "model=%s", path);
+    const char *sets[] = {set_model, "starts_per_member=4", "horizon=15", "policy_hidden=16",
+                          "bc_epochs=1"};
+    orl_train_options opt;
+    small_options(&opt, 3);
+    opt.sets = sets;
+    opt.n_sets = 5;
+    orl_policy *a = train_run(ds, opt, NULL, 0), *b = train_run(ds, opt, NULL, 0);
+    assert_same_bits(a, b);
+    orl_policy_free(a);
+    orl_policy_free(b);
+    orl_dataset_free(ds);
+}
+
+Test(morel, refuses_discrete_actions) {
+    orl_header h;
+    cr_assert_eq(orl_header_init(&h, 2, 1, ORL_ACTION_KIND_DISCRETE, 3), ORL_OK);
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_create(&h, 4, 1, &ds), ORL_OK);
+    orl_header_free(&h);
+    for (int i = 0; i < 4; i++) {
+        ds->obs[2 * i] = ds->obs[2 * i + 1] = (float)i;
+        ds->next_obs[2 * i] = ds->next_obs[2 * i + 1] = (float)i + 1;
+        ds->act_idx[i] = i % 3;
+        ds->rew[i] = 0.0f;
+        ds->terminal[i] = i == 3;
+        ds->timeout[i] = 0;
+        ds->logp_b[i] = NAN;
+    }
+    ds->n_steps = 4;
+    cr_assert_eq(orl_dataset_index(ds), ORL_OK);
+    orl_train_options opt;
+    small_options(&opt, 1);
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_train(ds, &opt, &p, NULL), ORL_ERR_INPUT);
+    cr_assert(strstr(orl_error_message(), "continuous"), "%s", orl_error_message());
+    orl_dataset_free(ds);
+}
