@@ -22,6 +22,9 @@
  * update's wall time the matrix products alone would take at this machine's sgemm speed. It
  * also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
  *
+ * Time: seconds and updates_per_s are wall-clock; cpu_seconds and updates_per_cpu_s the
+ * process's CPU time over the same run (all threads), the figure to compare on a busy machine.
+ *
  * Acting: act_us_per_step is what a control loop pays per step for the trained policy (its type
  * in "policy"): microseconds per orl_policy_act of one observation in mean mode (BCQ: the
  * decoder, perturbation and Q_1 over its n_act = 10 candidates).
@@ -47,6 +50,14 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of this process (every thread): on a shared machine the wall time of a run
+ * includes the time other programs held the cores; its CPU time does not */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -255,16 +266,16 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
 
     /* the timed run: steps updates, or more when that takes under 2 s (fast learners) */
     orl_policy *p = NULL;
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     if (train_steps(ops, c, ds, steps, &p) != ORL_OK) goto fail;
-    double dt = now() - t0;
+    double dt = now() - t0, cpu = cpu_now() - c0;
     if (dt < 2.0) {
         orl_policy_free(p);
         p = NULL;
         steps = (int64_t)ceil((double)steps * 2.5 / dt);
-        t0 = now();
+        t0 = now(), c0 = cpu_now();
         if (train_steps(ops, c, ds, steps, &p) != ORL_OK) goto fail;
-        dt = now() - t0;
+        dt = now() - t0, cpu = cpu_now() - c0;
     }
     double act_us = act_cost(p, ds);
     char p_type[32];
@@ -274,11 +285,12 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
     double per_s = (double)steps / dt;
     printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"threads\":%d,\"obs\":%d,"
            "\"act\":%d,\"hidden\":%d,\"batch\":256,\"steps\":%lld,\"seconds\":%.3f,"
-           "\"updates_per_s\":%.1f,\"gemm_calls_per_update\":%d,\"gflop_per_update\":%.4f,"
+           "\"updates_per_s\":%.1f,\"cpu_seconds\":%.3f,\"updates_per_cpu_s\":%.1f,"
+           "\"gemm_calls_per_update\":%d,\"gflop_per_update\":%.4f,"
            "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"policy\":\"%s\",\"act_us_per_step\":%.2f}\n",
            ops->name, c->name, threads, c->S, c->A, c->hidden > 0 ? c->hidden : 256,
-           (long long)steps, dt, per_s, n_calls, flops * 1e-9, flops * per_s * 1e-9, gemm_s * per_s,
-           p_type, act_us);
+           (long long)steps, dt, per_s, cpu, (double)steps / cpu, n_calls, flops * 1e-9,
+           flops * per_s * 1e-9, gemm_s * per_s, p_type, act_us);
     fflush(stdout);
     return 0;
 fail:
