@@ -444,14 +444,16 @@ static void cont_target(bcq_state *s, const orl_batch *batch, orl_rng *rng) {
     int32_t rows = B * m;
     orl_policy_bcq_view v;
     orl_policy_bcq_views(s->policy, &v);
-    for (int32_t r = 0; r < rows; r++) {
+    for (int32_t r = 0; r < rows; r++)
         memcpy(s->rep + (size_t)r * (size_t)S, s->xn + (size_t)(r / m) * (size_t)S,
                (size_t)S * sizeof(float));
-        float *z = s->z + (size_t)r * (size_t)Z;
-        for (int32_t k = 0; k < Z; k++)
-            z[k] = rng ? (float)orl_rng_normal(rng)
-                       : v.latents[(size_t)(r % m) * (size_t)Z + (size_t)k];
-    }
+    /* the latents: fresh normals in one vectorised fill, or the policy's fixed ones */
+    if (rng)
+        orl_rng_normal_fill(rng, s->z, (int64_t)rows * Z);
+    else
+        for (int32_t r = 0; r < rows; r++)
+            memcpy(s->z + (size_t)r * (size_t)Z, v.latents + (size_t)(r % m) * (size_t)Z,
+                   (size_t)Z * sizeof(float));
     orl_vae_decode(&s->vae, &s->decode_work, s->rep, s->z, rows, NULL, s->cand);
     for (int32_t r = 0; r < rows; r++) {
         float *row = s->sa + (size_t)r * (size_t)(S + A);
@@ -515,9 +517,7 @@ static orl_status cont_step(bcq_state *s, const orl_batch *batch, orl_rng *rng, 
     orl_critic_step(s->critic, -1.0f);
 
     /* the perturbation network on decoded actions of s, through Q_1 */
-    for (int32_t b = 0; b < B; b++)
-        for (int32_t k = 0; k < s->Z; k++)
-            s->z[(size_t)b * (size_t)s->Z + (size_t)k] = (float)orl_rng_normal(rng);
+    orl_rng_normal_fill(rng, s->z, (int64_t)B * s->Z);
     orl_vae_decode(&s->vae, &s->decode_work, s->x, s->z, B, NULL, s->cand);
     for (int32_t b = 0; b < B; b++) {
         float *row = s->sa + (size_t)b * (size_t)(S + A);

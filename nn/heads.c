@@ -166,7 +166,7 @@ void orl_gaussian_sample(const orl_gaussian_head *h, float *act, const float *ou
 /* ---- tanh-squashed Gaussian ---- */
 
 void orl_normal_fill(float *eps, int64_t n, orl_rng *rng) {
-    for (int64_t i = 0; i < n; i++) eps[i] = (float)orl_rng_normal(rng);
+    orl_rng_normal_fill(rng, eps, n);
 }
 
 void orl_tanh_gaussian_sample_forward(const orl_gaussian_head *h, float *act, float *logp,

@@ -79,7 +79,8 @@ void orl_gaussian_sample(const orl_gaussian_head *h, float *act, const float *ou
  *   log p(act) = sum_j [ log N(z_j; mean_j, std_j) - log(1 - tanh(z_j)^2) - log s_j ]
  * with log(1 - tanh(z)^2) = 2 (log 2 - z - softplus(-2 z)), stable for any z. */
 
-/* eps (n) ~ N(0, 1) from rng: the noise of a reparameterised sample */
+/* eps (n) ~ N(0, 1) from rng (orl_rng_normal_fill: float Box-Muller in vector code): the noise
+ * of a reparameterised sample */
 void orl_normal_fill(float *eps, int64_t n, orl_rng *rng);
 
 /* reparameterised sample: act (B, A) and logp (B, may be NULL) from out (B, 2A) and the noise
