@@ -82,11 +82,13 @@ static const orl_hparam_def bcq_hparams[] = {
 
 void orl_bcq_perturb(float *moved, const float *act, const float *u, const float *lo,
                      const float *hi, int32_t batch, int32_t act_dim, double phi) {
+    /* tanh(u) of every element in one vector pass into moved (orl_tanh_fill), then the rest */
+    orl_tanh_fill(moved, u, (int64_t)batch * act_dim);
     for (int32_t b = 0; b < batch; b++)
         for (int32_t j = 0; j < act_dim; j++) {
             size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
             double h = 0.5 * ((double)hi[j] - (double)lo[j]);
-            double a = (double)act[i] + phi * h * tanh((double)u[i]);
+            double a = (double)act[i] + phi * h * (double)moved[i];
             a = a < lo[j] ? lo[j] : a > hi[j] ? hi[j] : a;
             moved[i] = (float)a;
         }
@@ -99,7 +101,9 @@ void orl_bcq_perturb_backward(float *du, const float *dmoved, const float *act, 
         for (int32_t j = 0; j < act_dim; j++) {
             size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
             double h = 0.5 * ((double)hi[j] - (double)lo[j]);
-            double t = tanh((double)u[i]);
+            float tf;
+            orl_tanh_fill(&tf, &u[i], 1);
+            double t = (double)tf;
             double a = (double)act[i] + phi * h * t;
             /* torch.clamp: the gradient passes inside [lo, hi] only */
             if (a < lo[j] || a > hi[j]) continue;

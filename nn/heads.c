@@ -83,7 +83,7 @@ static inline float tanh_rational(float x) {
     return t;
 }
 
-/* t (n) = tanh_rational(u (n)), in vector code (an AVX2 clone on x86) */
+/* t (n) = tanh_rational(u (n)), in vector code (an AVX2 clone on x86); t may be u */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) &&      \
     defined(__has_attribute)
 #if __has_attribute(target_clones)
@@ -93,6 +93,11 @@ __attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynam
 static void
 tanh_array(float *t, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) t[i] = tanh_rational(u[i]);
+}
+
+void orl_tanh_fill(float *t, const float *u, int64_t n) {
+    assert(n >= 0 && (n == 0 || (t && u)));
+    tanh_array(t, u, n);
 }
 
 /* ---- deterministic tanh action head ---- */

@@ -145,12 +145,14 @@ static void decode_from_dec_in(const orl_vae *vae, orl_vae_work *w, int32_t batc
     int32_t A = vae->cfg.act_dim;
     orl_mlp_forward(&vae->dec, &w->dec, w->dec_in, batch, NULL);
     const float *u = w->dec.out[vae->dec.cfg.n_layers - 1]; /* (B, A) */
+    /* the tanh of every element in one vector pass, then the bounds */
+    orl_tanh_fill(act, u, (int64_t)batch * A);
     for (int32_t b = 0; b < batch; b++) {
         for (int32_t j = 0; j < A; j++) {
             size_t i = (size_t)b * (size_t)A + (size_t)j;
             double c, s;
             half_range(vae, j, &c, &s);
-            act[i] = (float)(c + s * tanh((double)u[i]));
+            act[i] = (float)(c + s * (double)act[i]);
         }
     }
 }
@@ -218,12 +220,13 @@ void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float
 
     /* reconstruction: d/du of mean (c + s tanh(u) - a)^2 */
     double gr = (double)scale * 2.0 / (double)(B * (size_t)A);
+    orl_tanh_fill(w->d_dec_out, u, (int64_t)(B * (size_t)A)); /* tanh(u), the decoder's */
     for (size_t b = 0; b < B; b++) {
         for (int32_t j = 0; j < A; j++) {
             size_t i = b * (size_t)A + (size_t)j;
             double c, s;
             half_range(vae, j, &c, &s);
-            double y = tanh((double)u[i]);
+            double y = (double)w->d_dec_out[i];
             w->d_dec_out[i] =
                 (float)(gr * ((double)w->recon[i] - (double)w->act[i]) * s * (1.0 - y * y));
         }
