@@ -439,6 +439,8 @@ static void bcq_sampling(void *state, orl_learner_sampling *out) {
 
 /* ---- continuous ---- */
 
+#define TARGET_CHUNK 256 /* rows of the target computation per pass (cont_target) */
+
 /* y (B) = r + discount (1 - terminal) max_i mixed Q'(s', a'_i) over m candidates per s' from
  * the decoder with latents drawn from rng (NULL: the policy's fixed latents, m = n_act);
  * s->xn must hold s' normalised */
@@ -458,16 +460,24 @@ static void cont_target(bcq_state *s, const orl_batch *batch, orl_rng *rng) {
         for (int32_t r = 0; r < rows; r++)
             memcpy(s->z + (size_t)r * (size_t)Z, v.latents + (size_t)(r % m) * (size_t)Z,
                    (size_t)Z * sizeof(float));
-    orl_vae_decode(&s->vae, &s->decode_work, s->rep, s->z, rows, NULL, s->cand);
-    for (int32_t r = 0; r < rows; r++) {
-        float *row = s->sa + (size_t)r * (size_t)(S + A);
-        memcpy(row, s->rep + (size_t)r * (size_t)S, (size_t)S * sizeof(float));
-        memcpy(row + S, s->cand + (size_t)r * (size_t)A, (size_t)A * sizeof(float));
+    /* decoder, target perturbation and target critics over TARGET_CHUNK rows at a time: the
+     * activations of a chunk stay in cache from one network to the next (B m rows at once
+     * stream several megabytes through memory) */
+    for (int32_t r0 = 0; r0 < rows; r0 += TARGET_CHUNK) {
+        int32_t n = rows - r0 < TARGET_CHUNK ? rows - r0 : TARGET_CHUNK;
+        const float *rep = s->rep + (size_t)r0 * (size_t)S;
+        float *cand = s->cand + (size_t)r0 * (size_t)A, *moved = s->moved + (size_t)r0 * (size_t)A;
+        orl_vae_decode(&s->vae, &s->decode_work, rep, s->z + (size_t)r0 * (size_t)Z, n, NULL, cand);
+        for (int32_t r = 0; r < n; r++) {
+            float *row = s->sa + (size_t)r * (size_t)(S + A);
+            memcpy(row, rep + (size_t)r * (size_t)S, (size_t)S * sizeof(float));
+            memcpy(row + S, cand + (size_t)r * (size_t)A, (size_t)A * sizeof(float));
+        }
+        const float *u = orl_fit_target_forward(&s->perturb, s->sa, n);
+        orl_bcq_perturb(moved, cand, u, s->lo, s->hi, n, A, s->phi);
+        orl_critic_target(s->critic, rep, moved, n, ORL_CRITIC_REDUCE_MIX, (float)s->lambda,
+                          s->tq + r0);
     }
-    const float *u = orl_fit_target_forward(&s->perturb, s->sa, rows);
-    orl_bcq_perturb(s->moved, s->cand, u, s->lo, s->hi, rows, A, s->phi);
-    orl_critic_target(s->critic, s->rep, s->moved, rows, ORL_CRITIC_REDUCE_MIX, (float)s->lambda,
-                      s->tq);
     for (int32_t b = 0; b < B; b++) {
         float best = s->tq[(size_t)b * (size_t)m];
         for (int32_t i = 1; i < m; i++) {
