@@ -279,15 +279,17 @@ void orl_vae_decode(const orl_vae *vae, orl_vae_work *w, const float *obs, const
     assert(batch > 0 && batch <= w->max_batch);
     assert(z || rng);
     int32_t S = vae->cfg.obs_dim, Z = vae->cfg.latent_dim;
-    const double clip = (double)ORL_VAE_LATENT_CLIP;
+    const float clip = ORL_VAE_LATENT_CLIP;
     for (size_t b = 0; b < (size_t)batch; b++) {
         float *row = w->dec_in + b * (size_t)(S + Z);
         if (S > 0) memcpy(row, obs + b * (size_t)S, (size_t)S * sizeof(float));
+        /* clipped in float (exactly the double clip's values) with selects, not branches: the
+         * signs of normal draws are unpredictable */
         for (int32_t k = 0; k < Z; k++) {
-            double v = z ? (double)z[b * (size_t)Z + (size_t)k] : orl_rng_normal(rng);
-            if (v > clip) v = clip;
-            if (v < -clip) v = -clip;
-            row[S + k] = (float)v;
+            float v = z ? z[b * (size_t)Z + (size_t)k] : (float)orl_rng_normal(rng);
+            v = v > clip ? clip : v;
+            v = v < -clip ? -clip : v;
+            row[S + k] = v;
         }
     }
     decode_from_dec_in(vae, w, batch, act);
