@@ -118,13 +118,19 @@ void orl_tanh_head_forward(float *act, const float *u, const float *lo, const fl
 
 void orl_tanh_head_backward(float *du, const float *dact, const float *u, const float *lo,
                             const float *hi, int32_t batch, int32_t act_dim) {
-    for (int32_t b = 0; b < batch; b++) {
-        for (int32_t j = 0; j < act_dim; j++) {
-            size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
+    /* tanh(u) in vector passes over TANH_CHUNK elements into a stack buffer, then the rest */
+    enum { TANH_CHUNK = 256 };
+    float t[TANH_CHUNK];
+    int64_t n = (int64_t)batch * act_dim;
+    for (int64_t i0 = 0; i0 < n; i0 += TANH_CHUNK) {
+        int64_t m = n - i0 < TANH_CHUNK ? n - i0 : TANH_CHUNK;
+        tanh_array(t, u + i0, m);
+        for (int64_t k = 0; k < m; k++) {
+            int64_t i = i0 + k;
             double c, s;
-            bound_scale(lo, hi, j, &c, &s);
-            double t = (double)tanh_rational(u[i]);
-            du[i] += (float)((double)dact[i] * s * (1.0 - t * t));
+            bound_scale(lo, hi, (int32_t)(i % act_dim), &c, &s);
+            double ti = (double)t[k];
+            du[i] += (float)((double)dact[i] * s * (1.0 - ti * ti));
         }
     }
 }
