@@ -521,6 +521,48 @@ NN_AVX2 static int32_t add_rows_avx2(float *acc, const float *g, int32_t batch, 
 }
 #endif
 
+/* next (B, W) = g (B) w (W) (the outer product), gated by relu'(z (B, W)), each gated row added
+ * into db (W) when given: the GEMM with one inner term and relu_backward's operations, in one
+ * pass; AVX2 with a scalar tail, or scalar throughout without AVX2 */
+#if NN_X86
+NN_AVX2 static void outer_relu_avx2(float *next, const float *g, const float *w, const float *z,
+                                    float *db, int32_t batch, int32_t width) {
+    int32_t done = width / 8 * 8;
+    __m256 zero = _mm256_setzero_ps();
+    for (int32_t r = 0; r < batch; r++) {
+        float *nr = next + (int64_t)r * width;
+        const float *zr = z + (int64_t)r * width;
+        __m256 gv = _mm256_set1_ps(g[r]);
+        for (int32_t i = 0; i < done; i += 8) {
+            __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(zr + i), zero, _CMP_GT_OQ);
+            __m256 v = _mm256_and_ps(_mm256_mul_ps(gv, _mm256_loadu_ps(w + i)), keep);
+            _mm256_storeu_ps(nr + i, v);
+            if (db) _mm256_storeu_ps(db + i, _mm256_add_ps(_mm256_loadu_ps(db + i), v));
+        }
+        for (int32_t i = done; i < width; i++) {
+            nr[i] = relu_gate(g[r] * w[i], zr[i]);
+            if (db) db[i] += nr[i];
+        }
+    }
+}
+#endif
+
+static void outer_relu_backward(float *next, const float *g, const float *w, const float *z,
+                                float *db, int32_t batch, int32_t width) {
+#if NN_X86
+    if (nn_use_avx2()) {
+        outer_relu_avx2(next, g, w, z, db, batch, width);
+        return;
+    }
+#endif
+    for (int32_t r = 0; r < batch; r++)
+        for (int32_t i = 0; i < width; i++) {
+            float *v = next + (int64_t)r * width + i;
+            *v = relu_gate(g[r] * w[i], z[(int64_t)r * width + i]);
+            if (db) db[i] += *v;
+        }
+}
+
 /* acc (W) += x (W); the same additions in the same order with or without SSE */
 static void add_row(float *acc, const float *x, int32_t width) {
     int32_t i = 0;
@@ -629,10 +671,18 @@ void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, floa
                             n_out, m->w[l], n_in, 1.0f, dx, n_in);
             break;
         }
+        float *db_below = dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
+        if (n_out == 1 && relu_in_place(cfg)) {
+            /* one output: g W is an outer product (each element one rounded product, as the
+             * GEMM computes it), done in the pass that gates it and sums the bias gradient */
+            outer_relu_backward(next, g, m->w[l], w->pre[l - 1], db_below, batch, n_in);
+            g = next;
+            next = next == w->grad_a ? w->grad_b : w->grad_a;
+            continue;
+        }
         /* dLoss/dout of the layer below = g W, then through its activation and LayerNorm */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f, g, n_out,
                     m->w[l], n_in, 0.0f, next, n_in);
-        float *db_below = dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
         float *dgain =
             dparams && m->ln_gain[l - 1] ? dparams + (m->ln_gain[l - 1] - m->params) : NULL;
         float *dshift =
