@@ -337,9 +337,34 @@ void orl_normalizer_free(orl_normalizer *nm) {
     memset(nm, 0, sizeof(*nm));
 }
 
+#if NN_X86
+/* orl_normalizer_apply's rows eight columns at a time (the same subtraction and division);
+ * returns the columns done in every row */
+NN_AVX2 static int32_t normalizer_avx2(const orl_normalizer *nm, const float *x, int64_t n,
+                                       float *y) {
+    int32_t dim = nm->dim, done = dim / 8 * 8;
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < done; j += 8)
+            _mm256_storeu_ps(y + i * dim + j,
+                             _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i * dim + j),
+                                                         _mm256_loadu_ps(nm->mean + j)),
+                                           _mm256_loadu_ps(nm->std + j)));
+    return done;
+}
+#endif
+
 void orl_normalizer_apply(const orl_normalizer *nm, const float *x, int64_t n, float *y) {
     assert(nm && (n == 0 || (x && y)));
     int32_t dim = nm->dim;
+#if NN_X86
+    if (dim >= 8 && nn_use_avx2()) {
+        int32_t done = normalizer_avx2(nm, x, n, y);
+        for (int64_t i = 0; i < n; i++)
+            for (int32_t j = done; j < dim; j++)
+                y[i * dim + j] = (x[i * dim + j] - nm->mean[j]) / nm->std[j];
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++)
         for (int32_t j = 0; j < dim; j++)
             y[i * dim + j] = (x[i * dim + j] - nm->mean[j]) / nm->std[j];
