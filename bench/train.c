@@ -18,9 +18,10 @@
  * statically, so its calls land here; the real one is found with dlsym(RTLD_NEXT)). During one
  * recorded update every call's shape (transposes, M, N, K, leading dimensions, beta) is kept;
  * afterwards exactly those GEMMs are replayed alone on scratch buffers, and
- * sgemm_share = (replay time per update) / (measured time per update): the fraction of the
- * update's wall time the matrix products alone would take at this machine's sgemm speed. It
- * also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ * sgemm_share = (replay CPU time per update) / (measured CPU time per update): the fraction of the
+ * update's CPU time (at 1 thread on an idle machine, its wall time) the matrix products alone
+ * would take at this machine's sgemm speed (CPU time: other programs' share of the cores counts
+ * in neither). It also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
  *
  * Time: seconds and updates_per_s are wall-clock; cpu_seconds and updates_per_cpu_s the
  * process's CPU time over the same run (all threads), the figure to compare on a busy machine.
@@ -113,14 +114,14 @@ static double replay(int reps, double *flops) {
     for (size_t i = 0; i < biggest; i++) a[i] = b[i] = 0.01f * (float)(i % 97);
     double best = INFINITY;
     for (int w = 0; w < 5; w++) {
-        double t0 = now();
+        double t0 = cpu_now();
         for (int r = 0; r < reps; r++)
             for (int i = 0; i < n_calls; i++) {
                 const gemm_call *g = &calls[i];
                 real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
                            g->beta, c, g->ldc);
             }
-        double dt = (now() - t0) / reps;
+        double dt = (cpu_now() - t0) / reps;
         if (dt < best) best = dt;
     }
     free(a), free(b), free(c);
@@ -290,7 +291,7 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
            "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"policy\":\"%s\",\"act_us_per_step\":%.2f}\n",
            ops->name, c->name, threads, c->S, c->A, c->hidden > 0 ? c->hidden : 256,
            (long long)steps, dt, per_s, cpu, (double)steps / cpu, n_calls, flops * 1e-9,
-           flops * per_s * 1e-9, gemm_s * per_s, p_type, act_us);
+           flops * per_s * 1e-9, gemm_s * (double)steps / cpu, p_type, act_us);
     fflush(stdout);
     return 0;
 fail:
