@@ -3,9 +3,12 @@
  *
  * Every matrix product goes through cblas_sgemm (forward pre = x W^T, backward dW += g^T x and
  * dx = g W); the elementwise work (bias, LayerNorm, activation, and in backward the activation
- * derivative with the bias column sums) is one row-by-row sweep per layer. ReLU, the bias sums
- * and the Adam update use SSE2 where available, with the same IEEE operations in the same
- * order as their scalar tails, so results do not depend on which path ran. Forward, backward
+ * derivative with the bias column sums) is one row-by-row sweep per layer. The bias + ReLU
+ * sweep, the ReLU gate with the bias sums and the output bias sums use AVX2 (chosen at run time)
+ * or SSE2 where available, with the same IEEE operations in the same order as their scalar
+ * tails, so results do not depend on which path ran. ReLU hidden layers without LayerNorm are
+ * applied in place (out[l] is pre[l]), and a one-output layer's backward g W (an outer product)
+ * is fused with the gate and bias sums of the layer below it. Forward, backward
  * and the optimizer step never allocate: the workspace and the moments are sized once. The
  * plain double-precision reference these kernels are checked against is in tests/test_nn.c.
  *

@@ -72,7 +72,9 @@ typedef struct orl_mlp_work {
     float *ln_mean[ORL_MLP_MAX_LAYERS]; /* (B) */
     float *ln_rstd[ORL_MLP_MAX_LAYERS]; /* (B) */
     float *out[ORL_MLP_MAX_LAYERS];     /* (B, O_l) activations; out[L-1] is the network output
-                                           (the same memory as pre[L-1]: no activation there) */
+                                           (the same memory as pre[L-1]: no activation there);
+                                           ReLU layers without LayerNorm are applied in place:
+                                           their out[l] is pre[l], which then holds the ReLU */
     float *grad_a;                      /* (B, max width) backward scratch */
     float *grad_b;                      /* (B, max width) backward scratch */
     void *mem;
@@ -177,10 +179,10 @@ orl_adam_config orl_adam_defaults(void);
 
 typedef struct orl_adam {
     orl_adam_config cfg;
-    int64_t n; /* P */
-    int64_t t; /* steps taken */
-    float *m;  /* (P) first moment */
-    float *v;  /* (P) second moment */
+    int64_t n;        /* P */
+    int64_t t;        /* steps taken */
+    float *m;         /* (P) first moment */
+    float *v;         /* (P) second moment */
     int owns_moments; /* 1 if orl_adam_free frees m and v (orl_adam_init), 0 (orl_adam_bind) */
 } orl_adam;
 
