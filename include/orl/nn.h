@@ -179,10 +179,10 @@ orl_adam_config orl_adam_defaults(void);
 
 typedef struct orl_adam {
     orl_adam_config cfg;
-    int64_t n;        /* P */
-    int64_t t;        /* steps taken */
-    float *m;         /* (P) first moment */
-    float *v;         /* (P) second moment */
+    int64_t n; /* P */
+    int64_t t; /* steps taken */
+    float *m;  /* (P) first moment */
+    float *v;  /* (P) second moment */
     int owns_moments; /* 1 if orl_adam_free frees m and v (orl_adam_init), 0 (orl_adam_bind) */
 } orl_adam;
 
