@@ -82,11 +82,13 @@ static const orl_hparam_def bcq_hparams[] = {
 
 void orl_bcq_perturb(float *moved, const float *act, const float *u, const float *lo,
                      const float *hi, int32_t batch, int32_t act_dim, double phi) {
+    /* tanh(u) of every element in one vector pass into moved (orl_tanh_fill), then the rest */
+    orl_tanh_fill(moved, u, (int64_t)batch * act_dim);
     for (int32_t b = 0; b < batch; b++)
         for (int32_t j = 0; j < act_dim; j++) {
             size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
             double h = 0.5 * ((double)hi[j] - (double)lo[j]);
-            double a = (double)act[i] + phi * h * tanh((double)u[i]);
+            double a = (double)act[i] + phi * h * (double)moved[i];
             a = a < lo[j] ? lo[j] : a > hi[j] ? hi[j] : a;
             moved[i] = (float)a;
         }
@@ -99,7 +101,9 @@ void orl_bcq_perturb_backward(float *du, const float *dmoved, const float *act, 
         for (int32_t j = 0; j < act_dim; j++) {
             size_t i = (size_t)b * (size_t)act_dim + (size_t)j;
             double h = 0.5 * ((double)hi[j] - (double)lo[j]);
-            double t = tanh((double)u[i]);
+            float tf;
+            orl_tanh_fill(&tf, &u[i], 1);
+            double t = (double)tf;
             double a = (double)act[i] + phi * h * t;
             /* torch.clamp: the gradient passes inside [lo, hi] only */
             if (a < lo[j] || a > hi[j]) continue;
@@ -435,6 +439,8 @@ static void bcq_sampling(void *state, orl_learner_sampling *out) {
 
 /* ---- continuous ---- */
 
+#define TARGET_CHUNK 256 /* rows of the target computation per pass (cont_target) */
+
 /* y (B) = r + discount (1 - terminal) max_i mixed Q'(s', a'_i) over m candidates per s' from
  * the decoder with latents drawn from rng (NULL: the policy's fixed latents, m = n_act);
  * s->xn must hold s' normalised */
@@ -444,24 +450,34 @@ static void cont_target(bcq_state *s, const orl_batch *batch, orl_rng *rng) {
     int32_t rows = B * m;
     orl_policy_bcq_view v;
     orl_policy_bcq_views(s->policy, &v);
-    for (int32_t r = 0; r < rows; r++) {
+    for (int32_t r = 0; r < rows; r++)
         memcpy(s->rep + (size_t)r * (size_t)S, s->xn + (size_t)(r / m) * (size_t)S,
                (size_t)S * sizeof(float));
-        float *z = s->z + (size_t)r * (size_t)Z;
-        for (int32_t k = 0; k < Z; k++)
-            z[k] = rng ? (float)orl_rng_normal(rng)
-                       : v.latents[(size_t)(r % m) * (size_t)Z + (size_t)k];
+    /* the latents: fresh normals in one vectorised fill, or the policy's fixed ones */
+    if (rng)
+        orl_rng_normal_fill(rng, s->z, (int64_t)rows * Z);
+    else
+        for (int32_t r = 0; r < rows; r++)
+            memcpy(s->z + (size_t)r * (size_t)Z, v.latents + (size_t)(r % m) * (size_t)Z,
+                   (size_t)Z * sizeof(float));
+    /* decoder, target perturbation and target critics over TARGET_CHUNK rows at a time: the
+     * activations of a chunk stay in cache from one network to the next (B m rows at once
+     * stream several megabytes through memory) */
+    for (int32_t r0 = 0; r0 < rows; r0 += TARGET_CHUNK) {
+        int32_t n = rows - r0 < TARGET_CHUNK ? rows - r0 : TARGET_CHUNK;
+        const float *rep = s->rep + (size_t)r0 * (size_t)S;
+        float *cand = s->cand + (size_t)r0 * (size_t)A, *moved = s->moved + (size_t)r0 * (size_t)A;
+        orl_vae_decode(&s->vae, &s->decode_work, rep, s->z + (size_t)r0 * (size_t)Z, n, NULL, cand);
+        for (int32_t r = 0; r < n; r++) {
+            float *row = s->sa + (size_t)r * (size_t)(S + A);
+            memcpy(row, rep + (size_t)r * (size_t)S, (size_t)S * sizeof(float));
+            memcpy(row + S, cand + (size_t)r * (size_t)A, (size_t)A * sizeof(float));
+        }
+        const float *u = orl_fit_target_forward(&s->perturb, s->sa, n);
+        orl_bcq_perturb(moved, cand, u, s->lo, s->hi, n, A, s->phi);
+        orl_critic_target(s->critic, rep, moved, n, ORL_CRITIC_REDUCE_MIX, (float)s->lambda,
+                          s->tq + r0);
     }
-    orl_vae_decode(&s->vae, &s->decode_work, s->rep, s->z, rows, NULL, s->cand);
-    for (int32_t r = 0; r < rows; r++) {
-        float *row = s->sa + (size_t)r * (size_t)(S + A);
-        memcpy(row, s->rep + (size_t)r * (size_t)S, (size_t)S * sizeof(float));
-        memcpy(row + S, s->cand + (size_t)r * (size_t)A, (size_t)A * sizeof(float));
-    }
-    const float *u = orl_fit_target_forward(&s->perturb, s->sa, rows);
-    orl_bcq_perturb(s->moved, s->cand, u, s->lo, s->hi, rows, A, s->phi);
-    orl_critic_target(s->critic, s->rep, s->moved, rows, ORL_CRITIC_REDUCE_MIX, (float)s->lambda,
-                      s->tq);
     for (int32_t b = 0; b < B; b++) {
         float best = s->tq[(size_t)b * (size_t)m];
         for (int32_t i = 1; i < m; i++) {
@@ -515,9 +531,7 @@ static orl_status cont_step(bcq_state *s, const orl_batch *batch, orl_rng *rng, 
     orl_critic_step(s->critic, -1.0f);
 
     /* the perturbation network on decoded actions of s, through Q_1 */
-    for (int32_t b = 0; b < B; b++)
-        for (int32_t k = 0; k < s->Z; k++)
-            s->z[(size_t)b * (size_t)s->Z + (size_t)k] = (float)orl_rng_normal(rng);
+    orl_rng_normal_fill(rng, s->z, (int64_t)B * s->Z);
     orl_vae_decode(&s->vae, &s->decode_work, s->x, s->z, B, NULL, s->cand);
     for (int32_t b = 0; b < B; b++) {
         float *row = s->sa + (size_t)b * (size_t)(S + A);

@@ -18,9 +18,13 @@
  * statically, so its calls land here; the real one is found with dlsym(RTLD_NEXT)). During one
  * recorded update every call's shape (transposes, M, N, K, leading dimensions, beta) is kept;
  * afterwards exactly those GEMMs are replayed alone on scratch buffers, and
- * sgemm_share = (replay time per update) / (measured time per update): the fraction of the
- * update's wall time the matrix products alone would take at this machine's sgemm speed. It
- * also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ * sgemm_share = (replay CPU time per update) / (measured CPU time per update): the fraction of the
+ * update's CPU time (at 1 thread on an idle machine, its wall time) the matrix products alone
+ * would take at this machine's sgemm speed (CPU time: other programs' share of the cores counts
+ * in neither). It also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ *
+ * Time: seconds and updates_per_s are wall-clock; cpu_seconds and updates_per_cpu_s the
+ * process's CPU time over the same run (all threads), the figure to compare on a busy machine.
  *
  * Acting: act_us_per_step is what a control loop pays per step for the trained policy (its type
  * in "policy"): microseconds per orl_policy_act of one observation in mean mode (BCQ: the
@@ -47,6 +51,14 @@
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of this process (every thread): on a shared machine the wall time of a run
+ * includes the time other programs held the cores; its CPU time does not */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -102,14 +114,14 @@ static double replay(int reps, double *flops) {
     for (size_t i = 0; i < biggest; i++) a[i] = b[i] = 0.01f * (float)(i % 97);
     double best = INFINITY;
     for (int w = 0; w < 5; w++) {
-        double t0 = now();
+        double t0 = cpu_now();
         for (int r = 0; r < reps; r++)
             for (int i = 0; i < n_calls; i++) {
                 const gemm_call *g = &calls[i];
                 real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
                            g->beta, c, g->ldc);
             }
-        double dt = (now() - t0) / reps;
+        double dt = (cpu_now() - t0) / reps;
         if (dt < best) best = dt;
     }
     free(a), free(b), free(c);
@@ -255,16 +267,16 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
 
     /* the timed run: steps updates, or more when that takes under 2 s (fast learners) */
     orl_policy *p = NULL;
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     if (train_steps(ops, c, ds, steps, &p) != ORL_OK) goto fail;
-    double dt = now() - t0;
+    double dt = now() - t0, cpu = cpu_now() - c0;
     if (dt < 2.0) {
         orl_policy_free(p);
         p = NULL;
         steps = (int64_t)ceil((double)steps * 2.5 / dt);
-        t0 = now();
+        t0 = now(), c0 = cpu_now();
         if (train_steps(ops, c, ds, steps, &p) != ORL_OK) goto fail;
-        dt = now() - t0;
+        dt = now() - t0, cpu = cpu_now() - c0;
     }
     double act_us = act_cost(p, ds);
     char p_type[32];
@@ -274,11 +286,12 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
     double per_s = (double)steps / dt;
     printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"threads\":%d,\"obs\":%d,"
            "\"act\":%d,\"hidden\":%d,\"batch\":256,\"steps\":%lld,\"seconds\":%.3f,"
-           "\"updates_per_s\":%.1f,\"gemm_calls_per_update\":%d,\"gflop_per_update\":%.4f,"
+           "\"updates_per_s\":%.1f,\"cpu_seconds\":%.3f,\"updates_per_cpu_s\":%.1f,"
+           "\"gemm_calls_per_update\":%d,\"gflop_per_update\":%.4f,"
            "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"policy\":\"%s\",\"act_us_per_step\":%.2f}\n",
            ops->name, c->name, threads, c->S, c->A, c->hidden > 0 ? c->hidden : 256,
-           (long long)steps, dt, per_s, n_calls, flops * 1e-9, flops * per_s * 1e-9, gemm_s * per_s,
-           p_type, act_us);
+           (long long)steps, dt, per_s, cpu, (double)steps / cpu, n_calls, flops * 1e-9,
+           flops * per_s * 1e-9, gemm_s * (double)steps / cpu, p_type, act_us);
     fflush(stdout);
     return 0;
 fail:

@@ -1,10 +1,18 @@
 /* PCG32 written from O'Neill's published description (PCG-XSH-RR with a 64-bit LCG), and the
  * draws built on it. Unbiased bounded integers use the rejection threshold of the reference
- * pcg32_boundedrand_r: reject the 2^32 mod bound lowest outputs. */
+ * pcg32_boundedrand_r: reject the 2^32 mod bound lowest outputs. The array of float normals
+ * (orl_rng_normal_fill) is Box-Muller in float with its own logarithm and sine/cosine
+ * polynomials (Cephes' logf, sinf, cosf coefficients), written as fixed-length lane loops with
+ * no branches and no library calls so the compiler turns them into vector code; every lane does
+ * the same IEEE operations in the same order (no fused multiply-add), so the values do not
+ * depend on the vector width the compiler chose (CMakeLists.txt compiles this file with
+ * -fno-math-errno: an errno path for sqrtf would keep the block scalar; the values are the same).
+ */
 #include "orl/rng.h"
 
 #include <assert.h>
 #include <math.h>
+#include <string.h>
 
 #define PCG_MULT 6364136223846793005ULL
 
@@ -88,4 +96,105 @@ int32_t orl_rng_categorical(orl_rng *rng, const double *p, int32_t n) {
         if (u < acc) return i;
     }
     return last; /* rounding left u at the total: the last positive entry */
+}
+
+/* ---- float normals for whole arrays ---- */
+
+#define NORMAL_LANES 16 /* Box-Muller pairs per block */
+
+static inline float bits_float(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint32_t float_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* z0 and z1 (NORMAL_LANES) from the 24-bit uniforms k1, k2: radius sqrt(-2 ln u1) with
+ * u1 = (k1 + 1) 2^-24 in (0, 1], angle 2 pi u2 with u2 = k2 2^-24 in [0, 1);
+ * z0 = radius cos(angle), z1 = radius sin(angle) */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) &&      \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+static void
+box_muller_block(float *restrict z0, float *restrict z1, const uint32_t *restrict k1,
+                 const uint32_t *restrict k2) {
+    for (int i = 0; i < NORMAL_LANES; i++) {
+        /* ln u1: u1 = 2^e m, m in [sqrt(1/2), sqrt(2)), ln u1 = e ln 2 + ln(1 + f), f = m - 1 */
+        float u1 = (float)(k1[i] + 1u) * 0x1.0p-24f;
+        uint32_t b = float_bits(u1);
+        int32_t e = (int32_t)(b >> 23) - 127;
+        float m = bits_float((b & 0x007fffffu) | 0x3f800000u);
+        uint32_t big = m > 1.41421356f;
+        /* m / 2 when big: subtract one from the exponent field */
+        m = bits_float(float_bits(m) - (big << 23));
+        float fe = (float)(e + (int32_t)big);
+        float f = m - 1.0f;
+        float z = f * f;
+        float y = 7.0376836292e-2f;
+        y = y * f - 1.1514610310e-1f;
+        y = y * f + 1.1676998740e-1f;
+        y = y * f - 1.2420140846e-1f;
+        y = y * f + 1.4249322787e-1f;
+        y = y * f - 1.6668057665e-1f;
+        y = y * f + 2.0000714765e-1f;
+        y = y * f - 2.4999993993e-1f;
+        y = y * f + 3.3333331174e-1f;
+        y = y * f * z;
+        y = y + -2.12194440e-4f * fe;
+        y = y - 0.5f * z;
+        float ln = f + y;
+        ln = ln + 0.693359375f * fe;
+        float radius = sqrtf(-2.0f * ln);
+        /* angle: quadrant q = round(4 u2), x = u2 - q / 4 in [-1/8, 1/8] exactly, t = 2 pi x */
+        float u2 = (float)k2[i] * 0x1.0p-24f;
+        int32_t q = (int32_t)(u2 * 4.0f + 0.5f);
+        float x = u2 - (float)q * 0.25f;
+        float t = x * 6.28318530717958647692f;
+        float t2 = t * t;
+        float sn = -1.9515295891e-4f;
+        sn = sn * t2 + 8.3321608736e-3f;
+        sn = sn * t2 - 1.6666654611e-1f;
+        sn = sn * t2 * t + t;
+        float cs = 2.443315711809948e-5f;
+        cs = cs * t2 - 1.388731625493765e-3f;
+        cs = cs * t2 + 4.166664568298827e-2f;
+        cs = cs * t2 * t2 - 0.5f * t2 + 1.0f;
+        /* rotate by q quarter turns: (cos, sin) -> (-sin, cos) per quarter */
+        uint32_t qm = (uint32_t)q & 3u;
+        uint32_t odd = -(qm & 1u); /* all ones in quarters 1 and 3: swap */
+        uint32_t sb = float_bits(sn), cb = float_bits(cs);
+        uint32_t c_q = (sb & odd) | (cb & ~odd), s_q = (cb & odd) | (sb & ~odd);
+        c_q ^= ((qm ^ (qm >> 1)) & 1u) << 31; /* cos negative in quarters 1 and 2 */
+        s_q ^= (qm >> 1) << 31;               /* sin negative in quarters 2 and 3 */
+        z0[i] = radius * bits_float(c_q);
+        z1[i] = radius * bits_float(s_q);
+    }
+}
+
+void orl_rng_normal_fill(orl_rng *rng, float *out, int64_t n) {
+    assert(rng && (out || n == 0) && n >= 0);
+    uint32_t k1[NORMAL_LANES], k2[NORMAL_LANES];
+    float z0[NORMAL_LANES], z1[NORMAL_LANES];
+    for (int64_t done = 0; done < n; done += 2 * NORMAL_LANES) {
+        int64_t left = n - done;
+        int pairs = left >= 2 * NORMAL_LANES ? NORMAL_LANES : (int)((left + 1) / 2);
+        /* two draws per pair, in order; lanes past the last pair compute on zeros */
+        for (int i = 0; i < NORMAL_LANES; i++) {
+            k1[i] = i < pairs ? orl_rng_u32(rng) >> 8 : 0u;
+            k2[i] = i < pairs ? orl_rng_u32(rng) >> 8 : 0u;
+        }
+        box_muller_block(z0, z1, k1, k2);
+        for (int i = 0; i < pairs; i++) {
+            out[done + 2 * i] = z0[i];
+            if (done + 2 * i + 1 < n) out[done + 2 * i + 1] = z1[i];
+        }
+    }
 }

@@ -108,8 +108,8 @@ double orl_fit_step(orl_fit *f, float lr) {
     int64_t n = f->net.n_params;
     double norm = NAN;
     if (f->cfg.max_grad_norm > 0.0) norm = orl_params_clip_norm(f->grads, n, f->cfg.max_grad_norm);
-    orl_adam_step(&f->adam, f->net.params, f->grads, lr);
-    memset(f->grads, 0, (size_t)n * sizeof(float));
+    /* the update also zeroes the gradients for the next backward */
+    nn_adam_step_zero(&f->adam, f->net.params, f->grads, lr);
     f->grad_norm = norm;
     return norm;
 }

@@ -1,4 +1,5 @@
-/* What the nn/ files share privately: cache-line-aligned float allocations. */
+/* What the nn/ files share privately: cache-line-aligned float allocations, the run-time AVX2
+ * switch of the elementwise kernels, and Adam with the gradient reset folded in. */
 #ifndef ORL_NN_INTERNAL_H
 #define ORL_NN_INTERNAL_H
 
@@ -18,5 +19,26 @@ static inline void *nn_alloc(size_t n_floats) {
     size_t bytes = nn_round(n_floats == 0 ? 1 : n_floats) * sizeof(float);
     return aligned_alloc(NN_ALIGN, bytes);
 }
+
+/* x86 with GCC or Clang: elementwise kernels have an AVX2 twin (target attribute, chosen at run
+ * time) doing the same IEEE operations in the same order, eight lanes at a time, with no fused
+ * multiply-add, so the bits do not depend on which ran */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define NN_X86  1
+#define NN_AVX2 __attribute__((target("avx2")))
+static inline int nn_use_avx2(void) {
+    return __builtin_cpu_supports("avx2");
+}
+#else
+#define NN_X86 0
+static inline int nn_use_avx2(void) {
+    return 0;
+}
+#endif
+
+struct orl_adam;
+/* orl_adam_step, then grads (n) = 0 in the same pass (the fit kit's step: the next backward
+ * accumulates into zeroed gradients without a separate memset) */
+void nn_adam_step_zero(struct orl_adam *opt, float *params, float *grads, float lr);
 
 #endif

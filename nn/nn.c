@@ -3,9 +3,12 @@
  *
  * Every matrix product goes through cblas_sgemm (forward pre = x W^T, backward dW += g^T x and
  * dx = g W); the elementwise work (bias, LayerNorm, activation, and in backward the activation
- * derivative with the bias column sums) is one row-by-row sweep per layer. ReLU, the bias sums
- * and the Adam update use SSE2 where available, with the same IEEE operations in the same
- * order as their scalar tails, so results do not depend on which path ran. Forward, backward
+ * derivative with the bias column sums) is one row-by-row sweep per layer. The bias + ReLU
+ * sweep, the ReLU gate with the bias sums and the output bias sums use AVX2 (chosen at run time)
+ * or SSE2 where available, with the same IEEE operations in the same order as their scalar
+ * tails, so results do not depend on which path ran. ReLU hidden layers without LayerNorm are
+ * applied in place (out[l] is pre[l]), and a one-output layer's backward g W (an outer product)
+ * is fused with the gate and bias sums of the layer below it. Forward, backward
  * and the optimizer step never allocate: the workspace and the moments are sized once. The
  * plain double-precision reference these kernels are checked against is in tests/test_nn.c.
  *
@@ -21,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
+#if NN_X86
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -161,6 +166,12 @@ void orl_mlp_free(orl_mlp *m) {
     memset(m, 0, sizeof(*m));
 }
 
+/* 1 when hidden layers apply their activation in place (out[l] is pre[l]): ReLU without
+ * LayerNorm, whose backward gate reads relu(z) > 0, which holds exactly when z > 0 */
+static int relu_in_place(const orl_mlp_config *cfg) {
+    return cfg->activation == ORL_ACTIVATION_RELU && !cfg->layer_norm;
+}
+
 /* the workspace's float count for cfg and max_batch; the layout orl_mlp_work_bind follows */
 static size_t work_floats(const orl_mlp_config *cfg, int32_t max_batch) {
     int32_t n_layers = cfg->n_layers;
@@ -172,8 +183,8 @@ static size_t work_floats(const orl_mlp_config *cfg, int32_t max_batch) {
     for (int32_t l = 0; l < n_layers; l++) {
         size_t o = batch * (size_t)cfg->widths[l + 1];
         int hidden = l < n_layers - 1;
-        total += nn_round(o);             /* pre */
-        if (hidden) total += nn_round(o); /* out */
+        total += nn_round(o);                                    /* pre */
+        if (hidden && !relu_in_place(cfg)) total += nn_round(o); /* out */
         if (hidden && cfg->layer_norm)
             total += nn_round(o) + 2 * nn_round(batch); /* norm, mean, rstd */
     }
@@ -202,13 +213,14 @@ orl_status orl_mlp_work_bind(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t
     int32_t max_width = 1;
     for (int32_t l = 0; l <= n_layers; l++)
         if (cfg->widths[l] > max_width) max_width = cfg->widths[l];
-    /* the views in the order work_floats counts them (the output layer's out aliases its pre) */
+    /* the views in the order work_floats counts them (the output layer's out aliases its pre,
+     * and so do in-place ReLU layers') */
     float *p = mem;
     for (int32_t l = 0; l < n_layers; l++) {
         size_t o = batch * (size_t)cfg->widths[l + 1];
         int hidden = l < n_layers - 1;
         w->pre[l] = p, p += nn_round(o);
-        if (hidden) {
+        if (hidden && !relu_in_place(cfg)) {
             w->out[l] = p, p += nn_round(o);
         } else {
             w->out[l] = w->pre[l];
@@ -269,9 +281,49 @@ static inline float relu_gate(float g, float z) {
     return g;
 }
 
-/* pre (B, O) holds x W^T; adds the bias, applies the activation into out (B, O) */
+#if NN_X86
+/* bias_act_forward's ReLU and identity cases eight at a time (the same operations); returns the
+ * columns done in every row */
+NN_AVX2 static int32_t bias_act_avx2(float *out, float *pre, const float *bias, int32_t batch,
+                                     int32_t width, int relu) {
+    int32_t done = width / 8 * 8;
+    for (int32_t r = 0; r < batch; r++) {
+        float *pr = pre + (int64_t)r * width;
+        float *o = out + (int64_t)r * width;
+        for (int32_t i = 0; i < done; i += 8) {
+            __m256 z = _mm256_add_ps(_mm256_loadu_ps(pr + i), _mm256_loadu_ps(bias + i));
+            if (relu) {
+                __m256 sign = _mm256_castsi256_ps(_mm256_srai_epi32(_mm256_castps_si256(z), 31));
+                if (o != pr) _mm256_storeu_ps(pr + i, z);
+                _mm256_storeu_ps(o + i, _mm256_andnot_ps(sign, z));
+            } else {
+                _mm256_storeu_ps(o + i, z);
+                if (o != pr) _mm256_storeu_ps(pr + i, z);
+            }
+        }
+    }
+    return done;
+}
+#endif
+
+/* pre (B, O) holds x W^T; adds the bias, applies the activation into out (B, O) (which may be
+ * pre itself for ReLU and the identity) */
 static void bias_act_forward(float *out, float *pre, const float *bias, int32_t batch,
                              int32_t width, orl_activation act) {
+#if NN_X86
+    if ((act == ORL_ACTIVATION_RELU || act == ORL_ACTIVATION_NONE) && width >= 8 && nn_use_avx2()) {
+        int32_t done = bias_act_avx2(out, pre, bias, batch, width, act == ORL_ACTIVATION_RELU);
+        /* the columns past the last multiple of eight */
+        if (done < width)
+            for (int32_t r = 0; r < batch; r++)
+                for (int32_t i = done; i < width; i++) {
+                    float z = pre[(int64_t)r * width + i] + bias[i];
+                    pre[(int64_t)r * width + i] = z;
+                    out[(int64_t)r * width + i] = act == ORL_ACTIVATION_RELU ? relu_value(z) : z;
+                }
+        return;
+    }
+#endif
     for (int32_t r = 0; r < batch; r++) {
         float *pr = pre + (int64_t)r * width;
         float *o = out + (int64_t)r * width;
@@ -283,7 +335,7 @@ static void bias_act_forward(float *out, float *pre, const float *bias, int32_t 
             for (; i + 4 <= width; i += 4) {
                 __m128 z = _mm_add_ps(_mm_loadu_ps(pr + i), _mm_loadu_ps(bias + i));
                 __m128 sign = _mm_castsi128_ps(_mm_srai_epi32(_mm_castps_si128(z), 31));
-                _mm_storeu_ps(pr + i, z);
+                if (o != pr) _mm_storeu_ps(pr + i, z);
                 _mm_storeu_ps(o + i, _mm_andnot_ps(sign, z));
             }
 #endif
@@ -439,6 +491,81 @@ static void act_backward_row(float *g, const float *z, const float *y, int32_t w
     }
 }
 
+#if NN_X86
+/* g (B, W) *= relu'(z) row by row, adding each gated row into db (W) when given; the
+ * operations of act_backward_row and add_row, eight columns at a time; returns the columns done */
+NN_AVX2 static int32_t relu_backward_avx2(float *g, const float *z, float *db, int32_t batch,
+                                          int32_t width) {
+    int32_t done = width / 8 * 8;
+    __m256 zero = _mm256_setzero_ps();
+    for (int32_t r = 0; r < batch; r++) {
+        float *gr = g + (int64_t)r * width;
+        const float *zr = z + (int64_t)r * width;
+        for (int32_t i = 0; i < done; i += 8) {
+            __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(zr + i), zero, _CMP_GT_OQ);
+            __m256 gv = _mm256_and_ps(_mm256_loadu_ps(gr + i), keep);
+            _mm256_storeu_ps(gr + i, gv);
+            if (db) _mm256_storeu_ps(db + i, _mm256_add_ps(_mm256_loadu_ps(db + i), gv));
+        }
+    }
+    return done;
+}
+
+/* acc (W) += the rows of g (B, W) in order, eight columns at a time; returns the columns done */
+NN_AVX2 static int32_t add_rows_avx2(float *acc, const float *g, int32_t batch, int32_t width) {
+    int32_t done = width / 8 * 8;
+    for (int32_t i = 0; i < done; i += 8) {
+        __m256 a = _mm256_loadu_ps(acc + i);
+        for (int32_t r = 0; r < batch; r++)
+            a = _mm256_add_ps(a, _mm256_loadu_ps(g + (int64_t)r * width + i));
+        _mm256_storeu_ps(acc + i, a);
+    }
+    return done;
+}
+#endif
+
+/* next (B, W) = g (B) w (W) (the outer product), gated by relu'(z (B, W)), each gated row added
+ * into db (W) when given: the GEMM with one inner term and relu_backward's operations, in one
+ * pass; AVX2 with a scalar tail, or scalar throughout without AVX2 */
+#if NN_X86
+NN_AVX2 static void outer_relu_avx2(float *next, const float *g, const float *w, const float *z,
+                                    float *db, int32_t batch, int32_t width) {
+    int32_t done = width / 8 * 8;
+    __m256 zero = _mm256_setzero_ps();
+    for (int32_t r = 0; r < batch; r++) {
+        float *nr = next + (int64_t)r * width;
+        const float *zr = z + (int64_t)r * width;
+        __m256 gv = _mm256_set1_ps(g[r]);
+        for (int32_t i = 0; i < done; i += 8) {
+            __m256 keep = _mm256_cmp_ps(_mm256_loadu_ps(zr + i), zero, _CMP_GT_OQ);
+            __m256 v = _mm256_and_ps(_mm256_mul_ps(gv, _mm256_loadu_ps(w + i)), keep);
+            _mm256_storeu_ps(nr + i, v);
+            if (db) _mm256_storeu_ps(db + i, _mm256_add_ps(_mm256_loadu_ps(db + i), v));
+        }
+        for (int32_t i = done; i < width; i++) {
+            nr[i] = relu_gate(g[r] * w[i], zr[i]);
+            if (db) db[i] += nr[i];
+        }
+    }
+}
+#endif
+
+static void outer_relu_backward(float *next, const float *g, const float *w, const float *z,
+                                float *db, int32_t batch, int32_t width) {
+#if NN_X86
+    if (nn_use_avx2()) {
+        outer_relu_avx2(next, g, w, z, db, batch, width);
+        return;
+    }
+#endif
+    for (int32_t r = 0; r < batch; r++)
+        for (int32_t i = 0; i < width; i++) {
+            float *v = next + (int64_t)r * width + i;
+            *v = relu_gate(g[r] * w[i], z[(int64_t)r * width + i]);
+            if (db) db[i] += *v;
+        }
+}
+
 /* acc (W) += x (W); the same additions in the same order with or without SSE */
 static void add_row(float *acc, const float *x, int32_t width) {
     int32_t i = 0;
@@ -458,6 +585,18 @@ static void hidden_backward(float *g, const orl_mlp *m, const orl_mlp_work *w, i
     const float *pre = w->pre[l];
     const float *out = w->out[l];
     if (!m->ln_gain[l]) {
+#if NN_X86
+        if (act == ORL_ACTIVATION_RELU && width >= 8 && nn_use_avx2()) {
+            int32_t done = relu_backward_avx2(g, pre, db, batch, width);
+            for (int32_t r = 0; r < batch && done < width; r++)
+                for (int32_t i = done; i < width; i++) {
+                    float *gi = g + (int64_t)r * width + i;
+                    *gi = relu_gate(*gi, pre[(int64_t)r * width + i]);
+                    if (db) db[i] += *gi;
+                }
+            return;
+        }
+#endif
         for (int32_t r = 0; r < batch; r++) {
             int64_t off = (int64_t)r * width;
             float *gr = g + off;
@@ -513,9 +652,16 @@ void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, floa
         const float *in = l == 0 ? w->input : w->out[l - 1]; // (B, I)
         float *dw = dparams ? dparams + (m->w[l] - m->params) : NULL;
         float *db = dparams ? dparams + (m->b[l] - m->params) : NULL;
-        if (l == n_layers - 1) {
-            if (db)
+        if (l == n_layers - 1 && db) {
+            int32_t done = 0;
+#if NN_X86
+            if (n_out >= 8 && nn_use_avx2()) done = add_rows_avx2(db, g, batch, n_out);
+#endif
+            if (done == 0)
                 for (int32_t r = 0; r < batch; r++) add_row(db, g + (int64_t)r * n_out, n_out);
+            else
+                for (int32_t r = 0; r < batch; r++)
+                    for (int32_t i = done; i < n_out; i++) db[i] += g[(int64_t)r * n_out + i];
         }
         /* dW += g^T in */
         if (dw)
@@ -528,10 +674,18 @@ void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, floa
                             n_out, m->w[l], n_in, 1.0f, dx, n_in);
             break;
         }
+        float *db_below = dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
+        if (n_out == 1 && relu_in_place(cfg)) {
+            /* one output: g W is an outer product (each element one rounded product, as the
+             * GEMM computes it), done in the pass that gates it and sums the bias gradient */
+            outer_relu_backward(next, g, m->w[l], w->pre[l - 1], db_below, batch, n_in);
+            g = next;
+            next = next == w->grad_a ? w->grad_b : w->grad_a;
+            continue;
+        }
         /* dLoss/dout of the layer below = g W, then through its activation and LayerNorm */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f, g, n_out,
                     m->w[l], n_in, 0.0f, next, n_in);
-        float *db_below = dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
         float *dgain =
             dparams && m->ln_gain[l - 1] ? dparams + (m->ln_gain[l - 1] - m->params) : NULL;
         float *dshift =

@@ -1,7 +1,8 @@
 /* The parameter-buffer utilities (copy, Polyak, norm, clipping, finiteness), state-buffer
  * listing for checkpoints, Adam/AdamW, learning-rate schedules and normalisation statistics
- * (the contract is include/orl/nn.h). The Adam update uses SSE2 where available with the same
- * IEEE operations in the same order as its scalar tail, so results do not depend on the path. */
+ * (the contract is include/orl/nn.h). The Adam update and the Polyak average use AVX2 (chosen at
+ * run time) or SSE2 where available with the same IEEE operations in the same order as their
+ * scalar tails, so results do not depend on the path. */
 #include "nn/internal.h"
 #include "orl/nn.h"
 
@@ -11,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SSE2__)
+#if NN_X86
+#include <immintrin.h>
+#elif defined(__SSE2__)
 #include <emmintrin.h>
 #endif
 
@@ -24,9 +27,27 @@ void orl_params_copy(float *dst, const float *src, int64_t n) {
     if (n > 0 && dst != src) memmove(dst, src, (size_t)n * sizeof(float));
 }
 
+#if NN_X86
+/* the Polyak loop eight at a time (the same operations in the same order) */
+NN_AVX2 static int64_t polyak_avx2(float *target, const float *src, int64_t n, float keep,
+                                   float tau) {
+    __m256 vkeep = _mm256_set1_ps(keep), vtau = _mm256_set1_ps(tau);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(target + i,
+                         _mm256_add_ps(_mm256_mul_ps(vkeep, _mm256_loadu_ps(target + i)),
+                                       _mm256_mul_ps(vtau, _mm256_loadu_ps(src + i))));
+    return i;
+}
+#endif
+
 void orl_params_polyak(float *target, const float *src, int64_t n, float tau) {
     float keep = 1.0f - tau;
-    for (int64_t i = 0; i < n; i++) target[i] = keep * target[i] + tau * src[i];
+    int64_t i = 0;
+#if NN_X86
+    if (nn_use_avx2()) i = polyak_avx2(target, src, n, keep, tau);
+#endif
+    for (; i < n; i++) target[i] = keep * target[i] + tau * src[i];
 }
 
 double orl_params_norm(const float *x, int64_t n) {
@@ -125,35 +146,62 @@ void orl_adam_free(orl_adam *opt) {
     memset(opt, 0, sizeof(*opt));
 }
 
-void orl_adam_step(orl_adam *opt, float *params, const float *grads, float lr) {
-    assert(opt && params && grads);
-    const orl_adam_config *cfg = &opt->cfg;
-    if (lr < 0.0f) lr = cfg->lr;
-    opt->t += 1;
-    /* PyTorch: step = lr / (1 - b1^t); denom = sqrt(v) / sqrt(1 - b2^t) + eps */
-    double bc1 = 1.0 - pow((double)cfg->beta1, (double)opt->t);
-    double bc2 = 1.0 - pow((double)cfg->beta2, (double)opt->t);
-    float step = (float)((double)lr / bc1);
-    float inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
-    float b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps;
-    float one_b1 = 1.0f - b1, one_b2 = 1.0f - b2;
-    float wd = cfg->weight_decay;
-    float l2 = cfg->decoupled ? 0.0f : wd;
-    float decay = cfg->decoupled ? 1.0f - lr * wd : 1.0f;
-    float *mom = opt->m, *var = opt->v;
+/* the constants of one Adam step */
+typedef struct adam_consts {
+    float b1, b2, one_b1, one_b2, l2, decay, step, inv_sqrt_bc2, eps;
+} adam_consts;
+
+#if NN_X86
+/* adam_range eight at a time: the same IEEE operations in the same order as its scalar loop */
+NN_AVX2 static int64_t adam_avx2(const adam_consts *k, int64_t n, float *params, const float *grads,
+                                 float *zero, float *mom, float *var) {
+    __m256 vb1 = _mm256_set1_ps(k->b1), vb2 = _mm256_set1_ps(k->b2);
+    __m256 vone_b1 = _mm256_set1_ps(k->one_b1), vone_b2 = _mm256_set1_ps(k->one_b2);
+    __m256 vl2 = _mm256_set1_ps(k->l2), vdecay = _mm256_set1_ps(k->decay);
+    __m256 vstep = _mm256_set1_ps(k->step), vinv = _mm256_set1_ps(k->inv_sqrt_bc2);
+    __m256 veps = _mm256_set1_ps(k->eps);
     int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 p0 = _mm256_loadu_ps(params + i);
+        __m256 g = _mm256_add_ps(_mm256_loadu_ps(grads + i), _mm256_mul_ps(vl2, p0));
+        if (zero) _mm256_storeu_ps(zero + i, _mm256_setzero_ps());
+        __m256 p = _mm256_mul_ps(p0, vdecay);
+        __m256 mi =
+            _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(mom + i)), _mm256_mul_ps(vone_b1, g));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(var + i)),
+                                  _mm256_mul_ps(_mm256_mul_ps(vone_b2, g), g));
+        _mm256_storeu_ps(mom + i, mi);
+        _mm256_storeu_ps(var + i, vi);
+        __m256 denom = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), vinv), veps);
+        _mm256_storeu_ps(params + i,
+                         _mm256_sub_ps(p, _mm256_div_ps(_mm256_mul_ps(vstep, mi), denom)));
+    }
+    return i;
+}
+#endif
+
+/* one Adam step over params (n); zero (n, may be NULL, may be grads) is cleared after each
+ * element's gradient is read */
+static void adam_range(const adam_consts *k, int64_t n, float *params, const float *grads,
+                       float *zero, float *mom, float *var) {
+    int64_t i = 0;
+#if NN_X86
+    if (nn_use_avx2()) i = adam_avx2(k, n, params, grads, zero, mom, var);
+#endif
 #if defined(__SSE2__)
     /* four at a time: the same IEEE operations in the same order as the scalar loop below
      * (no fused multiply-add), so the result does not depend on which loop ran; the per-element
      * sqrt and divide dominate the step and are four times cheaper as packed instructions */
     {
-        __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vone_b1 = _mm_set1_ps(one_b1);
-        __m128 vone_b2 = _mm_set1_ps(one_b2), vl2 = _mm_set1_ps(l2), vdecay = _mm_set1_ps(decay);
-        __m128 vstep = _mm_set1_ps(step), vinv = _mm_set1_ps(inv_sqrt_bc2);
-        __m128 veps = _mm_set1_ps(eps);
-        for (; i + 4 <= opt->n; i += 4) {
+        __m128 vb1 = _mm_set1_ps(k->b1), vb2 = _mm_set1_ps(k->b2);
+        __m128 vone_b1 = _mm_set1_ps(k->one_b1), vone_b2 = _mm_set1_ps(k->one_b2);
+        __m128 vl2 = _mm_set1_ps(k->l2), vdecay = _mm_set1_ps(k->decay);
+        __m128 vstep = _mm_set1_ps(k->step), vinv = _mm_set1_ps(k->inv_sqrt_bc2);
+        __m128 veps = _mm_set1_ps(k->eps);
+        for (; i + 4 <= n; i += 4) {
             __m128 p0 = _mm_loadu_ps(params + i);
             __m128 g = _mm_add_ps(_mm_loadu_ps(grads + i), _mm_mul_ps(vl2, p0));
+            if (zero) _mm_storeu_ps(zero + i, _mm_setzero_ps());
             __m128 p = _mm_mul_ps(p0, vdecay);
             __m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(mom + i)), _mm_mul_ps(vone_b1, g));
             __m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(var + i)),
@@ -165,15 +213,47 @@ void orl_adam_step(orl_adam *opt, float *params, const float *grads, float lr) {
         }
     }
 #endif
-    for (; i < opt->n; i++) {
-        float g = grads[i] + l2 * params[i];
-        float p = params[i] * decay;
-        float mi = b1 * mom[i] + one_b1 * g;
-        float vi = b2 * var[i] + one_b2 * g * g;
+    for (; i < n; i++) {
+        float g = grads[i] + k->l2 * params[i];
+        if (zero) zero[i] = 0.0f;
+        float p = params[i] * k->decay;
+        float mi = k->b1 * mom[i] + k->one_b1 * g;
+        float vi = k->b2 * var[i] + k->one_b2 * g * g;
         mom[i] = mi;
         var[i] = vi;
-        params[i] = p - step * mi / (sqrtf(vi) * inv_sqrt_bc2 + eps);
+        params[i] = p - k->step * mi / (sqrtf(vi) * k->inv_sqrt_bc2 + k->eps);
     }
+}
+
+/* advances t and fills the step's constants */
+static adam_consts adam_begin(orl_adam *opt, float lr) {
+    const orl_adam_config *cfg = &opt->cfg;
+    if (lr < 0.0f) lr = cfg->lr;
+    opt->t += 1;
+    /* PyTorch: step = lr / (1 - b1^t); denom = sqrt(v) / sqrt(1 - b2^t) + eps */
+    double bc1 = 1.0 - pow((double)cfg->beta1, (double)opt->t);
+    double bc2 = 1.0 - pow((double)cfg->beta2, (double)opt->t);
+    adam_consts k;
+    k.step = (float)((double)lr / bc1);
+    k.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    k.b1 = cfg->beta1, k.b2 = cfg->beta2, k.eps = cfg->eps;
+    k.one_b1 = 1.0f - k.b1, k.one_b2 = 1.0f - k.b2;
+    float wd = cfg->weight_decay;
+    k.l2 = cfg->decoupled ? 0.0f : wd;
+    k.decay = cfg->decoupled ? 1.0f - lr * wd : 1.0f;
+    return k;
+}
+
+void orl_adam_step(orl_adam *opt, float *params, const float *grads, float lr) {
+    assert(opt && params && grads);
+    adam_consts k = adam_begin(opt, lr);
+    adam_range(&k, opt->n, params, grads, NULL, opt->m, opt->v);
+}
+
+void nn_adam_step_zero(orl_adam *opt, float *params, float *grads, float lr) {
+    assert(opt && params && grads);
+    adam_consts k = adam_begin(opt, lr);
+    adam_range(&k, opt->n, params, grads, grads, opt->m, opt->v);
 }
 
 /* ---- learning-rate schedules ---- */
@@ -257,9 +337,34 @@ void orl_normalizer_free(orl_normalizer *nm) {
     memset(nm, 0, sizeof(*nm));
 }
 
+#if NN_X86
+/* orl_normalizer_apply's rows eight columns at a time (the same subtraction and division);
+ * returns the columns done in every row */
+NN_AVX2 static int32_t normalizer_avx2(const orl_normalizer *nm, const float *x, int64_t n,
+                                       float *y) {
+    int32_t dim = nm->dim, done = dim / 8 * 8;
+    for (int64_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < done; j += 8)
+            _mm256_storeu_ps(y + i * dim + j,
+                             _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i * dim + j),
+                                                         _mm256_loadu_ps(nm->mean + j)),
+                                           _mm256_loadu_ps(nm->std + j)));
+    return done;
+}
+#endif
+
 void orl_normalizer_apply(const orl_normalizer *nm, const float *x, int64_t n, float *y) {
     assert(nm && (n == 0 || (x && y)));
     int32_t dim = nm->dim;
+#if NN_X86
+    if (dim >= 8 && nn_use_avx2()) {
+        int32_t done = normalizer_avx2(nm, x, n, y);
+        for (int64_t i = 0; i < n; i++)
+            for (int32_t j = done; j < dim; j++)
+                y[i * dim + j] = (x[i * dim + j] - nm->mean[j]) / nm->std[j];
+        return;
+    }
+#endif
     for (int64_t i = 0; i < n; i++)
         for (int32_t j = 0; j < dim; j++)
             y[i * dim + j] = (x[i * dim + j] - nm->mean[j]) / nm->std[j];

@@ -145,12 +145,14 @@ static void decode_from_dec_in(const orl_vae *vae, orl_vae_work *w, int32_t batc
     int32_t A = vae->cfg.act_dim;
     orl_mlp_forward(&vae->dec, &w->dec, w->dec_in, batch, NULL);
     const float *u = w->dec.out[vae->dec.cfg.n_layers - 1]; /* (B, A) */
+    /* the tanh of every element in one vector pass, then the bounds */
+    orl_tanh_fill(act, u, (int64_t)batch * A);
     for (int32_t b = 0; b < batch; b++) {
         for (int32_t j = 0; j < A; j++) {
             size_t i = (size_t)b * (size_t)A + (size_t)j;
             double c, s;
             half_range(vae, j, &c, &s);
-            act[i] = (float)(c + s * tanh((double)u[i]));
+            act[i] = (float)(c + s * (double)act[i]);
         }
     }
 }
@@ -218,12 +220,13 @@ void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float
 
     /* reconstruction: d/du of mean (c + s tanh(u) - a)^2 */
     double gr = (double)scale * 2.0 / (double)(B * (size_t)A);
+    orl_tanh_fill(w->d_dec_out, u, (int64_t)(B * (size_t)A)); /* tanh(u), the decoder's */
     for (size_t b = 0; b < B; b++) {
         for (int32_t j = 0; j < A; j++) {
             size_t i = b * (size_t)A + (size_t)j;
             double c, s;
             half_range(vae, j, &c, &s);
-            double y = tanh((double)u[i]);
+            double y = (double)w->d_dec_out[i];
             w->d_dec_out[i] =
                 (float)(gr * ((double)w->recon[i] - (double)w->act[i]) * s * (1.0 - y * y));
         }
@@ -276,15 +279,17 @@ void orl_vae_decode(const orl_vae *vae, orl_vae_work *w, const float *obs, const
     assert(batch > 0 && batch <= w->max_batch);
     assert(z || rng);
     int32_t S = vae->cfg.obs_dim, Z = vae->cfg.latent_dim;
-    const double clip = (double)ORL_VAE_LATENT_CLIP;
+    const float clip = ORL_VAE_LATENT_CLIP;
     for (size_t b = 0; b < (size_t)batch; b++) {
         float *row = w->dec_in + b * (size_t)(S + Z);
         if (S > 0) memcpy(row, obs + b * (size_t)S, (size_t)S * sizeof(float));
+        /* clipped in float (exactly the double clip's values) with selects, not branches: the
+         * signs of normal draws are unpredictable */
         for (int32_t k = 0; k < Z; k++) {
-            double v = z ? (double)z[b * (size_t)Z + (size_t)k] : orl_rng_normal(rng);
-            if (v > clip) v = clip;
-            if (v < -clip) v = -clip;
-            row[S + k] = (float)v;
+            float v = z ? z[b * (size_t)Z + (size_t)k] : (float)orl_rng_normal(rng);
+            v = v > clip ? clip : v;
+            v = v < -clip ? -clip : v;
+            row[S + k] = v;
         }
     }
     decode_from_dec_in(vae, w, batch, act);

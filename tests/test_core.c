@@ -109,6 +109,41 @@ Test(rng, normal_moments) {
     cr_assert_lt(fabs(sum4 / n - 3.0), 0.08); /* kurtosis of a normal */
 }
 
+/* the float normals of whole arrays: the moments of a normal, the double-precision Box-Muller
+ * of the same draws within 4e-6, and a shorter fill is a prefix of a longer one (seed 5) */
+Test(rng, normal_fill_matches_double_box_muller) {
+    enum { N = 200001 };
+    float *z = malloc(N * sizeof(float));
+    cr_assert_not_null(z);
+    orl_rng rng, copy;
+    orl_rng_seed(&rng, 5, 7);
+    copy = rng;
+    orl_rng_normal_fill(&rng, z, N);
+    double sum = 0, sum2 = 0, sum4 = 0, worst = 0;
+    for (int i = 0; i < N; i += 2) {
+        double u1 = (double)((orl_rng_u32(&copy) >> 8) + 1u) * 0x1.0p-24;
+        double u2 = (double)(orl_rng_u32(&copy) >> 8) * 0x1.0p-24;
+        double r = sqrt(-2.0 * log(u1)), a = 2.0 * 3.14159265358979323846 * u2;
+        double ref[2] = {r * cos(a), r * sin(a)};
+        for (int k = 0; k < 2 && i + k < N; k++) {
+            double d = fabs((double)z[i + k] - ref[k]);
+            worst = d > worst ? d : worst;
+            double v = z[i + k];
+            sum += v, sum2 += v * v, sum4 += v * v * v * v;
+        }
+    }
+    cr_assert_eq(rng.state, copy.state, "the fill draws two u32 per pair");
+    cr_assert_lt(worst, 4e-6, "largest difference from double Box-Muller: %g", worst);
+    cr_assert_lt(fabs(sum / N), 0.01);
+    cr_assert_lt(fabs(sum2 / N - 1.0), 0.015);
+    cr_assert_lt(fabs(sum4 / N - 3.0), 0.08);
+    float head[37];
+    orl_rng_seed(&rng, 5, 7);
+    orl_rng_normal_fill(&rng, head, 37);
+    for (int i = 0; i < 37; i++) cr_assert_eq(head[i], z[i], "value %d", i);
+    free(z);
+}
+
 /* bound 3 * 2^30 rejects a quarter of the outputs; with a plain modulo the lowest third of the
  * range would be drawn twice as often as the rest */
 Test(rng, below_has_no_modulo_bias) {

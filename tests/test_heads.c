@@ -167,6 +167,36 @@ Test(heads, tanh_head_gradients) {
     cr_assert_float_eq(a[1], LO[1], 1e-6);
 }
 
+/* the head's float tanh (a rational approximation in vector code) against tanh in double on a
+ * dense grid of [-12, 12] and at the special values; an array whose length is not a multiple of
+ * the vector width gives the same bits element by element */
+Test(heads, tanh_head_float_tanh_accuracy) {
+    enum { N = 240001 };
+    float *u = malloc(N * sizeof(float)), *a = malloc(N * sizeof(float));
+    cr_assert(u && a);
+    for (int i = 0; i < N; i++) u[i] = (float)(-12.0 + 1e-4 * i);
+    orl_tanh_head_forward(a, u, NULL, NULL, N, 1);
+    double worst = 0.0;
+    for (int i = 0; i < N; i++) {
+        double d = fabs((double)a[i] - tanh((double)u[i]));
+        worst = d > worst ? d : worst;
+        float one;
+        orl_tanh_head_forward(&one, &u[i], NULL, NULL, 1, 1);
+        cr_assert_eq(one, a[i], "u = %g: %g alone, %g in the array", (double)u[i], (double)one,
+                     (double)a[i]);
+    }
+    cr_assert_lt(worst, 4e-7, "largest |difference| from tanh: %g", worst);
+    float sp[5] = {INFINITY, -INFINITY, NAN, 0.0f, 1e-30f}, t[5];
+    orl_tanh_head_forward(t, sp, NULL, NULL, 5, 1);
+    cr_assert_eq(t[0], 1.0f);
+    cr_assert_eq(t[1], -1.0f);
+    cr_assert(isnan(t[2]));
+    cr_assert_eq(t[3], 0.0f);
+    cr_assert_eq(t[4], 1e-30f);
+    free(u);
+    free(a);
+}
+
 /* ---- diagonal Gaussian: x = out (B, 2A), ctx = given actions (B, A) as double ---- */
 
 static void gauss_lp_ref_f(const double *x, double *y, void *ctx) {

@@ -632,6 +632,98 @@ Test(nn_adam, matches_formula) {
 
 /* ---- schedules ---- */
 
+/* the vector kernels (AVX2 where the CPU has it, SSE2, scalar tails) give the bits of plain
+ * scalar float loops written here with the same operations in the same order: Adam, Polyak, the
+ * normaliser, the bias + ReLU forward, the ReLU gate with bias sums, and a one-output layer's
+ * fused outer-product backward; lengths 37 and widths 19 cover whole vectors and tails */
+Test(nn_simd, kernels_give_scalar_bits) {
+    enum { N = 37, B = 7, IN = 5, H = 19 };
+    unsigned seed = 21;
+    srand(seed);
+    float p[N], g[N], q[N], m[2 * 64] = {0}, mr[N] = {0}, vr[N] = {0};
+    for (int i = 0; i < N; i++) {
+        p[i] = q[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+        g[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    }
+    orl_adam_config cfg = orl_adam_defaults();
+    cfg.weight_decay = 0.01f;
+    orl_adam opt;
+    cr_assert_eq(orl_adam_bind(&opt, &cfg, N, m), ORL_OK);
+    for (int t = 1; t <= 2; t++) {
+        orl_adam_step(&opt, p, g, -1.0f);
+        double bc1 = 1.0 - pow((double)cfg.beta1, t), bc2 = 1.0 - pow((double)cfg.beta2, t);
+        float step = (float)((double)cfg.lr / bc1), inv = (float)(1.0 / sqrt(bc2));
+        for (int i = 0; i < N; i++) {
+            float gi = g[i] + cfg.weight_decay * q[i];
+            float pi = q[i] * 1.0f;
+            mr[i] = cfg.beta1 * mr[i] + (1.0f - cfg.beta1) * gi;
+            vr[i] = cfg.beta2 * vr[i] + (1.0f - cfg.beta2) * gi * gi;
+            q[i] = pi - step * mr[i] / (sqrtf(vr[i]) * inv + cfg.eps);
+        }
+    }
+    cr_assert(memcmp(p, q, sizeof p) == 0, "adam: vector and scalar bits differ (seed %u)", seed);
+    float tgt[N], tref[N];
+    for (int i = 0; i < N; i++) tgt[i] = tref[i] = g[i];
+    orl_params_polyak(tgt, p, N, 0.005f);
+    for (int i = 0; i < N; i++) tref[i] = (1.0f - 0.005f) * tref[i] + 0.005f * p[i];
+    cr_assert(memcmp(tgt, tref, sizeof tgt) == 0, "polyak bits differ (seed %u)", seed);
+
+    /* the normaliser over 19 columns */
+    orl_normalizer nm;
+    cr_assert_eq(orl_normalizer_identity(&nm, H), ORL_OK);
+    for (int j = 0; j < H; j++) nm.mean[j] = 0.1f * (float)j, nm.std[j] = 0.3f + 0.07f * (float)j;
+    float xs[B * H], ys[B * H];
+    for (int i = 0; i < B * H; i++) xs[i] = (float)rand() / (float)RAND_MAX * 4.0f - 2.0f;
+    orl_normalizer_apply(&nm, xs, B, ys);
+    for (int i = 0; i < B * H; i++)
+        cr_assert(ys[i] == (xs[i] - nm.mean[i % H]) / nm.std[i % H], "normaliser element %d", i);
+    orl_normalizer_free(&nm);
+
+    /* IN -> H (ReLU) -> O for O = 3 (GEMM backward) and O = 1 (fused outer product) */
+    for (int O = 3; O >= 1; O -= 2) {
+        orl_mlp_config mc = {
+            .n_layers = 2, .widths = {IN, H, O}, .activation = ORL_ACTIVATION_RELU};
+        orl_rng rng;
+        orl_rng_seed(&rng, seed, (uint64_t)O);
+        orl_mlp net;
+        orl_mlp_work w;
+        cr_assert_eq(orl_mlp_create(&net, &mc, &rng), ORL_OK);
+        cr_assert_eq(orl_mlp_work_init(&w, &mc, B), ORL_OK);
+        float x[B * IN], dout[B * 3], pre[B * H], out[B * 3], next[B * H], db[H] = {0};
+        for (int i = 0; i < B * IN; i++) x[i] = (float)orl_rng_normal(&rng);
+        for (int i = 0; i < B * O; i++) dout[i] = (float)orl_rng_normal(&rng);
+        orl_mlp_forward(&net, &w, x, B, NULL);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, H, IN, 1.0f, x, IN, net.w[0], IN,
+                    0.0f, pre, H);
+        for (int i = 0; i < B * H; i++) {
+            pre[i] += net.b[0][i % H];
+            pre[i] = pre[i] > 0.0f ? pre[i] : 0.0f;
+            cr_assert(pre[i] == w.out[0][i], "O %d: hidden element %d", O, i);
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, O, H, 1.0f, pre, H, net.w[1], H,
+                    0.0f, out, O);
+        for (int i = 0; i < B * O; i++)
+            cr_assert(out[i] + net.b[1][i % O] == w.out[1][i], "O %d: output %d", O, i);
+        float *dp = calloc((size_t)net.n_params, sizeof(float));
+        cr_assert_not_null(dp);
+        orl_mlp_backward(&net, &w, dout, dp, NULL);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, H, O, 1.0f, dout, O, net.w[1], H,
+                    0.0f, next, H);
+        for (int r = 0; r < B; r++)
+            for (int i = 0; i < H; i++) {
+                float v = pre[r * H + i] > 0.0f ? next[r * H + i] : 0.0f;
+                db[i] += v;
+            }
+        float *db_lib = dp + (net.b[0] - net.params);
+        for (int i = 0; i < H; i++)
+            cr_assert(db[i] == db_lib[i], "O %d: hidden bias gradient %d: %g, %g", O, i,
+                      (double)db[i], (double)db_lib[i]);
+        free(dp);
+        orl_mlp_work_free(&w);
+        orl_mlp_free(&net);
+    }
+}
+
 Test(nn_schedule, known_steps) {
     orl_schedule s = {
         .kind = ORL_SCHEDULE_COSINE, .base = 1.0f, .min = 0.1f, .warmup = 10, .total = 110};

@@ -72,7 +72,9 @@ typedef struct orl_mlp_work {
     float *ln_mean[ORL_MLP_MAX_LAYERS]; /* (B) */
     float *ln_rstd[ORL_MLP_MAX_LAYERS]; /* (B) */
     float *out[ORL_MLP_MAX_LAYERS];     /* (B, O_l) activations; out[L-1] is the network output
-                                           (the same memory as pre[L-1]: no activation there) */
+                                           (the same memory as pre[L-1]: no activation there);
+                                           ReLU layers without LayerNorm are applied in place:
+                                           their out[l] is pre[l], which then holds the ReLU */
     float *grad_a;                      /* (B, max width) backward scratch */
     float *grad_b;                      /* (B, max width) backward scratch */
     void *mem;

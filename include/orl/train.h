@@ -245,7 +245,8 @@ double orl_iql_weights(float *w, const float *q, const float *v, int32_t batch, 
 /* BCQ's perturbation (algorithms/bcq.c): moved (B, A) = clip(act + phi h tanh(u), lo, hi) for
  * the network output u (B, A), h = (hi - lo) / 2 per dimension (the reference's phi *
  * max_action); its backward du (B, A) += dmoved * phi h (1 - tanh(u)^2) where the sum lies in
- * [lo, hi] (torch.clamp's gradient), 0 where it was clipped; act is held fixed (detached) */
+ * [lo, hi] (torch.clamp's gradient), 0 where it was clipped; act is held fixed (detached).
+ * tanh is orl_tanh_fill's (float, heads.h); moved may not overlap act */
 void orl_bcq_perturb(float *moved, const float *act, const float *u, const float *lo,
                      const float *hi, int32_t batch, int32_t act_dim, double phi);
 void orl_bcq_perturb_backward(float *du, const float *dmoved, const float *act, const float *u,
