@@ -215,6 +215,7 @@ static orl_status sac_step(void *state, const orl_batch *batch, int64_t step, or
     orl_critic_target(s->critic, s->xn, s->a_next, B, ORL_CRITIC_REDUCE_MIN, 0.0f, s->tq);
     orl_sac_td_target(s->y, s->tq, s->logp_next, batch->rew, batch->terminal, B, s->gamma, alpha);
     const float *q = orl_critic_forward(s->critic, s->x, batch->act, B);
+    memset(s->dq, 0, (size_t)K * (size_t)B * sizeof(float)); /* orl_loss_mse accumulates */
     double critic_loss = 0.0, qm = 0.0;
     for (int32_t k = 0; k < K; k++) {
         const float *qk = q + (size_t)k * (size_t)B;

@@ -397,8 +397,8 @@ orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
 done:
     r->cpu_env = c_env, r->cpu_act = c_act, r->cpu_update = c_update, r->cpu_eval = c_eval;
     if (log) fclose(log);
+    orl_policy_work_free(work); /* before the policy it was made for */
     if (state) ops->free(state);
-    orl_policy_work_free(work);
     free(bb.mem);
     free(step_obs);
     orl_dataset_free(rb);
