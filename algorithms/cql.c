@@ -17,7 +17,8 @@
  *   MLP policy.
  *
  * The shared parts are models.h's orl_critic, orl_actor and orl_temperature, and SAC's soft TD
- * target and actor loss (train.h, algorithms/sac.c); the penalties are nn/heads.c's. Nothing is allocated in step or validate. */
+ * target and actor loss (train.h, algorithms/sac.c); the penalties are nn/heads.c's. Nothing is
+ * allocated in step or validate. */
 #include "orl/heads.h"
 #include "orl/models.h"
 #include "orl/train.h"

@@ -53,17 +53,17 @@ typedef struct sac_state {
     orl_temperature ent;
 
     /* scratch: one allocation */
-    float *x, *xn;     /* (B, S) normalised obs, next obs */
-    float *a_next;     /* (B, A) a' ~ pi(s') */
-    float *logp_next;  /* (B) */
-    float *tq;         /* (B) min of the target critics at (s', a') */
-    float *y;          /* (B) soft TD targets */
-    float *dq;         /* (K, B) critic loss gradient */
-    float *pi_act;     /* (B, A) a ~ pi(s) */
-    float *pi_logp;    /* (B) */
-    float *dq_pi;      /* (K, B) actor loss gradient w.r.t. Q_k(s, a) */
-    float *dact;       /* (B, A) */
-    float *dlogp;      /* (B) */
+    float *x, *xn;    /* (B, S) normalised obs, next obs */
+    float *a_next;    /* (B, A) a' ~ pi(s') */
+    float *logp_next; /* (B) */
+    float *tq;        /* (B) min of the target critics at (s', a') */
+    float *y;         /* (B) soft TD targets */
+    float *dq;        /* (K, B) critic loss gradient */
+    float *pi_act;    /* (B, A) a ~ pi(s) */
+    float *pi_logp;   /* (B) */
+    float *dq_pi;     /* (K, B) actor loss gradient w.r.t. Q_k(s, a) */
+    float *dact;      /* (B, A) */
+    float *dlogp;     /* (B) */
     void *mem;
 } sac_state;
 
@@ -187,8 +187,7 @@ fail:
     return st;
 }
 
-static const char *const step_names[] = {"critic_loss", "actor_loss", "alpha", "entropy",
-                                         "q_mean"};
+static const char *const step_names[] = {"critic_loss", "actor_loss", "alpha", "entropy", "q_mean"};
 
 static orl_metric_names sac_metrics(void *state, orl_metric_kind kind) {
     (void)state;

@@ -49,7 +49,8 @@ static double cpu_seconds(void) {
 static orl_status check_options(const orl_online_options *opt, const orl_learner_ops **ops,
                                 orl_hparams *hp) {
     *ops = opt->learner ? opt->learner : orl_learner_find(opt->algo);
-    if (!*ops) ORL_FAIL(ORL_ERR_INPUT, "online: unknown algorithm '%s'", opt->algo ? opt->algo : "");
+    if (!*ops)
+        ORL_FAIL(ORL_ERR_INPUT, "online: unknown algorithm '%s'", opt->algo ? opt->algo : "");
     if (!opt->env_id) ORL_FAIL(ORL_ERR_INPUT, "online: no environment");
     if (opt->steps < 1 || opt->warmup < 0 || opt->buffer < 1 || opt->batch < 0)
         ORL_FAIL(ORL_ERR_INPUT,
@@ -96,8 +97,8 @@ orl_status orl_online_describe(const orl_online_options *opt, char *json, size_t
     const orl_learner_ops *ops;
     orl_hparams hp;
     ORL_TRY(check_options(opt, &ops, &hp));
-    return build_config(opt, ops, orl_train_batch(ops, opt->batch, ORL_ACTION_KIND_CONTINUOUS),
-                        &hp, json, cap);
+    return build_config(opt, ops, orl_train_batch(ops, opt->batch, ORL_ACTION_KIND_CONTINUOUS), &hp,
+                        json, cap);
 }
 
 /* the replay buffer's header: the environment's shapes and bounds */
@@ -274,8 +275,8 @@ orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
                 act_idx = (int32_t)orl_rng_below(&act_rng, (uint32_t)spec->n_actions);
             else
                 for (int32_t j = 0; j < A; j++)
-                    act[j] = spec->act_low[j] +
-                             (spec->act_high[j] - spec->act_low[j]) * (float)orl_rng_uniform(&act_rng);
+                    act[j] = spec->act_low[j] + (spec->act_high[j] - spec->act_low[j]) *
+                                                    (float)orl_rng_uniform(&act_rng);
         } else {
             ORL_TRY_GOTO(st, done,
                          orl_policy_act(ops->policy(state), work, obs, 1, ORL_POLICY_MODE_SAMPLE,

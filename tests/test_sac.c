@@ -95,8 +95,8 @@ static orl_dataset *make_data(int64_t n, orl_rng *rng) {
     cr_assert_eq(orl_dataset_create(&h, n, n, &ds), ORL_OK);
     orl_header_free(&h);
     for (int64_t i = 0; i < n; i++) {
-        for (int j = 0; j < 3; j++) ds->obs[3 * i + j] = ds->next_obs[3 * i + j] =
-            (float)orl_rng_normal(rng);
+        for (int j = 0; j < 3; j++)
+            ds->obs[3 * i + j] = ds->next_obs[3 * i + j] = (float)orl_rng_normal(rng);
         for (int j = 0; j < 2; j++) ds->act[2 * i + j] = (float)(-0.5 + orl_rng_uniform(rng));
         ds->rew[i] = 0.0f;
         ds->terminal[i] = 1;

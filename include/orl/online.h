@@ -34,18 +34,18 @@ typedef struct orl_online_options {
     const orl_learner_ops *learner; /* NULL: algo; else this learner */
     const char *const *sets;        /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
-    const char *env_id;      /* the environment acted in (continuous actions for sac) */
-    int64_t steps;           /* environment steps (default 1000000) */
-    int64_t warmup;          /* first steps with uniformly random actions and no updates
-                                (default 10000, Haarnoja et al. 2018) */
-    int64_t buffer;          /* replay capacity in transitions (default 1000000) */
-    int32_t batch;           /* B; 0: the learner's reference batch (256) */
-    uint64_t seed;           /* default 0 */
-    int64_t log_every;       /* metrics line every so many environment steps (1000) */
-    const char *log_path;    /* NULL: no metrics log; else JSON Lines */
-    const char *eval_env;    /* NULL: no evaluation; else the environment evaluated in */
-    int64_t eval_every;      /* evaluate every so many environment steps (and at the end) */
-    int64_t eval_episodes;   /* episodes per evaluation (default 10) */
+    const char *env_id;           /* the environment acted in (continuous actions for sac) */
+    int64_t steps;                /* environment steps (default 1000000) */
+    int64_t warmup;               /* first steps with uniformly random actions and no updates
+                                     (default 10000, Haarnoja et al. 2018) */
+    int64_t buffer;               /* replay capacity in transitions (default 1000000) */
+    int32_t batch;                /* B; 0: the learner's reference batch (256) */
+    uint64_t seed;                /* default 0 */
+    int64_t log_every;            /* metrics line every so many environment steps (1000) */
+    const char *log_path;         /* NULL: no metrics log; else JSON Lines */
+    const char *eval_env;         /* NULL: no evaluation; else the environment evaluated in */
+    int64_t eval_every;           /* evaluate every so many environment steps (and at the end) */
+    int64_t eval_episodes;        /* episodes per evaluation (default 10) */
     const orl_progress *progress; /* may be NULL; reports environment steps */
 } orl_online_options;
 
@@ -63,11 +63,11 @@ typedef struct orl_online_result {
     int32_t n_metrics;   /* the learner's step metrics of the last update (NaN before any) */
     const char *metric_names[ORL_ONLINE_MAX_METRICS];
     double metrics[ORL_ONLINE_MAX_METRICS];
-    double seconds;        /* wall time */
-    double cpu_env;        /* CPU seconds of this thread in environment steps and resets */
-    double cpu_act;        /* ... in choosing actions (the policy's forward pass) */
-    double cpu_update;     /* ... in the learner's gradient steps (batches included) */
-    double cpu_eval;       /* ... in evaluations */
+    double seconds;         /* wall time */
+    double cpu_env;         /* CPU seconds of this thread in environment steps and resets */
+    double cpu_act;         /* ... in choosing actions (the policy's forward pass) */
+    double cpu_update;      /* ... in the learner's gradient steps (batches included) */
+    double cpu_eval;        /* ... in evaluations */
     char config_json[4096]; /* everything the run used, as stored in the policy */
 } orl_online_result;
 
