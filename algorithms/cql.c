@@ -16,8 +16,9 @@
  *   a step, B (1 + 3 n) rows, goes through the critic in one call. The result is the actor's
  *   MLP policy.
  *
- * The shared parts are models.h's orl_critic, orl_actor and orl_temperature; the penalties are
- * nn/heads.c's. Nothing is allocated in step or validate. */
+ * The shared parts are models.h's orl_critic, orl_actor and orl_temperature, and SAC's soft TD
+ * target and actor loss (train.h, algorithms/sac.c); the penalties are nn/heads.c's. Nothing is
+ * allocated in step or validate. */
 #include "orl/heads.h"
 #include "orl/models.h"
 #include "orl/train.h"
@@ -406,12 +407,8 @@ static void continuous_targets(cql_state *s, const orl_batch *batch, const float
                                const float *logp_next, float alpha) {
     int32_t B = batch->size;
     orl_critic_target(s->critic, s->xn, a_next, B, ORL_CRITIC_REDUCE_MIN, 0.0f, s->tq);
-    for (int32_t b = 0; b < B; b++) {
-        double next = (double)s->tq[b];
-        if (s->backup_entropy && logp_next) next -= (double)alpha * (double)logp_next[b];
-        if (batch->terminal[b]) next = 0.0;
-        s->y[b] = (float)((double)batch->rew[b] + s->gamma * next);
-    }
+    orl_sac_td_target(s->y, s->tq, s->backup_entropy ? logp_next : NULL, batch->rew,
+                      batch->terminal, B, s->gamma, alpha);
 }
 
 static orl_status continuous_step(cql_state *s, const orl_batch *batch, int64_t step, orl_rng *rng,
@@ -491,20 +488,12 @@ static orl_status continuous_step(cql_state *s, const orl_batch *batch, int64_t 
         orl_actor_backward(s->actor, NULL, s->dlogp);
         actor_loss = (double)alpha * logp_mean - lp / B;
     } else {
+        /* SAC's actor loss, shared with sac.c */
         const float *qp = orl_critic_forward(s->critic, s->x, s->pi_act, B);
-        memset(s->dq_pi, 0, at(K, B, 0) * sizeof(float));
-        double qmin_sum = 0.0;
-        for (int32_t b = 0; b < B; b++) {
-            int32_t kmin = 0;
-            for (int32_t k = 1; k < K; k++)
-                if (qp[at(k, B, b)] < qp[at(kmin, B, b)]) kmin = k;
-            qmin_sum += (double)qp[at(kmin, B, b)];
-            s->dq_pi[at(kmin, B, b)] = -1.0f / (float)B;
-        }
+        actor_loss = orl_sac_actor_loss(s->dq_pi, s->dlogp, qp, s->pi_logp, K, B, alpha, NULL);
         memset(s->dact, 0, (size_t)B * sA);
         orl_critic_action_grad(s->critic, s->dq_pi, s->dact);
         orl_actor_backward(s->actor, s->dact, s->dlogp);
-        actor_loss = (double)alpha * logp_mean - qmin_sum / B;
     }
     metrics[0] = critic_loss;
     metrics[1] = pen / K;

@@ -113,7 +113,8 @@ orl_status orl_hparams_resolve(const orl_learner_ops *ops, const char *const *se
 
 static const orl_learner_ops *const learners[] = {
     &orl_learner_bc,  &orl_learner_fbc, &orl_learner_awr, &orl_learner_td3bc,
-    &orl_learner_iql, &orl_learner_cql, &orl_learner_bcq, &orl_learner_morel};
+    &orl_learner_iql, &orl_learner_cql, &orl_learner_bcq, &orl_learner_morel,
+    &orl_learner_sac};
 
 int32_t orl_learner_count(void) {
     return (int32_t)(sizeof learners / sizeof learners[0]);

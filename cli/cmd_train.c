@@ -2,8 +2,11 @@
  * [--eval-env ID --eval-every M --eval-episodes E] [--log METRICS.jsonl]
  * [--checkpoint-every M [--checkpoint PATH] --resume] [--val-fraction F]:
  * reads a dataset, trains a learner through orl_train (orl/train.h), prints the configuration
- * at start and a summary at the end, and writes the policy file. */
+ * at start and a summary at the end, and writes the policy file.
+ * orl train --algo sac --env ID -o POLICY [--steps N] [--warmup N] [--buffer N] ...: the same
+ * learner online in an environment through orl_online_train (orl/online.h). */
 #include "cli/cli.h"
+#include "orl/online.h"
 #include "orl/train.h"
 
 #include <inttypes.h>
@@ -18,7 +21,10 @@ static void usage(FILE *f) {
             "usage: orl train --algo NAME --data IN -o POLICY [--steps N] [--batch B] [--seed S]\n"
             "                 [--set key=value]... [--eval-env ID] [--eval-every M]\n"
             "                 [--eval-episodes E] [--log METRICS.jsonl] [--checkpoint-every M]\n"
-            "                 [--checkpoint PATH] [--resume] [--val-fraction F]\n\n"
+            "                 [--checkpoint PATH] [--resume] [--val-fraction F]\n"
+            "       orl train --algo sac --env ID -o POLICY [--steps N] [--warmup N]\n"
+            "                 [--buffer N] [--batch B] [--seed S] [--set key=value]...\n"
+            "                 [--eval-env ID] [--eval-every M] [--eval-episodes E] [--log F]\n\n"
             "Trains an offline learner on dataset IN and writes its policy to POLICY (HDF5; the\n"
             "configuration is stored in it). Defaults: 100000 steps (morel: 150 NPG iterations),\n"
             "the learner's reference batch (256, CORL's; bcq 100 continuous / 64 discrete),\n"
@@ -27,7 +33,13 @@ static void usage(FILE *f) {
             "(default 10000) over E\n"
             "episodes (default 10) and logs the normalised score. Checkpoints (default path\n"
             "POLICY.ckpt) are written every M steps and on an interrupt; --resume continues from\n"
-            "one with results identical to an uninterrupted run.\n\nalgorithms and their "
+            "one with results identical to an uninterrupted run.\n\n"
+            "With --env instead of --data the learner (an off-policy one: sac) trains online:\n"
+            "N environment steps (default 1000000), the first --warmup (10000) with uniformly\n"
+            "random actions, then one gradient step per environment step on a batch drawn from\n"
+            "a replay buffer of --buffer (1000000) transitions; the log has the training\n"
+            "episodes' returns and the CPU time in physics and in networks. No checkpoints.\n"
+            "\nalgorithms and their "
             "hyperparameters (--set key=value):\n");
     for (int32_t i = 0; i < orl_learner_count(); i++) {
         const orl_learner_ops *ops = orl_learner_get(i);
@@ -38,10 +50,47 @@ static void usage(FILE *f) {
     }
 }
 
+/* the --env path: online training, printing the configuration (with the seed) first and a
+ * summary with the CPU time of physics and networks at the end */
+static int train_online(orl_online_options *on, const char *output) {
+    char config[4096];
+    orl_status st = orl_online_describe(on, config, sizeof config);
+    if (st) return cli_fail("train", st);
+    fprintf(stderr, "orl train: %s\n", config);
+    orl_progress progress = cli_progress();
+    on->progress = &progress;
+    orl_policy *p = NULL;
+    orl_online_result res;
+    st = orl_online_train(on, &p, &res);
+    cli_progress_done();
+    if (st == ORL_OK) st = orl_policy_save(p, output);
+    orl_policy_free(p);
+    if (st) return cli_fail("train", st);
+    double cpu = res.cpu_env + res.cpu_act + res.cpu_update + res.cpu_eval;
+    printf("%s: %lld environment steps, %lld updates, %lld episodes in %.1f s (seed %llu)\n",
+           output, (long long)res.env_steps, (long long)res.updates, (long long)res.episodes,
+           res.seconds, (unsigned long long)on->seed);
+    for (int32_t i = 0; i < res.n_metrics; i++)
+        printf("  %-18s %.6g\n", res.metric_names[i], res.metrics[i]);
+    if (isfinite(res.train_return)) printf("  %-18s %.4f\n", "train return", res.train_return);
+    if (on->eval_env) {
+        printf("  %-18s %.4f on %s\n", "eval return", res.eval_return, on->eval_env);
+        if (isfinite(res.eval_score)) printf("  %-18s %.1f\n", "normalised score", res.eval_score);
+    }
+    if (cpu > 0.0)
+        printf("  cpu %.1f s: env %.1f%%, acting %.1f%%, updates %.1f%%, evaluation %.1f%%; "
+               "%.1f env steps/s of CPU\n",
+               cpu, 100.0 * res.cpu_env / cpu, 100.0 * res.cpu_act / cpu,
+               100.0 * res.cpu_update / cpu, 100.0 * res.cpu_eval / cpu,
+               (double)res.env_steps / cpu);
+    return CLI_EXIT_OK;
+}
+
 int cmd_train(int argc, char **argv) {
     orl_train_options opt;
     orl_train_options_init(&opt);
-    const char *data = NULL, *output = NULL, *ckpt = NULL;
+    const char *data = NULL, *output = NULL, *ckpt = NULL, *env = NULL;
+    int64_t warmup = -1, buffer = -1, steps = -1;
     const char *sets[MAX_SETS];
     int32_t n_sets = 0;
     int ckpt_given = 0;
@@ -58,6 +107,13 @@ int cmd_train(int argc, char **argv) {
             opt.algo = argv[++i];
         } else if (strcmp(a, "--data") == 0 && has) {
             data = argv[++i];
+        } else if (strcmp(a, "--env") == 0 && has) {
+            env = argv[++i];
+        } else if ((strcmp(a, "--warmup") == 0 || strcmp(a, "--buffer") == 0) && has) {
+            int w = strcmp(a, "--warmup") == 0;
+            if (cli_parse_int("train", a, argv[i + 1], w ? 0 : 1, INT64_MAX, w ? &warmup : &buffer))
+                return CLI_EXIT_BAD_INPUT;
+            i++;
         } else if ((strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) && has) {
             output = argv[++i];
         } else if (strcmp(a, "--set") == 0 && has) {
@@ -91,7 +147,7 @@ int cmd_train(int argc, char **argv) {
             if (is_seed)
                 opt.seed = (uint64_t)v;
             else if (strcmp(a, "--steps") == 0)
-                opt.steps = v;
+                opt.steps = steps = v;
             else if (is_batch)
                 opt.batch = (int32_t)v;
             else if (strcmp(a, "--eval-every") == 0)
@@ -110,10 +166,35 @@ int cmd_train(int argc, char **argv) {
             return cli_usage_error("train", "unexpected argument '%s'", a);
         }
     }
-    if (!data) return cli_usage_error("train", "--data IN missing");
     if (!output) return cli_usage_error("train", "-o POLICY missing");
     opt.sets = sets;
     opt.n_sets = n_sets;
+    if (env) {
+        if (data) return cli_usage_error("train", "give --data IN or --env ID, not both");
+        if (ckpt || ckpt_given || opt.resume || opt.val_fraction != 0.05)
+            return cli_usage_error("train", "--env: online training has no checkpoints or "
+                                            "validation split");
+        orl_online_options on;
+        orl_online_options_init(&on);
+        on.algo = opt.algo;
+        on.sets = sets;
+        on.n_sets = n_sets;
+        on.env_id = env;
+        if (steps > 0) on.steps = steps;
+        if (warmup >= 0) on.warmup = warmup;
+        if (buffer > 0) on.buffer = buffer;
+        on.batch = opt.batch;
+        on.seed = opt.seed;
+        on.log_every = opt.log_every;
+        on.log_path = opt.log_path;
+        on.eval_env = opt.eval_env;
+        on.eval_every = opt.eval_every;
+        on.eval_episodes = opt.eval_episodes;
+        return train_online(&on, output);
+    }
+    if (warmup >= 0 || buffer > 0)
+        return cli_usage_error("train", "--warmup and --buffer need --env (online training)");
+    if (!data) return cli_usage_error("train", "--data IN missing");
     opt.data_path = data;
     char ckpt_default[4200];
     if (ckpt || ckpt_given || opt.resume) {

@@ -24,6 +24,7 @@
 #include "orl/mujoco.h"
 #include "orl/bps.h"
 #include "orl/train.h"
+#include "orl/online.h"
 #include "orl/ope.h"
 #include "orl/fqe.h"
 #include "orl/tabular_policy.h"

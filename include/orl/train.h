@@ -235,6 +235,22 @@ extern const orl_learner_ops orl_learner_iql;
 extern const orl_learner_ops orl_learner_cql;
 extern const orl_learner_ops orl_learner_bcq;
 extern const orl_learner_ops orl_learner_morel;
+extern const orl_learner_ops orl_learner_sac;
+
+/* SAC's soft TD target (algorithms/sac.c; CQL's continuous form uses it too): y (B) =
+ * rew + gamma (1 - terminal) (tq - alpha logp_next) in double, rounded to float, for tq (B) the
+ * reduced target critics' values at (s', a'), a' ~ pi(s') with log-density logp_next (B);
+ * logp_next NULL drops the entropy term */
+void orl_sac_td_target(float *y, const float *tq, const float *logp_next, const float *rew,
+                       const uint8_t *terminal, int32_t batch, double gamma, float alpha);
+
+/* SAC's actor loss mean_b (alpha logp_b - min_k q_kb) over the K critics' values q (K, B) of
+ * the actor's own actions a_b ~ pi(s_b) and their log-densities logp (B), sums in double;
+ * dq (K, B) receives its gradient w.r.t. q (-1/B at each row's smallest member, 0 elsewhere)
+ * and dlogp (B) the one w.r.t. logp (alpha / B), both overwritten; *logp_mean (may be NULL)
+ * gets mean_b logp_b */
+double orl_sac_actor_loss(float *dq, float *dlogp, const float *q, const float *logp, int32_t K,
+                          int32_t batch, float alpha, double *logp_mean);
 
 /* IQL's advantage weights (algorithms/iql.c): w (B) = min(exp(beta (q - v)), max_weight) in
  * double, rounded to float; returns the mean advantage mean(q - v) and sets *weight_mean to

@@ -1,0 +1,93 @@
+/* Online training: any off-policy learner of train.h (SAC above all) with an environment in the
+ * loop. The loop acts in the environment (uniformly random actions for a warm-up, then the
+ * learner's current policy, sampled), stores every transition in a replay buffer that grows up
+ * to its capacity and then overwrites its oldest rows, and after the warm-up runs one gradient
+ * step of the learner per environment step on a batch drawn uniformly (with replacement) from
+ * the buffer. The learner sees the buffer as its training dataset (ctx->train, whose n_steps
+ * grows); it is created at the end of the warm-up, on the warm-up's rows.
+ *
+ * Not here: the learners themselves (algorithms/), offline training (orl_train). There is no
+ * checkpoint/resume: a resumable run would have to store the replay buffer (up to 1M rows) and
+ * the environment's mid-episode state.
+ *
+ * Determinism: the same seed and BLAS thread count give the same bits. Streams from the seed:
+ * the learner's (12) and the batches' (13) as orl_train's, the actions' (14: warm-up actions and
+ * policy samples); training episode e resets the environment seeded with
+ * orl_rollout_episode_seed(seed ^ ORL_ONLINE_EPISODE_SALT, e), so training episodes are not the
+ * evaluation's (orl_eval_for_training with the seed, in mean mode).
+ * Dimension letters as in nn.h. */
+#ifndef ORL_ONLINE_H
+#define ORL_ONLINE_H
+
+#include "orl/policy.h"
+#include "orl/progress.h"
+#include "orl/status.h"
+#include "orl/train.h"
+
+#include <stdint.h>
+
+#define ORL_ONLINE_EPISODE_SALT 0x6f6e6c696e65ULL /* "online" */
+#define ORL_ONLINE_MAX_METRICS  16
+
+typedef struct orl_online_options {
+    const char *algo;               /* learner name (an off-policy learner: "sac") */
+    const orl_learner_ops *learner; /* NULL: algo; else this learner */
+    const char *const *sets;        /* (n_sets) "key=value" hyperparameter overrides */
+    int32_t n_sets;
+    const char *env_id;           /* the environment acted in (continuous actions for sac) */
+    int64_t steps;                /* environment steps (default 1000000) */
+    int64_t warmup;               /* first steps with uniformly random actions and no updates
+                                     (default 10000, Haarnoja et al. 2018) */
+    int64_t buffer;               /* replay capacity in transitions (default 1000000) */
+    int32_t batch;                /* B; 0: the learner's reference batch (256) */
+    uint64_t seed;                /* default 0 */
+    int64_t log_every;            /* metrics line every so many environment steps (1000) */
+    const char *log_path;         /* NULL: no metrics log; else JSON Lines */
+    const char *eval_env;         /* NULL: no evaluation; else the environment evaluated in */
+    int64_t eval_every;           /* evaluate every so many environment steps (and at the end) */
+    int64_t eval_episodes;        /* episodes per evaluation (default 10) */
+    const orl_progress *progress; /* may be NULL; reports environment steps */
+} orl_online_options;
+
+/* the defaults above */
+void orl_online_options_init(orl_online_options *opt);
+
+typedef struct orl_online_result {
+    int64_t env_steps;   /* environment steps taken */
+    int64_t updates;     /* gradient steps taken */
+    int64_t episodes;    /* training episodes finished */
+    double train_return; /* mean return of the training episodes finished in the last log
+                            interval (NaN when none) */
+    double eval_return;  /* last evaluation's mean return (NaN when none) */
+    double eval_score;   /* its normalised score (NaN when none or no reference) */
+    int32_t n_metrics;   /* the learner's step metrics of the last update (NaN before any) */
+    const char *metric_names[ORL_ONLINE_MAX_METRICS];
+    double metrics[ORL_ONLINE_MAX_METRICS];
+    double seconds;         /* wall time */
+    double cpu_env;         /* CPU seconds of this thread in environment steps and resets */
+    double cpu_act;         /* ... in choosing actions (the policy's forward pass) */
+    double cpu_update;      /* ... in the learner's gradient steps (batches included) */
+    double cpu_eval;        /* ... in evaluations */
+    char config_json[4096]; /* everything the run used, as stored in the policy */
+} orl_online_result;
+
+/* the config JSON the run would use (hyperparameters resolved), without training.
+ * ORL_ERR_INPUT as orl_hparams_resolve or for an unknown algorithm. */
+orl_status orl_online_describe(const orl_online_options *opt, char *json, size_t cap);
+
+/* trains opt->algo online in opt->env_id and returns the policy in *out (free with
+ * orl_policy_free). result may be NULL. ORL_ERR_INPUT for bad options, an unknown environment
+ * or one whose actions the learner cannot take; ORL_ERR_NUMERIC naming the update of a
+ * non-finite loss; ORL_ERR_IO for the log; ORL_ERR_INTERRUPTED when progress asks to stop
+ * (*out stays NULL); ORL_ERR_NOMEM.
+ *
+ * The metrics log has one JSON object per line every log_every environment steps, at
+ * evaluations and at the end: "step" (environment steps), "updates", the learner's step
+ * metrics under their names (null before the first update), "episodes" and "train_return" (the
+ * mean return of training episodes finished since the last line, null when none),
+ * "eval_return" and "normalized_score" at evaluations, "time" (wall seconds) and "cpu_env",
+ * "cpu_act", "cpu_update" (CPU seconds so far in each). */
+orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
+                            orl_online_result *result);
+
+#endif
