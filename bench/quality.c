@@ -37,9 +37,12 @@
  *     learners are still in their transient at 2x64: IQL's expectile loss and mean advantage
  *     were still growing at the end of the run (medium-replay IQM 50.2; with critics and V
  *     alone widened to 2x128 87.6, with the actor alone widened 63.3), and CQL's actor learns
- *     at CORL's policy lr of 3e-5 (27.3). At 20000 steps IQL's medium-replay IQM is 98.1 at
- *     2x64; 2x128 at 10000 steps gave IQL the same (100.3) but costs CQL and BCQ about twice
- *     as much as 2x64 at 20000 (docs/learners.md, "Measured together").
+ *     at CORL's policy lr of 3e-5 under alpha_cql 10 (27.3; alpha_cql 1: 98-99 at 10000). With
+ *     Polyak targets (tau 0.005, gamma 0.99) the values approach their fixed point with a
+ *     time constant of 1 / (tau (1 - gamma)) = 20000 steps. At 20000 steps, 2x64, the
+ *     medium-replay IQMs are IQL 98.1 and CQL 100.3 against AWR's 90.2. 2x128 at 10000 steps
+ *     gave IQL the same (100.3) but costs CQL and BCQ about twice as much as 2x64 at 20000
+ *     (docs/learners.md, "Measured together").
  *     --steps... given on the command line replaces these budgets.
  * --set key=value (repeatable) adds settings for exploration, after the family's, again for
  * every learner with the key; --env and --behavior pick datasets.
