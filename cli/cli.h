@@ -51,5 +51,6 @@ int cmd_eval(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_ope(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const verb verbs[] = {
     {"train", cmd_train, "train an offline learner (bc fbc awr td3bc iql cql bcq) into a policy"},
     {"eval", cmd_eval, "run a policy in an environment: mean return, normalised score"},
     {"ope", cmd_ope, "off-policy evaluation report and CI gate for policies on logged data"},
+    {"bench", cmd_bench, "the shared benchmark: suites, jobs, statistics, report, cluster runs"},
     {"policy", cmd_policy, "make a policy from a softmax table; describe; export as C"},
     {"demo", cmd_demo, "the main job on an embedded example"},
 };

@@ -31,7 +31,7 @@ declare -A HEADER_ROOM=(
     [models.h]=models
     [train.h]=algorithms
     [ope.h]=ope [fqe.h]=ope [report.h]=ope [ope_run.h]=ope
-    [env.h]=eval [eval.h]=eval [bps.h]=eval [behavior.h]=eval [tabular.h]=eval [tabular_policy.h]=eval
+    [env.h]=eval [eval.h]=eval [bench.h]=eval [bps.h]=eval [behavior.h]=eval [tabular.h]=eval [tabular_policy.h]=eval
     [orl.h]=cli
 )
 
