@@ -357,7 +357,7 @@ static orl_status parse_root(json_t *root, const char *base, orl_bench_suite *s)
 orl_status orl_bench_suite_parse(const char *json, const char *base_dir, orl_bench_suite **out) {
     *out = NULL;
     json_error_t err;
-    json_t *root = json_loads(json, 0, &err);
+    json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &err);
     if (!root)
         ORL_FAIL(ORL_ERR_INPUT, "suite: line %d, column %d: %s", err.line, err.column, err.text);
     orl_bench_suite *s = calloc(1, sizeof *s);
