@@ -12,7 +12,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: orl bench suites\n"
             "       orl bench show SUITE [--json]\n"
-            "       orl bench run SUITE -o DIR [-j N] [--cache DIR] [--no-report]\n"
+            "       orl bench run SUITE -o DIR [-j N] [--cache DIR] [--no-report | --prepare]\n"
             "       orl bench run-job DIR (--index K | --mpi [--rank R --size S])\n"
             "       orl bench report DIR [--reps N] [--seed S] [--no-times] [--no-plots]\n"
             "       orl bench compare DIR_A DIR_B [--reps N] [--seed S]\n"
@@ -22,7 +22,7 @@ static void usage(FILE *f) {
             "writes DIR/suite.json, generates the datasets once into the cache (--cache, else\n"
             "$ORL_BENCH_CACHE, $XDG_CACHE_HOME/orl/bench or ~/.cache/orl/bench), runs every job\n"
             "without a result in N worker processes (default 1) and writes the report; a rerun\n"
-            "runs only the missing jobs. run-job runs one job (a result already there: nothing\n"
+            "runs only the missing jobs; --prepare stops after the datasets (for jobs). run-job runs one job (a result already there: nothing\n"
             "to do); with --mpi, the jobs rank, rank + size, ... of an MPI rank\n"
             "(OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/PMI_SIZE). report merges the results into\n"
             "DIR/results.sqlite and writes DIR/report.md, report.json and plots/ (gnuplot);\n"
@@ -149,7 +149,7 @@ static int report_option(int argc, char **argv, int *i, orl_bench_report_options
 static int run(int argc, char **argv) {
     const char *name = NULL, *dir = NULL, *cache = NULL;
     int64_t workers = 1;
-    int do_report = 1;
+    int do_report = 1, prepare_only = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             dir = argv[++i];
@@ -162,6 +162,8 @@ static int run(int argc, char **argv) {
             i++;
         } else if (strcmp(argv[i], "--no-report") == 0) {
             do_report = 0;
+        } else if (strcmp(argv[i], "--prepare") == 0) {
+            prepare_only = 1;
         } else if (argv[i][0] == '-') {
             return cli_usage_error("bench", "run: unknown option '%s'", argv[i]);
         } else if (!name) {
@@ -177,6 +179,11 @@ static int run(int argc, char **argv) {
     if (st == ORL_OK) st = orl_bench_prepare(s, dir, cache);
     orl_bench_suite_free(s);
     if (st) return cli_fail("bench", st);
+    if (prepare_only) {
+        printf("%s: suite.json and the datasets are ready (orl bench jobs %s --emit ...)\n", dir,
+               dir);
+        return CLI_EXIT_OK;
+    }
     char program[4096];
     self_path(program, sizeof program);
     orl_progress progress = cli_progress();

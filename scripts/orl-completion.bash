@@ -1,10 +1,10 @@
-# bash completion for orl: verbs, the learners after --algo, estimators after --estimators,
+# bash completion for orl: verbs, bench subcommands and suites, the learners after --algo, estimators after --estimators,
 # layouts after --layout, files elsewhere. Installed as share/bash-completion/completions/orl.
 _orl() {
     local cur prev verbs
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    verbs="ingest info validate convert filter gen train eval ope policy demo help"
+    verbs="ingest info validate convert filter gen train eval ope bench policy demo help"
     if [ "$COMP_CWORD" -eq 1 ]; then
         COMPREPLY=($(compgen -W "$verbs --help --version" -- "$cur"))
         return
@@ -17,12 +17,22 @@ _orl() {
     --estimators)
         COMPREPLY=($(compgen -W "is pdis wis wpdis ris-is ris-pdis ris-wis ris-wpdis fqe dr wdr" -- "$cur"))
         return ;;
+    --emit) COMPREPLY=($(compgen -W "slurm parallel mpi" -- "$cur")); return ;;
     --behavior)
         COMPREPLY=($(compgen -W "random medium expert medium-replay medium-expert" -- "$cur") $(compgen -f -- "$cur"))
         return ;;
     esac
     if [ "${COMP_WORDS[1]}" = policy ] && [ "$COMP_CWORD" -eq 2 ]; then
         COMPREPLY=($(compgen -W "from-table info export" -- "$cur"))
+        return
+    fi
+    if [ "${COMP_WORDS[1]}" = bench ] && [ "$COMP_CWORD" -eq 2 ]; then
+        COMPREPLY=($(compgen -W "suites show run run-job report compare jobs" -- "$cur"))
+        return
+    fi
+    if [ "${COMP_WORDS[1]}" = bench ] && [ "$COMP_CWORD" -eq 3 ] &&
+        { [ "${COMP_WORDS[2]}" = show ] || [ "${COMP_WORDS[2]}" = run ]; }; then
+        COMPREPLY=($(compgen -W "smoke classic" -- "$cur") $(compgen -f -- "$cur"))
         return
     fi
     COMPREPLY=($(compgen -f -- "$cur"))
