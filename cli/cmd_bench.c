@@ -22,7 +22,8 @@ static void usage(FILE *f) {
             "writes DIR/suite.json, generates the datasets once into the cache (--cache, else\n"
             "$ORL_BENCH_CACHE, $XDG_CACHE_HOME/orl/bench or ~/.cache/orl/bench), runs every job\n"
             "without a result in N worker processes (default 1) and writes the report; a rerun\n"
-            "runs only the missing jobs; --prepare stops after the datasets (for jobs). run-job runs one job (a result already there: nothing\n"
+            "runs only the missing jobs; --prepare stops after the datasets (for jobs). run-job "
+            "runs one job (a result already there: nothing\n"
             "to do); with --mpi, the jobs rank, rank + size, ... of an MPI rank\n"
             "(OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/PMI_SIZE). report merges the results into\n"
             "DIR/results.sqlite and writes DIR/report.md, report.json and plots/ (gnuplot);\n"
@@ -192,9 +193,10 @@ static int run(int argc, char **argv) {
     cli_progress_done();
     if (st) return cli_fail("bench", st);
     printf("%lld jobs: %lld already done, %lld run, %lld failed, %.1f s with %lld workers\n",
-           (long long)sum.jobs, (long long)sum.skipped, (long long)sum.done,
-           (long long)sum.failed, sum.seconds, (long long)workers);
-    if (sum.failed) fprintf(stderr, "orl bench: failed jobs: see %s/logs/K.log; rerun to retry\n", dir);
+           (long long)sum.jobs, (long long)sum.skipped, (long long)sum.done, (long long)sum.failed,
+           sum.seconds, (long long)workers);
+    if (sum.failed)
+        fprintf(stderr, "orl bench: failed jobs: see %s/logs/K.log; rerun to retry\n", dir);
     if (do_report) {
         orl_bench_report_options opt;
         orl_bench_report_options_init(&opt);

@@ -109,8 +109,8 @@ static void bind_text(sqlite3_stmt *q, int i, json_t *v) {
 }
 
 static void bind_json(sqlite3_stmt *q, int i, json_t *v) {
-    char *text = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
-                   : NULL;
+    char *text =
+        v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17)) : NULL;
     if (text)
         sqlite3_bind_text(q, i, text, -1, free);
     else
@@ -358,15 +358,15 @@ static double data_score(const orl_bench_suite *s, int32_t d) {
 /* every statistic of the report, computed once */
 typedef struct stats {
     int32_t D, L;
-    orl_interval *cell;   /* (D, L, 3): mean, median, IQM over seeds */
-    int64_t *cell_n;      /* (D, L) */
-    orl_interval *agg;    /* (L, ORL_STAT_COUNT) stratified */
-    int32_t *tasks;       /* (L) */
-    int64_t *runs;        /* (L) */
+    orl_interval *cell; /* (D, L, 3): mean, median, IQM over seeds */
+    int64_t *cell_n;    /* (D, L) */
+    orl_interval *agg;  /* (L, ORL_STAT_COUNT) stratified */
+    int32_t *tasks;     /* (L) */
+    int64_t *runs;      /* (L) */
     double tau[N_TAU];
-    orl_interval *prof;   /* (L, N_TAU) */
-    orl_interval *impr;   /* (L, L): P(row > column); NaN without common tasks */
-    double *data;         /* (D) the data's own score */
+    orl_interval *prof; /* (L, N_TAU) */
+    orl_interval *impr; /* (L, L): P(row > column); NaN without common tasks */
+    double *data;       /* (D) the data's own score */
 } stats;
 
 static void stats_free(stats *st) {
@@ -396,14 +396,14 @@ static orl_status compute(const table *t, const orl_bench_report_options *opt, i
     out->impr = out->prof + L * N_TAU;
     out->cell_n = (int64_t *)(out->impr + L * L);
     out->runs = out->cell_n + D * L;
-    double *x = (double *)(out->runs + L);             /* (n_runs) */
-    double *y = x + n_runs;                            /* (n_runs) */
-    out->data = y + n_runs;                            /* (D) */
-    int64_t *xoff = (int64_t *)(out->data + D);        /* (D+1) */
-    int64_t *yoff = xoff + D + 1;                      /* (D+1) */
-    int64_t *cx = yoff + D + 1, *cy = cx + D + 1;      /* (D+1) each: common tasks */
-    out->tasks = (int32_t *)(cy + D + 1);              /* (L) */
-    int32_t *wx = out->tasks + L, *wy = wx + D;        /* (D) each: task datasets */
+    double *x = (double *)(out->runs + L);        /* (n_runs) */
+    double *y = x + n_runs;                       /* (n_runs) */
+    out->data = y + n_runs;                       /* (D) */
+    int64_t *xoff = (int64_t *)(out->data + D);   /* (D+1) */
+    int64_t *yoff = xoff + D + 1;                 /* (D+1) */
+    int64_t *cx = yoff + D + 1, *cy = cx + D + 1; /* (D+1) each: common tasks */
+    out->tasks = (int32_t *)(cy + D + 1);         /* (L) */
+    int32_t *wx = out->tasks + L, *wy = wx + D;   /* (D) each: task datasets */
     orl_status st = ORL_OK;
     static const orl_stat cell_stats[3] = {ORL_STAT_MEAN, ORL_STAT_MEDIAN, ORL_STAT_IQM};
 
@@ -418,10 +418,9 @@ static orl_status compute(const table *t, const orl_bench_report_options *opt, i
                 orl_interval *v = &out->cell[(d * L + l) * 3 + k];
                 *v = (orl_interval){NAN, NAN, NAN};
                 if (n > 0)
-                    st = orl_stats_bootstrap(cell_stats[k], x, n, opt->reps,
-                                             seed_at(opt->seed, 1, (uint64_t)(d * L + l),
-                                                     (uint64_t)k),
-                                             opt->level, v);
+                    st = orl_stats_bootstrap(
+                        cell_stats[k], x, n, opt->reps,
+                        seed_at(opt->seed, 1, (uint64_t)(d * L + l), (uint64_t)k), opt->level, v);
             }
         }
 
@@ -445,7 +444,8 @@ static orl_status compute(const table *t, const orl_bench_report_options *opt, i
                                                     seed_at(opt->seed, 2, (uint64_t)l, (uint64_t)k),
                                                     opt->level, v);
         }
-        for (int32_t i = 0; i < N_TAU; i++) out->prof[l * N_TAU + i] = (orl_interval){NAN, NAN, NAN};
+        for (int32_t i = 0; i < N_TAU; i++)
+            out->prof[l * N_TAU + i] = (orl_interval){NAN, NAN, NAN};
         if (T > 0 && st == ORL_OK)
             st = orl_stats_profile(x, xoff, T, out->tau, N_TAU, opt->reps,
                                    seed_at(opt->seed, 3, (uint64_t)l, 0), opt->level,
@@ -490,8 +490,8 @@ typedef struct curve_band {
     orl_interval v[MAX_POINTS];
 } curve_band;
 
-static orl_status curve_of(const table *t, int32_t d, int32_t l, const orl_bench_report_options *opt,
-                           curve_band *out) {
+static orl_status curve_of(const table *t, int32_t d, int32_t l,
+                           const orl_bench_report_options *opt, curve_band *out) {
     out->n = 0;
     double x[ORL_BENCH_MAX_SEEDS];
     int32_t n_points = MAX_POINTS;
@@ -513,10 +513,10 @@ static orl_status curve_of(const table *t, int32_t d, int32_t l, const orl_bench
         }
         if (n == 0) continue;
         out->step[out->n] = first->step[i];
-        ORL_TRY(orl_stats_bootstrap(ORL_STAT_MEAN, x, n, opt->reps,
-                                    seed_at(opt->seed, 5, (uint64_t)(d * t->s->n_learners + l),
-                                            (uint64_t)i),
-                                    opt->level, &out->v[out->n]));
+        ORL_TRY(orl_stats_bootstrap(
+            ORL_STAT_MEAN, x, n, opt->reps,
+            seed_at(opt->seed, 5, (uint64_t)(d * t->s->n_learners + l), (uint64_t)i), opt->level,
+            &out->v[out->n]));
         out->n++;
     }
     return ORL_OK;
@@ -698,7 +698,8 @@ static json_t *report_json(const table *t, const stats *S, const orl_bench_repor
             json_object_set_new(o, orl_stat_name((orl_stat)k),
                                 interval_json(&S->agg[l * ORL_STAT_COUNT + k]));
         json_t *prof = json_array();
-        for (int32_t i = 0; i < N_TAU; i++) json_array_append_new(prof, interval_json(&S->prof[l * N_TAU + i]));
+        for (int32_t i = 0; i < N_TAU; i++)
+            json_array_append_new(prof, interval_json(&S->prof[l * N_TAU + i]));
         json_object_set_new(o, "profile", prof);
         json_array_append_new(agg, o);
     }
@@ -761,8 +762,8 @@ static int on_path(const char *name) {
 static void file_part(const char *name, char *out, size_t cap) {
     size_t n = 0;
     for (const char *p = name; *p && n + 1 < cap; p++)
-        out[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                           *p == '.' || *p == '-'
+        out[n++] = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                           (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'
                        ? *p
                        : '_';
     out[n] = '\0';
@@ -780,7 +781,8 @@ static orl_status write_plot_files(const char *tmp, const table *t, const stats 
     for (int32_t l = 0; l < L; l++) {
         const orl_interval *v = &S->agg[l * ORL_STAT_COUNT + ORL_STAT_IQM];
         if (isfinite(v->value))
-            fprintf(f, "%d \"%s\" %.6g %.6g %.6g\n", l, s->learners[l].name, v->value, v->lo, v->hi);
+            fprintf(f, "%d \"%s\" %.6g %.6g %.6g\n", l, s->learners[l].name, v->value, v->lo,
+                    v->hi);
     }
     fclose(f);
     snprintf(path, sizeof path, "%s/profile.dat", tmp);
@@ -823,28 +825,31 @@ static orl_status write_plot_files(const char *tmp, const table *t, const stats 
                                             {"svg size 960,540", "svg"}};
     for (int k = 0; k < 2; k++) {
         fprintf(f, "set terminal %s\n", terms[k][0]);
-        fprintf(f, "set output 'aggregate.%s'\nset title 'Aggregate IQM (%.0f%% stratified "
-                   "bootstrap CI)'\nset ylabel 'normalised score'\nset xlabel ''\n"
-                   "set xrange [-0.5:%d-0.5]\nset style fill solid 0.4\nset boxwidth 0.6\n"
-                   "plot 'aggregate.dat' using 1:3:xtic(2) with boxes notitle, "
-                   "'' using 1:3:4:5 with yerrorbars lc black pt 0 notitle\n",
+        fprintf(f,
+                "set output 'aggregate.%s'\nset title 'Aggregate IQM (%.0f%% stratified "
+                "bootstrap CI)'\nset ylabel 'normalised score'\nset xlabel ''\n"
+                "set xrange [-0.5:%d-0.5]\nset style fill solid 0.4\nset boxwidth 0.6\n"
+                "plot 'aggregate.dat' using 1:3:xtic(2) with boxes notitle, "
+                "'' using 1:3:4:5 with yerrorbars lc black pt 0 notitle\n",
                 terms[k][1], 95.0, L);
-        fprintf(f, "unset xrange\nset xtics auto\nset output 'profiles.%s'\n"
-                   "set title 'Performance profiles (fraction of runs above tau, with bands)'\n"
-                   "set xlabel 'normalised score tau'\nset ylabel 'fraction of runs > tau'\n"
-                   "set yrange [0:1.05]\nset style fill transparent solid 0.2 noborder\n"
-                   "plot for [i=0:L-1] 'profile.dat' index i using 1:3:4 with filledcurves "
-                   "lc i+1 notitle, for [i=0:L-1] 'profile.dat' index i using 1:2 with lines "
-                   "lw 2 lc i+1 title word(names, i+1)\nunset yrange\n",
+        fprintf(f,
+                "unset xrange\nset xtics auto\nset output 'profiles.%s'\n"
+                "set title 'Performance profiles (fraction of runs above tau, with bands)'\n"
+                "set xlabel 'normalised score tau'\nset ylabel 'fraction of runs > tau'\n"
+                "set yrange [0:1.05]\nset style fill transparent solid 0.2 noborder\n"
+                "plot for [i=0:L-1] 'profile.dat' index i using 1:3:4 with filledcurves "
+                "lc i+1 notitle, for [i=0:L-1] 'profile.dat' index i using 1:2 with lines "
+                "lw 2 lc i+1 title word(names, i+1)\nunset yrange\n",
                 terms[k][1]);
         for (int32_t d = 0; d < D; d++) {
             file_part(s->datasets[d].name, part, sizeof part);
-            fprintf(f, "set output 'curves-%s.%s'\nset title 'Learning curves: %s (mean over "
-                       "seeds, bootstrap band)'\nset xlabel 'gradient steps'\n"
-                       "set ylabel 'normalised score'\n"
-                       "plot for [i=0:L-1] 'curves-%s.dat' index i using 1:3:4 with filledcurves "
-                       "lc i+1 notitle, for [i=0:L-1] 'curves-%s.dat' index i using 1:2 with "
-                       "linespoints lw 2 lc i+1 title word(names, i+1)\n",
+            fprintf(f,
+                    "set output 'curves-%s.%s'\nset title 'Learning curves: %s (mean over "
+                    "seeds, bootstrap band)'\nset xlabel 'gradient steps'\n"
+                    "set ylabel 'normalised score'\n"
+                    "plot for [i=0:L-1] 'curves-%s.dat' index i using 1:3:4 with filledcurves "
+                    "lc i+1 notitle, for [i=0:L-1] 'curves-%s.dat' index i using 1:2 with "
+                    "linespoints lw 2 lc i+1 title word(names, i+1)\n",
                     part, terms[k][1], s->datasets[d].name, part, part);
         }
         fprintf(f, "unset output\n");
@@ -880,7 +885,8 @@ static orl_status plot(const char *dir, const table *t, const stats *S, const cu
         snprintf(cd, sizeof cd, "cd '%s'", abs_tmp);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_addopen(&fa, 1, log, 01 | 0100 | 01000, 0644); /* O_WRONLY|O_CREAT|O_TRUNC */
+        posix_spawn_file_actions_addopen(&fa, 1, log, 01 | 0100 | 01000,
+                                         0644); /* O_WRONLY|O_CREAT|O_TRUNC */
         posix_spawn_file_actions_adddup2(&fa, 1, 2);
         char *argv[] = {"gnuplot", "-e", cd, script, NULL};
         pid_t pid;
@@ -1017,10 +1023,11 @@ orl_status orl_bench_compare(const char *dir_a, const char *dir_b,
     FILE *f = st == ORL_OK ? open_memstream(&out, &len) : NULL;
     if (st == ORL_OK && !f) st = orl_error_set(ORL_ERR_NOMEM, "compare: out of memory");
     if (f) {
-        fprintf(f, "# orl bench compare\n\nA: %s (suite %s, %lld results)  \nB: %s (suite %s, %lld "
-                   "results)\n\nAggregate IQM [%.0f%% stratified bootstrap CI]; a regression is "
-                   "B's IQM below A's interval.\n\n| learner | A | B | B − A | verdict |\n"
-                   "|---|---|---|---|---|\n",
+        fprintf(f,
+                "# orl bench compare\n\nA: %s (suite %s, %lld results)  \nB: %s (suite %s, %lld "
+                "results)\n\nAggregate IQM [%.0f%% stratified bootstrap CI]; a regression is "
+                "B's IQM below A's interval.\n\n| learner | A | B | B − A | verdict |\n"
+                "|---|---|---|---|---|\n",
                 dir_a, ta.s->name, (long long)ta.n_results, dir_b, tb.s->name,
                 (long long)tb.n_results, 100.0 * opt->level);
         for (int32_t a = 0; a < A.L; a++) {

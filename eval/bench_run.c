@@ -157,8 +157,10 @@ orl_status orl_bench_open(const char *dir, orl_bench_suite **out) {
     snprintf(path, sizeof path, "%s/suite.json", dir);
     char *text = read_text(path);
     if (!text)
-        ORL_FAIL(ORL_ERR_INPUT, "%s is not a benchmark directory (no suite.json; make it with "
-                 "orl bench run)", dir);
+        ORL_FAIL(ORL_ERR_INPUT,
+                 "%s is not a benchmark directory (no suite.json; make it with "
+                 "orl bench run)",
+                 dir);
     orl_status st = orl_bench_suite_parse(text, NULL, out);
     free(text);
     if (st != ORL_OK) return orl_error_set(st, "%s: %s", path, orl_error_message());
@@ -284,8 +286,8 @@ orl_status orl_bench_run_job(const char *dir, int64_t k, int *skipped) {
     memset(&res, 0, sizeof res);
     char path[1024], data[1024];
     if (k < 0 || k >= s->n_jobs)
-        ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "job %lld: the suite has jobs 0 to %lld", (long long)k,
-                      (long long)s->n_jobs - 1);
+        ORL_FAIL_GOTO(st, done, ORL_ERR_INPUT, "job %lld: the suite has jobs 0 to %lld",
+                      (long long)k, (long long)s->n_jobs - 1);
     job_path(dir, k, path, sizeof path);
     if (orl_fs_exists(path)) {
         if (skipped) *skipped = 1;
@@ -333,8 +335,8 @@ orl_status orl_bench_run_job(const char *dir, int64_t k, int *skipped) {
     opt.data_path = data;
     st = orl_train(ds, &opt, &p, &res);
     if (st != ORL_OK)
-        ORL_FAIL_GOTO(st, done, st, "job %lld (%s on %s, seed %d): %s", (long long)k, L->name, D->name,
-                      J->seed, orl_error_message());
+        ORL_FAIL_GOTO(st, done, st, "job %lld (%s on %s, seed %d): %s", (long long)k, L->name,
+                      D->name, J->seed, orl_error_message());
 
     /* the final score: its own episodes, seeded apart from the curve's */
     orl_rollout_summary sum;
@@ -372,11 +374,12 @@ static int env_int(const char *name, int32_t *out) {
 orl_status orl_bench_run_rank(const char *dir, int32_t rank, int32_t size, int64_t *failed) {
     if (failed) *failed = 0;
     if (size <= 0) {
-        int have = (env_int("OMPI_COMM_WORLD_RANK", &rank) && env_int("OMPI_COMM_WORLD_SIZE", &size)) ||
-                   (env_int("PMI_RANK", &rank) && env_int("PMI_SIZE", &size));
+        int have =
+            (env_int("OMPI_COMM_WORLD_RANK", &rank) && env_int("OMPI_COMM_WORLD_SIZE", &size)) ||
+            (env_int("PMI_RANK", &rank) && env_int("PMI_SIZE", &size));
         if (!have || size < 1 || rank >= size)
             ORL_FAIL(ORL_ERR_INPUT, "no MPI rank: neither OMPI_COMM_WORLD_RANK/SIZE nor "
-                     "PMI_RANK/PMI_SIZE is set (start with mpirun)");
+                                    "PMI_RANK/PMI_SIZE is set (start with mpirun)");
     }
     orl_bench_suite *s = NULL;
     ORL_TRY(orl_bench_open(dir, &s));
@@ -469,12 +472,14 @@ orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
         if (slot < 0) continue; /* not one of ours */
         w[slot].pid = 0;
         running--;
-        int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0 && orl_bench_job_done(dir, w[slot].job);
+        int ok =
+            WIFEXITED(status) && WEXITSTATUS(status) == 0 && orl_bench_job_done(dir, w[slot].job);
         if (ok)
             sum.done++;
         else
             sum.failed++;
-        snprintf(what, sizeof what, "jobs: %d running, %lld failed", running, (long long)sum.failed);
+        snprintf(what, sizeof what, "jobs: %d running, %lld failed", running,
+                 (long long)sum.failed);
         if (orl_progress_report(progress, sum.done + sum.failed, total, what))
             st = ORL_ERR_INTERRUPTED;
     }
@@ -507,30 +512,33 @@ orl_status orl_bench_emit(const char *dir, const char *program, orl_bench_engine
     /* absolute paths: the engine may start jobs in another directory */
     char adir[4096], aprog[4096];
     if (!realpath(dir, adir)) snprintf(adir, sizeof adir, "%s", dir);
-    if (!strchr(program, '/') || !realpath(program, aprog)) snprintf(aprog, sizeof aprog, "%s", program);
+    if (!strchr(program, '/') || !realpath(program, aprog))
+        snprintf(aprog, sizeof aprog, "%s", program);
     size_t cap = 2 * sizeof adir + 2 * sizeof aprog + 1024;
     char *text = malloc(cap);
     if (!text) ORL_FAIL(ORL_ERR_NOMEM, "bench: out of memory");
     if (workers < 1) workers = 1;
     switch (engine) {
     case ORL_BENCH_ENGINE_SLURM:
-        snprintf(text, cap,
-                 "#!/bin/bash\n"
-                 "# orl bench: suite %s, %lld jobs, one Slurm array task each; submit with sbatch.\n"
-                 "# A task whose result exists returns at once; resubmit to run failed ones.\n"
-                 "#SBATCH --job-name=orl-bench-%s\n"
-                 "#SBATCH --array=0-%lld\n"
-                 "#SBATCH --cpus-per-task=1\n"
-                 "#SBATCH --output=%s/logs/slurm-%%a.log\n"
-                 "export OPENBLAS_NUM_THREADS=1\n"
-                 "exec '%s' bench run-job '%s' --index \"$SLURM_ARRAY_TASK_ID\"\n",
-                 name, (long long)n, name, (long long)n - 1, adir, aprog, adir);
+        snprintf(
+            text, cap,
+            "#!/bin/bash\n"
+            "# orl bench: suite %s, %lld jobs, one Slurm array task each; submit with sbatch.\n"
+            "# A task whose result exists returns at once; resubmit to run failed ones.\n"
+            "#SBATCH --job-name=orl-bench-%s\n"
+            "#SBATCH --array=0-%lld\n"
+            "#SBATCH --cpus-per-task=1\n"
+            "#SBATCH --output=%s/logs/slurm-%%a.log\n"
+            "export OPENBLAS_NUM_THREADS=1\n"
+            "exec '%s' bench run-job '%s' --index \"$SLURM_ARRAY_TASK_ID\"\n",
+            name, (long long)n, name, (long long)n - 1, adir, aprog, adir);
         break;
     case ORL_BENCH_ENGINE_PARALLEL:
-        snprintf(text, cap,
-                 "seq 0 %lld | OPENBLAS_NUM_THREADS=1 parallel -j %d --joblog '%s/logs/parallel.log' "
-                 "'%s' bench run-job '%s' --index {}\n",
-                 (long long)n - 1, workers, adir, aprog, adir);
+        snprintf(
+            text, cap,
+            "seq 0 %lld | OPENBLAS_NUM_THREADS=1 parallel -j %d --joblog '%s/logs/parallel.log' "
+            "'%s' bench run-job '%s' --index {}\n",
+            (long long)n - 1, workers, adir, aprog, adir);
         break;
     case ORL_BENCH_ENGINE_MPI:
         snprintf(text, cap, "OPENBLAS_NUM_THREADS=1 mpirun -n %d '%s' bench run-job '%s' --mpi\n",

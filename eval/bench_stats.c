@@ -14,11 +14,16 @@
 
 const char *orl_stat_name(orl_stat s) {
     switch (s) {
-    case ORL_STAT_MEAN: return "mean";
-    case ORL_STAT_MEDIAN: return "median";
-    case ORL_STAT_IQM: return "iqm";
-    case ORL_STAT_OPTIMALITY_GAP: return "optimality_gap";
-    default: return "?";
+    case ORL_STAT_MEAN:
+        return "mean";
+    case ORL_STAT_MEDIAN:
+        return "median";
+    case ORL_STAT_IQM:
+        return "iqm";
+    case ORL_STAT_OPTIMALITY_GAP:
+        return "optimality_gap";
+    default:
+        return "?";
     }
 }
 
@@ -49,7 +54,8 @@ double orl_stats_point(orl_stat s, const double *x, int64_t n, double *scratch) 
         for (int64_t i = cut; i < n - cut; i++) sum += scratch[i];
         return sum / (double)(n - 2 * cut);
     }
-    default: return NAN;
+    default:
+        return NAN;
     }
 }
 
@@ -65,8 +71,9 @@ static void percentile(double *stats, int64_t reps, double level, double *lo, do
 }
 
 static orl_status check_args(int64_t reps, double level) {
-    if (reps < 1) ORL_FAIL(ORL_ERR_INPUT, "bootstrap: expected at least 1 resample, got %lld",
-                           (long long)reps);
+    if (reps < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "bootstrap: expected at least 1 resample, got %lld",
+                 (long long)reps);
     if (!(level > 0.0 && level < 1.0))
         ORL_FAIL(ORL_ERR_INPUT, "bootstrap: expected a level in (0, 1), got %g", level);
     return ORL_OK;
@@ -75,13 +82,12 @@ static orl_status check_args(int64_t reps, double level) {
 static orl_status check_tasks(const int64_t *off, int32_t T) {
     if (T < 1) ORL_FAIL(ORL_ERR_INPUT, "bootstrap: expected at least one task");
     for (int32_t t = 0; t < T; t++)
-        if (off[t + 1] <= off[t])
-            ORL_FAIL(ORL_ERR_INPUT, "bootstrap: task %d has no runs", t);
+        if (off[t + 1] <= off[t]) ORL_FAIL(ORL_ERR_INPUT, "bootstrap: task %d has no runs", t);
     return ORL_OK;
 }
 
-orl_status orl_stats_bootstrap(orl_stat s, const double *x, int64_t n, int64_t reps,
-                               uint64_t seed, double level, orl_interval *out) {
+orl_status orl_stats_bootstrap(orl_stat s, const double *x, int64_t n, int64_t reps, uint64_t seed,
+                               double level, orl_interval *out) {
     int64_t off[2] = {0, n};
     if (n < 1) ORL_FAIL(ORL_ERR_INPUT, "bootstrap: expected at least one value");
     return orl_stats_bootstrap_stratified(s, x, off, 1, reps, seed, level, out);

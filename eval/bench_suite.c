@@ -120,8 +120,8 @@ static orl_status only_keys(json_t *o, const char *where, const char *const *key
     return ORL_OK;
 }
 
-static orl_status get_string(json_t *o, const char *where, const char *key, int required,
-                             char *out, size_t cap) {
+static orl_status get_string(json_t *o, const char *where, const char *key, int required, char *out,
+                             size_t cap) {
     json_t *v = json_object_get(o, key);
     if (!v) {
         if (required) ORL_FAIL(ORL_ERR_INPUT, "suite: %s: '%s' missing", where, key);
@@ -167,14 +167,13 @@ static orl_status get_sets(json_t *o, const char *where, char (*sets)[ORL_BENCH_
 }
 
 static orl_status parse_family(json_t *o, const char *name, orl_bench_family *f) {
-    static const char *const keys[] = {"hidden", "layers", "steps", "eval_every", "eval", "set",
-                                       NULL};
+    static const char *const keys[] = {"hidden", "layers", "steps", "eval_every",
+                                       "eval",   "set",    NULL};
     char where[64];
     snprintf(where, sizeof where, "family '%s'", name);
     if (!json_is_object(o)) ORL_FAIL(ORL_ERR_INPUT, "suite: %s must be an object", where);
     ORL_TRY(only_keys(o, where, keys));
-    if (strlen(name) >= sizeof f->name)
-        ORL_FAIL(ORL_ERR_INPUT, "suite: %s: name too long", where);
+    if (strlen(name) >= sizeof f->name) ORL_FAIL(ORL_ERR_INPUT, "suite: %s: name too long", where);
     snprintf(f->name, sizeof f->name, "%s", name);
     int64_t hidden = 256, layers = 2, steps = 10000, every = 0;
     ORL_TRY(get_int(o, where, "hidden", 1, 65536, &hidden));
@@ -210,8 +209,8 @@ static int32_t env_action_kind(const char *env_id) {
 
 static orl_status parse_dataset(const orl_bench_suite *s, json_t *o, size_t i, const char *base,
                                 orl_bench_dataset *d) {
-    static const char *const keys[] = {"name", "path", "env", "behavior", "episodes", "seed",
-                                       "family", NULL};
+    static const char *const keys[] = {"name",     "path", "env",    "behavior",
+                                       "episodes", "seed", "family", NULL};
     char where[48];
     snprintf(where, sizeof where, "datasets[%zu]", i);
     if (!json_is_object(o)) ORL_FAIL(ORL_ERR_INPUT, "suite: %s must be an object", where);
@@ -225,7 +224,8 @@ static orl_status parse_dataset(const orl_bench_suite *s, json_t *o, size_t i, c
                  where);
     if (path[0] == '/' || !base || !base[0])
         snprintf(d->path, sizeof d->path, "%s", path);
-    else if (path[0] && snprintf(d->path, sizeof d->path, "%s/%s", base, path) >= (int)sizeof d->path)
+    else if (path[0] &&
+             snprintf(d->path, sizeof d->path, "%s/%s", base, path) >= (int)sizeof d->path)
         ORL_FAIL(ORL_ERR_INPUT, "suite: %s: path too long", where);
     int64_t episodes = ORL_GEN_DEFAULT_EPISODES, seed = 0;
     ORL_TRY(get_int(o, where, "episodes", 1, INT64_C(1) << 40, &episodes));
@@ -287,15 +287,14 @@ static void expand(orl_bench_suite *s) {
         for (int32_t l = 0; l < s->n_learners; l++) {
             int32_t want = s->learners[l].action_kind;
             if (want >= 0 && want != s->datasets[d].action_kind) continue;
-            for (int32_t k = 0; k < s->seeds; k++)
-                s->jobs[s->n_jobs++] = (orl_bench_job){d, l, k};
+            for (int32_t k = 0; k < s->seeds; k++) s->jobs[s->n_jobs++] = (orl_bench_job){d, l, k};
         }
 }
 
 static orl_status parse_root(json_t *root, const char *base, orl_bench_suite *s) {
-    static const char *const keys[] = {"name",     "description", "seeds",    "eval_episodes",
-                                       "final_episodes", "families", "datasets", "learners",
-                                       "cache",    NULL};
+    static const char *const keys[] = {"name",           "description", "seeds",    "eval_episodes",
+                                       "final_episodes", "families",    "datasets", "learners",
+                                       "cache",          NULL};
     if (!json_is_object(root)) ORL_FAIL(ORL_ERR_INPUT, "suite: expected a JSON object");
     ORL_TRY(only_keys(root, "suite", keys));
     ORL_TRY(get_string(root, "suite", "name", 1, s->name, sizeof s->name));
@@ -417,8 +416,7 @@ orl_status orl_bench_suite_load(const char *name_or_path, orl_bench_suite **out)
         memcpy(base, resolved, strlen(resolved) + 1);
     orl_status st = orl_bench_suite_parse(text, base, out);
     free(text);
-    if (st != ORL_OK)
-        return orl_error_set(st, "%s: %s", name_or_path, orl_error_message());
+    if (st != ORL_OK) return orl_error_set(st, "%s: %s", name_or_path, orl_error_message());
     return ORL_OK;
 }
 
@@ -480,9 +478,10 @@ char *orl_bench_suite_json(const orl_bench_suite *s) {
         json_object_set_new(o, "algo", json_string(L->algo));
         json_object_set_new(o, "set", sets_json(L->sets, L->n_sets));
         json_object_set_new(o, "actions",
-                            json_string(L->action_kind < 0                           ? "any"
-                                        : L->action_kind == ORL_ACTION_KIND_CONTINUOUS ? "continuous"
-                                                                                  : "discrete"));
+                            json_string(L->action_kind < 0 ? "any"
+                                        : L->action_kind == ORL_ACTION_KIND_CONTINUOUS
+                                            ? "continuous"
+                                            : "discrete"));
         json_array_append_new(ls, o);
     }
     json_object_set_new(root, "learners", ls);
@@ -545,7 +544,8 @@ orl_status orl_bench_dataset_ensure(const orl_bench_suite *s, int32_t d) {
     char path[1024];
     orl_bench_dataset_file(s, d, path, sizeof path);
     if (D->path[0]) {
-        if (!orl_fs_exists(path)) ORL_FAIL(ORL_ERR_IO, "dataset '%s': %s is missing", D->name, path);
+        if (!orl_fs_exists(path))
+            ORL_FAIL(ORL_ERR_IO, "dataset '%s': %s is missing", D->name, path);
         return ORL_OK;
     }
     if (orl_fs_exists(path)) return ORL_OK;

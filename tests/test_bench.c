@@ -92,7 +92,8 @@ Test(bench_stats, stratified_resampling_keeps_each_task) {
     double x[10] = {0, 0, 0, 0, 0, 100, 100, 100, 100, 100};
     int64_t off[3] = {0, 5, 10};
     orl_interval s, p;
-    cr_assert_eq(orl_stats_bootstrap_stratified(ORL_STAT_MEAN, x, off, 2, 2000, 5, 0.95, &s), ORL_OK);
+    cr_assert_eq(orl_stats_bootstrap_stratified(ORL_STAT_MEAN, x, off, 2, 2000, 5, 0.95, &s),
+                 ORL_OK);
     cr_assert_eq(s.value, 50.0);
     cr_assert_eq(s.lo, 50.0);
     cr_assert_eq(s.hi, 50.0);
@@ -240,7 +241,7 @@ Test(bench_suite, json_round_trip) {
 }
 
 #define MINI(extra_dataset, extra_learner, extra_root)                                             \
-    "{\"name\": \"t\", " extra_root "\"families\": {\"f\": {\"steps\": 10}}, \"datasets\": "      \
+    "{\"name\": \"t\", " extra_root "\"families\": {\"f\": {\"steps\": 10}}, \"datasets\": "       \
     "[{\"env\": \"CartPole-v1\", \"behavior\": \"random\", \"family\": \"f\"" extra_dataset "}], " \
     "\"learners\": [{\"algo\": \"bc\"" extra_learner "}]}"
 
@@ -288,8 +289,8 @@ Test(bench_suite, bad_suites_name_the_key) {
 
 Test(bench_suite, dataset_files_are_named_by_the_recipe) {
     orl_bench_suite *s = NULL;
-    cr_assert_eq(orl_bench_suite_parse(MINI("", "", "\"cache\": \"/c\", "), NULL, &s), ORL_OK,
-                 "%s", orl_error_message());
+    cr_assert_eq(orl_bench_suite_parse(MINI("", "", "\"cache\": \"/c\", "), NULL, &s), ORL_OK, "%s",
+                 orl_error_message());
     char a[1024], b[1024];
     orl_bench_dataset_file(s, 0, a, sizeof a);
     cr_assert(strncmp(a, "/c/CartPole-v1-random-100-0-", 28) == 0, "%s", a);

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define TDIR ORL_BINARY_DIR "/tmp-bench-cli"
-#define ORL ORL_BINARY_DIR "/orl"
+#define ORL  ORL_BINARY_DIR "/orl"
 
 static int run(const char *fmt, ...) {
     char cmd[8192];
@@ -289,8 +289,11 @@ Test(bench_cli, report_without_gnuplot_and_with_it) {
     free(text);
     if (!have_program("gnuplot")) return;
     cr_assert_eq(run("%s bench report %s >/dev/null", ORL, dir), 0);
-    static const char *const pictures[] = {"aggregate.png", "aggregate.svg", "profiles.png",
-                                           "profiles.svg", "curves-CartPole-v1_random.png",
+    static const char *const pictures[] = {"aggregate.png",
+                                           "aggregate.svg",
+                                           "profiles.png",
+                                           "profiles.svg",
+                                           "curves-CartPole-v1_random.png",
                                            "curves-CartPole-v1_random.svg"};
     for (size_t i = 0; i < sizeof pictures / sizeof pictures[0]; i++) {
         snprintf(path, sizeof path, "%s/plots/%s", dir, pictures[i]);
@@ -318,7 +321,8 @@ Test(bench_cli, verbs_and_bad_input) {
     /* a directory holding another suite is refused */
     write_text(TDIR "/other.json", tiny_suite);
     run("rm -rf %s/other", TDIR);
-    cr_assert_eq(run("%s bench run %s/other.json -o %s/other --no-report >/dev/null", ORL, TDIR, TDIR), 0);
+    cr_assert_eq(
+        run("%s bench run %s/other.json -o %s/other --no-report >/dev/null", ORL, TDIR, TDIR), 0);
     cr_assert_eq(run("%s bench run smoke -o %s/other 2>%s/other.txt", ORL, TDIR, TDIR), 2);
     text = slurp(TDIR "/other.txt");
     cr_assert(strstr(text, "another suite"), "%s", text);
@@ -335,8 +339,8 @@ Test(bench_cli, smoke_suite_end_to_end) {
     cr_assert(strstr(text, "12 jobs: 0 already done, 12 run, 0 failed"), "%s", text);
     free(text);
     text = slurp(TDIR "/smoke/jobs/0.json");
-    static const char *const keys[] = {"\"score\"",       "\"curve\"",          "\"train_seconds\"",
-                                       "\"peak_rss_kb\"", "\"versions\"",       "\"hyperparameters\"",
+    static const char *const keys[] = {"\"score\"",        "\"curve\"",     "\"train_seconds\"",
+                                       "\"peak_rss_kb\"",  "\"versions\"",  "\"hyperparameters\"",
                                        "\"dataset_hash\"", "\"hidden\": 16"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         cr_assert(strstr(text, keys[i]), "result lacks %s", keys[i]);

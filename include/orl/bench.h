@@ -214,8 +214,8 @@ double orl_stats_point(orl_stat s, const double *x, int64_t n, double *scratch);
  * drawn with replacement from an orl_rng seeded (seed, stream 1); the interval is the sorted
  * resampled statistics at positions floor(a reps) and floor((1 - a) reps) - 1, a = (1 -
  * level) / 2. ORL_ERR_INPUT for n < 1, reps < 1 or a level outside (0, 1); ORL_ERR_NOMEM. */
-orl_status orl_stats_bootstrap(orl_stat s, const double *x, int64_t n, int64_t reps,
-                               uint64_t seed, double level, orl_interval *out);
+orl_status orl_stats_bootstrap(orl_stat s, const double *x, int64_t n, int64_t reps, uint64_t seed,
+                               double level, orl_interval *out);
 
 /* the same over T tasks pooled: task t's runs are x[off[t] .. off[t+1]) (off: (T+1)), the
  * statistic is taken over all runs together, and each resample draws every task's runs from
@@ -241,12 +241,12 @@ orl_status orl_stats_improvement(const double *x, const int64_t *xoff, const dou
 /* ---- the report ---- */
 
 typedef struct orl_bench_report_options {
-    int64_t reps;   /* bootstrap resamples (default 2000) */
-    uint64_t seed;  /* bootstrap seed (default 0) */
-    double level;   /* interval level (default 0.95) */
-    int times;      /* 1 (default): training times and peak memory in the report; 0: leave out
-                       the measured, non-reproducible figures */
-    int plots;      /* 1 (default): plots with gnuplot when it is on PATH */
+    int64_t reps;  /* bootstrap resamples (default 2000) */
+    uint64_t seed; /* bootstrap seed (default 0) */
+    double level;  /* interval level (default 0.95) */
+    int times;     /* 1 (default): training times and peak memory in the report; 0: leave out
+                      the measured, non-reproducible figures */
+    int plots;     /* 1 (default): plots with gnuplot when it is on PATH */
 } orl_bench_report_options;
 
 void orl_bench_report_options_init(orl_bench_report_options *opt);
