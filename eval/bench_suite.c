@@ -245,7 +245,7 @@ static orl_status parse_dataset(const orl_bench_suite *s, json_t *o, size_t i, c
         ORL_TRY(get_string(o, where, "name", 1, d->name, sizeof d->name));
     } else if (path[0]) {
         const char *slash = strrchr(path, '/');
-        snprintf(d->name, sizeof d->name, "%s", slash ? slash + 1 : path);
+        snprintf(d->name, sizeof d->name, "%.127s", slash ? slash + 1 : path);
     } else {
         char name[sizeof d->name];
         snprintf(name, sizeof name, "%.47s/%.79s", d->env, d->behavior);
