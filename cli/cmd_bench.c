@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "orl/bench.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -207,6 +208,10 @@ static int run(int argc, char **argv) {
 }
 
 static int run_job(int argc, char **argv) {
+    /* a job has nothing to clean up (its result appears whole or not at all): SIGINT and
+     * SIGTERM end it at once, so that a stopped `orl bench run` does not wait for it */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     const char *dir = NULL;
     int64_t index = -1, rank = -1, size = 0;
     int mpi = 0;

@@ -493,7 +493,7 @@ orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
     sum.seconds = now_seconds() - t0;
     if (out) *out = sum;
     if (st == ORL_ERR_INTERRUPTED)
-        return orl_error_set(st, "bench: stopped; %lld jobs done, rerun to finish",
+        return orl_error_set(st, "stopped; %lld jobs done, rerun to finish",
                              (long long)(sum.skipped + sum.done));
     return st;
 }

@@ -351,3 +351,63 @@ Test(bench_cli, smoke_suite_end_to_end) {
     cr_assert(strstr(text, "12 jobs: 12 already done, 0 run, 0 failed"), "%s", text);
     free(text);
 }
+
+/* kill -9 of the reporter at different moments: the catalog is whole (integrity check) and
+ * holds all of a merge or none of it, never part */
+Test(bench_cli, catalog_survives_kill_9_of_the_reporter) {
+    if (!have_program("sqlite3")) {
+        printf("sqlite3 (the shell) is not installed: skipped\n");
+        return;
+    }
+    const char *suite = TDIR "/cat.json", *dir = TDIR "/cat";
+    write_text(suite, tiny_suite);
+    run("rm -rf %s", dir);
+    cr_assert_eq(run("%s bench run %s -o %s --no-report >/dev/null", ORL, suite, dir), 0);
+    char out[1024];
+    snprintf(out, sizeof out, "%s/cat.txt", TDIR);
+    int partial = 0, whole = 0, none = 0;
+    for (int i = 0; i < 12; i++) {
+        run("rm -f %s/results.sqlite %s/results.sqlite-wal %s/results.sqlite-shm", dir, dir, dir);
+        pid_t pid = fork();
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_WRONLY);
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+            execl(ORL, "orl", "bench", "report", dir, "--no-plots", (char *)NULL);
+            _exit(127);
+        }
+        struct timespec pause = {0,
+                                 (long)i * 12 * 1000 * 1000}; /* 0 to 132 ms: a report takes ~150 */
+        nanosleep(&pause, NULL);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        cr_assert_eq(run("sqlite3 %s/results.sqlite 'PRAGMA integrity_check; SELECT count(*) FROM "
+                         "sqlite_master WHERE name = \"bench_runs\";' >%s 2>&1",
+                         dir, out),
+                     0);
+        char *text = slurp(out);
+        cr_assert(strncmp(text, "ok\n", 3) == 0, "attempt %d: %s", i, text);
+        int has_table = strstr(text, "ok\n1") != NULL;
+        free(text);
+        int rows = 0;
+        if (has_table) {
+            cr_assert_eq(
+                run("sqlite3 %s/results.sqlite 'SELECT count(*) FROM bench_runs' >%s", dir, out),
+                0);
+            text = slurp(out);
+            rows = atoi(text);
+            free(text);
+        }
+        if (rows == 6)
+            whole++;
+        else if (rows == 0)
+            none++;
+        else
+            partial++;
+    }
+    printf("reporter killed 12 times: %d catalogs whole, %d empty, %d partial\n", whole, none,
+           partial);
+    cr_assert_eq(partial, 0);
+    /* and a report afterwards merges everything */
+    cr_assert_eq(run("%s bench report %s --no-plots >/dev/null", ORL, dir), 0);
+}

@@ -121,11 +121,12 @@ void orl_bench_dataset_file(const orl_bench_suite *s, int32_t d, char *path, siz
  * renamed, so concurrent generators are safe). orl_gen's statuses. */
 orl_status orl_bench_dataset_ensure(const orl_bench_suite *s, int32_t d);
 
-/* the --set list a run of learner l on dataset d uses: the family's sizes for every size key
- * of the learner's table (hidden, actor_hidden, vae_hidden, hidden1, hidden2,
- * discrete_hidden; layers, actor_layers), then the family's sets, then the learner's (later
- * ones win), each only when the learner's table has the key; written as pointers into buf
- * (cap entries of ORL_BENCH_SET_LEN). Returns the count. */
+/* the --set list a run of learner algo uses: the family's sizes for every size key of the
+ * learner's table (hidden, actor_hidden, vae_hidden, hidden1, hidden2, discrete_hidden;
+ * layers, actor_layers; a size <= 0 is left out), then the family's sets whose key the table
+ * has, then the learner's own sets (always: a typo must fail the run); later ones win. Written
+ * as pointers into out (strings in buf or the given lists; at most cap). Returns the count (0
+ * for an unknown algo). */
 int32_t orl_bench_train_sets(const char *algo, int32_t hidden, int32_t layers,
                              const char *const *family_sets, int32_t n_family,
                              const char *const *learner_sets, int32_t n_learner,
