@@ -411,3 +411,49 @@ Test(bench_cli, catalog_survives_kill_9_of_the_reporter) {
     /* and a report afterwards merges everything */
     cr_assert_eq(run("%s bench report %s --no-plots >/dev/null", ORL, dir), 0);
 }
+
+/* a failing job (a learner setting its table refuses) leaves no result and a log naming the
+ * cause; the run exits 1; the other jobs' results stay; a dataset given as a file is found
+ * beside the suite file */
+Test(bench_cli, failed_jobs_and_file_datasets) {
+    const char *dir = TDIR "/fail";
+    run("rm -rf %s %s-data", dir, dir);
+    mkdir(TDIR "/fail-data", 0755);
+    cr_assert_eq(run("%s gen --env CartPole-v1 --behavior random --episodes 5 --seed 3 -o "
+                     "%s-data/cp.h5 >/dev/null",
+                     ORL, dir),
+                 0);
+    write_text(
+        TDIR "/fail-data/suite.json",
+        "{\"name\": \"fail\", \"seeds\": 2, \"eval_episodes\": 1, \"final_episodes\": 1,"
+        " \"families\": {\"d\": {\"hidden\": 8, \"layers\": 1, \"steps\": 20}},"
+        " \"datasets\": [{\"path\": \"cp.h5\", \"env\": \"CartPole-v1\", \"family\": \"d\"}],"
+        " \"learners\": [{\"algo\": \"bc\"}, {\"algo\": \"bc\", \"name\": \"bad\","
+        "  \"set\": [\"lr=abc\"]}]}");
+    char out[1024];
+    snprintf(out, sizeof out, "%s/fail.txt", TDIR);
+    cr_assert_eq(run("cd / && %s bench run %s/fail-data/suite.json -o %s -j 2 >%s 2>&1", ORL, TDIR,
+                     dir, out),
+                 1);
+    char *text = slurp(out);
+    cr_assert(strstr(text, "4 jobs: 0 already done, 2 run, 2 failed"), "%s", text);
+    free(text);
+    cr_assert_eq(count_results(dir), 2);
+    char log[1024];
+    snprintf(log, sizeof log, "%s/logs/2.log", dir);
+    text = slurp(log);
+    cr_assert(text && strstr(text, "lr"), "%s", text ? text : "(no log)");
+    free(text);
+    /* the report covers the jobs that ran and counts the missing ones */
+    cr_assert_eq(run("%s bench report %s --no-plots >%s", ORL, dir, out), 0);
+    text = slurp(out);
+    cr_assert(strstr(text, "2 jobs without a result"), "%s", text);
+    free(text);
+    /* a rerun retries the failed jobs only */
+    cr_assert_eq(
+        run("%s bench run %s/fail-data/suite.json -o %s --no-report >%s 2>&1", ORL, TDIR, dir, out),
+        1);
+    text = slurp(out);
+    cr_assert(strstr(text, "4 jobs: 2 already done, 0 run, 2 failed"), "%s", text);
+    free(text);
+}
