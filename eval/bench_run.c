@@ -441,7 +441,7 @@ orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
     sum.skipped = sum.jobs - total;
     int32_t running = 0;
     char what[64];
-    snprintf(what, sizeof what, "jobs: 0 running, 0 failed");
+    snprintf(what, sizeof what, "jobs: 0 done, 0 running, 0 failed");
     if (orl_progress_report(progress, 0, total, what)) st = ORL_ERR_INTERRUPTED;
     while (st == ORL_OK) {
         /* start jobs while a worker is free */
@@ -478,8 +478,8 @@ orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
             sum.done++;
         else
             sum.failed++;
-        snprintf(what, sizeof what, "jobs: %d running, %lld failed", running,
-                 (long long)sum.failed);
+        snprintf(what, sizeof what, "jobs: %lld done, %d running, %lld failed", (long long)sum.done,
+                 running, (long long)sum.failed);
         if (orl_progress_report(progress, sum.done + sum.failed, total, what))
             st = ORL_ERR_INTERRUPTED;
     }

@@ -170,9 +170,10 @@ typedef struct orl_bench_run_summary {
 
 /* runs every job of DIR without a result in `workers` processes, each `program bench run-job
  * DIR --index K` (program: the orl executable), its output in DIR/logs/K.log. Progress is
- * reported per finished job: done (skipped + completed + failed) of total, and "running R
- * failed F". ORL_ERR_INTERRUPTED when progress asks to stop (running jobs are killed; their
- * results are not written); ORL_ERR_IO when a worker cannot start. */
+ * reported at the start and per finished job: finished (completed + failed) of the jobs this
+ * run has to do, and "jobs: D done, R running, F failed". ORL_ERR_INTERRUPTED when progress asks to
+ * stop (running jobs are killed; their results are not written); ORL_ERR_IO when a worker cannot
+ * start. */
 orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
                          const orl_progress *progress, orl_bench_run_summary *out);
 
