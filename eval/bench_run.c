@@ -408,7 +408,8 @@ typedef struct worker {
     int64_t job;
 } worker;
 
-static orl_status spawn_job(const char *dir, const char *program, int64_t k, pid_t *pid) {
+static orl_status spawn_job(const char *dir, const char *program, int64_t k, char **envp,
+                            pid_t *pid) {
     char index[32], log[1024];
     snprintf(index, sizeof index, "%lld", (long long)k);
     snprintf(log, sizeof log, "%s/logs/%lld.log", dir, (long long)k);
@@ -417,7 +418,7 @@ static orl_status spawn_job(const char *dir, const char *program, int64_t k, pid
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     char *argv[] = {(char *)program, "bench", "run-job", (char *)dir, "--index", index, NULL};
-    int rc = posix_spawn(pid, program, &fa, NULL, argv, environ);
+    int rc = posix_spawn(pid, program, &fa, NULL, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) ORL_FAIL(ORL_ERR_IO, "cannot start %s: %s", program, strerror(rc));
     return ORL_OK;
@@ -433,8 +434,20 @@ orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
     sum.jobs = s->n_jobs;
     orl_bench_suite_free(s);
     if (workers < 1) workers = 1;
+    /* the workers' environment: this one, with one BLAS thread per job unless the caller
+     * chose (N jobs share the cores; and the bits then do not depend on N) */
+    size_t n_env = 0;
+    while (environ[n_env]) n_env++;
     worker *w = calloc((size_t)workers, sizeof *w);
-    if (!w) ORL_FAIL(ORL_ERR_NOMEM, "bench: out of memory");
+    char **envp = calloc(n_env + 2, sizeof *envp);
+    if (!w || !envp) {
+        free(w);
+        free(envp);
+        ORL_FAIL(ORL_ERR_NOMEM, "bench: out of memory");
+    }
+    memcpy(envp, environ, n_env * sizeof *envp);
+    static char one_thread[] = "OPENBLAS_NUM_THREADS=1";
+    if (!getenv("OPENBLAS_NUM_THREADS")) envp[n_env] = one_thread;
     orl_status st = ORL_OK;
     int64_t next = 0, total = 0;
     for (int64_t k = 0; k < sum.jobs; k++) total += !orl_bench_job_done(dir, k);
@@ -450,7 +463,7 @@ orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
             if (orl_bench_job_done(dir, k)) continue;
             int32_t slot = 0;
             while (w[slot].pid > 0) slot++;
-            st = spawn_job(dir, program, k, &w[slot].pid);
+            st = spawn_job(dir, program, k, envp, &w[slot].pid);
             w[slot].job = k;
             running += st == ORL_OK;
         }
@@ -490,6 +503,7 @@ orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
             waitpid(w[i].pid, NULL, 0);
         }
     free(w);
+    free(envp);
     sum.seconds = now_seconds() - t0;
     if (out) *out = sum;
     if (st == ORL_ERR_INTERRUPTED)

@@ -169,7 +169,8 @@ typedef struct orl_bench_run_summary {
 } orl_bench_run_summary;
 
 /* runs every job of DIR without a result in `workers` processes, each `program bench run-job
- * DIR --index K` (program: the orl executable), its output in DIR/logs/K.log. Progress is
+ * DIR --index K` (program: the orl executable), its output in DIR/logs/K.log, with
+ * OPENBLAS_NUM_THREADS=1 in its environment unless this process has it set. Progress is
  * reported at the start and per finished job: finished (completed + failed) of the jobs this
  * run has to do, and "jobs: D done, R running, F failed". ORL_ERR_INTERRUPTED when progress asks to
  * stop (running jobs are killed; their results are not written); ORL_ERR_IO when a worker cannot
