@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -456,4 +457,50 @@ Test(bench_cli, failed_jobs_and_file_datasets) {
     text = slurp(out);
     cr_assert(strstr(text, "4 jobs: 2 already done, 0 run, 2 failed"), "%s", text);
     free(text);
+}
+
+/* orl bench and bench/quality train and score the same runs the same way (the same recipe,
+ * settings, budget, evaluation episodes, seeds and mode): the same scores, run for run, so the
+ * classic suite's figures continue docs/learners.md's table */
+Test(bench_cli, same_scores_as_bench_quality) {
+    const char *dir = TDIR "/quality";
+    run("rm -rf %s", dir);
+    mkdir(dir, 0755);
+    write_text(TDIR "/quality/suite.json",
+               "{\"name\": \"q\", \"seeds\": 2, \"eval_episodes\": 2, \"final_episodes\": 20,"
+               " \"families\": {\"d\": {\"hidden\": 64, \"layers\": 2, \"steps\": 60,"
+               "  \"eval_every\": 30, \"eval\": \"sample\","
+               "  \"set\": [\"n_samples=4\", \"target_update=1000\"]}},"
+               " \"datasets\": [{\"env\": \"CartPole-v1\", \"behavior\": \"random\","
+               "  \"episodes\": 200, \"family\": \"d\"}],"
+               " \"learners\": [{\"algo\": \"bc\"}, {\"algo\": \"cql\"}]}");
+    cr_assert_eq(run("cd %s && %s bench run suite.json -o out -j 2 --no-report >/dev/null && "
+                     "%s/bench/quality --steps 60 --seeds 2 --env CartPole-v1 --behavior random "
+                     "--algos bc,cql >quality.jsonl",
+                     dir, ORL, ORL_BINARY_DIR),
+                 0);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/quality.jsonl", dir);
+    char *q = slurp(path);
+    cr_assert_not_null(q);
+    /* job k is (bc, seed 0), (bc, 1), (cql, 0), (cql, 1) */
+    static const char *const algos[4] = {"bc", "bc", "cql", "cql"};
+    for (int k = 0; k < 4; k++) {
+        snprintf(path, sizeof path, "%s/out/jobs/%d.json", dir, k);
+        char *r = slurp(path);
+        cr_assert_not_null(r, "%s", path);
+        double score = atof(strstr(r, "\"score\": ") + 9);
+        free(r);
+        char want[256];
+        snprintf(want, sizeof want,
+                 "\"algo\":\"%s\",\"dataset_index\":5,\"algo_index\":%d,\"seed\":%d", algos[k],
+                 k / 2, k % 2);
+        const char *line = strstr(q, want);
+        cr_assert_not_null(line, "no quality run %s in\n%s", want, q);
+        double theirs = atof(strstr(line, "\"score\":") + 8);
+        printf("%s seed %d: orl bench %.3f, bench/quality %.3f\n", algos[k], k % 2, score, theirs);
+        /* bench/quality prints 3 decimals */
+        cr_assert(fabs(score - theirs) <= 0.0005 + 1e-9, "job %d: %.6f vs %.3f", k, score, theirs);
+    }
+    free(q);
 }
