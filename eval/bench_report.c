@@ -1150,6 +1150,35 @@ orl_status orl_bench_compare(const char *dir_a, const char *dir_b,
                 found |= strcmp(ta.s->learners[a].name, tb.s->learners[b].name) == 0;
             if (!found) fprintf(f, "| %s | — | | | only in B |\n", tb.s->learners[b].name);
         }
+        /* what moved per dataset: B's IQM outside A's interval (datasets and learners matched
+         * by name; informative only: the exit status is the aggregate's) */
+        int moved = 0;
+        for (int32_t da = 0; da < A.D; da++) {
+            int32_t db = -1;
+            for (int32_t k = 0; k < B.D; k++)
+                if (strcmp(ta.s->datasets[da].name, tb.s->datasets[k].name) == 0) db = k;
+            for (int32_t a = 0; db >= 0 && a < A.L; a++) {
+                int32_t b = -1;
+                for (int32_t k = 0; k < B.L; k++)
+                    if (strcmp(ta.s->learners[a].name, tb.s->learners[k].name) == 0) b = k;
+                if (b < 0) continue;
+                const orl_interval *va = &A.cell[(da * A.L + a) * 3 + 2];
+                const orl_interval *vb = &B.cell[(db * B.L + b) * 3 + 2];
+                if (!isfinite(va->value) || !isfinite(vb->value) ||
+                    (vb->value >= va->lo && vb->value <= va->hi))
+                    continue;
+                if (!moved++)
+                    fprintf(f, "\nPer dataset, IQM over seeds where B's lies outside A's "
+                               "interval:\n\n| dataset | learner | A | B | B − A |\n"
+                               "|---|---|---|---|---|\n");
+                char sa[96], sb[96];
+                fmt_interval(sa, sizeof sa, va, 0);
+                fmt_interval(sb, sizeof sb, vb, 0);
+                fprintf(f, "| %s | %s | %s | %s | %+.1f |\n", ta.s->datasets[da].name,
+                        ta.s->learners[a].name, sa, sb, vb->value - va->value);
+            }
+        }
+        if (!moved) fprintf(f, "\nPer dataset: every IQM of B lies within A's interval.\n");
         fprintf(f, "\n%d regression%s.\n", *regressions, *regressions == 1 ? "" : "s");
         fclose(f);
         *text = out;

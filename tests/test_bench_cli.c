@@ -504,3 +504,19 @@ Test(bench_cli, same_scores_as_bench_quality) {
     }
     free(q);
 }
+
+/* scripts/ci-bench-compare.sh: the same program on both sides passes, with the table written */
+Test(bench_cli, ci_compare_script) {
+    const char *dir = TDIR "/ci";
+    run("rm -rf %s", dir);
+    mkdir(dir, 0755);
+    write_text(TDIR "/ci/suite.json", tiny_suite);
+    cr_assert_eq(run("cd %s && ORL=%s SUITE=suite.json REPORT=summary.md bash %s/scripts/"
+                     "ci-bench-compare.sh >/dev/null",
+                     dir, ORL, ORL_SOURCE_DIR),
+                 0);
+    char *text = slurp(TDIR "/ci/summary.md");
+    cr_assert(text && strstr(text, "| bc |") && strstr(text, "0 regressions."), "%s",
+              text ? text : "(none)");
+    free(text);
+}
