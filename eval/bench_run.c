@@ -131,16 +131,25 @@ orl_status orl_bench_prepare(const orl_bench_suite *s, const char *dir, const ch
     if (st == ORL_OK) st = make_dir(sub);
     snprintf(path, sizeof path, "%s/suite.json", dir);
     if (st == ORL_OK && orl_fs_exists(path)) {
-        /* a rerun: the directory must hold this very suite */
-        char *old = read_text(path);
-        if (!old)
-            st = ORL_ERR_IO;
-        else if (strcmp(old, text) != 0)
-            st = orl_error_set(ORL_ERR_INPUT,
-                               "%s holds another suite (or the same with other settings): "
-                               "use a new directory",
-                               dir);
-        free(old);
+        /* a rerun: the directory must hold this very suite; its datasets stay where the
+         * first run put them (the stored cache wins over this call's) */
+        orl_bench_suite *old = NULL;
+        st = orl_bench_open(dir, &old);
+        if (st == ORL_OK) {
+            memcpy(copy->cache, old->cache, sizeof copy->cache);
+            free(text);
+            text = orl_bench_suite_json(copy);
+            char *stored = orl_bench_suite_json(old);
+            if (!text || !stored)
+                st = orl_error_set(ORL_ERR_NOMEM, "bench: out of memory");
+            else if (strcmp(stored, text) != 0)
+                st = orl_error_set(ORL_ERR_INPUT,
+                                   "%s holds another suite (or the same with other settings): "
+                                   "use a new directory",
+                                   dir);
+            free(stored);
+        }
+        orl_bench_suite_free(old);
     } else if (st == ORL_OK) {
         st = write_atomic(path, text);
     }

@@ -136,7 +136,8 @@ int32_t orl_bench_train_sets(const char *algo, int32_t hidden, int32_t layers,
 
 /* makes DIR (and jobs/, logs/), writes DIR/suite.json (s with its cache directory; cache NULL:
  * $ORL_BENCH_CACHE, else $XDG_CACHE_HOME/orl/bench, else ~/.cache/orl/bench) unless DIR
- * already holds the same suite, and generates every dataset. ORL_ERR_INPUT when DIR holds
+ * already holds the same suite (a rerun keeps the stored cache directory), and generates every
+ * dataset. ORL_ERR_INPUT when DIR holds
  * another suite; ORL_ERR_IO; orl_gen's statuses. */
 orl_status orl_bench_prepare(const orl_bench_suite *s, const char *dir, const char *cache);
 
