@@ -212,21 +212,30 @@ static orl_status curve_eval(void *ctx, const orl_policy *p, const char *env_id,
     return ORL_OK;
 }
 
-/* FNV-1a 64 of a file's bytes, as 16 hex digits */
-static orl_status file_hash(const char *path, char *hex, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    if (!f) ORL_FAIL(ORL_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+/* FNV-1a 64 over n bytes, continuing from h */
+static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n) {
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+/* the hash of a dataset's content (every column and the episode offsets, not the file's
+ * bytes, which hold HDF5's object times): FNV-1a 64 as 16 hex digits */
+static void data_hash(const orl_dataset *ds, char *hex, size_t cap) {
+    size_t N = (size_t)ds->n_steps, S = (size_t)ds->h.obs_dim, A = (size_t)ds->h.act_dim;
     uint64_t h = UINT64_C(0xcbf29ce484222325);
-    unsigned char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        for (size_t i = 0; i < n; i++) {
-            h ^= buf[i];
-            h *= UINT64_C(0x100000001b3);
-        }
-    fclose(f);
+    h = fnv_bytes(h, ds->obs, N * S * sizeof(float));
+    h = fnv_bytes(h, ds->next_obs, N * S * sizeof(float));
+    if (ds->act) h = fnv_bytes(h, ds->act, N * A * sizeof(float));
+    if (ds->act_idx) h = fnv_bytes(h, ds->act_idx, N * sizeof(int32_t));
+    h = fnv_bytes(h, ds->rew, N * sizeof(float));
+    h = fnv_bytes(h, ds->terminal, N);
+    h = fnv_bytes(h, ds->timeout, N);
+    h = fnv_bytes(h, ds->ep_off, ((size_t)ds->n_episodes + 1) * sizeof(int64_t));
     snprintf(hex, cap, "%016llx", (unsigned long long)h);
-    return ORL_OK;
 }
 
 static json_t *real_or_null(double x) {
@@ -308,9 +317,9 @@ orl_status orl_bench_run_job(const char *dir, int64_t k, int *skipped) {
     const orl_bench_family *F = &s->families[D->family];
     ORL_TRY_GOTO(st, done, orl_bench_dataset_ensure(s, J->dataset));
     orl_bench_dataset_file(s, J->dataset, data, sizeof data);
-    char hash[32];
-    ORL_TRY_GOTO(st, done, file_hash(data, hash, sizeof hash));
     ORL_TRY_GOTO(st, done, orl_dataset_read(data, NULL, NULL, &ds));
+    char hash[32];
+    data_hash(ds, hash, sizeof hash);
 
     const char *fam[ORL_BENCH_MAX_SETS], *own[ORL_BENCH_MAX_SETS];
     for (int32_t i = 0; i < F->n_sets; i++) fam[i] = F->sets[i];

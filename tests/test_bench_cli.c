@@ -520,3 +520,24 @@ Test(bench_cli, ci_compare_script) {
               text ? text : "(none)");
     free(text);
 }
+
+/* the dataset hash is the data's: the same recipe generated into two caches (HDF5 files that
+ * differ in their object times) gives the same hash; the result names it */
+Test(bench_cli, dataset_hash_is_the_contents) {
+    const char *dir = TDIR "/hash";
+    run("rm -rf %s", dir);
+    mkdir(dir, 0755);
+    write_text(TDIR "/hash/suite.json", tiny_suite);
+    cr_assert_eq(run("cd %s && ORL_BENCH_CACHE=c1 %s bench run suite.json -o a --no-report "
+                     ">/dev/null && sleep 1.1 && ORL_BENCH_CACHE=c2 %s bench run suite.json -o b "
+                     "--no-report >/dev/null",
+                     dir, ORL, ORL),
+                 0);
+    char *a = slurp(TDIR "/hash/a/jobs/0.json"), *b = slurp(TDIR "/hash/b/jobs/0.json");
+    cr_assert(a && b);
+    const char *ha = strstr(a, "\"dataset_hash\": \""), *hb = strstr(b, "\"dataset_hash\": \"");
+    cr_assert(ha && hb);
+    cr_assert_eq(strncmp(ha, hb, 18 + 16), 0, "%.40s vs %.40s", ha, hb);
+    free(a);
+    free(b);
+}

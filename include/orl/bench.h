@@ -150,9 +150,9 @@ int orl_bench_job_done(const char *dir, int64_t k);
 /* runs job k of DIR in this process: trains, records the learning curve, scores the final
  * policy and writes DIR/jobs/K.json atomically (index, suite, learner, algo, dataset, env,
  * seed, steps, status, score, return, curve, train_seconds, seconds, peak_rss_kb, versions,
- * hyperparameters, dataset_hash). An existing result is kept and *skipped set to 1 (skipped
- * may be NULL). ORL_ERR_INPUT for k out of range; the training, evaluation and I/O statuses
- * (no result is written then). */
+ * hyperparameters, dataset_hash: FNV-1a of the data's columns). An existing result is kept and
+ * *skipped set to 1 (skipped may be NULL). ORL_ERR_INPUT for k out of range; the training,
+ * evaluation and I/O statuses (no result is written then). */
 orl_status orl_bench_run_job(const char *dir, int64_t k, int *skipped);
 
 /* runs jobs rank, rank + size, ... of DIR in this process (the MPI mode); rank and size from
