@@ -113,8 +113,8 @@ void orl_bench_suite_free(orl_bench_suite *s);
  * malloc'd string the caller frees; NULL when out of memory */
 char *orl_bench_suite_json(const orl_bench_suite *s);
 
-/* the hash (16 hex digits) of dataset d's recipe, and the file it is generated into:
- * cache/ENV-BEHAVIOR-EPISODES-SEED-HASH.h5 (the suite's path itself for a file dataset) */
+/* the file of dataset d: a recipe's cache/ENV-BEHAVIOR-EPISODES-SEED-HASH.h5 (HASH: 16 hex
+ * digits of FNV-1a over the recipe), or the suite's path itself for a file dataset */
 void orl_bench_dataset_file(const orl_bench_suite *s, int32_t d, char *path, size_t cap);
 
 /* generates dataset d into the cache unless it is there (written to a temporary name and
@@ -136,9 +136,8 @@ int32_t orl_bench_train_sets(const char *algo, int32_t hidden, int32_t layers,
 
 /* makes DIR (and jobs/, logs/), writes DIR/suite.json (s with its cache directory; cache NULL:
  * $ORL_BENCH_CACHE, else $XDG_CACHE_HOME/orl/bench, else ~/.cache/orl/bench) unless DIR
- * already holds the same suite (a rerun keeps the stored cache directory), and generates every
- * dataset. ORL_ERR_INPUT when DIR holds
- * another suite; ORL_ERR_IO; orl_gen's statuses. */
+ * already holds the same suite (a rerun keeps the stored cache directory), and generates
+ * every dataset. ORL_ERR_INPUT when DIR holds another suite; ORL_ERR_IO; orl_gen's statuses. */
 orl_status orl_bench_prepare(const orl_bench_suite *s, const char *dir, const char *cache);
 
 /* loads DIR/suite.json (free with orl_bench_suite_free) */
@@ -173,9 +172,9 @@ typedef struct orl_bench_run_summary {
  * DIR --index K` (program: the orl executable), its output in DIR/logs/K.log, with
  * OPENBLAS_NUM_THREADS=1 in its environment unless this process has it set. Progress is
  * reported at the start and per finished job: finished (completed + failed) of the jobs this
- * run has to do, and "jobs: D done, R running, F failed". ORL_ERR_INTERRUPTED when progress asks to
- * stop (running jobs are killed; their results are not written); ORL_ERR_IO when a worker cannot
- * start. */
+ * run has to do, and "jobs: D done, R running, F failed". ORL_ERR_INTERRUPTED when progress
+ * asks to stop (running jobs are killed; their results are not written); ORL_ERR_IO when a
+ * worker cannot start. out may be NULL. */
 orl_status orl_bench_run(const char *dir, const char *program, int32_t workers,
                          const orl_progress *progress, orl_bench_run_summary *out);
 
@@ -187,7 +186,7 @@ typedef enum orl_bench_engine {
 
 /* the text that runs DIR's jobs on an engine, in a malloc'd string (the caller frees): a Slurm
  * array script (--array=0-(N-1), each task `program bench run-job DIR --index
- * $SLURM_ARRAY_TASK_ID`), a GNU parallel command line (`parallel -j workers ... ::: 0 .. N-1`),
+ * $SLURM_ARRAY_TASK_ID`), a GNU parallel command line (`seq 0 N-1 | parallel -j workers ...`),
  * or an mpirun command line (`mpirun -n workers program bench run-job DIR --mpi`). ORL_ERR_IO,
  * ORL_ERR_NOMEM. */
 orl_status orl_bench_emit(const char *dir, const char *program, orl_bench_engine engine,
