@@ -856,6 +856,13 @@ static void file_part(const char *name, char *out, size_t cap) {
     out[n] = '\0';
 }
 
+/* 1 when some learner has a learning curve on dataset d */
+static int has_curve(const curve_band *bands, int32_t d, int32_t L) {
+    for (int32_t l = 0; l < L; l++)
+        if (bands[d * L + l].n > 0) return 1;
+    return 0;
+}
+
 static orl_status write_plot_files(const char *tmp, const table *t, const stats *S,
                                    const curve_band *bands) {
     const orl_bench_suite *s = t->s;
@@ -887,6 +894,7 @@ static orl_status write_plot_files(const char *tmp, const table *t, const stats 
     }
     fclose(f);
     for (int32_t d = 0; d < D; d++) {
+        if (!has_curve(bands, d, L)) continue;
         file_part(s->datasets[d].name, part, sizeof part);
         snprintf(path, sizeof path, "%s/curves-%s.dat", tmp, part);
         if (!(f = fopen(path, "w"))) ORL_FAIL(ORL_ERR_IO, "%s: cannot write", path);
@@ -929,6 +937,7 @@ static orl_status write_plot_files(const char *tmp, const table *t, const stats 
                 "lw 2 lc i+1 title word(names, i+1)\nunset yrange\n",
                 terms[k][1]);
         for (int32_t d = 0; d < D; d++) {
+            if (!has_curve(bands, d, L)) continue; /* no run yet: nothing to draw */
             file_part(s->datasets[d].name, part, sizeof part);
             fprintf(f,
                     "set output 'curves-%s.%s'\nset title 'Learning curves: %s (mean over "
