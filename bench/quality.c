@@ -64,6 +64,7 @@
  * summaries and checks of the "quality_run" lines saved from earlier runs instead of running
  * (with --seeds, --env, --behavior and --algos selecting among them). */
 #define _POSIX_C_SOURCE 200809L
+#include "orl/bench.h"
 #include "orl/eval.h"
 #include "orl/filters.h"
 #include "orl/train.h"
@@ -130,36 +131,19 @@ typedef struct result {
     double ret, seconds;
 } result;
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* the interquartile mean: the mean of the values left after trimming floor(n / 4) from each
- * end of the sorted values (scipy's trim_mean(x, 0.25), as rliable computes it) */
+/* the interquartile mean over the seeds and its 95% percentile-bootstrap interval: the
+ * benchmark's statistics (orl_stats_*, bench.h; seed 0, as this file has always drawn them) */
 static double iqm(const double *x, int n) {
-    double s[MAX_SEEDS];
-    memcpy(s, x, (size_t)n * sizeof(double));
-    qsort(s, (size_t)n, sizeof(double), cmp_double);
-    int cut = n / 4;
-    double sum = 0.0;
-    for (int i = cut; i < n - cut; i++) sum += s[i];
-    return sum / (double)(n - 2 * cut);
+    double scratch[MAX_SEEDS];
+    return orl_stats_point(ORL_STAT_IQM, x, n, scratch);
 }
 
-/* 95% percentile-bootstrap interval of the IQM over the seeds */
 static void iqm_interval(const double *x, int n, double *lo, double *hi) {
-    static double stats[BOOTSTRAP];
-    orl_rng rng;
-    orl_rng_seed(&rng, 0, 1);
-    double r[MAX_SEEDS];
-    for (int b = 0; b < BOOTSTRAP; b++) {
-        for (int i = 0; i < n; i++) r[i] = x[orl_rng_below(&rng, (uint32_t)n)];
-        stats[b] = iqm(r, n);
-    }
-    qsort(stats, BOOTSTRAP, sizeof(double), cmp_double);
-    *lo = stats[(int)(0.025 * BOOTSTRAP)];
-    *hi = stats[(int)(0.975 * BOOTSTRAP) - 1];
+    orl_interval v = {NAN, NAN, NAN};
+    if (orl_stats_bootstrap(ORL_STAT_IQM, x, n, BOOTSTRAP, 0, 0.95, &v) != ORL_OK)
+        fprintf(stderr, "bench/quality: %s\n", orl_error_message());
+    *lo = v.lo;
+    *hi = v.hi;
 }
 
 static void dataset_path(int d, char *path, size_t cap) {
@@ -194,49 +178,22 @@ static int skip(const settings *cfg, int d) {
            (cfg->only_beh && strcmp(cfg->only_beh, datasets[d].behavior) != 0);
 }
 
-/* 1 if the learner's table has key */
-static int has_hparam(const orl_learner_ops *ops, const char *key) {
-    for (const orl_hparam_def *h = ops->hparams; h->name; h++)
-        if (strcmp(h->name, key) == 0) return 1;
-    return 0;
-}
-
 /* trains and evaluates one (dataset, learner, seed) */
 static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, int a, int seed,
                       const orl_dataset *ds) {
     result r = {d, a, seed, 0, NAN, NAN, NAN};
-    /* the family's sizes, for every learner whose table has the key */
-    char hidden[32], actor_hidden[40];
-    snprintf(hidden, sizeof hidden, "hidden=%d", cfg->hidden);
-    snprintf(actor_hidden, sizeof actor_hidden, "actor_hidden=%d", cfg->hidden);
-    char vae_hidden[40], hidden1[40], hidden2[40], discrete_hidden[48];
-    snprintf(vae_hidden, sizeof vae_hidden, "vae_hidden=%d", cfg->hidden);
-    snprintf(hidden1, sizeof hidden1, "hidden1=%d", cfg->hidden);
-    snprintf(hidden2, sizeof hidden2, "hidden2=%d", cfg->hidden);
-    snprintf(discrete_hidden, sizeof discrete_hidden, "discrete_hidden=%d", cfg->hidden);
-    const char *family[][2] = {{"hidden", hidden},
-                               {"layers", "layers=2"},
-                               {"actor_hidden", actor_hidden},
-                               {"actor_layers", "actor_layers=2"},
-                               {"n_samples", "n_samples=" FAMILY_SAMPLES},
-                               {"vae_hidden", vae_hidden},
-                               {"hidden1", hidden1},
-                               {"hidden2", hidden2},
-                               {"discrete_hidden", discrete_hidden}};
-    const char *family_sets[9 + 2 + 8];
-    int n_sets = 0;
-    for (size_t k = 0; k < sizeof family / sizeof family[0]; k++)
-        if (has_hparam(ops, family[k][0])) family_sets[n_sets++] = family[k][1];
-    /* the task family's settings, then --set's (later ones win) */
-    const char *more[2 + 8];
+    /* the family's sizes (every width and depth key of the learner's table), CQL's sampled
+     * actions, the task family's settings, then --set's (later ones win), each for learners
+     * whose table has the key: the benchmark's rule (orl_bench_train_sets, bench.h) */
+    const char *more[3 + 8];
     int n_more = 0;
-    for (const char *const *f = datasets[d].sets; f && *f && n_more < 2; f++) more[n_more++] = *f;
+    more[n_more++] = "n_samples=" FAMILY_SAMPLES;
+    for (const char *const *f = datasets[d].sets; f && *f && n_more < 3; f++) more[n_more++] = *f;
     for (int k = 0; k < cfg->n_extra; k++) more[n_more++] = cfg->extra[k];
-    for (int k = 0; k < n_more; k++) {
-        char key[64];
-        snprintf(key, sizeof key, "%.*s", (int)strcspn(more[k], "="), more[k]);
-        if (has_hparam(ops, key)) family_sets[n_sets++] = more[k];
-    }
+    char buf[8 + 3 + 8][ORL_BENCH_SET_LEN];
+    const char *family_sets[8 + 3 + 8];
+    int32_t n_sets = orl_bench_train_sets(ops->name, cfg->hidden, 2, more, n_more, NULL, 0, buf,
+                                          8 + 3 + 8, family_sets);
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;

@@ -52,5 +52,6 @@ int cmd_train(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_ope(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const verb verbs[] = {
      "train an offline learner (bc fbc awr td3bc iql cql bcq morel) into a policy"},
     {"eval", cmd_eval, "run a policy in an environment: mean return, normalised score"},
     {"ope", cmd_ope, "off-policy evaluation report and CI gate for policies on logged data"},
+    {"bench", cmd_bench, "the shared benchmark: suites, jobs, statistics, report, cluster runs"},
     {"policy", cmd_policy, "make a policy from a softmax table; describe; export as C"},
     {"model", cmd_model, "fit a dynamics ensemble (world model) from data; describe a model file"},
     {"demo", cmd_demo, "the main job on an embedded example"},

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs every Debian package orl's build, tests and benchmarks need.
+# Installs every Debian package orl's build, tests and benchmarks need. gnuplot-nox draws the
+# orl bench report's pictures; GNU parallel and Open MPI are two of the engines orl bench runs
+# jobs on (tests/test_bench_cli.c runs both for real; each is skipped with a note if absent).
 # Idempotent and non-interactive; run as root (or with sudo available) on Debian 12.
 # --bench also installs what the side-by-side benchmarks compare against (PyTorch, for
 # bench/vs-torch.sh); the build and the tests never need it.
@@ -17,6 +19,7 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   python3 python3-h5py python3-numpy python3-pip python3-setuptools
   python3-onnx
+  gnuplot-nox parallel openmpi-bin
 )
 [ "${1:-}" = "--bench" ] && packages+=(python3-torch)
 

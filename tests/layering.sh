@@ -31,7 +31,7 @@ declare -A HEADER_ROOM=(
     [models.h]=models [dynamics.h]=models [npg.h]=models [pmdp.h]=models
     [train.h]=algorithms
     [ope.h]=ope [fqe.h]=ope [report.h]=ope [ope_run.h]=ope
-    [env.h]=eval [eval.h]=eval [bps.h]=eval [behavior.h]=eval [tabular.h]=eval [tabular_policy.h]=eval
+    [env.h]=eval [eval.h]=eval [bench.h]=eval [bps.h]=eval [behavior.h]=eval [tabular.h]=eval [tabular_policy.h]=eval
     [mujoco.h]=eval [online.h]=eval
     [orl.h]=cli
 )

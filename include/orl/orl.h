@@ -30,4 +30,5 @@
 #include "orl/tabular_policy.h"
 #include "orl/report.h"
 #include "orl/ope_run.h"
+#include "orl/bench.h"
 #endif
