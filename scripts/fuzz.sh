@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(csv jsonl mapping dataset policy model)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(csv jsonl mapping suite dataset policy model)
 command -v clang >/dev/null || { echo "fuzz.sh: clang is needed (scripts/install-deps.sh)" >&2; exit 2; }
 
 CC=clang cmake -B build-fuzz -DORL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
