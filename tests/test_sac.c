@@ -199,7 +199,7 @@ static int same_params(orl_policy *p, orl_policy *q) {
            memcmp(a->params, b->params, (size_t)a->n_params * sizeof(float)) == 0;
 }
 
-Test(sac, online_same_seed_same_bits, .timeout = 120) {
+Test(sac, online_same_seed_same_bits) {
     openblas_set_num_threads(1);
     const char *log_path = scratch("metrics.jsonl");
     orl_policy *p[3] = {NULL, NULL, NULL};
@@ -257,7 +257,7 @@ Test(sac, online_errors) {
  * mean return over 10 evaluation episodes (mean actions) above -250, where the uniformly random
  * policy gets -1232 and the builtin expert -153. Seeds 0, 1, 2, 3 gave -135, -75, -159, -150
  * when this was written. The full-size run (2x256, batch 256, 10k warm-up) is bench/sac.c. */
-Test(sac, online_pendulum_reaches_a_good_return, .timeout = 300) {
+Test(sac, online_pendulum_reaches_a_good_return) {
     openblas_set_num_threads(1);
     const uint64_t seed = 0;
     orl_online_options o;
