@@ -21,9 +21,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BYTES (1u << 20)          /* one read(2); the buffer grows only for a longer row */
-#define SHOW_CELL  40                  /* characters of a bad cell quoted in a message */
-#define PAD        ORL_INGEST_TEXT_PAD /* readable bytes after any text the number scanner reads */
+#define SHOW_CELL 40                  /* characters of a bad cell quoted in a message */
+#define PAD       ORL_INGEST_TEXT_PAD /* readable bytes after any text the number scanner reads */
 
 /* ---- decimal -> binary ---- */
 
@@ -297,7 +296,7 @@ static orl_status csv_fill(csv_source *c) {
         c->len -= c->pos;
         c->pos = 0;
     }
-    if (c->cap - c->len < READ_BYTES / 2) {
+    if (c->cap - c->len < c->cap / 2) {
         size_t cap = c->cap * 2;
         char *buf = realloc(c->buf, cap + 1 + PAD);
         if (!buf) ORL_FAIL(ORL_ERR_NOMEM, "%s: a row longer than %zu bytes", c->path, c->cap);
@@ -813,13 +812,13 @@ orl_status orl_ingest_csv_open(const char *path, char delimiter, orl_ingest_sour
     c->src = src;
     c->path = path;
     c->line = 1;
-    c->cap = READ_BYTES;
-    c->buf = calloc(1, c->cap + 1 + PAD);
     c->fd = open(path, O_RDONLY);
     orl_status st = ORL_OK;
-    if (!c->buf) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: read buffer", path);
     if (c->fd < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    c->cap = orl_ingest_read_cap(c->fd);
+    c->buf = malloc(c->cap + 1 + PAD); /* csv_fill clears the bytes after the data */
+    if (!c->buf) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: read buffer", path);
 #ifdef POSIX_FADV_SEQUENTIAL
     posix_fadvise(c->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 #endif

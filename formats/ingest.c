@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define DEFAULT_BLOCK_ROWS 4096
 #define MIN_BLOCK_ROWS     4
@@ -86,6 +87,14 @@ static int parse_discount(const char *text, double *out) {
     if (end == text || *end || isspace((unsigned char)text[0]) || !(g >= 0.0 && g <= 1.0)) return 0;
     *out = g;
     return 1;
+}
+
+size_t orl_ingest_read_cap(int fd) {
+    struct stat info;
+    if (fstat(fd, &info) == 0 && S_ISREG(info.st_mode) &&
+        info.st_size < (off_t)(ORL_INGEST_READ_BYTES / 2))
+        return 2 * (size_t)info.st_size + 4096;
+    return ORL_INGEST_READ_BYTES;
 }
 
 orl_status orl_ingest_map_set(orl_ingest_options *opt, const char *key, const char *value) {

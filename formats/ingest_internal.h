@@ -73,6 +73,14 @@ orl_status orl_ingest_csv_open(const char *path, char delimiter, orl_ingest_sour
 /* opens a JSON Lines log and flattens its first object into columns (jsonl.c) */
 orl_status orl_ingest_jsonl_open(const char *path, orl_ingest_source *src);
 
+/* one read(2) of a text log; a reader's buffer grows past it only for a longer row */
+#define ORL_INGEST_READ_BYTES ((size_t)1 << 20)
+
+/* the first read buffer's size for the open log fd: ORL_INGEST_READ_BYTES, or for a regular
+ * file smaller than half of that, twice its size plus a page (room for the whole file and the
+ * readers' free half), so ingesting many small logs touches few pages */
+size_t orl_ingest_read_cap(int fd);
+
 /* "nan", "inf", "infinity" in any case with an optional sign (text of length n) */
 int orl_ingest_is_nonfinite_word(const char *text, size_t n);
 

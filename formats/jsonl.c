@@ -19,9 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_BYTES (1u << 20)
-#define MAX_DEPTH  32
-#define MAX_NAME   1024
+#define MAX_DEPTH 32
+#define MAX_NAME  1024
 
 /* one step of a column's path from the line's object */
 typedef struct json_step {
@@ -71,7 +70,7 @@ static orl_status jsonl_fill(jsonl_source *j) {
         j->len -= j->pos;
         j->pos = 0;
     }
-    if (j->cap - j->len < READ_BYTES / 2) {
+    if (j->cap - j->len < j->cap / 2) {
         size_t cap = j->cap * 2;
         char *buf = realloc(j->buf, cap + 1);
         if (!buf) ORL_FAIL(ORL_ERR_NOMEM, "%s: a line longer than %zu bytes", j->path, j->cap);
@@ -541,14 +540,14 @@ orl_status orl_ingest_jsonl_open(const char *path, orl_ingest_source *src) {
     if (!j) ORL_FAIL(ORL_ERR_NOMEM, "%s: parser", path);
     j->src = src;
     j->path = path;
-    j->cap = READ_BYTES;
-    j->buf = malloc(j->cap + 1);
     j->fd = open(path, O_RDONLY);
     orl_status st = ORL_OK;
     walk *w = NULL;
-    if (!j->buf) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: read buffer", path);
     if (j->fd < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    j->cap = orl_ingest_read_cap(j->fd);
+    j->buf = malloc(j->cap + 1);
+    if (!j->buf) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: read buffer", path);
     j->buf[0] = '\0';
     ORL_TRY_GOTO(st, fail, jsonl_fill(j));
     if (j->len >= 3 && memcmp(j->buf, "\xEF\xBB\xBF", 3) == 0) j->pos = 3;
