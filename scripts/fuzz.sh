@@ -9,6 +9,8 @@
 # past crashes, and every crash input is then run again and told apart by its stack: inside
 # libhdf5 (known; fuzz/README.md) or in orl (a failure).
 #
+# FUZZ_RUNS=N stops each non-fork harness after N executions instead (SECONDS stays the cap).
+#
 # Prints one JSON line per harness and exits 1 when orl crashed anywhere; reproducing inputs are
 # kept as build-fuzz/crashes/NAME-*. Reproduce one with: build-fuzz/fuzz/fuzz_NAME FILE
 set -euo pipefail
@@ -42,11 +44,16 @@ for h in "${harnesses[@]}"; do
   prefix=build-fuzz/crashes/$h-
   flags=(-max_total_time="$secs" -max_len=65536 -rss_limit_mb=2048 -timeout=20
     -print_final_stats=1 -artifact_prefix="$prefix")
-  case $h in dataset | policy | model) flags+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1) ;; esac
+  case $h in
+  dataset | policy | model) flags+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1) ;;
+  *) [ -z "${FUZZ_RUNS:-}" ] || flags+=(-runs="$FUZZ_RUNS") ;;
+  esac
   count() { find build-fuzz/crashes -name "$h-*" | wc -l; }
   before=$(count)
   rc=0
+  start=$(date +%s)
   build-fuzz/fuzz/fuzz_"$h" "$work" "fuzz/corpus/$h" "${flags[@]}" >"$log" 2>&1 || rc=$?
+  took=$(($(date +%s) - start))
   # executions and coverage: the final stats, or fork mode's last progress line
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -1)
   [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
@@ -58,7 +65,7 @@ for h in "${harnesses[@]}"; do
   done
   [ $rc -eq 0 ] || [ $ours -gt 0 ] || ours=1 # a stop without an input still counts
   printf '{"harness":"%s","seconds":%s,"executions":%s,"exec_per_second":%s,"coverage":%s,"crashes_in_orl":%s,"crashes_in_libhdf5":%s}\n' \
-    "$h" "$secs" "${execs:-0}" "$(( ${execs:-0} / (secs > 0 ? secs : 1) ))" "${cov:-0}" "$ours" "$hdf5"
+    "$h" "$took" "${execs:-0}" "$((${execs:-0} / (took > 0 ? took : 1)))" "${cov:-0}" "$ours" "$hdf5"
   if [ $ours -gt 0 ]; then
     failed=1
     echo "fuzz.sh: fuzz_$h: orl crashed (exit $rc); the report:" >&2
