@@ -36,12 +36,18 @@ def _bytes(s):
 
 
 class _Owned:
-    """Frees a C object when the last NumPy view of its memory is gone."""
+    """Frees a C object when the last NumPy view of its memory is gone; first, when set, is
+    the (ptr, free) of an object that must be freed before it (a policy's work), freed by the
+    same finalizer: the garbage collector finalizes separate objects in any order."""
 
     def __init__(self, ptr, free):
         self.ptr, self._free = ptr, free
+        self.first = None
 
     def __del__(self):
+        if self.first:
+            self.first[1](self.first[0])
+            self.first = None
         if self.ptr:
             self._free(self.ptr)
             self.ptr = None
@@ -241,8 +247,8 @@ class Policy:
         self._p = _Owned(ptr, lib.orl_policy_free)
         w = ctypes.c_void_p()
         check(lib.orl_policy_work_create(ptr, max_batch, ctypes.byref(w)))
-        self._w = _Owned(w, lib.orl_policy_work_free)
-        self._w.policy = self._p  # the work is freed before its policy
+        self._p.first = (w, lib.orl_policy_work_free)
+        self._w = w
         self.max_batch = max_batch
         p = ptr.contents
         self.path = str(path)
@@ -283,7 +289,7 @@ class Policy:
             j = min(b, i + self.max_batch)
             oc, oa = o[i:j], out[i:j]
             check(lib.orl_policy_act(
-                self._p.ptr, self._w.ptr, oc.ctypes.data_as(fp), j - i, _MODES[mode],
+                self._p.ptr, self._w, oc.ctypes.data_as(fp), j - i, _MODES[mode],
                 ctypes.byref(self._rng), None if self.discrete else oa.ctypes.data_as(fp),
                 oa.ctypes.data_as(ip) if self.discrete else None))
         return out[0] if single else out
@@ -303,7 +309,7 @@ class Policy:
             j = min(b, i + self.max_batch)
             ac = a[i:j]
             check(lib.orl_policy_logp(
-                self._p.ptr, self._w.ptr, o[i:j].ctypes.data_as(fp), j - i,
+                self._p.ptr, self._w, o[i:j].ctypes.data_as(fp), j - i,
                 None if self.discrete else ac.ctypes.data_as(fp),
                 ac.ctypes.data_as(ip) if self.discrete else None,
                 out[i:j].ctypes.data_as(ctypes.POINTER(ctypes.c_double))))

@@ -145,6 +145,20 @@ class TestPolicies(Scratch):
         with self.assertRaises(orl.Error):
             pi.act(np.zeros((3, 4), np.float32))
 
+    def test_policies_in_reference_cycles_are_freed_in_order(self):
+        # the garbage collector finalizes a cycle's objects in any order; the policy's work
+        # must still go before the policy (it once did not: a use after free at exit)
+        code = ("import gc, orl\n"
+                "for i in range(50):\n"
+                "    p = orl.Policy('builtin:Pendulum-v1/medium'); p.cycle = p\n"
+                "    del p\n"
+                "    if i % 10 == 9: gc.collect()\n")
+        env = dict(os.environ, MALLOC_PERTURB_="165", MALLOC_CHECK_="3",
+                   PYTHONPATH=os.path.join(os.environ.get("ORL_SOURCE_DIR", ".."), "python"))
+        run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True)
+        self.assertEqual(run.returncode, 0, run.stderr)
+
     def test_sampling_is_seeded(self):
         pi = orl.Policy("builtin:Pendulum-v1/medium")
         obs = np.zeros((5, 3), np.float32)
