@@ -14,6 +14,50 @@
 
 static atomic_int temp_counter;
 
+/* the temporaries this process named and has not committed or removed, for
+ * orl_fs_remove_temporaries; best effort: names beyond TEMP_SLOTS are not tracked */
+#define TEMP_SLOTS 32
+#define TEMP_CAP   4096
+static char temp_path[TEMP_SLOTS][TEMP_CAP];
+static atomic_int temp_state[TEMP_SLOTS]; /* 0 free, 1 being written, 2 tracked */
+
+static void track(const char *tmp) {
+    size_t n = strlen(tmp);
+    if (n >= TEMP_CAP) return;
+    for (int i = 0; i < TEMP_SLOTS; i++) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&temp_state[i], &expect, 1)) {
+            memcpy(temp_path[i], tmp, n + 1);
+            atomic_store(&temp_state[i], 2);
+            return;
+        }
+    }
+}
+
+static void untrack(const char *path) {
+    for (int i = 0; i < TEMP_SLOTS; i++) {
+        int expect = 2;
+        if (atomic_load(&temp_state[i]) == 2 && strcmp(temp_path[i], path) == 0 &&
+            atomic_compare_exchange_strong(&temp_state[i], &expect, 1))
+            atomic_store(&temp_state[i], 0);
+    }
+}
+
+void orl_fs_remove_temporaries(void) {
+    static const char *const companion[] = {"", "-journal", "-wal", "-shm"};
+    char name[TEMP_CAP + 16];
+    for (int i = 0; i < TEMP_SLOTS; i++) {
+        if (atomic_load(&temp_state[i]) != 2) continue;
+        size_t n = strlen(temp_path[i]);
+        for (size_t c = 0; c < sizeof companion / sizeof *companion; c++) {
+            size_t m = strlen(companion[c]);
+            memcpy(name, temp_path[i], n);
+            memcpy(name + n, companion[c], m + 1);
+            unlink(name);
+        }
+    }
+}
+
 /* this host's name, made safe for a file name ("host" when unknown) */
 static void host_name(char *out, size_t cap) {
     char name[256] = "";
@@ -50,13 +94,14 @@ orl_status orl_fs_temp_name(const char *path, char *tmp, size_t cap) {
     const char *base = slash ? slash + 1 : path;
     char host[40], dir[4096], prefix[512];
     host_name(host, sizeof host);
-    int n = snprintf(tmp, cap, "%.*s.%s.tmp-%s-%ld-%d", dir_len, path, base, host,
-                     (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+    int n = snprintf(tmp, cap, "%.*s.%s.tmp-%s-%ld-%d", dir_len, path, base, host, (long)getpid(),
+                     atomic_fetch_add(&temp_counter, 1));
     if (n < 0 || (size_t)n >= cap) ORL_FAIL(ORL_ERR_INPUT, "%s: path too long", path);
     int nd = snprintf(dir, sizeof dir, "%.*s", dir_len, path);
     int np = snprintf(prefix, sizeof prefix, ".%s.tmp-%s-", base, host);
     if (nd >= 0 && (size_t)nd < sizeof dir && np > 0 && (size_t)np < sizeof prefix)
         remove_stale(dir, prefix);
+    track(tmp);
     return ORL_OK;
 }
 
@@ -73,14 +118,17 @@ orl_status orl_fs_commit(const char *tmp, const char *path) {
             ORL_FAIL(ORL_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(err));
         }
         orl_fs_remove(old);
+        untrack(tmp);
         return ORL_OK;
     }
     if (rename(tmp, path) != 0)
         ORL_FAIL(ORL_ERR_IO, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+    untrack(tmp);
     return ORL_OK;
 }
 
 void orl_fs_remove(const char *path) {
+    untrack(path);
     struct stat st;
     if (lstat(path, &st) != 0) return;
     if (S_ISDIR(st.st_mode)) {

@@ -558,7 +558,7 @@ static void reader_close(void *impl) {
     if (!rd) return;
     orl_hdf5_quiet();
     for (int c = 0; c < COLUMN_COUNT; c++) column_close(&rd->col[c]);
-    orl_hdf5_close_id(&rd->file, H5Fclose);
+    orl_hdf5_close_read(&rd->file);
     free(rd->mem);
     free(rd);
 }
@@ -639,7 +639,7 @@ static orl_status hdf5_reader_open(orl_reader *r, const orl_read_options *opt, i
     for (int c = 0; c < COLUMN_COUNT; c++) rd->col[c].dset = rd->col[c].enum_type = H5I_INVALID_HID;
     orl_status st = ORL_OK;
     char why[256];
-    rd->file = H5Fopen(r->path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    rd->file = orl_hdf5_open_read(r->path, H5P_DEFAULT);
     if (rd->file < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
                       "%s: not a readable HDF5 file, truncated or corrupt (%s)", r->path,
@@ -776,10 +776,10 @@ int orl_hdf5_has_key(const char *path, const char *key) {
     FILE *probe = fopen(path, "rb");
     if (!probe) return 0;
     fclose(probe);
-    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t file = orl_hdf5_open_read(path, H5P_DEFAULT);
     if (file < 0) return 0;
     int found = link_exists(file, key);
-    H5Fclose(file);
+    orl_hdf5_close_read(&file);
     return found;
 }
 

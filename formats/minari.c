@@ -385,7 +385,7 @@ static void reader_close(void *impl) {
     minari_reader *rd = impl;
     if (!rd) return;
     close_episode(rd);
-    if (rd->file >= 0) H5Fclose(rd->file);
+    orl_hdf5_close_read(&rd->file);
     free(rd->episodes);
     free(rd->scratch);
     free(rd);
@@ -819,7 +819,7 @@ orl_status orl_minari_reader_open(orl_reader *r, const orl_read_options *opt) {
     fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0 || H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "%s: HDF5 file access list", rd->file_path);
-    rd->file = H5Fopen(rd->file_path, H5F_ACC_RDONLY, fapl);
+    rd->file = orl_hdf5_open_read(rd->file_path, fapl);
     if (rd->file < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
                       "%s: not a readable HDF5 file (truncated, corrupt or not HDF5)",

@@ -422,11 +422,11 @@ orl_status orl_dynamics_load(const char *path, orl_dynamics **out) {
     fclose(probe);
     char why[256];
     model_file f = {H5I_INVALID_HID, path};
-    f.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    f.file = orl_hdf5_open_read(path, H5P_DEFAULT);
     if (f.file < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: not a readable HDF5 file, truncated or corrupt (%s)", path,
                  orl_hdf5_detail(why, sizeof why));
     orl_status st = load_keys(&f, out);
-    H5Fclose(f.file);
+    orl_hdf5_close_read(&f.file);
     return st;
 }

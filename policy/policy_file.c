@@ -346,7 +346,7 @@ orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *o
     fclose(probe);
     char why[256];
     orl_policy_file f = {H5I_INVALID_HID, path};
-    f.file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    f.file = orl_hdf5_open_read(path, H5P_DEFAULT);
     if (f.file < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: not a readable HDF5 file, truncated or corrupt (%s)", path,
                  orl_hdf5_detail(why, sizeof why));
@@ -378,7 +378,7 @@ done:
     free(low);
     free(high);
     free(config);
-    H5Fclose(f.file);
+    orl_hdf5_close_read(&f.file);
     return st;
 }
 

@@ -26,12 +26,13 @@ cmake --build build-fuzz --target fuzz -j "$(nproc 2>/dev/null || echo 2)" >/dev
 mkdir -p build-fuzz/crashes
 export ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1
 
-# where a crash input crashes: "libhdf5" when the first frame outside the sanitizers and libc
-# is in libhdf5, else "orl"
+# where a crash input crashes: "libhdf5" when the first frame that is either in libhdf5 or in
+# source code with a line number (orl's own code; the sanitizers' interceptors, libc and the
+# fuzzer runtime have none) is in libhdf5, else "orl"
 where() {
   local frame
   frame=$(build-fuzz/fuzz/fuzz_"$1" "$2" 2>&1 | grep -E '^ +#[0-9]+ ' |
-    grep -vE ' in (malloc|calloc|realloc|free|__interceptor_|__asan|__ubsan|__sanitizer)|libc\.so|/sysdeps/' |
+    grep -E 'libhdf5|\.[ch]:[0-9]+' | grep -vE '/sysdeps/|compiler-rt|sanitizer_common' |
     head -1 || true)
   case "$frame" in *libhdf5*) echo libhdf5 ;; *) echo orl ;; esac
 }

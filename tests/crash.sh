@@ -9,10 +9,14 @@
 #   usable checkpoint, and --resume ends with the same parameters as an uninterrupted run;
 # - two processes appending to one SQLite file at once both complete; nothing is lost or
 #   duplicated.
+# - files that crash libhdf5 itself (fuzz/hdf5-crashes/; libhdf5 does not checksum most
+#   metadata): orl exits 2 naming the file instead of dying of the signal, and a conversion
+#   leaves neither output nor temporary.
 # Kill points are fractions of the uninterrupted run's measured time; the log says how far each
 # killed run had got.
 set -euo pipefail
 orl=${1:?usage: crash.sh ORL}
+crashes=$(cd "$(dirname "$0")/../fuzz/hdf5-crashes" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -107,3 +111,19 @@ wait "$pa" && wait "$pb" || fail "retried appenders failed"
   fail "an episode (source, key) is in the database twice"
 "$orl" validate both.sqlite >/dev/null
 echo "two appenders at once: 803 episodes, none duplicated; both retried: unchanged"
+
+# ---- files on which libhdf5 itself crashes ----
+# (each input's first byte is the fuzz harness's selector; the file is the rest)
+for input in h5f-accum-read-overflow h5vm-memcpyvv-chunk-read; do
+  tail -c +2 "$crashes/$input" >hostile.h5
+  rc=0
+  "$orl" info hostile.h5 >/dev/null 2>err.txt || rc=$?
+  [ $rc -eq 2 ] || fail "orl info on $input: exit $rc, expected 2: $(head -c 300 err.txt)"
+  grep -q "hostile.h5" err.txt || fail "orl info on $input: the message does not name the file"
+  rc=0
+  "$orl" convert hostile.h5 out-$input.sqlite >/dev/null 2>err.txt || rc=$?
+  [ $rc -eq 2 ] || fail "orl convert on $input: exit $rc, expected 2: $(head -c 300 err.txt)"
+  [ ! -e out-$input.sqlite ] || fail "orl convert on $input left its output"
+  no_temporaries
+  echo "$input: orl info and orl convert exit 2 naming the file; nothing written"
+done

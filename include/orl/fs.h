@@ -17,6 +17,11 @@
  * file system) are left alone. */
 orl_status orl_fs_temp_name(const char *path, char *tmp, size_t cap);
 
+/* removes every temporary file this process named with orl_fs_temp_name and has not yet
+ * committed or removed (with SQLite's -journal and -wal companions). Async-signal-safe (unlink
+ * only), for a fatal-signal handler: a crashed writer leaves no partial output behind. */
+void orl_fs_remove_temporaries(void);
+
 /* renames tmp to path (replacing it); for a directory, path must not exist or be empty */
 orl_status orl_fs_commit(const char *tmp, const char *path);
 
