@@ -113,6 +113,18 @@ static double replay(int reps, double *flops) {
     float *a = calloc(biggest, sizeof(float)), *b = calloc(biggest, sizeof(float));
     float *c = calloc(biggest, sizeof(float));
     for (size_t i = 0; i < biggest; i++) a[i] = b[i] = 0.01f * (float)(i % 97);
+    if (getenv("ORL_BENCH_GEMMS")) /* each call's shape and its CPU time alone, to stderr */
+        for (int i = 0; i < n_calls; i++) {
+            const gemm_call *g = &calls[i];
+            double t0 = cpu_now();
+            for (int r = 0; r < 200; r++)
+                real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
+                           g->beta, c, g->ldc);
+            fprintf(stderr, "gemm %2d %c%c m %4d n %4d k %4d beta %g: %8.2f us, %5.1f GFLOP/s\n",
+                    i, g->ta == CblasNoTrans ? 'n' : 't', g->tb == CblasNoTrans ? 'n' : 't',
+                    (int)g->m, (int)g->n, (int)g->k, (double)g->beta, (cpu_now() - t0) / 200 * 1e6,
+                    2.0 * g->m * g->n * g->k / ((cpu_now() - t0) / 200) * 1e-9);
+        }
     double best = INFINITY;
     for (int w = 0; w < 5; w++) {
         double t0 = cpu_now();
