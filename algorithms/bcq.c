@@ -309,8 +309,8 @@ static orl_status create_continuous(bcq_state *s, const orl_learner_context *ctx
 
     /* scratch */
     size_t b = (size_t)B, bn = (size_t)Bn, Sz = (size_t)S, Az = (size_t)A, Zz = (size_t)Z;
-    size_t floats = (size_t)s->vae.n_params + 2 * b * Sz + bn * Zz + bn * Az +
-                    bn * (Sz + Az) + bn * Az + bn + b + 2 * bn + 2 * b * Az + b * Zz;
+    size_t floats = (size_t)s->vae.n_params + 2 * b * Sz + bn * Zz + bn * Az + bn * (Sz + Az) +
+                    bn * Az + bn + b + 2 * bn + 2 * b * Az + b * Zz;
     float *p = calloc(floats, sizeof(float));
     if (!p) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "bcq: out of memory");
     s->mem = p;

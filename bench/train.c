@@ -22,6 +22,8 @@
  * update's CPU time (at 1 thread on an idle machine, its wall time) the matrix products alone
  * would take at this machine's sgemm speed (CPU time: other programs' share of the cores counts
  * in neither). It also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ * With ORL_BENCH_GEMMS set, each recorded call's shape and its CPU time replayed alone (200
+ * times) go to stderr: which GEMMs of an update cost what, and at what GFLOP/s.
  *
  * Time: seconds and updates_per_s are wall-clock; cpu_seconds and updates_per_cpu_s the
  * process's CPU time over the same run (all threads), the figure to compare on a busy machine.
@@ -120,9 +122,9 @@ static double replay(int reps, double *flops) {
             for (int r = 0; r < 200; r++)
                 real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
                            g->beta, c, g->ldc);
-            fprintf(stderr, "gemm %2d %c%c m %4d n %4d k %4d beta %g: %8.2f us, %5.1f GFLOP/s\n",
-                    i, g->ta == CblasNoTrans ? 'n' : 't', g->tb == CblasNoTrans ? 'n' : 't',
-                    (int)g->m, (int)g->n, (int)g->k, (double)g->beta, (cpu_now() - t0) / 200 * 1e6,
+            fprintf(stderr, "gemm %2d %c%c m %4d n %4d k %4d beta %g: %8.2f us, %5.1f GFLOP/s\n", i,
+                    g->ta == CblasNoTrans ? 'n' : 't', g->tb == CblasNoTrans ? 'n' : 't', (int)g->m,
+                    (int)g->n, (int)g->k, (double)g->beta, (cpu_now() - t0) / 200 * 1e6,
                     2.0 * g->m * g->n * g->k / ((cpu_now() - t0) / 200) * 1e-9);
         }
     double best = INFINITY;

@@ -205,8 +205,8 @@ void orl_critic_target_shared(orl_critic *c, const float *obs, int32_t repeat, c
     assert(batch >= 1 && batch <= c->cfg.max_batch);
     size_t n = (size_t)batch * (size_t)c->out_dim;
     for (int32_t k = 0; k < c->cfg.members; k++) {
-        const float *q = orl_fit_target_forward_shared(&c->fits[k], obs, c->cfg.obs_dim, repeat,
-                                                       act, batch);
+        const float *q =
+            orl_fit_target_forward_shared(&c->fits[k], obs, c->cfg.obs_dim, repeat, act, batch);
         memcpy(c->qt + (size_t)k * n, q, n * sizeof(float));
     }
     reduce_members(c->qt, c->cfg.members, n, reduce, lambda, out);

@@ -436,8 +436,8 @@ static void layer_finish(const orl_mlp *m, orl_mlp_work *w, int32_t l, int32_t b
         /* output layer: bias only, out aliases pre */
         bias_act_forward(w->pre[l], w->pre[l], m->b[l], batch, n_out, ORL_ACTIVATION_NONE);
     } else if (m->ln_gain[l]) {
-        bias_ln_act_forward(w->out[l], w->norm[l], w->ln_mean[l], w->ln_rstd[l], w->pre[l],
-                            m->b[l], m->ln_gain[l], m->ln_bias[l], batch, n_out, cfg->activation);
+        bias_ln_act_forward(w->out[l], w->norm[l], w->ln_mean[l], w->ln_rstd[l], w->pre[l], m->b[l],
+                            m->ln_gain[l], m->ln_bias[l], batch, n_out, cfg->activation);
     } else {
         bias_act_forward(w->out[l], w->pre[l], m->b[l], batch, n_out, cfg->activation);
     }
