@@ -428,19 +428,27 @@ static void bias_ln_act_forward(float *out, float *norm, float *mean, float *rst
     }
 }
 
-/* layer l's bias, LayerNorm and activation on pre[l] (B, O_l), which holds its linear part */
-static void layer_finish(const orl_mlp *m, orl_mlp_work *w, int32_t l, int32_t batch) {
+/* layer l's bias (B rows from row r0, bias (O_l)), LayerNorm and activation on pre[l] (B, O_l),
+ * which holds its linear part */
+static void layer_finish_rows(const orl_mlp *m, orl_mlp_work *w, int32_t l, int32_t r0,
+                              int32_t rows, const float *bias) {
     const orl_mlp_config *cfg = &m->cfg;
     int32_t n_out = cfg->widths[l + 1];
+    int64_t at = (int64_t)r0 * n_out;
     if (l == cfg->n_layers - 1) {
         /* output layer: bias only, out aliases pre */
-        bias_act_forward(w->pre[l], w->pre[l], m->b[l], batch, n_out, ORL_ACTIVATION_NONE);
+        bias_act_forward(w->pre[l] + at, w->pre[l] + at, bias, rows, n_out, ORL_ACTIVATION_NONE);
     } else if (m->ln_gain[l]) {
-        bias_ln_act_forward(w->out[l], w->norm[l], w->ln_mean[l], w->ln_rstd[l], w->pre[l], m->b[l],
-                            m->ln_gain[l], m->ln_bias[l], batch, n_out, cfg->activation);
+        bias_ln_act_forward(w->out[l] + at, w->norm[l] + at, w->ln_mean[l] + r0, w->ln_rstd[l] + r0,
+                            w->pre[l] + at, bias, m->ln_gain[l], m->ln_bias[l], rows, n_out,
+                            cfg->activation);
     } else {
-        bias_act_forward(w->out[l], w->pre[l], m->b[l], batch, n_out, cfg->activation);
+        bias_act_forward(w->out[l] + at, w->pre[l] + at, bias, rows, n_out, cfg->activation);
     }
+}
+
+static void layer_finish(const orl_mlp *m, orl_mlp_work *w, int32_t l, int32_t batch) {
+    layer_finish_rows(m, w, l, 0, batch, m->b[l]);
 }
 
 /* layers first..L-1 on in (B, I_first), then out as orl_mlp_forward */
@@ -487,14 +495,13 @@ void orl_mlp_forward_shared(const orl_mlp *m, orl_mlp_work *w, const float *shar
     float *sh = w->grad_a; // (G, H)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, groups, n_out, n_shared, 1.0f, shared,
                 n_shared, m->w[0], n_in, 0.0f, sh, n_out);
+    /* each group's shared part plus the bias is the bias of its rows: one sweep adds it to the
+     * own part and applies the activation */
     for (int32_t g = 0; g < groups; g++) {
-        const float *srow = sh + (int64_t)g * n_out;
-        for (int32_t r = 0; r < repeat; r++) {
-            float *p = w->pre[0] + ((int64_t)g * repeat + r) * n_out;
-            for (int32_t i = 0; i < n_out; i++) p[i] += srow[i];
-        }
+        float *srow = sh + (int64_t)g * n_out;
+        for (int32_t i = 0; i < n_out; i++) srow[i] += m->b[0][i];
+        layer_finish_rows(m, w, 0, g * repeat, repeat, srow);
     }
-    layer_finish(m, w, 0, batch);
     layers_forward(m, w, 1, w->out[0], batch, out);
 }
 

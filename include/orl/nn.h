@@ -121,7 +121,7 @@ void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t 
  * columns repeat over each group of repeat consecutive rows: shared (G, I_s), own (B, I - I_s),
  * 1 <= I_s < I. The first layer's shared part is computed once per group (G rows instead of B)
  * and added to the own part: within rounding of orl_mlp_forward on x (a different summation
- * order: (x_own W_own^T + x_s W_s^T) + b), deterministic. Forward only: a following
+ * order: x_own W_own^T + (x_s W_s^T + b)), deterministic. Forward only: a following
  * orl_mlp_backward is refused (it asserts) until the next orl_mlp_forward. */
 void orl_mlp_forward_shared(const orl_mlp *m, orl_mlp_work *w, const float *shared,
                             int32_t n_shared, int32_t repeat, const float *own, int32_t batch,
