@@ -171,7 +171,6 @@ typedef struct bcq_state {
     /* scratch */
     float *vae_grads; /* (P_vae) */
     float *x, *xn;    /* (B, S) normalised observations, next observations */
-    float *rep;       /* (B n, S) next observations repeated; or the [s, a] input rows */
     float *z;         /* (B n, Z) latents */
     float *cand;      /* (B n, A) decoded candidates */
     float *sa;        /* (B n, S + A) perturbation input rows */
@@ -310,15 +309,14 @@ static orl_status create_continuous(bcq_state *s, const orl_learner_context *ctx
 
     /* scratch */
     size_t b = (size_t)B, bn = (size_t)Bn, Sz = (size_t)S, Az = (size_t)A, Zz = (size_t)Z;
-    size_t floats = (size_t)s->vae.n_params + 2 * b * Sz + bn * Sz + bn * Zz + bn * Az +
-                    bn * (Sz + Az) + bn * Az + bn + b + 2 * bn + 2 * b * Az + b * Zz;
+    size_t floats = (size_t)s->vae.n_params + 2 * b * Sz + bn * Zz + bn * Az + bn * (Sz + Az) +
+                    bn * Az + bn + b + 2 * bn + 2 * b * Az + b * Zz;
     float *p = calloc(floats, sizeof(float));
     if (!p) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "bcq: out of memory");
     s->mem = p;
     s->vae_grads = p, p += s->vae.n_params;
     s->x = p, p += b * Sz;
     s->xn = p, p += b * Sz;
-    s->rep = p, p += bn * Sz;
     s->z = p, p += bn * Zz;
     s->cand = p, p += bn * Az;
     s->sa = p, p += bn * (Sz + Az);
@@ -439,20 +437,19 @@ static void bcq_sampling(void *state, orl_learner_sampling *out) {
 
 /* ---- continuous ---- */
 
-#define TARGET_CHUNK 256 /* rows of the target computation per pass (cont_target) */
+#define TARGET_CHUNK 256 /* rows of the target computation per pass at most (cont_target) */
 
 /* y (B) = r + discount (1 - terminal) max_i mixed Q'(s', a'_i) over m candidates per s' from
  * the decoder with latents drawn from rng (NULL: the policy's fixed latents, m = n_act);
- * s->xn must hold s' normalised */
+ * s->xn must hold s' normalised. The m candidate rows of a state share its observation: the
+ * first layers of the decoder, the target perturbation and the target critics take the
+ * observation's part once per state (orl_mlp_forward_shared), not once per candidate. */
 static void cont_target(bcq_state *s, const orl_batch *batch, orl_rng *rng) {
     int32_t B = batch->size, S = s->S, A = s->A, Z = s->Z;
     int32_t m = rng ? s->n_target : s->n_act;
     int32_t rows = B * m;
     orl_policy_bcq_view v;
     orl_policy_bcq_views(s->policy, &v);
-    for (int32_t r = 0; r < rows; r++)
-        memcpy(s->rep + (size_t)r * (size_t)S, s->xn + (size_t)(r / m) * (size_t)S,
-               (size_t)S * sizeof(float));
     /* the latents: fresh normals in one vectorised fill, or the policy's fixed ones */
     if (rng)
         orl_rng_normal_fill(rng, s->z, (int64_t)rows * Z);
@@ -460,23 +457,20 @@ static void cont_target(bcq_state *s, const orl_batch *batch, orl_rng *rng) {
         for (int32_t r = 0; r < rows; r++)
             memcpy(s->z + (size_t)r * (size_t)Z, v.latents + (size_t)(r % m) * (size_t)Z,
                    (size_t)Z * sizeof(float));
-    /* decoder, target perturbation and target critics over TARGET_CHUNK rows at a time: the
-     * activations of a chunk stay in cache from one network to the next (B m rows at once
-     * stream several megabytes through memory) */
-    for (int32_t r0 = 0; r0 < rows; r0 += TARGET_CHUNK) {
-        int32_t n = rows - r0 < TARGET_CHUNK ? rows - r0 : TARGET_CHUNK;
-        const float *rep = s->rep + (size_t)r0 * (size_t)S;
+    /* decoder, target perturbation and target critics over whole states' candidates, at most
+     * TARGET_CHUNK rows (or one state's) at a time: the activations of a chunk stay in cache from
+     * one network to the next (B m rows at once stream several megabytes through memory) */
+    int32_t per = TARGET_CHUNK / m > 0 ? TARGET_CHUNK / m : 1; /* states per chunk */
+    for (int32_t b0 = 0; b0 < B; b0 += per) {
+        int32_t r0 = b0 * m, n = (B - b0 < per ? B - b0 : per) * m;
+        const float *xn = s->xn + (size_t)b0 * (size_t)S; /* (n / m, S) */
         float *cand = s->cand + (size_t)r0 * (size_t)A, *moved = s->moved + (size_t)r0 * (size_t)A;
-        orl_vae_decode(&s->vae, &s->decode_work, rep, s->z + (size_t)r0 * (size_t)Z, n, NULL, cand);
-        for (int32_t r = 0; r < n; r++) {
-            float *row = s->sa + (size_t)r * (size_t)(S + A);
-            memcpy(row, rep + (size_t)r * (size_t)S, (size_t)S * sizeof(float));
-            memcpy(row + S, cand + (size_t)r * (size_t)A, (size_t)A * sizeof(float));
-        }
-        const float *u = orl_fit_target_forward(&s->perturb, s->sa, n);
+        orl_vae_decode_shared(&s->vae, &s->decode_work, xn, m, s->z + (size_t)r0 * (size_t)Z, n,
+                              cand);
+        const float *u = orl_fit_target_forward_shared(&s->perturb, xn, S, m, cand, n);
         orl_bcq_perturb(moved, cand, u, s->lo, s->hi, n, A, s->phi);
-        orl_critic_target(s->critic, rep, moved, n, ORL_CRITIC_REDUCE_MIX, (float)s->lambda,
-                          s->tq + r0);
+        orl_critic_target_shared(s->critic, xn, m, moved, n, ORL_CRITIC_REDUCE_MIX,
+                                 (float)s->lambda, s->tq + r0);
     }
     for (int32_t b = 0; b < B; b++) {
         float best = s->tq[(size_t)b * (size_t)m];

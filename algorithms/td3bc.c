@@ -190,10 +190,16 @@ static void td_target(td3bc_state *s, const orl_batch *batch, orl_rng *rng) {
                 double half = 0.5 * ((double)s->high[j] - (double)s->low[j]);
                 double clip = s->noise_clip * half;
                 double noise = (double)s->eps[i] * s->policy_noise * half;
-                noise = noise < -clip ? -clip : noise > clip ? clip : noise;
-                double a = (double)s->next_act[i] + noise;
-                a = a < s->low[j] ? s->low[j] : a > s->high[j] ? s->high[j] : a;
-                s->next_act[i] = (float)a;
+                /* one-sided selects (max, min instructions), not branches on random draws: the
+                 * same values as the two-sided clips, as clip >= 0 and low <= high */
+                noise = noise < -clip ? -clip : noise;
+                noise = noise > clip ? clip : noise;
+                /* the bounds are floats: clipping after the rounding to float gives the same
+                 * float as clipping the double (rounding is monotone) */
+                float a = (float)((double)s->next_act[i] + noise), lo = s->low[j], hi = s->high[j];
+                a = a < lo ? lo : a;
+                a = hi < a ? hi : a;
+                s->next_act[i] = a;
             }
         }
     }

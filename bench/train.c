@@ -22,6 +22,11 @@
  * update's CPU time (at 1 thread on an idle machine, its wall time) the matrix products alone
  * would take at this machine's sgemm speed (CPU time: other programs' share of the cores counts
  * in neither). It also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ * With ORL_BENCH_GEMMS set, each recorded call's shape and its CPU time replayed alone (200
+ * times) go to stderr: which GEMMs of an update cost what, and at what GFLOP/s.
+ * With ORL_BENCH_DIGEST=N, each learner instead trains N updates from the seed and prints an
+ * FNV-1a digest of its policy's actions on 256 observations (no timing): the bits two builds
+ * train to, compared.
  *
  * Time: seconds and updates_per_s are wall-clock; cpu_seconds and updates_per_cpu_s the
  * process's CPU time over the same run (all threads), the figure to compare on a busy machine.
@@ -113,6 +118,18 @@ static double replay(int reps, double *flops) {
     float *a = calloc(biggest, sizeof(float)), *b = calloc(biggest, sizeof(float));
     float *c = calloc(biggest, sizeof(float));
     for (size_t i = 0; i < biggest; i++) a[i] = b[i] = 0.01f * (float)(i % 97);
+    if (getenv("ORL_BENCH_GEMMS")) /* each call's shape and its CPU time alone, to stderr */
+        for (int i = 0; i < n_calls; i++) {
+            const gemm_call *g = &calls[i];
+            double t0 = cpu_now();
+            for (int r = 0; r < 200; r++)
+                real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
+                           g->beta, c, g->ldc);
+            fprintf(stderr, "gemm %2d %c%c m %4d n %4d k %4d beta %g: %8.2f us, %5.1f GFLOP/s\n", i,
+                    g->ta == CblasNoTrans ? 'n' : 't', g->tb == CblasNoTrans ? 'n' : 't', (int)g->m,
+                    (int)g->n, (int)g->k, (double)g->beta, (cpu_now() - t0) / 200 * 1e6,
+                    2.0 * g->m * g->n * g->k / ((cpu_now() - t0) / 200) * 1e-9);
+        }
     double best = INFINITY;
     for (int w = 0; w < 5; w++) {
         double t0 = cpu_now();
@@ -244,6 +261,29 @@ static double act_cost(const orl_policy *p, const orl_dataset *ds) {
     return 1e6 * dt / (double)n;
 }
 
+/* FNV-1a of the policy's mean-mode actions (or action indices) on the first 256 observations:
+ * a digest to compare the bits two builds train to */
+static uint64_t act_digest(const orl_policy *p, const orl_dataset *ds) {
+    orl_policy_work *w = NULL;
+    if (orl_policy_work_create(p, 1, &w) != ORL_OK) return 0;
+    int discrete = p->action_kind == ORL_ACTION_KIND_DISCRETE;
+    float act[64];
+    int32_t idx = 0;
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t r = 0; r < 256 && r < ds->n_steps; r++) {
+        memset(act, 0, sizeof act);
+        if (orl_policy_act(p, w, ds->obs + r * ds->h.obs_dim, 1, ORL_POLICY_MODE_MEAN, NULL,
+                           discrete ? NULL : act, discrete ? &idx : NULL) != ORL_OK)
+            break;
+        const unsigned char *bytes =
+            discrete ? (const unsigned char *)&idx : (const unsigned char *)act;
+        size_t n = discrete ? sizeof idx : (size_t)p->act_dim * sizeof(float);
+        for (size_t i = 0; i < n; i++) h = (h ^ bytes[i]) * 1099511628211ull;
+    }
+    orl_policy_work_free(w);
+    return h;
+}
+
 /* 0 ok, 1 failed, -1 skipped (action kind) */
 static int run(const orl_learner_ops *ops, const bench_case *c, const orl_dataset *ds, int threads,
                int64_t steps) {
@@ -253,6 +293,16 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
     orl_status st = train_steps(ops, c, ds, 50, NULL);
     if (st == ORL_ERR_INPUT && strstr(orl_error_message(), "action")) return -1;
     if (st != ORL_OK) goto fail;
+    if (getenv("ORL_BENCH_DIGEST")) { /* N updates from the seed, then the digest, no timing */
+        orl_policy *d = NULL;
+        if (train_steps(ops, c, ds, atoll(getenv("ORL_BENCH_DIGEST")), &d) != ORL_OK) goto fail;
+        printf("{\"bench\":\"train_digest\",\"algo\":\"%s\",\"case\":\"%s\",\"steps\":%s,"
+               "\"digest\":\"%016llx\"}\n",
+               ops->name, c->name, getenv("ORL_BENCH_DIGEST"),
+               (unsigned long long)act_digest(d, ds));
+        orl_policy_free(d);
+        return 0;
+    }
     recording = 1;
     n_calls = 0;
     if (train_steps(ops, c, ds, 1, NULL) != ORL_OK) goto fail;

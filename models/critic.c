@@ -164,12 +164,9 @@ const float *orl_critic_target_forward(orl_critic *c, const float *obs, const fl
     return c->qt;
 }
 
-void orl_critic_target(orl_critic *c, const float *obs, const float *act, int32_t batch,
-                       orl_critic_reduce reduce, float lambda, float *out) {
-    assert(out);
-    const float *qt = orl_critic_target_forward(c, obs, act, batch);
-    int32_t K = c->cfg.members;
-    size_t n = (size_t)batch * (size_t)c->out_dim;
+/* out (n) = the K target values qt (K, n) reduced elementwise */
+static void reduce_members(const float *qt, int32_t K, size_t n, orl_critic_reduce reduce,
+                           float lambda, float *out) {
     for (size_t i = 0; i < n; i++) {
         float mn = qt[i], mx = qt[i];
         double sum = qt[i];
@@ -193,6 +190,26 @@ void orl_critic_target(orl_critic *c, const float *obs, const float *act, int32_
             assert(0 && "critic: unknown reduction");
         }
     }
+}
+
+void orl_critic_target(orl_critic *c, const float *obs, const float *act, int32_t batch,
+                       orl_critic_reduce reduce, float lambda, float *out) {
+    assert(out);
+    const float *qt = orl_critic_target_forward(c, obs, act, batch);
+    reduce_members(qt, c->cfg.members, (size_t)batch * (size_t)c->out_dim, reduce, lambda, out);
+}
+
+void orl_critic_target_shared(orl_critic *c, const float *obs, int32_t repeat, const float *act,
+                              int32_t batch, orl_critic_reduce reduce, float lambda, float *out) {
+    assert(c && obs && act && out && c->cfg.act_dim > 0);
+    assert(batch >= 1 && batch <= c->cfg.max_batch);
+    size_t n = (size_t)batch * (size_t)c->out_dim;
+    for (int32_t k = 0; k < c->cfg.members; k++) {
+        const float *q =
+            orl_fit_target_forward_shared(&c->fits[k], obs, c->cfg.obs_dim, repeat, act, batch);
+        memcpy(c->qt + (size_t)k * n, q, n * sizeof(float));
+    }
+    reduce_members(c->qt, c->cfg.members, n, reduce, lambda, out);
 }
 
 void orl_critic_backward(orl_critic *c, const float *dq) {

@@ -120,6 +120,13 @@ const float *orl_fit_target_forward(orl_fit *f, const float *x, int32_t batch) {
     return f->target_work.out[f->target.cfg.n_layers - 1];
 }
 
+const float *orl_fit_target_forward_shared(orl_fit *f, const float *shared, int32_t n_shared,
+                                           int32_t repeat, const float *own, int32_t batch) {
+    assert(f && f->cfg.target && batch >= 1 && batch <= f->cfg.max_batch);
+    orl_mlp_forward_shared(&f->target, &f->target_work, shared, n_shared, repeat, own, batch, NULL);
+    return f->target_work.out[f->target.cfg.n_layers - 1];
+}
+
 void orl_fit_polyak(orl_fit *f, float tau) {
     assert(f && f->cfg.target);
     orl_params_polyak(f->target.params, f->net.params, f->net.n_params, tau);

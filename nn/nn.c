@@ -428,34 +428,81 @@ static void bias_ln_act_forward(float *out, float *norm, float *mean, float *rst
     }
 }
 
-void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t batch, float *out) {
-    assert(m && w && x);
-    assert(batch >= 1 && batch <= w->max_batch);
+/* layer l's bias (B rows from row r0, bias (O_l)), LayerNorm and activation on pre[l] (B, O_l),
+ * which holds its linear part */
+static void layer_finish_rows(const orl_mlp *m, orl_mlp_work *w, int32_t l, int32_t r0,
+                              int32_t rows, const float *bias) {
+    const orl_mlp_config *cfg = &m->cfg;
+    int32_t n_out = cfg->widths[l + 1];
+    int64_t at = (int64_t)r0 * n_out;
+    if (l == cfg->n_layers - 1) {
+        /* output layer: bias only, out aliases pre */
+        bias_act_forward(w->pre[l] + at, w->pre[l] + at, bias, rows, n_out, ORL_ACTIVATION_NONE);
+    } else if (m->ln_gain[l]) {
+        bias_ln_act_forward(w->out[l] + at, w->norm[l] + at, w->ln_mean[l] + r0, w->ln_rstd[l] + r0,
+                            w->pre[l] + at, bias, m->ln_gain[l], m->ln_bias[l], rows, n_out,
+                            cfg->activation);
+    } else {
+        bias_act_forward(w->out[l] + at, w->pre[l] + at, bias, rows, n_out, cfg->activation);
+    }
+}
+
+static void layer_finish(const orl_mlp *m, orl_mlp_work *w, int32_t l, int32_t batch) {
+    layer_finish_rows(m, w, l, 0, batch, m->b[l]);
+}
+
+/* layers first..L-1 on in (B, I_first), then out as orl_mlp_forward */
+static void layers_forward(const orl_mlp *m, orl_mlp_work *w, int32_t first, const float *in,
+                           int32_t batch, float *out) {
     const orl_mlp_config *cfg = &m->cfg;
     int32_t n_layers = cfg->n_layers;
-    w->batch = batch;
-    w->input = x;
-    const float *in = x; // (B, I_l)
-    for (int32_t l = 0; l < n_layers; l++) {
+    for (int32_t l = first; l < n_layers; l++) {
         int32_t n_in = cfg->widths[l], n_out = cfg->widths[l + 1];
         /* pre = in W^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1.0f, in, n_in,
                     m->w[l], n_in, 0.0f, w->pre[l], n_out);
-        if (l == n_layers - 1) {
-            /* output layer: bias only, out aliases pre */
-            bias_act_forward(w->pre[l], w->pre[l], m->b[l], batch, n_out, ORL_ACTIVATION_NONE);
-        } else if (m->ln_gain[l]) {
-            bias_ln_act_forward(w->out[l], w->norm[l], w->ln_mean[l], w->ln_rstd[l], w->pre[l],
-                                m->b[l], m->ln_gain[l], m->ln_bias[l], batch, n_out,
-                                cfg->activation);
-        } else {
-            bias_act_forward(w->out[l], w->pre[l], m->b[l], batch, n_out, cfg->activation);
-        }
+        layer_finish(m, w, l, batch);
         in = w->out[l];
     }
     if (out && out != w->out[n_layers - 1])
         memcpy(out, w->out[n_layers - 1],
                (size_t)batch * (size_t)cfg->widths[n_layers] * sizeof(float));
+}
+
+void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t batch, float *out) {
+    assert(m && w && x);
+    assert(batch >= 1 && batch <= w->max_batch);
+    w->batch = batch;
+    w->input = x;
+    layers_forward(m, w, 0, x, batch, out); // x (B, I)
+}
+
+void orl_mlp_forward_shared(const orl_mlp *m, orl_mlp_work *w, const float *shared,
+                            int32_t n_shared, int32_t repeat, const float *own, int32_t batch,
+                            float *out) {
+    assert(m && w && shared && own && repeat >= 1 && batch % repeat == 0);
+    assert(batch >= 1 && batch <= w->max_batch);
+    const orl_mlp_config *cfg = &m->cfg;
+    int32_t n_in = cfg->widths[0], n_out = cfg->widths[1], n_own = n_in - n_shared;
+    int32_t groups = batch / repeat;
+    assert(n_shared >= 1 && n_own >= 1);
+    w->batch = batch;
+    w->input = NULL; /* no (B, I) input exists: backward refuses */
+    /* pre[0] (B, H) = own (B, I - I_s) W[:, I_s:]^T; the groups' shared part (G, H) =
+     * shared (G, I_s) W[:, :I_s]^T into the backward scratch (unused by a forward) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_own, 1.0f, own, n_own,
+                m->w[0] + n_shared, n_in, 0.0f, w->pre[0], n_out);
+    float *sh = w->grad_a; // (G, H)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, groups, n_out, n_shared, 1.0f, shared,
+                n_shared, m->w[0], n_in, 0.0f, sh, n_out);
+    /* each group's shared part plus the bias is the bias of its rows: one sweep adds it to the
+     * own part and applies the activation */
+    for (int32_t g = 0; g < groups; g++) {
+        float *srow = sh + (int64_t)g * n_out;
+        for (int32_t i = 0; i < n_out; i++) srow[i] += m->b[0][i];
+        layer_finish_rows(m, w, 0, g * repeat, repeat, srow);
+    }
+    layers_forward(m, w, 1, w->out[0], batch, out);
 }
 
 /* g (W) *= act'(z) for one row, where z (W) is the activation's input and y (W) its output */

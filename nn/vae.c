@@ -141,9 +141,9 @@ static double clamp_log_sigma(double raw) {
 }
 
 /* decoder forward on w->dec_in, then act (B, A) = c + s tanh(u) */
-static void decode_from_dec_in(const orl_vae *vae, orl_vae_work *w, int32_t batch, float *act) {
+/* act (B, A) = c + s tanh(u) of the decoder's output u (B, A) in w->dec */
+static void decode_finish(const orl_vae *vae, orl_vae_work *w, int32_t batch, float *act) {
     int32_t A = vae->cfg.act_dim;
-    orl_mlp_forward(&vae->dec, &w->dec, w->dec_in, batch, NULL);
     const float *u = w->dec.out[vae->dec.cfg.n_layers - 1]; /* (B, A) */
     /* the tanh of every element in one vector pass, then the bounds */
     orl_tanh_fill(act, u, (int64_t)batch * A);
@@ -155,6 +155,11 @@ static void decode_from_dec_in(const orl_vae *vae, orl_vae_work *w, int32_t batc
             act[i] = (float)(c + s * (double)act[i]);
         }
     }
+}
+
+static void decode_from_dec_in(const orl_vae *vae, orl_vae_work *w, int32_t batch, float *act) {
+    orl_mlp_forward(&vae->dec, &w->dec, w->dec_in, batch, NULL);
+    decode_finish(vae, w, batch, act);
 }
 
 orl_status orl_vae_forward(const orl_vae *vae, orl_vae_work *w, const float *obs, const float *act,
@@ -293,4 +298,22 @@ void orl_vae_decode(const orl_vae *vae, orl_vae_work *w, const float *obs, const
         }
     }
     decode_from_dec_in(vae, w, batch, act);
+}
+
+void orl_vae_decode_shared(const orl_vae *vae, orl_vae_work *w, const float *obs, int32_t repeat,
+                           const float *z, int32_t batch, float *act) {
+    assert(batch > 0 && batch <= w->max_batch && obs && z && repeat >= 1);
+    int32_t S = vae->cfg.obs_dim, Z = vae->cfg.latent_dim;
+    assert(S >= 1 && Z >= 1);
+    const float clip = ORL_VAE_LATENT_CLIP;
+    /* the clipped latents (B, Z) in the front of dec_in (B, S + Z) */
+    float *zc = w->dec_in;
+    for (size_t i = 0; i < (size_t)batch * (size_t)Z; i++) {
+        float v = z[i];
+        v = v > clip ? clip : v;
+        v = v < -clip ? -clip : v;
+        zc[i] = v;
+    }
+    orl_mlp_forward_shared(&vae->dec, &w->dec, obs, S, repeat, zc, batch, NULL);
+    decode_finish(vae, w, batch, act);
 }

@@ -816,6 +816,60 @@ Test(nn_mlp, bind_to_a_slice) {
     free(buf);
 }
 
+/* orl_mlp_forward_shared against orl_mlp_forward on the rows it stands for ([shared | own] with
+ * the shared part repeated over each group): within float rounding (another summation order in
+ * the first layer), the same bits on a second call, for each activation, with and without
+ * LayerNorm, one and three layers, and with every group one row */
+Test(nn_mlp, shared_first_layer_matches_the_repeated_rows) {
+    const int32_t w3[] = {17, 64, 64, 6}, w1[] = {9, 5};
+    const struct {
+        int32_t n_layers;
+        const int32_t *widths;
+        int32_t n_shared, repeat, groups;
+    } cases[] = {{3, w3, 11, 10, 25}, {3, w3, 17 - 6, 1, 7}, {1, w1, 4, 3, 5}, {3, w3, 1, 4, 2}};
+    uint64_t seed = 41;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (size_t a = 0; a < sizeof(all_acts) / sizeof(all_acts[0]); a++)
+            for (int ln = 0; ln <= 1; ln++) {
+                orl_mlp_config cfg = make_cfg(cases[c].n_layers, cases[c].widths, all_acts[a], ln);
+                int32_t In = cfg.widths[0], O = cfg.widths[cfg.n_layers], Is = cases[c].n_shared;
+                int32_t G = cases[c].groups, R = cases[c].repeat, B = G * R;
+                orl_rng rng;
+                orl_rng_seed(&rng, seed++, 3);
+                orl_mlp m;
+                cr_assert_eq(orl_mlp_create(&m, &cfg, &rng), ORL_OK);
+                orl_mlp_work w;
+                cr_assert_eq(orl_mlp_work_init(&w, &cfg, B), ORL_OK);
+                float *shared = malloc((size_t)G * (size_t)Is * sizeof(float));
+                float *own = malloc((size_t)B * (size_t)(In - Is) * sizeof(float));
+                float *x = malloc((size_t)B * (size_t)In * sizeof(float));
+                float *want = malloc((size_t)B * (size_t)O * sizeof(float));
+                float *got = malloc((size_t)B * (size_t)O * sizeof(float));
+                float *again = malloc((size_t)B * (size_t)O * sizeof(float));
+                for (int32_t i = 0; i < G * Is; i++) shared[i] = (float)orl_rng_normal(&rng);
+                for (int32_t i = 0; i < B * (In - Is); i++) own[i] = (float)orl_rng_normal(&rng);
+                for (int32_t r = 0; r < B; r++) {
+                    memcpy(x + (size_t)r * (size_t)In, shared + (size_t)(r / R) * (size_t)Is,
+                           (size_t)Is * sizeof(float));
+                    memcpy(x + (size_t)r * (size_t)In + Is, own + (size_t)r * (size_t)(In - Is),
+                           (size_t)(In - Is) * sizeof(float));
+                }
+                orl_mlp_forward(&m, &w, x, B, want);
+                orl_mlp_forward_shared(&m, &w, shared, Is, R, own, B, got);
+                orl_mlp_forward_shared(&m, &w, shared, Is, R, own, B, again);
+                cr_assert_null(w.input, "a shared forward leaves no input for backward");
+                for (int32_t i = 0; i < B * O; i++) {
+                    cr_assert(fabsf(got[i] - want[i]) <= 1e-5f * (1.0f + fabsf(want[i])),
+                              "case %zu act %zu ln %d: [%d] %.9g vs %.9g", c, a, ln, i,
+                              (double)got[i], (double)want[i]);
+                    cr_assert(memcmp(&got[i], &again[i], sizeof(float)) == 0);
+                }
+                free(shared), free(own), free(x), free(want), free(got), free(again);
+                orl_mlp_work_free(&w);
+                orl_mlp_free(&m);
+            }
+}
+
 /* ---- training ---- */
 
 /* fits sin on [-pi, pi] with full-batch Adam, returns the final MSE; params copied to

@@ -84,6 +84,11 @@ double orl_fit_step(orl_fit *f, float lr);
 /* the target network's output (B, O) on x (B, I), in the target's workspace; cfg.target */
 const float *orl_fit_target_forward(orl_fit *f, const float *x, int32_t batch);
 
+/* orl_fit_target_forward on rows [shared | own] whose first n_shared columns repeat over each
+ * group of repeat rows (orl_mlp_forward_shared: shared (B / repeat, I_s), own (B, I - I_s)) */
+const float *orl_fit_target_forward_shared(orl_fit *f, const float *shared, int32_t n_shared,
+                                           int32_t repeat, const float *own, int32_t batch);
+
 /* Polyak update, one pass over the parameter buffer: target = (1 - tau) target + tau params
  * (orl_params_polyak); cfg.target */
 void orl_fit_polyak(orl_fit *f, float tau);

@@ -277,6 +277,13 @@ void orl_vae_backward(const orl_vae *vae, orl_vae_work *w, float *dparams, float
 void orl_vae_decode(const orl_vae *vae, orl_vae_work *w, const float *obs, const float *z,
                     int32_t batch, orl_rng *rng, float *act);
 
+/* orl_vae_decode with z (B, Z) given, for B = G * repeat rows whose observation repeats over
+ * each group of repeat rows: obs (G, S), S >= 1; the decoder's first layer takes the observation
+ * part once per group (orl_mlp_forward_shared: within rounding of orl_vae_decode on the repeated
+ * rows). Overwrites the decoder's workspace. */
+void orl_vae_decode_shared(const orl_vae *vae, orl_vae_work *w, const float *obs, int32_t repeat,
+                           const float *z, int32_t batch, float *act);
+
 /* ---- ensembles: K MLPs with one configuration, parameters contiguous (K, P) ---- */
 
 typedef struct orl_ensemble {

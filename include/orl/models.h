@@ -406,6 +406,13 @@ const float *orl_critic_target_forward(orl_critic *c, const float *obs, const fl
 void orl_critic_target(orl_critic *c, const float *obs, const float *act, int32_t batch,
                        orl_critic_reduce reduce, float lambda, float *out);
 
+/* orl_critic_target for B = G * repeat rows whose observation repeats over each group of
+ * repeat rows: obs (G, S), act (B, A); the first layers' observation parts are computed once per
+ * group (orl_mlp_forward_shared: within rounding of orl_critic_target on the repeated rows).
+ * Continuous critics (A > 0). */
+void orl_critic_target_shared(orl_critic *c, const float *obs, int32_t repeat, const float *act,
+                              int32_t batch, orl_critic_reduce reduce, float lambda, float *out);
+
 /* backward through the last forward (of m members): every member's parameter gradients
  * accumulate dLoss/dparams for dq (m, B, O) = dLoss/dq */
 void orl_critic_backward(orl_critic *c, const float *dq);

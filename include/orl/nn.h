@@ -117,6 +117,16 @@ orl_status orl_mlp_work_bind(orl_mlp_work *w, const orl_mlp_config *cfg, int32_t
  * Keeps x's pointer for backward: x must stay valid until then. */
 void orl_mlp_forward(const orl_mlp *m, orl_mlp_work *w, const float *x, int32_t batch, float *out);
 
+/* out (B, O) = network(x) for B = G * repeat rows x = [shared | own] whose first n_shared input
+ * columns repeat over each group of repeat consecutive rows: shared (G, I_s), own (B, I - I_s),
+ * 1 <= I_s < I. The first layer's shared part is computed once per group (G rows instead of B)
+ * and added to the own part: within rounding of orl_mlp_forward on x (a different summation
+ * order: x_own W_own^T + (x_s W_s^T + b)), deterministic. Forward only: a following
+ * orl_mlp_backward is refused (it asserts) until the next orl_mlp_forward. */
+void orl_mlp_forward_shared(const orl_mlp *m, orl_mlp_work *w, const float *shared,
+                            int32_t n_shared, int32_t repeat, const float *own, int32_t batch,
+                            float *out);
+
 /* backward through the last forward: dout (B, O) is dLoss/dout; dparams (P) += dLoss/dparams
  * (laid out as m->params), may be NULL; dx (B, I) += dLoss/dx, may be NULL. */
 void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, float *dparams,
