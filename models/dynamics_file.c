@@ -196,6 +196,26 @@ static orl_status get_array(model_file *f, const char *key, H5T_class_t want, hi
     return st;
 }
 
+/* the length of the 1-D dataset key (-1 when it is not one), without reading it */
+static orl_status array_length(model_file *f, const char *key, int64_t *n) {
+    *n = -1;
+    if (H5Lexists(f->file, key, H5P_DEFAULT) <= 0)
+        ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s' is missing", f->path, key);
+    char why[256];
+    hid_t d = H5Dopen2(f->file, key, H5P_DEFAULT);
+    if (d < 0)
+        ORL_FAIL(ORL_ERR_FORMAT, "%s: key '%s' is not a readable dataset (%s)", f->path, key,
+                 orl_hdf5_detail(why, sizeof why));
+    hid_t space = H5Dget_space(d);
+    hsize_t dims = 0;
+    if (space >= 0 && H5Sget_simple_extent_ndims(space) == 1 &&
+        H5Sget_simple_extent_dims(space, &dims, NULL) == 1 && dims <= (hsize_t)INT64_MAX)
+        *n = (int64_t)dims;
+    orl_hdf5_close_id(&space, H5Sclose);
+    H5Dclose(d);
+    return ORL_OK;
+}
+
 static orl_status get_floats(model_file *f, const char *key, float *x, int64_t n) {
     ORL_TRY(get_array(f, key, H5T_FLOAT, H5T_NATIVE_FLOAT, x, n));
     for (int64_t i = 0; i < n; i++)
@@ -357,6 +377,13 @@ static orl_status load_keys(model_file *f, orl_dynamics **out) {
          (double)(cfg.hidden + 1) * (double)(S + 2));
     if (params > (double)MAX_ELEMENTS)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: key 'shape': %.0f parameters is too many", f->path, params);
+    /* the file must hold them: a hostile shape then costs no more work than the file's size
+     * (allocating and initialising a network the file cannot fill took seconds) */
+    int64_t stored = -1;
+    ORL_TRY(array_length(f, "params", &stored));
+    if (stored != (int64_t)params)
+        ORL_FAIL(ORL_ERR_FORMAT, "%s: key 'params': expected %.0f values for key 'shape', got %lld",
+                 f->path, params, (long long)stored);
 
     orl_dynamics *d = NULL;
     ORL_TRY(orl_dynamics_alloc_internal(&cfg, (int32_t)S, (int32_t)shape[1], kind,
