@@ -320,3 +320,33 @@ Test(bench_suite, a_runs_settings) {
     cr_assert(found);
     cr_assert_eq(orl_bench_train_sets("nope", 64, 2, fam, 2, NULL, 0, buf, 24, out), 0);
 }
+
+Test(bench_suite, the_run_list_text_and_the_engine_names) {
+    orl_bench_suite *s = NULL;
+    cr_assert_eq(orl_bench_suite_load("smoke", &s), ORL_OK);
+    char *text = orl_bench_suite_text(s);
+    cr_assert(text);
+    /* one line per job after the header, each starting with its index */
+    cr_assert(strstr(text, "suite smoke: "));
+    int64_t lines = 0;
+    for (const char *p = strstr(text, "\n   job "); p && (p = strchr(p + 1, '\n'));) lines++;
+    cr_assert_eq(lines - 1, s->n_jobs, "%lld job lines for %lld jobs", (long long)(lines - 1),
+                 (long long)s->n_jobs);
+    char last[32];
+    snprintf(last, sizeof last, "\n%6lld  ", (long long)(s->n_jobs - 1));
+    cr_assert(strstr(text, last));
+    free(text);
+    orl_bench_suite_free(s);
+    char *list = NULL;
+    cr_assert_eq(orl_bench_suites_text(&list), ORL_OK);
+    cr_assert(strstr(list, "smoke") && strstr(list, "classic"));
+    free(list);
+    orl_bench_engine e;
+    cr_assert_eq(orl_bench_engine_parse("parallel", &e), ORL_OK);
+    cr_assert_eq(e, ORL_BENCH_ENGINE_PARALLEL);
+    cr_assert_eq(orl_bench_engine_parse("mpi", &e), ORL_OK);
+    cr_assert_eq(e, ORL_BENCH_ENGINE_MPI);
+    cr_assert_eq(orl_bench_engine_parse("pbs", &e), ORL_ERR_INPUT);
+    cr_assert_eq(orl_bench_engine_parse(NULL, &e), ORL_ERR_INPUT);
+    orl_error_clear();
+}

@@ -113,6 +113,15 @@ void orl_bench_suite_free(orl_bench_suite *s);
  * malloc'd string the caller frees; NULL when out of memory */
 char *orl_bench_suite_json(const orl_bench_suite *s);
 
+/* the run list as `orl bench show` prints it: the suite's line, its families, then one line per
+ * job (index, dataset, learner, seed, steps and the --set list of orl_bench_train_sets), in a
+ * malloc'd string the caller frees; NULL when out of memory */
+char *orl_bench_suite_text(const orl_bench_suite *s);
+
+/* one line per built-in suite (name, job count, summary) in *out (malloc'd, the caller frees).
+ * A built-in suite's load status (none expected), ORL_ERR_NOMEM. */
+orl_status orl_bench_suites_text(char **out);
+
 /* the file of dataset d: a recipe's cache/ENV-BEHAVIOR-EPISODES-SEED-HASH.h5 (HASH: 16 hex
  * digits of FNV-1a over the recipe), or the suite's path itself for a file dataset */
 void orl_bench_dataset_file(const orl_bench_suite *s, int32_t d, char *path, size_t cap);
@@ -183,6 +192,10 @@ typedef enum orl_bench_engine {
     ORL_BENCH_ENGINE_PARALLEL,
     ORL_BENCH_ENGINE_MPI,
 } orl_bench_engine;
+
+/* the engine named "slurm", "parallel" or "mpi"; ORL_ERR_INPUT naming --emit otherwise (name
+ * may be NULL) */
+orl_status orl_bench_engine_parse(const char *name, orl_bench_engine *out);
 
 /* the text that runs DIR's jobs on an engine, in a malloc'd string (the caller frees): a Slurm
  * array script (--array=0-(N-1), each task `program bench run-job DIR --index
