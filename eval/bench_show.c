@@ -63,8 +63,10 @@ char *orl_bench_suite_text(const orl_bench_suite *s) {
         const char *sets[8 + 2 * ORL_BENCH_MAX_SETS];
         int32_t n = orl_bench_train_sets(L->algo, F->hidden, F->layers, fam, F->n_sets, own,
                                          L->n_sets, buf, 8 + 2 * ORL_BENCH_MAX_SETS, sets);
+        int64_t steps, every;
+        orl_bench_job_budget(s, k, &steps, &every);
         fprintf(f, "%6lld  %-36s %-12s %4d %8lld ", (long long)k, D->name, L->name, J->seed,
-                (long long)F->steps);
+                (long long)steps);
         for (int32_t i = 0; i < n; i++) fprintf(f, " %s", sets[i]);
         fprintf(f, "\n");
     }
@@ -73,6 +75,14 @@ char *orl_bench_suite_text(const orl_bench_suite *s) {
         return NULL;
     }
     return text;
+}
+
+void orl_bench_job_budget(const orl_bench_suite *s, int64_t k, int64_t *steps,
+                          int64_t *eval_every) {
+    const orl_bench_learner *L = &s->learners[s->jobs[k].learner];
+    const orl_bench_family *F = &s->families[s->datasets[s->jobs[k].dataset].family];
+    *steps = L->steps > 0 ? L->steps : F->steps;
+    *eval_every = L->steps > 0 ? L->eval_every : F->eval_every;
 }
 
 orl_status orl_bench_engine_parse(const char *name, orl_bench_engine *out) {
