@@ -57,12 +57,14 @@ static const char smoke_json[] =
  * needs them (Pendulum 20,000 steps at 2x64 for the critics to settle; PointMaze 30,000 for the
  * sparse value transient; discrete 20,000 with target_update=1000); PointMaze runs at 2x32, which
  * is 2.3-2.5x cheaper per step. MOReL (a step is an NPG iteration) has its own budget and runs on
- * the Pendulum family only. */
+ * the Pendulum family only: 30 iterations, a 4 x 2x256 ensemble, 25 starts per member and a HALT
+ * reward of -1000 (Pendulum's rewards are all negative): the reduced budget of a measured MOReL
+ * study (docs/bench.md), about 45-65 s of CPU a run. */
 static const char classic_json[] =
     "{\"name\": \"classic\","
     " \"description\": \"classic control (continuous and discrete) and PointMaze stitching data, "
     "every offline learner, 5 seeds; Pendulum 2x64 20k steps, PointMaze 2x32 30k, discrete 2x64 "
-    "20k, MOReL 40 NPG iterations with a 4x128 ensemble on Pendulum; under 30 min with -j 2\","
+    "20k, MOReL 30 NPG iterations with a 4x256 ensemble on Pendulum; under 30 min with -j 2\","
     " \"seeds\": 5, \"eval_episodes\": 10, \"final_episodes\": 20,"
     " \"families\": {"
     "  \"pendulum\": {\"hidden\": 64, \"layers\": 2, \"steps\": 20000,"
@@ -89,7 +91,7 @@ static const char classic_json[] =
     "  {\"algo\": \"td3bc\", \"actions\": \"continuous\"}, {\"algo\": \"iql\"},"
     "  {\"algo\": \"cql\"}, {\"algo\": \"bcq\"},"
     "  {\"algo\": \"morel\", \"actions\": \"continuous\", \"families\": [\"pendulum\"],"
-    "   \"steps\": 40, \"eval_every\": 10, \"set\": [\"members=4\", \"model_hidden=128\","
+    "   \"steps\": 30, \"eval_every\": 10, \"set\": [\"model_hidden=256\","
     "   \"starts_per_member=25\", \"halt_reward=-1000\"]}]}";
 
 typedef struct builtin_suite {

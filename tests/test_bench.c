@@ -241,7 +241,7 @@ Test(bench_suite, builtins_and_their_run_lists) {
         orl_bench_job_budget(s, k, &steps, &every);
         if (strcmp(L->algo, "morel") == 0) {
             cr_assert_str_eq(s->families[D->family].name, "pendulum");
-            cr_assert_eq(steps, 40);
+            cr_assert_eq(steps, 30);
             cr_assert_eq(every, 10);
         } else {
             cr_assert_eq(steps, s->families[D->family].steps);
