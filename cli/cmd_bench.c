@@ -38,18 +38,23 @@ static void usage(FILE *f) {
 /* the running program, for the worker processes */
 static void self_path(char *out, size_t cap) {
     ssize_t n = readlink("/proc/self/exe", out, cap - 1);
-    if (n <= 0) n = 0;
-    out[n] = '\0';
+    out[n > 0 ? n : 0] = '\0';
+}
+
+/* the integer after the flag argv[*i] (strict, in [lo, hi]); moves *i past it. 1 when bad (the
+ * message printed) */
+static int int_arg(int argc, char **argv, int *i, int64_t lo, int64_t hi, int64_t *v) {
+    int bad = cli_parse_int("bench", argv[*i], *i + 1 < argc ? argv[*i + 1] : NULL, lo, hi, v);
+    (*i)++;
+    return bad != 0;
 }
 
 static int suites(void) {
-    for (int32_t i = 0; i < orl_bench_suite_count(); i++) {
-        orl_bench_suite *s = NULL;
-        orl_status st = orl_bench_suite_load(orl_bench_suite_name(i), &s);
-        if (st) return cli_fail("bench", st);
-        printf("%-10s %5lld jobs  %s\n", s->name, (long long)s->n_jobs, orl_bench_suite_summary(i));
-        orl_bench_suite_free(s);
-    }
+    char *text = NULL;
+    orl_status st = orl_bench_suites_text(&text);
+    if (st) return cli_fail("bench", st);
+    fputs(text, stdout);
+    free(text);
     return CLI_EXIT_OK;
 }
 
@@ -70,44 +75,12 @@ static int show(int argc, char **argv) {
     orl_bench_suite *s = NULL;
     orl_status st = orl_bench_suite_load(name, &s);
     if (st) return cli_fail("bench", st);
-    if (as_json) {
-        char *text = orl_bench_suite_json(s);
-        printf("%s\n", text ? text : "");
-        free(text);
-        orl_bench_suite_free(s);
-        return CLI_EXIT_OK;
-    }
-    printf("suite %s: %s\n%d seeds, %lld episodes per curve point, %lld for the final score\n",
-           s->name, s->description, s->seeds, (long long)s->eval_episodes,
-           (long long)s->final_episodes);
-    for (int32_t f = 0; f < s->n_families; f++) {
-        const orl_bench_family *F = &s->families[f];
-        printf("family %s: hidden %d x %d layers, %lld steps, evaluated every %lld (%s)", F->name,
-               F->hidden, F->layers, (long long)F->steps, (long long)F->eval_every,
-               F->eval_sample ? "sample" : "mean");
-        for (int32_t k = 0; k < F->n_sets; k++) printf(" %s", F->sets[k]);
-        printf("\n");
-    }
-    printf("\n%6s  %-36s %-12s %4s %8s  %s\n", "job", "dataset", "learner", "seed", "steps",
-           "settings");
-    for (int64_t k = 0; k < s->n_jobs; k++) {
-        const orl_bench_job *J = &s->jobs[k];
-        const orl_bench_dataset *D = &s->datasets[J->dataset];
-        const orl_bench_learner *L = &s->learners[J->learner];
-        const orl_bench_family *F = &s->families[D->family];
-        const char *fam[ORL_BENCH_MAX_SETS], *own[ORL_BENCH_MAX_SETS];
-        for (int32_t i = 0; i < F->n_sets; i++) fam[i] = F->sets[i];
-        for (int32_t i = 0; i < L->n_sets; i++) own[i] = L->sets[i];
-        char buf[8 + 2 * ORL_BENCH_MAX_SETS][ORL_BENCH_SET_LEN];
-        const char *sets[8 + 2 * ORL_BENCH_MAX_SETS];
-        int32_t n = orl_bench_train_sets(L->algo, F->hidden, F->layers, fam, F->n_sets, own,
-                                         L->n_sets, buf, 8 + 2 * ORL_BENCH_MAX_SETS, sets);
-        printf("%6lld  %-36s %-12s %4d %8lld ", (long long)k, D->name, L->name, J->seed,
-               (long long)F->steps);
-        for (int32_t i = 0; i < n; i++) printf(" %s", sets[i]);
-        printf("\n");
-    }
+    char *text = as_json ? orl_bench_suite_json(s) : orl_bench_suite_text(s);
     orl_bench_suite_free(s);
+    if (!text) return cli_fail("bench", orl_error_set(ORL_ERR_NOMEM, "show: out of memory"));
+    fputs(text, stdout);
+    if (as_json) fputs("\n", stdout);
+    free(text);
     return CLI_EXIT_OK;
 }
 
@@ -129,15 +102,11 @@ static int report(const char *dir, const orl_bench_report_options *opt) {
 static int report_option(int argc, char **argv, int *i, orl_bench_report_options *opt) {
     int64_t v;
     if (strcmp(argv[*i], "--reps") == 0) {
-        if (cli_parse_int("bench", "--reps", *i + 1 < argc ? argv[*i + 1] : NULL, 1, 1000000, &v))
-            return -1;
+        if (int_arg(argc, argv, i, 1, 1000000, &v)) return -1;
         opt->reps = v;
-        (*i)++;
     } else if (strcmp(argv[*i], "--seed") == 0) {
-        if (cli_parse_int("bench", "--seed", *i + 1 < argc ? argv[*i + 1] : NULL, 0, INT64_MAX, &v))
-            return -1;
+        if (int_arg(argc, argv, i, 0, INT64_MAX, &v)) return -1;
         opt->seed = (uint64_t)v;
-        (*i)++;
     } else if (strcmp(argv[*i], "--no-times") == 0) {
         opt->times = 0;
     } else if (strcmp(argv[*i], "--no-plots") == 0) {
@@ -158,10 +127,7 @@ static int run(int argc, char **argv) {
         } else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc) {
             cache = argv[++i];
         } else if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--jobs") == 0) {
-            if (cli_parse_int("bench", argv[i], i + 1 < argc ? argv[i + 1] : NULL, 1, 1024,
-                              &workers))
-                return CLI_EXIT_BAD_INPUT;
-            i++;
+            if (int_arg(argc, argv, &i, 1, 1024, &workers)) return CLI_EXIT_BAD_INPUT;
         } else if (strcmp(argv[i], "--no-report") == 0) {
             do_report = 0;
         } else if (strcmp(argv[i], "--prepare") == 0) {
@@ -198,12 +164,8 @@ static int run(int argc, char **argv) {
            sum.seconds, (long long)workers);
     if (sum.failed)
         fprintf(stderr, "orl bench: failed jobs: see %s/logs/K.log; rerun to retry\n", dir);
-    if (do_report) {
-        orl_bench_report_options opt;
-        orl_bench_report_options_init(&opt);
-        int rc = report(dir, &opt);
-        if (rc) return rc;
-    }
+    int rc = do_report ? report(dir, NULL) : CLI_EXIT_OK; /* the default options */
+    if (rc) return rc;
     return sum.failed ? CLI_EXIT_CHECK_FAILED : CLI_EXIT_OK;
 }
 
@@ -217,20 +179,11 @@ static int run_job(int argc, char **argv) {
     int mpi = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--index") == 0) {
-            if (cli_parse_int("bench", "--index", i + 1 < argc ? argv[i + 1] : NULL, 0, INT64_MAX,
-                              &index))
-                return CLI_EXIT_BAD_INPUT;
-            i++;
+            if (int_arg(argc, argv, &i, 0, INT64_MAX, &index)) return CLI_EXIT_BAD_INPUT;
         } else if (strcmp(argv[i], "--rank") == 0) {
-            if (cli_parse_int("bench", "--rank", i + 1 < argc ? argv[i + 1] : NULL, 0, 1000000,
-                              &rank))
-                return CLI_EXIT_BAD_INPUT;
-            i++;
+            if (int_arg(argc, argv, &i, 0, 1000000, &rank)) return CLI_EXIT_BAD_INPUT;
         } else if (strcmp(argv[i], "--size") == 0) {
-            if (cli_parse_int("bench", "--size", i + 1 < argc ? argv[i + 1] : NULL, 1, 1000000,
-                              &size))
-                return CLI_EXIT_BAD_INPUT;
-            i++;
+            if (int_arg(argc, argv, &i, 1, 1000000, &size)) return CLI_EXIT_BAD_INPUT;
         } else if (strcmp(argv[i], "--mpi") == 0) {
             mpi = 1;
         } else if (argv[i][0] == '-') {
@@ -271,10 +224,7 @@ static int jobs(int argc, char **argv) {
         } else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
             out = argv[++i];
         } else if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--jobs") == 0) {
-            if (cli_parse_int("bench", argv[i], i + 1 < argc ? argv[i + 1] : NULL, 1, 100000,
-                              &workers))
-                return CLI_EXIT_BAD_INPUT;
-            i++;
+            if (int_arg(argc, argv, &i, 1, 100000, &workers)) return CLI_EXIT_BAD_INPUT;
         } else if (argv[i][0] == '-') {
             return cli_usage_error("bench", "jobs: unknown option '%s'", argv[i]);
         } else if (!dir) {
@@ -285,13 +235,7 @@ static int jobs(int argc, char **argv) {
     }
     if (!dir) return cli_usage_error("bench", "jobs: DIR missing");
     orl_bench_engine engine;
-    if (emit && strcmp(emit, "slurm") == 0)
-        engine = ORL_BENCH_ENGINE_SLURM;
-    else if (emit && strcmp(emit, "parallel") == 0)
-        engine = ORL_BENCH_ENGINE_PARALLEL;
-    else if (emit && strcmp(emit, "mpi") == 0)
-        engine = ORL_BENCH_ENGINE_MPI;
-    else
+    if (orl_bench_engine_parse(emit, &engine))
         return cli_usage_error("bench", "jobs: --emit slurm, parallel or mpi");
     char program[4096];
     self_path(program, sizeof program);

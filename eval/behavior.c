@@ -34,6 +34,10 @@
 #define MAZE_KD    0.5
 #define LEVEL_CAP  32
 #define ENV_ID_CAP 48
+/* PointMaze "diverse": the noise X of its action density, and the distance to the goal cell's
+ * centre at which a waypoint goal counts as reached (the environment's goal radius) */
+#define DIVERSE_NOISE 0.1
+#define DIVERSE_REACH 0.5
 
 /* ---- the environments and their controllers ---- */
 
@@ -176,14 +180,20 @@ static int maze_free(const maze_layout *m, int32_t row, int32_t col) {
     return row >= 0 && row < m->rows && col >= 0 && col < m->cols && m->cells[row][col] != '#';
 }
 
-/* BFS distances (rows, cols) to the goal cell, -1 for walls and unreachable cells */
-static void maze_distances(const maze_layout *m, int32_t *dist) {
+/* the index (row * cols + column) of the maze's 'G' cell */
+static int32_t maze_goal_cell(const maze_layout *m) {
+    for (int32_t i = 0; i < m->rows * m->cols; i++)
+        if (m->cells[i / m->cols][i % m->cols] == 'G') return i;
+    return 0;
+}
+
+/* BFS distances (rows, cols) to cell goal, -1 for walls and unreachable cells */
+static void maze_distances(const maze_layout *m, int32_t goal, int32_t *dist) {
     int32_t queue[MAZE_MAX * MAZE_MAX], head = 0, tail = 0;
     static const int32_t dr[4] = {0, 0, 1, -1}, dc[4] = {1, -1, 0, 0};
-    for (int32_t i = 0; i < m->rows * m->cols; i++) {
-        dist[i] = -1;
-        if (m->cells[i / m->cols][i % m->cols] == 'G') dist[i] = 0, queue[tail++] = i;
-    }
+    for (int32_t i = 0; i < m->rows * m->cols; i++) dist[i] = -1;
+    dist[goal] = 0;
+    queue[tail++] = goal;
     while (head < tail) {
         int32_t c = queue[head++], r = c / m->cols, k = c % m->cols;
         for (int32_t d = 0; d < 4; d++) {
@@ -195,13 +205,10 @@ static void maze_distances(const maze_layout *m, int32_t *dist) {
     }
 }
 
-/* the target is the centre of the neighbouring cell one step closer to the goal (the goal's
- * centre in the goal cell); a PD law steers the point mass (force 5 N per unit action, drag
- * 1 N s/m) toward it */
-static void pointmaze_control(const env_entry *e, const float *obs, double *act) {
-    const maze_layout *m = e->maze;
-    int32_t dist[MAZE_MAX * MAZE_MAX];
-    maze_distances(m, dist);
+/* the target is the centre of the neighbouring cell one step closer to the goal cell of the
+ * BFS distances dist (the goal cell's centre in the goal cell); a PD law steers the point mass
+ * (force 5 N per unit action, drag 1 N s/m) toward it */
+static void maze_steer(const maze_layout *m, const int32_t *dist, const float *obs, double *act) {
     double x = (double)obs[0], y = (double)obs[1], vx = (double)obs[2], vy = (double)obs[3];
     int32_t col = (int32_t)floor(x), row = (int32_t)floor(y);
     if (col < 0) col = 0;
@@ -223,6 +230,13 @@ static void pointmaze_control(const env_entry *e, const float *obs, double *act)
     }
     act[0] = MAZE_KP * (tx - x) - MAZE_KD * vx;
     act[1] = MAZE_KP * (ty - y) - MAZE_KD * vy;
+}
+
+/* the expert: steers to the 'G' cell */
+static void pointmaze_control(const env_entry *e, const float *obs, double *act) {
+    int32_t dist[MAZE_MAX * MAZE_MAX];
+    maze_distances(e->maze, maze_goal_cell(e->maze), dist);
+    maze_steer(e->maze, dist, obs, act);
 }
 
 #define CONTINUOUS(lo, hi) .act_dim = 1, .n_actions = 0, .low = {lo}, .high = {hi}
@@ -324,6 +338,7 @@ typedef struct behavior {
     double noise;          /* X in [0, 1] */
     double eps;            /* the uniform part's weight: EPS_MIN + (1 - EPS_MIN) X */
     double log_uniform;    /* log of the uniform part's mass or density */
+    int diverse;           /* PointMaze "diverse": waypoints to random goal cells (see below) */
 } behavior;
 
 /* the one allocation: the policy, the behaviour, the config text, the bounds */
@@ -335,8 +350,13 @@ typedef struct behavior_block {
     float high[MAX_A];
 } behavior_block;
 
+/* the per-rollout state: only the diverse level has one (its current waypoint goal) */
 typedef struct behavior_work {
     int32_t max_batch;
+    int started;                       /* a goal was drawn since the work was made */
+    orl_rng left;                      /* the policy rng as the last act left it */
+    int32_t goal;                      /* the current goal cell (row * cols + column) */
+    int32_t dist[MAZE_MAX * MAZE_MAX]; /* (rows, cols) BFS distances to it */
 } behavior_work;
 
 static const behavior *behavior_of(const orl_policy *p) {
@@ -344,10 +364,15 @@ static const behavior *behavior_of(const orl_policy *p) {
 }
 
 static orl_status behavior_work_create(const orl_policy *p, int32_t max_batch, void **scratch) {
-    (void)p;
     behavior_work *w = calloc(1, sizeof *w);
     if (!w) ORL_FAIL(ORL_ERR_NOMEM, "behaviour policy work");
     w->max_batch = max_batch;
+    /* until a diverse policy draws its first goal, its goal is the evaluation goal */
+    const maze_layout *m = behavior_of(p)->env->maze;
+    if (m) {
+        w->goal = maze_goal_cell(m);
+        maze_distances(m, w->goal, w->dist);
+    }
     *scratch = w;
     return ORL_OK;
 }
@@ -372,8 +397,10 @@ static void discrete_logp_all(const behavior *b, const float *obs, double *logp,
     *best = first;
 }
 
-/* continuous: the controller's pre-squash mean mu (A) at obs */
-static void continuous_mean(const behavior *b, const float *obs, double *mu) {
+/* continuous: the controller's pre-squash mean mu (A) at obs (the diverse level steers to the
+ * work's goal cell) */
+static void continuous_mean(const behavior *b, const behavior_work *w, const float *obs,
+                            double *mu) {
     const env_entry *e = b->env;
     double target[MAX_A];
     if (!e->control) {
@@ -381,7 +408,10 @@ static void continuous_mean(const behavior *b, const float *obs, double *mu) {
         for (int32_t j = 0; j < e->act_dim; j++) mu[j] = 0.0;
         return;
     }
-    e->control(e, obs, target);
+    if (b->diverse)
+        maze_steer(e->maze, w->dist, obs, target);
+    else
+        e->control(e, obs, target);
     for (int32_t j = 0; j < e->act_dim; j++) {
         double c = 0.5 * ((double)e->high[j] + (double)e->low[j]);
         double s = 0.5 * ((double)e->high[j] - (double)e->low[j]);
@@ -416,8 +446,8 @@ static double continuous_logp(const behavior *b, const double *mu, const float *
 }
 
 /* one action for obs: sampled (rng not NULL) or the controller's (rng NULL); logp may be NULL */
-static void act_one(const behavior *b, const float *obs, orl_rng *rng, float *act, int32_t *act_idx,
-                    double *logp) {
+static void act_one(const behavior *b, const behavior_work *w, const float *obs, orl_rng *rng,
+                    float *act, int32_t *act_idx, double *logp) {
     const env_entry *e = b->env;
     if (e->n_actions > 0) {
         double lp[MAX_N];
@@ -434,7 +464,7 @@ static void act_one(const behavior *b, const float *obs, orl_rng *rng, float *ac
         return;
     }
     double mu[MAX_A];
-    continuous_mean(b, obs, mu);
+    continuous_mean(b, w, obs, mu);
     /* one uniform decides the mixture component, then the component's draws */
     int uniform = rng && orl_rng_uniform(rng) < b->eps;
     for (int32_t j = 0; j < e->act_dim; j++) {
@@ -455,21 +485,45 @@ static void act_one(const behavior *b, const float *obs, orl_rng *rng, float *ac
     if (logp) *logp = continuous_logp(b, mu, act);
 }
 
+/* The diverse level's goal. A new episode is recognised by the policy rng not being where the
+ * last act left it (a rollout reseeds it per episode); the episode's first goal, and a new one
+ * whenever the point is within DIVERSE_REACH of the goal cell's centre, is drawn uniformly
+ * from the open cells other than the current goal (and, at an episode's start, other than the
+ * cell the point is in). Without an rng the goal stays where it is. */
+static void diverse_goal(const behavior *b, behavior_work *w, const float *obs, orl_rng *rng) {
+    const maze_layout *m = b->env->maze;
+    if (!rng) return;
+    int fresh = !w->started || w->left.state != rng->state || w->left.inc != rng->inc;
+    int32_t cols = m->cols, goal = w->goal;
+    double gx = goal % cols + 0.5, gy = goal / cols + 0.5;
+    if (!fresh && hypot((double)obs[0] - gx, (double)obs[1] - gy) > DIVERSE_REACH) return;
+    int32_t here = (int32_t)floor((double)obs[1]) * cols + (int32_t)floor((double)obs[0]);
+    int32_t open[MAZE_MAX * MAZE_MAX], n = 0;
+    for (int32_t i = 0; i < m->rows * cols; i++)
+        if (maze_free(m, i / cols, i % cols) && i != goal && !(fresh && i == here)) open[n++] = i;
+    w->goal = open[orl_rng_below(rng, (uint32_t)n)];
+    maze_distances(m, w->goal, w->dist);
+    w->started = 1;
+}
+
 static orl_status behavior_act(const orl_policy *p, void *scratch, const float *obs, int32_t batch,
                                orl_policy_mode mode, orl_rng *rng, float *act, int32_t *act_idx) {
-    (void)scratch;
+    behavior_work *w = scratch;
     const behavior *b = behavior_of(p);
     orl_rng *draw = mode == ORL_POLICY_MODE_SAMPLE ? rng : NULL;
-    for (int32_t i = 0; i < batch; i++)
-        act_one(b, obs + (size_t)i * (size_t)p->obs_dim, draw,
-                act ? act + (size_t)i * (size_t)p->act_dim : NULL, act_idx ? act_idx + i : NULL,
-                NULL);
+    for (int32_t i = 0; i < batch; i++) {
+        const float *o = obs + (size_t)i * (size_t)p->obs_dim;
+        if (b->diverse) diverse_goal(b, w, o, rng);
+        act_one(b, w, o, draw, act ? act + (size_t)i * (size_t)p->act_dim : NULL,
+                act_idx ? act_idx + i : NULL, NULL);
+    }
+    if (b->diverse && rng) w->left = *rng;
     return ORL_OK;
 }
 
 static orl_status behavior_logp(const orl_policy *p, void *scratch, const float *obs, int32_t batch,
                                 const float *act, const int32_t *act_idx, double *logp) {
-    (void)scratch;
+    const behavior_work *w = scratch;
     const behavior *b = behavior_of(p);
     for (int32_t i = 0; i < batch; i++) {
         const float *o = obs + (size_t)i * (size_t)p->obs_dim;
@@ -480,7 +534,7 @@ static orl_status behavior_logp(const orl_policy *p, void *scratch, const float 
             logp[i] = lp[act_idx[i]];
         } else {
             double mu[MAX_A];
-            continuous_mean(b, o, mu);
+            continuous_mean(b, w, o, mu);
             logp[i] = continuous_logp(b, mu, act + (size_t)i * (size_t)p->act_dim);
         }
     }
@@ -497,8 +551,9 @@ orl_status orl_behavior_act_logp(const orl_policy *p, orl_policy_work *w, const 
                  p->algorithm);
     /* the interface's checks (batch, finite observations, outputs, rng) */
     ORL_TRY(orl_policy_act(p, w, obs, batch, ORL_POLICY_MODE_SAMPLE, rng, act, act_idx));
-    /* act_one drew the actions already; recompute its log-probabilities for them */
-    return behavior_logp(p, NULL, obs, batch, act, act_idx, logp);
+    /* act_one drew the actions already; recompute its log-probabilities for them (with the
+     * work's goal, for the diverse level) */
+    return orl_policy_logp(p, w, obs, batch, act, act_idx, logp);
 }
 
 static orl_status behavior_save(const orl_policy *p, orl_policy_file *f) {
@@ -550,7 +605,7 @@ static orl_status unknown_name(const char *name, const char *why) {
         at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? ", " : "", envs[i].id);
     ORL_FAIL(ORL_ERR_INPUT,
              "behaviour policy '%s': %s; expected [builtin:]ENV/LEVEL with ENV one of %s and "
-             "LEVEL one of random, medium, expert, noise=X (X in [0, 1])",
+             "LEVEL one of random, medium, expert, noise=X (X in [0, 1]) or (PointMaze) diverse",
              name, why, known);
 }
 
@@ -563,6 +618,7 @@ static orl_status build(const env_entry *e, const char *level, double noise, orl
     b->env = e;
     snprintf(b->level, sizeof b->level, "%s", level);
     b->noise = noise;
+    b->diverse = strcmp(level, "diverse") == 0;
     b->eps = ORL_BEHAVIOR_EPS_MIN + (1.0 - ORL_BEHAVIOR_EPS_MIN) * noise;
     if (noise >= 1.0) b->eps = 1.0;
     if (e->n_actions > 0)
@@ -604,6 +660,8 @@ static int parse_level(const env_entry *e, const char *text, char *level, double
         *noise = 1.0;
     } else if (strcmp(text, "medium") == 0) {
         *noise = e->medium;
+    } else if (strcmp(text, "diverse") == 0 && e->maze) {
+        *noise = DIVERSE_NOISE;
     } else if (strncmp(text, "noise=", 6) == 0) {
         char *end;
         const char *number = text + 6;
@@ -662,7 +720,7 @@ static orl_status behavior_load(orl_policy_file *f, const orl_policy_info *info,
     double level_noise;
     if (!parse_level(e, level, parsed, &level_noise))
         ORL_FAIL(ORL_ERR_FORMAT, "%s: key 'behavior_level': unknown level '%s'", path, level);
-    if (strcmp(level, "medium") != 0 && level_noise != noise)
+    if (strcmp(level, "medium") != 0 && strcmp(level, "diverse") != 0 && level_noise != noise)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: key 'behavior_noise': %s does not match level '%s'", path,
                  noise_text, level);
     /* the common keys must describe the environment's policy */

@@ -277,6 +277,11 @@ static json_t *result_json(const orl_bench_suite *s, int64_t k, const orl_train_
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     json_object_set_new(o, "peak_rss_kb", json_integer(ru.ru_maxrss));
+    /* the job process's CPU time so far (user + system): on a shared machine the figure to
+     * budget a suite with, where wall time depends on the load */
+    double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                 (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+    json_object_set_new(o, "cpu_seconds", json_real(cpu));
     json_t *v = json_object();
     json_object_set_new(v, "orl", json_string(ORL_VERSION));
     json_object_set_new(v, "jansson", json_string(JANSSON_VERSION));
@@ -332,8 +337,7 @@ orl_status orl_bench_run_job(const char *dir, int64_t k, int *skipped) {
 
     c = calloc(1, sizeof *c);
     if (!c) ORL_FAIL_GOTO(st, done, ORL_ERR_NOMEM, "job %lld: out of memory", (long long)k);
-    c->every = F->eval_every;
-    c->steps = F->steps;
+    orl_bench_job_budget(s, k, &c->steps, &c->every);
     c->mode = F->eval_sample ? ORL_POLICY_MODE_SAMPLE : ORL_POLICY_MODE_MEAN;
 
     orl_train_options opt;
@@ -341,12 +345,12 @@ orl_status orl_bench_run_job(const char *dir, int64_t k, int *skipped) {
     opt.algo = L->algo;
     opt.sets = sets;
     opt.n_sets = n_sets;
-    opt.steps = F->steps;
+    opt.steps = c->steps;
     opt.seed = (uint64_t)J->seed;
     opt.val_fraction = 0.0;
     opt.log_every = 0;
     opt.eval_env = D->env;
-    opt.eval_every = F->eval_every;
+    opt.eval_every = c->every;
     opt.eval_episodes = s->eval_episodes;
     opt.evaluate = curve_eval;
     opt.evaluate_ctx = c;

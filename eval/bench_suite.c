@@ -9,7 +9,11 @@
  *    "datasets": [{"env": ID, "behavior": B, "episodes": 100, "seed": 0, "family": NAME,
  *                  "name": optional} | {"path": FILE, "env": ID, "family": NAME, "name": ...}],
  *    "learners": [{"algo": NAME, "name": optional label, "set": [...],
- *                  "actions": "any"|"continuous"|"discrete"}]}
+ *                  "actions": "any"|"continuous"|"discrete", "families": [NAME, ...],
+ *                  "steps": N, "eval_every": M}]}
+ * A learner's "families" limits it to those families' datasets (all when absent); its "steps"
+ * (and "eval_every") replace the family's budget for it (a learner whose step is an outer
+ * iteration, as MOReL's).
  * Unknown keys are errors (a typo must not silently fall back to a default). This file does
  * not train or evaluate anything (bench_run.c does). */
 #define _DEFAULT_SOURCE /* realpath */
@@ -47,32 +51,36 @@ static const char smoke_json[] =
     "   \"family\": \"discrete\"}],"
     " \"learners\": [{\"algo\": \"bc\"}, {\"algo\": \"iql\"}]}";
 
-/* the classic-control and PointMaze datasets of bench/quality.c, every learner, 5 seeds, with
- * bench/quality's sizes and budgets (docs/learners.md explains each family setting) */
+/* classic control and PointMaze, every offline learner, 5 seeds, sized to run in under 30
+ * minutes with -j 2 on a 2-core machine (about 2,000 CPU seconds, measured per job; docs/bench.md
+ * has the budget and why). The families keep bench/quality.c's settings where the quality order
+ * needs them (Pendulum 20,000 steps at 2x64 for the critics to settle; PointMaze 30,000 for the
+ * sparse value transient; discrete 20,000 with target_update=1000); PointMaze runs at 2x32, which
+ * is 2.3-2.5x cheaper per step. MOReL (a step is an NPG iteration) has its own budget and runs on
+ * the Pendulum family only: 30 iterations, a 4 x 2x256 ensemble, 25 starts per member and a HALT
+ * reward of -1000 (Pendulum's rewards are all negative): the reduced budget of a measured MOReL
+ * study (docs/bench.md), about 45-65 s of CPU a run. */
 static const char classic_json[] =
     "{\"name\": \"classic\","
-    " \"description\": \"classic control (continuous and discrete) and PointMaze at several "
-    "qualities, every learner, 5 seeds; sizes and budgets of bench/quality.c\","
+    " \"description\": \"classic control (continuous and discrete) and PointMaze stitching data, "
+    "every offline learner, 5 seeds; Pendulum 2x64 20k steps, PointMaze 2x32 30k, discrete 2x64 "
+    "20k, MOReL 30 NPG iterations with a 4x256 ensemble on Pendulum; under 30 min with -j 2\","
     " \"seeds\": 5, \"eval_episodes\": 10, \"final_episodes\": 20,"
     " \"families\": {"
-    "  \"classic-continuous\": {\"hidden\": 64, \"layers\": 2, \"steps\": 10000,"
-    "     \"eval_every\": 2500, \"eval\": \"mean\", \"set\": [\"n_samples=4\"]},"
+    "  \"pendulum\": {\"hidden\": 64, \"layers\": 2, \"steps\": 20000,"
+    "     \"eval_every\": 5000, \"eval\": \"mean\", \"set\": [\"n_samples=4\"]},"
+    "  \"maze\": {\"hidden\": 32, \"layers\": 2, \"steps\": 30000, \"eval_every\": 7500,"
+    "     \"eval\": \"mean\", \"set\": [\"n_samples=4\"]},"
     "  \"classic-discrete\": {\"hidden\": 64, \"layers\": 2, \"steps\": 20000,"
     "     \"eval_every\": 5000, \"eval\": \"sample\","
-    "     \"set\": [\"n_samples=4\", \"target_update=1000\"]},"
-    "  \"maze\": {\"hidden\": 64, \"layers\": 2, \"steps\": 30000, \"eval_every\": 7500,"
-    "     \"eval\": \"mean\", \"set\": [\"n_samples=4\"]}},"
+    "     \"set\": [\"n_samples=4\", \"target_update=1000\"]}},"
     " \"datasets\": ["
-    "  {\"env\": \"Pendulum-v1\", \"behavior\": \"medium\", \"episodes\": 100,"
-    "   \"family\": \"classic-continuous\"},"
+    "  {\"env\": \"PointMaze-UMaze\", \"behavior\": \"diverse\", \"episodes\": 100,"
+    "   \"family\": \"maze\"},"
+    "  {\"env\": \"PointMaze-UMaze-Dense\", \"behavior\": \"diverse\", \"episodes\": 100,"
+    "   \"family\": \"maze\"},"
     "  {\"env\": \"Pendulum-v1\", \"behavior\": \"medium-replay\", \"episodes\": 100,"
-    "   \"family\": \"classic-continuous\"},"
-    "  {\"env\": \"Pendulum-v1\", \"behavior\": \"medium-expert\", \"episodes\": 100,"
-    "   \"family\": \"classic-continuous\"},"
-    "  {\"env\": \"PointMaze-UMaze\", \"behavior\": \"medium-replay\", \"episodes\": 100,"
-    "   \"family\": \"maze\"},"
-    "  {\"env\": \"PointMaze-UMaze-Dense\", \"behavior\": \"medium-replay\", \"episodes\": 100,"
-    "   \"family\": \"maze\"},"
+    "   \"family\": \"pendulum\"},"
     "  {\"env\": \"CartPole-v1\", \"behavior\": \"random\", \"episodes\": 200,"
     "   \"family\": \"classic-discrete\"},"
     "  {\"env\": \"CartPole-v1\", \"behavior\": \"medium-replay\", \"episodes\": 100,"
@@ -81,7 +89,10 @@ static const char classic_json[] =
     "   \"family\": \"classic-discrete\"}],"
     " \"learners\": [{\"algo\": \"bc\"}, {\"algo\": \"fbc\"}, {\"algo\": \"awr\"},"
     "  {\"algo\": \"td3bc\", \"actions\": \"continuous\"}, {\"algo\": \"iql\"},"
-    "  {\"algo\": \"cql\"}, {\"algo\": \"bcq\"}]}";
+    "  {\"algo\": \"cql\"}, {\"algo\": \"bcq\"},"
+    "  {\"algo\": \"morel\", \"actions\": \"continuous\", \"families\": [\"pendulum\"],"
+    "   \"steps\": 30, \"eval_every\": 10, \"set\": [\"model_hidden=256\","
+    "   \"starts_per_member=25\", \"halt_reward=-1000\"]}]}";
 
 typedef struct builtin_suite {
     const char *name, *summary, *json;
@@ -89,7 +100,8 @@ typedef struct builtin_suite {
 
 static const builtin_suite builtins[] = {
     {"smoke", "seconds: Pendulum and CartPole, bc and iql, 3 seeds (tests)", smoke_json},
-    {"classic", "classic control and PointMaze at several qualities, every learner, 5 seeds",
+    {"classic",
+     "classic control and PointMaze stitching data, every offline learner, 5 seeds (<30 min -j 2)",
      classic_json},
 };
 #define N_BUILTINS (int32_t)(sizeof builtins / sizeof builtins[0])
@@ -254,8 +266,10 @@ static orl_status parse_dataset(const orl_bench_suite *s, json_t *o, size_t i, c
     return ORL_OK;
 }
 
-static orl_status parse_learner(json_t *o, size_t i, orl_bench_learner *l) {
-    static const char *const keys[] = {"name", "algo", "set", "actions", NULL};
+static orl_status parse_learner(const orl_bench_suite *s, json_t *o, size_t i,
+                                orl_bench_learner *l) {
+    static const char *const keys[] = {"name",  "algo",       "set",      "actions",
+                                       "steps", "eval_every", "families", NULL};
     char where[48];
     snprintf(where, sizeof where, "learners[%zu]", i);
     if (!json_is_object(o)) ORL_FAIL(ORL_ERR_INPUT, "suite: %s must be an object", where);
@@ -266,6 +280,31 @@ static orl_status parse_learner(json_t *o, size_t i, orl_bench_learner *l) {
     memcpy(l->name, l->algo, sizeof l->name); /* the label defaults to the algorithm */
     ORL_TRY(get_string(o, where, "name", 0, l->name, sizeof l->name));
     ORL_TRY(get_sets(o, where, l->sets, &l->n_sets));
+    int64_t steps = 0, every = 0;
+    ORL_TRY(get_int(o, where, "steps", 0, INT64_C(1) << 40, &steps));
+    ORL_TRY(get_int(o, where, "eval_every", 0, INT64_C(1) << 40, &every));
+    if (every > 0 && steps == 0)
+        ORL_FAIL(ORL_ERR_INPUT, "suite: %s: 'eval_every' needs the learner's own 'steps'", where);
+    l->steps = steps;
+    l->eval_every = steps > 0 ? (every > 0 ? every : steps) : 0;
+    if (steps > 0 && (steps + l->eval_every - 1) / l->eval_every > 256)
+        ORL_FAIL(ORL_ERR_INPUT, "suite: %s: at most 256 evaluations a run (steps / eval_every)",
+                 where);
+    /* the families whose datasets it runs on (all when absent) */
+    json_t *fams = json_object_get(o, "families");
+    if (fams && !json_is_array(fams))
+        ORL_FAIL(ORL_ERR_INPUT, "suite: %s: 'families' must be an array of family names", where);
+    size_t fi;
+    json_t *fv;
+    json_array_foreach(fams, fi, fv) {
+        const char *name = json_string_value(fv);
+        int32_t f = 0;
+        while (name && f < s->n_families && strcmp(s->families[f].name, name) != 0) f++;
+        if (!name || f == s->n_families)
+            ORL_FAIL(ORL_ERR_INPUT, "suite: %s: families[%zu]: unknown family '%s'", where, fi,
+                     name ? name : "(not a string)");
+        l->families |= UINT32_C(1) << f;
+    }
     char actions[16] = "any";
     ORL_TRY(get_string(o, where, "actions", 0, actions, sizeof actions));
     if (strcmp(actions, "any") == 0)
@@ -280,13 +319,16 @@ static orl_status parse_learner(json_t *o, size_t i, orl_bench_learner *l) {
     return ORL_OK;
 }
 
-/* the run list: (dataset, learner, seed), skipping pairs whose action kinds differ */
+/* the run list: (dataset, learner, seed), skipping pairs whose action kinds differ and
+ * datasets outside the learner's families */
 static void expand(orl_bench_suite *s) {
     s->n_jobs = 0;
     for (int32_t d = 0; d < s->n_datasets; d++)
         for (int32_t l = 0; l < s->n_learners; l++) {
             int32_t want = s->learners[l].action_kind;
             if (want >= 0 && want != s->datasets[d].action_kind) continue;
+            uint32_t fams = s->learners[l].families;
+            if (fams && !(fams & (UINT32_C(1) << s->datasets[d].family))) continue;
             for (int32_t k = 0; k < s->seeds; k++) s->jobs[s->n_jobs++] = (orl_bench_job){d, l, k};
         }
 }
@@ -342,7 +384,7 @@ static orl_status parse_root(json_t *root, const char *base, orl_bench_suite *s)
                  ORL_BENCH_MAX_LEARNERS);
     json_array_foreach(ls, i, e) {
         orl_bench_learner *l = &s->learners[s->n_learners];
-        ORL_TRY(parse_learner(e, i, l));
+        ORL_TRY(parse_learner(s, e, i, l));
         for (int32_t k = 0; k < s->n_learners; k++)
             if (strcmp(s->learners[k].name, l->name) == 0)
                 ORL_FAIL(ORL_ERR_INPUT, "suite: learners[%zu]: name '%s' used twice", i, l->name);
@@ -477,6 +519,17 @@ char *orl_bench_suite_json(const orl_bench_suite *s) {
         json_object_set_new(o, "name", json_string(L->name));
         json_object_set_new(o, "algo", json_string(L->algo));
         json_object_set_new(o, "set", sets_json(L->sets, L->n_sets));
+        if (L->steps > 0) {
+            json_object_set_new(o, "steps", json_integer(L->steps));
+            json_object_set_new(o, "eval_every", json_integer(L->eval_every));
+        }
+        if (L->families) {
+            json_t *fams = json_array();
+            for (int32_t f = 0; f < s->n_families; f++)
+                if (L->families & (UINT32_C(1) << f))
+                    json_array_append_new(fams, json_string(s->families[f].name));
+            json_object_set_new(o, "families", fams);
+        }
         json_object_set_new(o, "actions",
                             json_string(L->action_kind < 0 ? "any"
                                         : L->action_kind == ORL_ACTION_KIND_CONTINUOUS

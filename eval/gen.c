@@ -7,6 +7,10 @@
  *                            ORL_GEN_MEDIUM_REPLAY_STAGES equal shares (the schedule goes
  *                            into the header's behavior)
  *   medium-expert            the first half of the episodes medium, the second half expert
+ *   diverse                  PointMaze only, D4RL's maze "diverse"/maze2d stitching data: the
+ *                            builtin ENV/diverse behaviour (behavior.h), which follows
+ *                            waypoints to random goal cells and rarely stays at the evaluation
+ *                            goal; rewarded by the environment for the evaluation goal
  * or any builtin:ENV/LEVEL, a policy file with log-probabilities, or search:POLICY (the
  * behaviour found by behaviour policy search for POLICY, bps.h). Episode indices run on
  * across stages, so every episode has its own seeds. Nothing is printed here. */
@@ -69,6 +73,15 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
                      env, orl_behavior_medium_noise(env));
         else
             snprintf(pl->behavior, sizeof pl->behavior, "%s (builtin:%s/%s)", b, env, b);
+    } else if (strcmp(b, "diverse") == 0) {
+        if (strncmp(env, "PointMaze-", 10) != 0)
+            ORL_FAIL(ORL_ERR_INPUT, "behaviour diverse is for the PointMaze environments, not '%s'",
+                     env);
+        pl->n = 1;
+        snprintf(pl->stages[0].name, sizeof pl->stages[0].name, "%s/diverse", env);
+        set_shares(pl, episodes, opt->steps);
+        snprintf(pl->behavior, sizeof pl->behavior,
+                 "diverse (builtin:%s/diverse: waypoints to random goal cells, noise=0.1)", env);
     } else if (strcmp(b, "medium-expert") == 0) {
         pl->n = 2;
         snprintf(pl->stages[0].name, sizeof pl->stages[0].name, "%s/medium", env);
@@ -122,7 +135,7 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
         if (!builtin && !s->from_file && !strchr(b, '/'))
             ORL_FAIL(ORL_ERR_INPUT,
                      "unknown behaviour '%s' (expected random, medium, expert, medium-replay, "
-                     "medium-expert, builtin:ENV/LEVEL or a policy file)",
+                     "medium-expert, diverse, builtin:ENV/LEVEL or a policy file)",
                      b);
         if (strlen(b) >= sizeof s->name) ORL_FAIL(ORL_ERR_INPUT, "behaviour name too long: %s", b);
         snprintf(s->name, sizeof s->name, "%s", b);

@@ -215,13 +215,39 @@ Test(bench_suite, builtins_and_their_run_lists) {
     cr_assert_eq(s->jobs[4].seed, 1);
     orl_bench_suite_free(s);
     cr_assert_eq(orl_bench_suite_load("classic", &s), ORL_OK, "%s", orl_error_message());
-    /* 8 datasets x 7 learners x 5 seeds, less td3bc on the 3 discrete datasets */
-    cr_assert_eq(s->n_datasets, 8);
-    cr_assert_eq(s->n_learners, 7);
-    cr_assert_eq(s->n_jobs, 8 * 7 * 5 - 3 * 5);
-    for (int64_t k = 0; k < s->n_jobs; k++)
-        if (strcmp(s->learners[s->jobs[k].learner].algo, "td3bc") == 0)
-            cr_assert_eq(s->datasets[s->jobs[k].dataset].action_kind, ORL_ACTION_KIND_CONTINUOUS);
+    /* 6 datasets (3 continuous, 3 discrete) x 8 learners x 5 seeds, less td3bc on the discrete
+     * datasets and morel outside the pendulum family (1 dataset) */
+    cr_assert_eq(s->n_datasets, 6);
+    cr_assert_eq(s->n_learners, 8);
+    cr_assert_eq(s->n_jobs, (6 * 7 - 3 + 1) * 5);
+    /* every offline learner (sac is online) */
+    static const char *const offline[] = {"bc",  "fbc", "awr", "td3bc",
+                                          "iql", "cql", "bcq", "morel"};
+    for (int i = 0; i < 8; i++) {
+        int found = 0;
+        for (int32_t l = 0; l < s->n_learners; l++)
+            found |= strcmp(s->learners[l].algo, offline[i]) == 0;
+        cr_assert(found, "classic lacks %s", offline[i]);
+    }
+    int diverse = 0;
+    for (int32_t d = 0; d < s->n_datasets; d++)
+        diverse += strcmp(s->datasets[d].behavior, "diverse") == 0;
+    cr_assert_eq(diverse, 2, "the stitching sets (UMaze sparse and dense)");
+    for (int64_t k = 0; k < s->n_jobs; k++) {
+        const orl_bench_learner *L = &s->learners[s->jobs[k].learner];
+        const orl_bench_dataset *D = &s->datasets[s->jobs[k].dataset];
+        if (strcmp(L->algo, "td3bc") == 0) cr_assert_eq(D->action_kind, ORL_ACTION_KIND_CONTINUOUS);
+        int64_t steps, every;
+        orl_bench_job_budget(s, k, &steps, &every);
+        if (strcmp(L->algo, "morel") == 0) {
+            cr_assert_str_eq(s->families[D->family].name, "pendulum");
+            cr_assert_eq(steps, 30);
+            cr_assert_eq(every, 10);
+        } else {
+            cr_assert_eq(steps, s->families[D->family].steps);
+            cr_assert_eq(every, s->families[D->family].eval_every);
+        }
+    }
     orl_bench_suite_free(s);
 }
 
@@ -258,6 +284,10 @@ Test(bench_suite, bad_suites_name_the_key) {
         {MINI("", ", \"set\": [\"hidden\"]", ""), "key=value"},
         {MINI("", ", \"actions\": \"both\"", ""), "'actions'"},
         {MINI("", ", \"actions\": \"continuous\"", ""), "no learner fits"},
+        {MINI("", ", \"families\": [\"g\"]", ""), "unknown family 'g'"},
+        {MINI("", ", \"families\": \"f\"", ""), "'families'"},
+        {MINI("", ", \"eval_every\": 5", ""), "needs the learner's own 'steps'"},
+        {MINI("", ", \"steps\": 1000, \"eval_every\": 1", ""), "at most 256"},
         {MINI("", "", "\"seeds\": 0, "), "'seeds'"},
         {"{\"name\": \"t\", \"families\": {\"f\": {}}, \"datasets\": [{\"env\": \"Nope-v0\", "
          "\"behavior\": \"random\", \"family\": \"f\"}], \"learners\": [{\"algo\": \"bc\"}]}",
@@ -319,4 +349,34 @@ Test(bench_suite, a_runs_settings) {
     for (int32_t i = 0; i < n; i++) found |= strcmp(out[i], "n_samples=4") == 0;
     cr_assert(found);
     cr_assert_eq(orl_bench_train_sets("nope", 64, 2, fam, 2, NULL, 0, buf, 24, out), 0);
+}
+
+Test(bench_suite, the_run_list_text_and_the_engine_names) {
+    orl_bench_suite *s = NULL;
+    cr_assert_eq(orl_bench_suite_load("smoke", &s), ORL_OK);
+    char *text = orl_bench_suite_text(s);
+    cr_assert(text);
+    /* one line per job after the header, each starting with its index */
+    cr_assert(strstr(text, "suite smoke: "));
+    int64_t lines = 0;
+    for (const char *p = strstr(text, "\n   job "); p && (p = strchr(p + 1, '\n'));) lines++;
+    cr_assert_eq(lines - 1, s->n_jobs, "%lld job lines for %lld jobs", (long long)(lines - 1),
+                 (long long)s->n_jobs);
+    char last[32];
+    snprintf(last, sizeof last, "\n%6lld  ", (long long)(s->n_jobs - 1));
+    cr_assert(strstr(text, last));
+    free(text);
+    orl_bench_suite_free(s);
+    char *list = NULL;
+    cr_assert_eq(orl_bench_suites_text(&list), ORL_OK);
+    cr_assert(strstr(list, "smoke") && strstr(list, "classic"));
+    free(list);
+    orl_bench_engine e;
+    cr_assert_eq(orl_bench_engine_parse("parallel", &e), ORL_OK);
+    cr_assert_eq(e, ORL_BENCH_ENGINE_PARALLEL);
+    cr_assert_eq(orl_bench_engine_parse("mpi", &e), ORL_OK);
+    cr_assert_eq(e, ORL_BENCH_ENGINE_MPI);
+    cr_assert_eq(orl_bench_engine_parse("pbs", &e), ORL_ERR_INPUT);
+    cr_assert_eq(orl_bench_engine_parse(NULL, &e), ORL_ERR_INPUT);
+    orl_error_clear();
 }

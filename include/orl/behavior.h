@@ -9,6 +9,17 @@
  *              half of the way from random to expert (D4RL's meaning)
  *   random     noise 1: uniform over the actions (discrete) or over the action box
  *   noise=X    X in [0, 1], from expert (0) to random (1)
+ *   diverse    PointMaze only: D4RL's maze "diverse" behaviour for stitching data. The same
+ *              BFS-waypoint PD controller, steering not to the evaluation goal but to a goal
+ *              cell drawn uniformly from the open cells (other than the current goal) at each
+ *              episode's start and whenever the point comes within 0.5 of the goal cell's
+ *              centre; its action density is the continuous one below with noise X = 0.1
+ *              around that controller. The goal is state of the policy's work (one rollout at
+ *              a time, batch 1): a new episode is recognised by the policy rng having been
+ *              reseeded (orl_rollout does it per episode), and the goals are drawn from that
+ *              rng, so a seeded generation gives the same bits. Its log-probability is exact
+ *              given the goal in force, i.e. for the actions it logs through a rollout; the
+ *              environment's reward (sparse or dense) is still the evaluation goal's.
  *
  * Every level is stochastic and its log-probability is exact: with eps = 0.01 + 0.99 X,
  *   discrete:   p(a) = (1 - eps) g(a) + eps / n, g uniform over the controller's best actions

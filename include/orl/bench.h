@@ -69,6 +69,10 @@ typedef struct orl_bench_learner {
     char sets[ORL_BENCH_MAX_SETS][ORL_BENCH_SET_LEN];
     int32_t n_sets;
     int32_t action_kind; /* -1: any; else only datasets with this orl_action_kind */
+    int64_t steps;       /* 0: the family's; else this learner's steps on every dataset (for a
+                            learner whose step is an outer iteration, as MOReL's) */
+    int64_t eval_every;  /* with steps: its learning-curve interval (0: steps, the end only) */
+    uint32_t families;   /* bit f: runs on the datasets of family f; 0: on every family's */
 } orl_bench_learner;
 
 typedef struct orl_bench_job {
@@ -89,7 +93,8 @@ typedef struct orl_bench_suite {
     orl_bench_learner learners[ORL_BENCH_MAX_LEARNERS];
     int64_t n_jobs;
     orl_bench_job jobs[ORL_BENCH_MAX_JOBS]; /* (n_jobs) the run list; skips learner/dataset
-                                               pairs whose action kinds do not match */
+                                               pairs whose action kinds do not match and
+                                               datasets outside a learner's families */
 } orl_bench_suite;
 
 /* the built-in suites: their count and name i (NULL out of range), and one line on each */
@@ -112,6 +117,19 @@ void orl_bench_suite_free(orl_bench_suite *s);
 /* the suite as JSON (the format orl_bench_suite_parse reads, every default filled in), in a
  * malloc'd string the caller frees; NULL when out of memory */
 char *orl_bench_suite_json(const orl_bench_suite *s);
+
+/* the run list as `orl bench show` prints it: the suite's line, its families, then one line per
+ * job (index, dataset, learner, seed, steps and the --set list of orl_bench_train_sets), in a
+ * malloc'd string the caller frees; NULL when out of memory */
+char *orl_bench_suite_text(const orl_bench_suite *s);
+
+/* one line per built-in suite (name, job count, summary) in *out (malloc'd, the caller frees).
+ * A built-in suite's load status (none expected), ORL_ERR_NOMEM. */
+orl_status orl_bench_suites_text(char **out);
+
+/* the budget of job k: the gradient steps and the learning-curve interval of its run (the
+ * learner's when it sets steps, else its dataset's family's) */
+void orl_bench_job_budget(const orl_bench_suite *s, int64_t k, int64_t *steps, int64_t *eval_every);
 
 /* the file of dataset d: a recipe's cache/ENV-BEHAVIOR-EPISODES-SEED-HASH.h5 (HASH: 16 hex
  * digits of FNV-1a over the recipe), or the suite's path itself for a file dataset */
@@ -148,9 +166,9 @@ int orl_bench_job_done(const char *dir, int64_t k);
 
 /* runs job k of DIR in this process: trains, records the learning curve, scores the final
  * policy and writes DIR/jobs/K.json atomically (index, suite, learner, algo, dataset, env,
- * seed, steps, status, score, return, curve, train_seconds, seconds, peak_rss_kb, versions,
- * hyperparameters, dataset_hash: FNV-1a of the data's columns). An existing result is kept and
- * *skipped set to 1 (skipped may be NULL). ORL_ERR_INPUT for k out of range; the training,
+ * seed, steps, status, score, return, curve, train_seconds, seconds, peak_rss_kb, cpu_seconds,
+ * versions, hyperparameters, dataset_hash: FNV-1a of the data's columns). An existing result is
+ * kept and *skipped set to 1 (skipped may be NULL). ORL_ERR_INPUT for k out of range; the training,
  * evaluation and I/O statuses (no result is written then). */
 orl_status orl_bench_run_job(const char *dir, int64_t k, int *skipped);
 
@@ -183,6 +201,10 @@ typedef enum orl_bench_engine {
     ORL_BENCH_ENGINE_PARALLEL,
     ORL_BENCH_ENGINE_MPI,
 } orl_bench_engine;
+
+/* the engine named "slurm", "parallel" or "mpi"; ORL_ERR_INPUT naming --emit otherwise (name
+ * may be NULL) */
+orl_status orl_bench_engine_parse(const char *name, orl_bench_engine *out);
 
 /* the text that runs DIR's jobs on an engine, in a malloc'd string (the caller frees): a Slurm
  * array script (--array=0-(N-1), each task `program bench run-job DIR --index

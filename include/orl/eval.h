@@ -106,7 +106,8 @@ orl_status orl_eval(const orl_policy *p, const char *env_id, int64_t episodes, u
 
 typedef struct orl_gen_options {
     const char *env_id;
-    /* random | medium | expert | medium-replay | medium-expert | builtin:ENV/LEVEL | ENV/LEVEL
+    /* random | medium | expert | medium-replay | medium-expert | diverse (PointMaze: stitching
+     * data, behavior.h) | builtin:ENV/LEVEL | ENV/LEVEL
      * (LEVEL as behavior.h) | a policy file path (needs log-probabilities) | search:POLICY
      * (behaviour policy search, bps.h, for the discrete policy POLICY: the data is collected
      * with the searched behaviour) */
