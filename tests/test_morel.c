@@ -7,6 +7,8 @@
  * resume inside the model-fit phase and between NPG iterations -> the same bits, a saved model
  * reused with model=. Seeds are named in each test. */
 #include "orl/dynamics.h"
+#include "orl/env.h"
+#include "orl/eval.h"
 #include "orl/npg.h"
 #include "orl/pmdp.h"
 #include "orl/train.h"
@@ -94,7 +96,7 @@ Test(morel, pmdp_halt_semantics_and_starts) {
     cr_assert_gt(d->threshold, 0.0);
     enum { n = 3, H = 20 };
     const int32_t K = d->cfg.members, R = K * n;
-    orl_pmdp_config pc = {n, H, -7.0, d->disagreement_max, 0};
+    orl_pmdp_config pc = {n, H, -7.0, d->disagreement_max, 0, NULL};
     orl_pmdp *m = NULL;
     cr_assert_eq(orl_pmdp_create(d, &pc, NULL, NULL, &m), ORL_OK, "%s", orl_error_message());
     orl_rng rng;
@@ -160,6 +162,112 @@ Test(morel, pmdp_halt_semantics_and_starts) {
         cr_assert_eq(paths.terminated[r], 0);
     }
     cr_assert_eq(st.steps, (int64_t)R * H);
+    orl_dynamics_work_free(w);
+    orl_pmdp_free(m);
+    orl_dynamics_free(d);
+    orl_dataset_free(ds);
+}
+
+/* a policy of fixed actions cycling through a list that leaves the bounds [-2, 2] */
+static void cycle_act(void *ctx, const float *obs, int32_t batch, orl_rng *rng, float *act) {
+    static const float list[] = {-3.0f, -1.5f, -0.25f, 0.0f, 0.7f, 1.9f, 2.5f};
+    int64_t *calls = ctx;
+    (void)obs, (void)rng;
+    for (int32_t b = 0; b < batch; b++) act[b] = list[(*calls + b) % 7];
+    (*calls)++;
+}
+
+Test(morel, pmdp_env_reward_is_the_environments) {
+    /* seed 31: Pendulum-v1's own reward (reward=env) in the P-MDP. (1) The function against
+     * the environment: along 5 real episodes of actions leaving the bounds, fn(obs, a) is the
+     * environment's reward up to the float rounding of the observed angle (the environment
+     * works on its double state, fn on the float observation: |diff| <= 1e-5 |r| + 1e-6, and
+     * equal bits at most steps). (2) The P-MDP's rewards are fn's, bit for bit, on (s, the
+     * clipped a, s'), not the learned head's; no termination (Pendulum never ends). */
+    orl_dynamics_reward_fn fn = NULL;
+    cr_assert_eq(orl_dynamics_env_reward("Pendulum-v1", 3, 1, &fn), ORL_OK);
+    cr_assert_not_null(fn);
+    cr_assert_eq(orl_dynamics_env_reward("Hopper-v4", 11, 3, &fn), ORL_ERR_INPUT);
+    cr_assert(strstr(orl_error_message(), "Hopper-v4"), "%s", orl_error_message());
+    cr_assert_eq(orl_dynamics_env_reward("Pendulum-v1", 4, 1, &fn), ORL_ERR_INPUT);
+    cr_assert_eq(orl_dynamics_env_reward("Pendulum-v1", 3, 1, &fn), ORL_OK);
+
+    orl_env *env = NULL;
+    cr_assert_eq(orl_env_make("Pendulum-v1", &env), ORL_OK);
+    orl_env_seed(env, 31);
+    int64_t steps = 0, same = 0;
+    for (int e = 0; e < 5; e++) {
+        float obs[3], next[3];
+        orl_env_reset(env, obs);
+        orl_env_result res = {0};
+        for (int t = 0; !res.terminated && !res.truncated; t++) {
+            static const float list[] = {-3.0f, -1.5f, -0.25f, 0.0f, 0.7f, 1.9f, 2.5f};
+            float a = list[(t + e) % 7], want, got, done;
+            cr_assert_eq(orl_env_step(env, &a, 0, next, &res), ORL_OK);
+            want = (float)res.reward;
+            fn(obs, &a, next, 1, &got, &done);
+            cr_assert(fabsf(got - want) <= 1e-5f * fabsf(want) + 1e-6f, "step %d: %.9g vs %.9g", t,
+                      (double)got, (double)want);
+            cr_assert_eq(done, 0.0f);
+            same += got == want;
+            steps++;
+            memcpy(obs, next, sizeof obs);
+        }
+    }
+    cr_assert_eq(steps, 1000);
+    cr_log_info("Pendulum reward: fn equals the environment's bits at %lld of %lld steps",
+                (long long)same, (long long)steps);
+    cr_assert(same > steps / 2, "equal bits at %lld of %lld steps", (long long)same,
+              (long long)steps);
+    orl_env_free(env);
+
+    /* a small model of Pendulum data, then the P-MDP with fn */
+    const char *path = scratch("pendulum.h5");
+    orl_gen_options g;
+    memset(&g, 0, sizeof g);
+    g.env_id = "Pendulum-v1";
+    g.behavior = "random";
+    g.episodes = 10;
+    g.seed = 31;
+    cr_assert_eq(orl_gen(&g, path, NULL), ORL_OK, "%s", orl_error_message());
+    orl_dataset *ds = NULL;
+    cr_assert_eq(orl_dataset_read(path, NULL, NULL, &ds), ORL_OK, "%s", orl_error_message());
+    orl_dynamics_config c = orl_dynamics_config_defaults();
+    c.members = 2, c.hidden = 16, c.epochs = 2, c.batch = 64, c.seed = 31;
+    orl_dynamics *d = NULL;
+    cr_assert_eq(orl_dynamics_fit(&c, ds, NULL, &d), ORL_OK, "%s", orl_error_message());
+    enum { n = 3, H = 12 };
+    const int32_t R = 2 * n;
+    orl_pmdp_config pc = {n, H, 0.0, 1e30, 1, fn};
+    orl_pmdp *m = NULL;
+    cr_assert_eq(orl_pmdp_create(d, &pc, ds->h.act_low, ds->h.act_high, &m), ORL_OK, "%s",
+                 orl_error_message());
+    orl_rng rng;
+    orl_rng_seed(&rng, 31, 4);
+    int64_t calls = 0;
+    orl_npg_paths paths;
+    orl_pmdp_stats st;
+    cr_assert_eq(orl_pmdp_rollouts(m, cycle_act, &calls, &rng, &paths, NULL, &st), ORL_OK, "%s",
+                 orl_error_message());
+    cr_assert_eq(st.steps, (int64_t)R * H);
+    orl_dynamics_work *w = NULL;
+    cr_assert_eq(orl_dynamics_work_create(d, 1, &w), ORL_OK);
+    int64_t differs = 0;
+    for (int32_t r = 0; r < R; r++) {
+        cr_assert_eq(paths.off[r + 1] - paths.off[r], H);
+        cr_assert_eq(paths.terminated[r], 0);
+        for (int64_t i = paths.off[r]; i < paths.off[r + 1]; i++) {
+            const float *s = paths.obs + 3 * i, *a = paths.act + i;
+            cr_assert(a[0] >= -2.0f && a[0] <= 2.0f);
+            float next[2 * 3], rew[2], done[2], want, want_done;
+            orl_dynamics_predict(d, w, s, a, NULL, 0, 1, next, rew, done);
+            fn(s, a, next + 3 * (r / n), 1, &want, &want_done);
+            cr_assert(memcmp(&paths.rew[i], &want, sizeof want) == 0, "row %lld: %.9g vs %.9g",
+                      (long long)i, (double)paths.rew[i], (double)want);
+            differs += paths.rew[i] != rew[r / n];
+        }
+    }
+    cr_assert_gt(differs, 0, "the learned head gave the same rewards");
     orl_dynamics_work_free(w);
     orl_pmdp_free(m);
     orl_dynamics_free(d);
