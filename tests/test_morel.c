@@ -11,6 +11,7 @@
 #include "orl/eval.h"
 #include "orl/npg.h"
 #include "orl/pmdp.h"
+#include "orl/pmdp_env.h"
 #include "orl/train.h"
 
 #define SCRATCH_DIR ORL_BINARY_DIR "/tmp-morel"
@@ -164,6 +165,111 @@ Test(morel, pmdp_halt_semantics_and_starts) {
     cr_assert_eq(st.steps, (int64_t)R * H);
     orl_dynamics_work_free(w);
     orl_pmdp_free(m);
+    orl_dynamics_free(d);
+    orl_dataset_free(ds);
+}
+
+Test(morel, pmdp_env_halt_semantics) {
+    /* seed 23: the P-MDP as an orl_env over the linear system's model (penalty -7, threshold
+     * the data's largest disagreement, horizon 20): resets start at a data start with a member
+     * drawn per episode (every member and several starts over 40 resets); each step is the own
+     * member's prediction and reward; the action 1000 (bounds lifted) halts: that step's reward
+     * plus -7 once, terminated, and a further step is refused (absorbing) until a reset; a run
+     * of orl_rollout with a policy in it ends every episode by HALT or the horizon */
+    orl_dataset *ds = linear_dataset(23);
+    orl_dynamics *d = linear_model(ds, 23);
+    const int32_t K = d->cfg.members;
+    orl_pmdp_config pc = {1, 20, -7.0, d->disagreement_max, 0, NULL};
+    orl_env *env = NULL;
+    cr_assert_eq(orl_pmdp_env_make(d, &pc, NULL, NULL, &env), ORL_OK, "%s", orl_error_message());
+    const orl_env_spec *sp = orl_env_get_spec(env);
+    cr_assert_str_eq(sp->id, "pmdp:linear-test");
+    cr_assert_eq(sp->obs_dim, 2);
+    cr_assert_eq(sp->act_dim, 1);
+    cr_assert_eq(sp->max_episode_steps, 20);
+    orl_env_seed(env, 23);
+    int seen[64] = {0};
+    int64_t first_start = -1, other_starts = 0;
+    orl_dynamics_work *w = NULL;
+    cr_assert_eq(orl_dynamics_work_create(d, 1, &w), ORL_OK);
+    float next_k[64 * 2], rew_k[64], done_k[64], dis;
+    for (int e = 0; e < 40; e++) {
+        float obs[2], next[2];
+        orl_env_reset(env, obs);
+        int32_t member = orl_pmdp_env_member(env);
+        cr_assert(member >= 0 && member < K);
+        seen[member] = 1;
+        cr_assert_eq(orl_pmdp_env_halted(env), 0);
+        int64_t k = -1;
+        for (int64_t i = 0; i < d->n_starts && k < 0; i++)
+            if (memcmp(d->starts + 2 * i, obs, sizeof obs) == 0) k = i;
+        cr_assert_geq(k, 0, "episode %d does not start at a start state", e);
+        if (first_start < 0) first_start = k;
+        other_starts += k != first_start;
+        orl_env_result res;
+        for (int t = 0; t < 6; t++) {
+            float a = t < 5 ? 0.0f : 1000.0f;
+            orl_dynamics_predict(d, w, obs, &a, NULL, 0, 1, next_k, rew_k, done_k);
+            orl_dynamics_disagreement(d, next_k, 1, &dis);
+            cr_assert_eq(orl_env_step(env, &a, 0, next, &res), ORL_OK, "%s", orl_error_message());
+            cr_assert(memcmp(next, next_k + 2 * member, sizeof next) == 0);
+            if (t < 5) {
+                cr_assert((double)dis <= d->disagreement_max);
+                cr_assert_eq(res.reward, (double)rew_k[member]);
+                cr_assert(!res.terminated && !res.truncated);
+            } else {
+                cr_assert((double)dis > d->disagreement_max, "far outside: %g", (double)dis);
+                cr_assert_eq(res.reward, (double)(float)((double)rew_k[member] - 7.0));
+                cr_assert(res.terminated);
+                cr_assert_eq(orl_pmdp_env_halted(env), 1);
+            }
+            memcpy(obs, next, sizeof obs);
+        }
+        /* absorbing: nothing after HALT */
+        float a = 0.0f;
+        cr_assert_eq(orl_env_step(env, &a, 0, next, &res), ORL_ERR_INPUT);
+    }
+    for (int32_t m = 0; m < K; m++) cr_assert(seen[m], "member %d never drawn", m);
+    cr_assert_gt(other_starts, 0);
+
+    /* a policy through orl_rollout: episodes end by HALT (terminated) or the horizon */
+    orl_npg_config nc = orl_npg_defaults(2, 1);
+    nc.hidden = 8;
+    orl_rng rng;
+    orl_rng_seed(&rng, 23, 5);
+    orl_npg *g = NULL;
+    cr_assert_eq(orl_npg_create(&nc, &rng, &g), ORL_OK);
+    const float nan_bound = NAN;
+    orl_policy_info info = {"morel", NULL,       2,         1, ORL_ACTION_KIND_CONTINUOUS,
+                            0,       &nan_bound, &nan_bound};
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_npg_export(g, &info, -5.0f, 2.0f, &p), ORL_OK, "%s", orl_error_message());
+    orl_rollout_options ro;
+    orl_rollout_options_init(&ro);
+    ro.episodes = 8;
+    ro.seed = 23;
+    orl_rollout_stats rs;
+    orl_rollout_stats_init(&rs);
+    cr_assert_eq(orl_rollout(env, p, &ro, &rs), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(rs.n_episodes, 8);
+    int64_t short_episodes = 0;
+    for (int64_t e = 0; e < rs.n_episodes; e++) {
+        cr_assert(rs.lengths[e] >= 1 && rs.lengths[e] <= 20);
+        short_episodes += rs.lengths[e] < 20;
+    }
+    /* no learned termination here (use_done 0): an episode ends early only by HALT */
+    cr_assert_eq(short_episodes, rs.n_terminated);
+    orl_rollout_stats_free(&rs);
+    orl_policy_free(p);
+    orl_npg_free(g);
+    orl_dynamics_work_free(w);
+    orl_env_free(env);
+
+    /* not a P-MDP environment */
+    cr_assert_eq(orl_env_make("Pendulum-v1", &env), ORL_OK);
+    cr_assert_eq(orl_pmdp_env_halted(env), -1);
+    cr_assert_eq(orl_pmdp_env_member(env), -1);
+    orl_env_free(env);
     orl_dynamics_free(d);
     orl_dataset_free(ds);
 }
