@@ -10,6 +10,7 @@
 #include "orl/env.h"
 #include "orl/eval.h"
 #include "orl/npg.h"
+#include "orl/online.h"
 #include "orl/pmdp.h"
 #include "orl/pmdp_env.h"
 #include "orl/train.h"
@@ -269,6 +270,44 @@ Test(morel, pmdp_env_halt_semantics) {
     cr_assert_eq(orl_env_make("Pendulum-v1", &env), ORL_OK);
     cr_assert_eq(orl_pmdp_env_halted(env), -1);
     cr_assert_eq(orl_pmdp_env_member(env), -1);
+    orl_env_free(env);
+    orl_dynamics_free(d);
+    orl_dataset_free(ds);
+}
+
+Test(morel, sac_plans_in_the_pmdp_env) {
+    /* seed 29: SAC (eval/online.c) acting in the P-MDP environment of the linear system's model
+     * (bounds [-1, 1], horizon 20, penalty -7): 300 model steps after 100 random ones, the
+     * environment borrowed (still usable after), its id in the run's configuration */
+    orl_dataset *ds = linear_dataset(29);
+    orl_dynamics *d = linear_model(ds, 29);
+    orl_pmdp_config pc = {1, 20, -7.0, 0.0, 0, NULL};
+    orl_env *env = NULL;
+    cr_assert_eq(orl_pmdp_env_make(d, &pc, ds->h.act_low, ds->h.act_high, &env), ORL_OK, "%s",
+                 orl_error_message());
+    const char *sets[] = {"hidden=32"};
+    orl_online_options opt;
+    orl_online_options_init(&opt);
+    opt.env = env;
+    opt.steps = 300;
+    opt.warmup = 100;
+    opt.buffer = 1000;
+    opt.batch = 32;
+    opt.seed = 29;
+    opt.sets = sets;
+    opt.n_sets = 1;
+    orl_online_result res;
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_online_train(&opt, &p, &res), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(res.env_steps, 300);
+    cr_assert_eq(res.updates, 200);
+    cr_assert_geq(res.episodes, 300 / 20 - 1);
+    cr_assert(strstr(res.config_json, "pmdp:linear-test"), "%s", res.config_json);
+    float obs[2], next[2], a = 0.5f;
+    orl_env_result r;
+    orl_env_reset(env, obs);
+    cr_assert_eq(orl_env_step(env, &a, 0, next, &r), ORL_OK);
+    orl_policy_free(p);
     orl_env_free(env);
     orl_dynamics_free(d);
     orl_dataset_free(ds);
