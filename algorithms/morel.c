@@ -70,7 +70,11 @@ static const orl_hparam_def morel_hparams[] = {
     {"halt_reward", ORL_HPARAM_KIND_FLOAT, "0", NULL,
      "reward added once at HALT: 0 the reference's truncation (truncate_reward), -kappa the "
      "paper's"},
-    {"use_done", ORL_HPARAM_KIND_INT, "1", NULL, "1: the model's learned termination ends paths"},
+    {"use_done", ORL_HPARAM_KIND_INT, "1", NULL,
+     "1: the termination (learned or the task's) ends paths"},
+    {"reward", ORL_HPARAM_KIND_CHOICE, "model", "model|env",
+     "model: the members' learned reward and termination; env: the data's environment's own "
+     "(Pendulum-v1, MountainCarContinuous-v0), as the reference"},
     {"starts_per_member", ORL_HPARAM_KIND_INT, "50", NULL,
      "start states per member per iteration (MOReL: 50)"},
     {"horizon", ORL_HPARAM_KIND_INT, "0", NULL,
@@ -155,6 +159,9 @@ static orl_status morel_create(const orl_learner_context *ctx, orl_rng *rng, voi
     s->pcfg.halt_reward = orl_hparams_number(hp, "halt_reward");
     s->pcfg.threshold = orl_hparams_number(hp, "threshold");
     s->pcfg.use_done = hp_int(hp, "use_done") != 0;
+    const char *reward = orl_hparams_text(hp, "reward");
+    if (strcmp(reward, "env") == 0)
+        ORL_TRY_GOTO(st, fail, orl_dynamics_env_reward(ds->h.env_id, S, A, &s->pcfg.reward_fn));
     if (s->pcfg.starts_per_member < 1 || s->pcfg.horizon < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_INPUT,
                       "morel: expected starts_per_member >= 1 and horizon >= 0");

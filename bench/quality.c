@@ -89,6 +89,12 @@
 static const char *const discrete_sets[] = {"target_update=1000", NULL};
 #define MAZE_STEPS     30000 /* the mazes' budget, sparse and dense (see the header) */
 #define PENDULUM_STEPS 20000 /* Pendulum's budget, every quality (see the header) */
+/* MOReL's budget on every dataset (its steps are NPG iterations; docs/learners.md, the
+ * classic-suite budget): 30 iterations, a 2x256 model fitted for all 100 epochs, 25 starts per
+ * member, HALT penalty -1000; about 50 s of CPU a run */
+#define MOREL_STEPS 30
+static const char *const morel_sets[] = {"model_hidden=256", "model_patience=0",
+                                         "starts_per_member=25", "halt_reward=-1000", NULL};
 
 typedef struct dataset_def {
     const char *env, *behavior;
@@ -185,21 +191,23 @@ static result run_one(const settings *cfg, int d, const orl_learner_ops *ops, in
     /* the family's sizes (every width and depth key of the learner's table), CQL's sampled
      * actions, the task family's settings, then --set's (later ones win), each for learners
      * whose table has the key: the benchmark's rule (orl_bench_train_sets, bench.h) */
-    const char *more[3 + 8];
+    const char *more[3 + 4 + 8];
     int n_more = 0;
+    int morel = strcmp(ops->name, "morel") == 0;
     more[n_more++] = "n_samples=" FAMILY_SAMPLES;
     for (const char *const *f = datasets[d].sets; f && *f && n_more < 3; f++) more[n_more++] = *f;
+    for (const char *const *f = morel_sets; morel && *f; f++) more[n_more++] = *f;
     for (int k = 0; k < cfg->n_extra; k++) more[n_more++] = cfg->extra[k];
-    char buf[8 + 3 + 8][ORL_BENCH_SET_LEN];
-    const char *family_sets[8 + 3 + 8];
+    char buf[8 + 3 + 4 + 8][ORL_BENCH_SET_LEN];
+    const char *family_sets[8 + 3 + 4 + 8];
     int32_t n_sets = orl_bench_train_sets(ops->name, cfg->hidden, 2, more, n_more, NULL, 0, buf,
-                                          8 + 3 + 8, family_sets);
+                                          8 + 3 + 4 + 8, family_sets);
     orl_train_options opt;
     orl_train_options_init(&opt);
     opt.algo = ops->name;
     opt.sets = family_sets;
     opt.n_sets = n_sets;
-    opt.steps = run_steps(cfg, d);
+    opt.steps = morel && !cfg->steps_given ? MOREL_STEPS : run_steps(cfg, d);
     opt.seed = (uint64_t)seed;
     opt.val_fraction = 0.0;
     opt.log_every = 0;
@@ -234,8 +242,11 @@ static void print_run(FILE *f, const settings *cfg, const result *r, const char 
             "\"dataset_index\":%d,\"algo_index\":%d,\"seed\":%d,\"ok\":%d,\"steps\":%lld,"
             "\"hidden\":%d,\"return\":%.4f,\"score\":%.3f,\"train_s\":%.2f}\n",
             D->env, D->behavior, algo, r->dataset, r->algo, r->seed, r->ok,
-            (long long)run_steps(cfg, r->dataset), cfg->hidden, isfinite(r->ret) ? r->ret : 0.0,
-            isfinite(r->score) ? r->score : 0.0, isfinite(r->seconds) ? r->seconds : 0.0);
+            (long long)(strcmp(algo, "morel") == 0 && !cfg->steps_given
+                            ? MOREL_STEPS
+                            : run_steps(cfg, r->dataset)),
+            cfg->hidden, isfinite(r->ret) ? r->ret : 0.0, isfinite(r->score) ? r->score : 0.0,
+            isfinite(r->seconds) ? r->seconds : 0.0);
     fflush(f);
 }
 

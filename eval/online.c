@@ -51,7 +51,7 @@ static orl_status check_options(const orl_online_options *opt, const orl_learner
     *ops = opt->learner ? opt->learner : orl_learner_find(opt->algo);
     if (!*ops)
         ORL_FAIL(ORL_ERR_INPUT, "online: unknown algorithm '%s'", opt->algo ? opt->algo : "");
-    if (!opt->env_id) ORL_FAIL(ORL_ERR_INPUT, "online: no environment");
+    if (!opt->env_id && !opt->env) ORL_FAIL(ORL_ERR_INPUT, "online: no environment");
     if (opt->steps < 1 || opt->warmup < 0 || opt->buffer < 1 || opt->batch < 0)
         ORL_FAIL(ORL_ERR_INPUT,
                  "online: expected steps >= 1, warmup >= 0, buffer >= 1, batch >= 0 (got %lld, "
@@ -67,7 +67,8 @@ static orl_status build_config(const orl_online_options *opt, const orl_learner_
                                int32_t batch, const orl_hparams *hp, char *json, size_t cap) {
     json_t *j = json_object();
     json_object_set_new(j, "algo", json_string(ops->name));
-    json_object_set_new(j, "env", json_string(opt->env_id));
+    json_object_set_new(j, "env",
+                        json_string(opt->env ? orl_env_get_spec(opt->env)->id : opt->env_id));
     json_object_set_new(j, "online", json_true());
     json_object_set_new(j, "steps", json_integer(opt->steps));
     json_object_set_new(j, "warmup", json_integer(opt->warmup));
@@ -205,7 +206,10 @@ orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
     orl_hparams hp;
     ORL_TRY(check_options(opt, &ops, &hp));
     orl_env *env = NULL;
-    ORL_TRY(orl_env_make(opt->env_id, &env));
+    if (opt->env)
+        env = opt->env;
+    else
+        ORL_TRY(orl_env_make(opt->env_id, &env));
     const orl_env_spec *spec = orl_env_get_spec(env);
     int discrete = spec->action_kind == ORL_ACTION_KIND_DISCRETE;
     const int32_t B = orl_train_batch(ops, opt->batch, spec->action_kind);
@@ -404,7 +408,7 @@ done:
     free(step_obs);
     orl_dataset_free(rb);
     orl_header_free(&h);
-    orl_env_free(env);
+    if (env != opt->env) orl_env_free(env);
     r->seconds = wall_seconds() - t0;
     return st;
 }

@@ -47,6 +47,9 @@ struct orl_npg {
     float *adv;           /* (N) advantages */
     int32_t *t_index;     /* (N) time within the path */
     float *mu_old;        /* (N, A) the mean before the step */
+    float *hcache;        /* (N, S + layers H) an update's normalised rows and hidden activations
+                             at the parameters CG works at: the Fisher products reuse them */
+    int64_t hcache_width; /* S + layers H */
     int64_t *perm;        /* (N) the baseline's shuffled rows */
     float *feat;          /* (max(C, baseline batch), S + 4) baseline features */
     float *target;        /* (baseline batch) */
@@ -154,31 +157,32 @@ orl_status orl_npg_create(const orl_npg_config *cfg, orl_rng *rng, orl_npg **out
     const size_t FB = C > (size_t)c->baseline_batch ? C : (size_t)c->baseline_batch;
     const size_t F = S + NPG_TIME_FEATURES;
     size_t sizes[] = {
-        P * sizeof(float),                         /* params */
-        (size_t)g->n_mean * sizeof(float),         /* vparams */
-        S * sizeof(float),                         /* obs_mean */
-        S * sizeof(float),                         /* obs_std */
-        work_bytes,                                /* work */
-        C * S * sizeof(float),                     /* x */
-        C * A * sizeof(float),                     /* dmu */
-        C * W * sizeof(float),                     /* tan_a */
-        C * W * sizeof(float),                     /* tan_b */
-        (size_t)g->n_mean * sizeof(float),         /* gradf */
-        P * sizeof(double),                        /* vpg */
-        P * sizeof(double),                        /* dir */
-        3 * P * sizeof(double),                    /* cg_scratch */
-        A * sizeof(double),                        /* gls */
-        A * sizeof(float),                         /* ls_old */
-        A * sizeof(float),                         /* inv_var */
-        N * sizeof(float),                         /* ret */
-        N * sizeof(float),                         /* base */
-        N * sizeof(float),                         /* adv */
-        N * sizeof(int32_t),                       /* t_index */
-        N * A * sizeof(float),                     /* mu_old */
-        N * sizeof(int64_t),                       /* perm */
-        FB * F * sizeof(float),                    /* feat */
-        (size_t)c->baseline_batch * sizeof(float), /* target */
-        FB * sizeof(float),                        /* dval */
+        P * sizeof(float),                                               /* params */
+        (size_t)g->n_mean * sizeof(float),                               /* vparams */
+        S * sizeof(float),                                               /* obs_mean */
+        S * sizeof(float),                                               /* obs_std */
+        work_bytes,                                                      /* work */
+        C * S * sizeof(float),                                           /* x */
+        C * A * sizeof(float),                                           /* dmu */
+        C * W * sizeof(float),                                           /* tan_a */
+        C * W * sizeof(float),                                           /* tan_b */
+        (size_t)g->n_mean * sizeof(float),                               /* gradf */
+        P * sizeof(double),                                              /* vpg */
+        P * sizeof(double),                                              /* dir */
+        3 * P * sizeof(double),                                          /* cg_scratch */
+        A * sizeof(double),                                              /* gls */
+        A * sizeof(float),                                               /* ls_old */
+        A * sizeof(float),                                               /* inv_var */
+        N * sizeof(float),                                               /* ret */
+        N * sizeof(float),                                               /* base */
+        N * sizeof(float),                                               /* adv */
+        N * sizeof(int32_t),                                             /* t_index */
+        N * A * sizeof(float),                                           /* mu_old */
+        N * (S + (size_t)c->layers * (size_t)c->hidden) * sizeof(float), /* hcache */
+        N * sizeof(int64_t),                                             /* perm */
+        FB * F * sizeof(float),                                          /* feat */
+        (size_t)c->baseline_batch * sizeof(float),                       /* target */
+        FB * sizeof(float),                                              /* dval */
     };
     enum { N_PIECES = sizeof sizes / sizeof sizes[0] };
     size_t total = 0;
@@ -211,6 +215,8 @@ orl_status orl_npg_create(const orl_npg_config *cfg, orl_rng *rng, orl_npg **out
     g->adv = piece[k++];
     g->t_index = piece[k++];
     g->mu_old = piece[k++];
+    g->hcache = piece[k++];
+    g->hcache_width = (int64_t)S + (int64_t)c->layers * (int64_t)c->hidden;
     g->perm = piece[k++];
     g->feat = piece[k++];
     g->target = piece[k++];
@@ -316,8 +322,33 @@ static void mean_jvp(orl_npg *g, int32_t batch) {
     }
 }
 
-void orl_npg_fvp(orl_npg *g, const float *obs, int64_t n_rows, double damping, const double *v,
-                 double *out) {
+/* the chunk at row r0 of the cache: its normalised rows and hidden activations to (store) or
+ * from (restore) the workspace, as a forward of it at the current parameters leaves them */
+static void hcache_copy(orl_npg *g, int64_t r0, int32_t batch, int store) {
+    const int32_t S = g->cfg.obs_dim, L = g->net.cfg.n_layers;
+    const size_t Wc = (size_t)g->hcache_width, b_ = (size_t)batch;
+    float *row = g->hcache + (size_t)r0 * Wc;
+    size_t col = 0;
+    for (int32_t l = -1; l < L - 1; l++) {
+        size_t w = l < 0 ? (size_t)S : (size_t)g->net.cfg.widths[l + 1];
+        float *ws = l < 0 ? g->x : g->work.out[l];
+        for (size_t b = 0; b < b_; b++) {
+            float *c = row + b * Wc + col, *x = ws + b * w;
+            if (store)
+                memcpy(c, x, w * sizeof(float));
+            else
+                memcpy(x, c, w * sizeof(float));
+        }
+        col += w;
+    }
+    if (!store) g->work.input = g->x, g->work.batch = batch;
+}
+
+/* F v over n_rows: the forward of each chunk computed, or (cached) restored from the cache
+ * that the update's gradient pass filled at the same parameters (the same bits, one forward
+ * per update instead of one per CG iteration) */
+static void fvp_rows(orl_npg *g, const float *obs, int64_t n_rows, int cached, double damping,
+                     const double *v, double *out) {
     assert(n_rows >= 1);
     const int32_t S = g->cfg.obs_dim, A = g->cfg.act_dim, C = g->cfg.chunk;
     const int64_t Pm = g->n_mean;
@@ -328,7 +359,10 @@ void orl_npg_fvp(orl_npg *g, const float *obs, int64_t n_rows, double damping, c
     for (int32_t j = 0; j < A; j++) inv_var[j] = expf(-2.0f * g->log_std[j]) / (float)n_rows;
     for (int64_t r0 = 0; r0 < n_rows; r0 += C) {
         int32_t batch = (int32_t)(n_rows - r0 < C ? n_rows - r0 : C);
-        mean_forward(g, obs + (size_t)r0 * (size_t)S, batch);
+        if (cached)
+            hcache_copy(g, r0, batch, 0);
+        else
+            mean_forward(g, obs + (size_t)r0 * (size_t)S, batch);
         mean_jvp(g, batch);
         for (int32_t b = 0; b < batch; b++)
             for (int32_t j = 0; j < A; j++) g->dmu[(size_t)b * (size_t)A + (size_t)j] *= inv_var[j];
@@ -339,9 +373,14 @@ void orl_npg_fvp(orl_npg *g, const float *obs, int64_t n_rows, double damping, c
     for (int32_t j = 0; j < A; j++) out[Pm + j] = (2.0 + damping) * v[Pm + j];
 }
 
+void orl_npg_fvp(orl_npg *g, const float *obs, int64_t n_rows, double damping, const double *v,
+                 double *out) {
+    fvp_rows(g, obs, n_rows, 0, damping, v, out);
+}
+
 /* the vanilla gradient into grad (P), keeping the mean (N, A) in mu (may be NULL) */
 static void vpg_pass(orl_npg *g, const float *obs, const float *act, const float *adv,
-                     int64_t n_rows, double *grad, float *mu_keep) {
+                     int64_t n_rows, double *grad, float *mu_keep, int cache) {
     const int32_t S = g->cfg.obs_dim, A = g->cfg.act_dim, C = g->cfg.chunk;
     const int64_t Pm = g->n_mean;
     memset(g->gradf, 0, (size_t)Pm * sizeof(float));
@@ -350,6 +389,7 @@ static void vpg_pass(orl_npg *g, const float *obs, const float *act, const float
     for (int64_t r0 = 0; r0 < n_rows; r0 += C) {
         int32_t batch = (int32_t)(n_rows - r0 < C ? n_rows - r0 : C);
         const float *mu = mean_forward(g, obs + (size_t)r0 * (size_t)S, batch);
+        if (cache) hcache_copy(g, r0, batch, 1);
         if (mu_keep)
             memcpy(mu_keep + (size_t)r0 * (size_t)A, mu, (size_t)batch * (size_t)A * sizeof(float));
         /* d log pi / d mu = (a - mu) / sigma^2; d log pi / d log_std = z^2 - 1 */
@@ -373,7 +413,7 @@ static void vpg_pass(orl_npg *g, const float *obs, const float *act, const float
 void orl_npg_vpg(orl_npg *g, const float *obs, const float *act, const float *adv, int64_t n_rows,
                  double *grad) {
     assert(n_rows >= 1);
-    vpg_pass(g, obs, act, adv, n_rows, grad, NULL);
+    vpg_pass(g, obs, act, adv, n_rows, grad, NULL, 0);
 }
 
 static double dot(const double *a, const double *b, int64_t n) {
@@ -415,7 +455,7 @@ typedef struct fvp_ctx {
 
 static void fvp_apply(void *ctx, const double *v, double *out) {
     fvp_ctx *c = ctx;
-    orl_npg_fvp(c->g, c->obs, c->n_rows, c->g->cfg.damping, v, out);
+    fvp_rows(c->g, c->obs, c->n_rows, 1, c->g->cfg.damping, v, out);
 }
 
 /* the baseline's features of rows [r0, r0 + batch) of paths into feat (B, S + 4) */
@@ -549,7 +589,7 @@ orl_status orl_npg_update(orl_npg *g, const orl_npg_paths *paths, orl_rng *rng,
     for (int64_t r = 0; r < N; r++) g->adv[r] = (float)(((double)g->adv[r] - mean) / sd);
 
     /* the vanilla gradient, the natural direction by CG, the normalised step */
-    vpg_pass(g, paths->obs, paths->act, g->adv, N, g->vpg, g->mu_old);
+    vpg_pass(g, paths->obs, paths->act, g->adv, N, g->vpg, g->mu_old, 1);
     out->vpg_norm = sqrt(dot(g->vpg, g->vpg, P));
     if (!isfinite(out->vpg_norm))
         ORL_FAIL(ORL_ERR_NUMERIC, "npg: the policy gradient is not finite");

@@ -39,6 +39,9 @@ struct orl_pmdp {
     float *rw;       /* (K, R) */
     float *dn;       /* (K, R) */
     float *dis;      /* (R) */
+    float *own_next; /* (R, S) each active rollout's own member's next state (reward_fn) */
+    float *env_rew;  /* (R) reward_fn's reward */
+    float *env_done; /* (R) reward_fn's termination */
     void *mem;
 };
 
@@ -75,7 +78,7 @@ orl_status orl_pmdp_create(const orl_dynamics *d, const orl_pmdp_config *cfg, co
     m->threshold = thr;
     const size_t R = (size_t)m->R, S = (size_t)m->S, A = (size_t)m->A, K = (size_t)m->K;
     const size_t RH = R * (size_t)m->H;
-    size_t floats = 2 * A + 2 * RH * (S + A + 1) + R * (S + A) + K * R * (S + 2) + R;
+    size_t floats = 2 * A + 2 * RH * (S + A + 1) + R * (S + A) + K * R * (S + 2) + R + R * (S + 2);
     size_t bytes =
         floats * sizeof(float) + (2 * R + 1) * sizeof(int64_t) + R * sizeof(int32_t) + 2 * R + 64;
     char *p = calloc(1, bytes);
@@ -99,6 +102,9 @@ orl_status orl_pmdp_create(const orl_dynamics *d, const orl_pmdp_config *cfg, co
     m->rw = f, f += K * R;
     m->dn = f, f += K * R;
     m->dis = f, f += R;
+    m->own_next = f, f += R * S;
+    m->env_rew = f, f += R;
+    m->env_done = f, f += R;
     p = (char *)(void *)f;
     m->active = (int32_t *)(void *)p, p += R * sizeof(int32_t);
     m->terminated = (uint8_t *)p, p += R;
@@ -176,6 +182,15 @@ orl_status orl_pmdp_rollouts(orl_pmdp *m, orl_pmdp_act_fn act, void *ctx, orl_rn
         orl_dynamics_predict(d, m->work, m->cur, m->cur_act, NULL, 0, n_active, m->next, m->rw,
                              m->dn);
         orl_dynamics_disagreement(d, m->next, n_active, m->dis);
+        if (m->cfg.reward_fn) {
+            /* the task's own reward and termination on (s, a, the own member's s') */
+            for (int32_t b = 0; b < n_active; b++) {
+                size_t kb = (size_t)(m->active[b] / n) * (size_t)n_active + (size_t)b;
+                memcpy(m->own_next + (size_t)b * (size_t)S, m->next + kb * (size_t)S,
+                       (size_t)S * sizeof(float));
+            }
+            m->cfg.reward_fn(m->cur, m->cur_act, m->own_next, n_active, m->env_rew, m->env_done);
+        }
         int32_t kept = 0;
         for (int32_t b = 0; b < n_active; b++) {
             int32_t r = m->active[b], mem = r / n;
@@ -183,7 +198,8 @@ orl_status orl_pmdp_rollouts(orl_pmdp *m, orl_pmdp_act_fn act, void *ctx, orl_rn
             memcpy(m->act_t + row * (size_t)A, m->cur_act + (size_t)b * (size_t)A,
                    (size_t)A * sizeof(float));
             size_t kb = (size_t)mem * (size_t)n_active + (size_t)b;
-            float rew = m->rw[kb];
+            float rew = m->cfg.reward_fn ? m->env_rew[b] : m->rw[kb];
+            float done = m->cfg.reward_fn ? m->env_done[b] : m->dn[kb];
             const float *nx = m->next + kb * (size_t)S;
             int finite = isfinite(rew);
             for (int32_t s = 0; s < S; s++) finite = finite && isfinite(nx[s]);
@@ -200,7 +216,7 @@ orl_status orl_pmdp_rollouts(orl_pmdp *m, orl_pmdp_act_fn act, void *ctx, orl_rn
                 continue;
             }
             m->rew_t[row] = rew;
-            if (m->cfg.use_done && m->dn[kb] > 0.5f) {
+            if (m->cfg.use_done && done > 0.5f) {
                 m->terminated[r] = 1;
                 so->done++;
                 continue;

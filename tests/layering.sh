@@ -32,7 +32,7 @@ declare -A HEADER_ROOM=(
     [train.h]=algorithms
     [ope.h]=ope [fqe.h]=ope [report.h]=ope [ope_run.h]=ope
     [env.h]=eval [eval.h]=eval [bench.h]=eval [bps.h]=eval [behavior.h]=eval [tabular.h]=eval [tabular_policy.h]=eval
-    [mujoco.h]=eval [online.h]=eval
+    [mujoco.h]=eval [online.h]=eval [pmdp_env.h]=eval
     [orl.h]=cli
 )
 

@@ -246,4 +246,17 @@ orl_status orl_dynamics_policy_returns(const orl_dynamics *d, const orl_policy *
                                        double gamma, int64_t horizon, orl_policy_mode mode,
                                        orl_rng *rng, double *returns, int64_t *steps);
 
+/* a task's own reward and termination over observed transitions: reward (B) and done (B, 1.0
+ * or 0.0) for obs (B, S), act (B, A) (the action as applied: clipped to the bounds), next_obs
+ * (B, S) */
+typedef void (*orl_dynamics_reward_fn)(const float *obs, const float *act, const float *next_obs,
+                                       int32_t batch, float *reward, float *done);
+
+/* *out = the reward function of orl's environment env_id (Pendulum-v1,
+ * MountainCarContinuous-v0: models/dynamics_env.c), for MOReL's reward=env (the reference's
+ * use of the task's own reward instead of learned heads). ORL_ERR_INPUT naming the environment
+ * when there is none in code or its shapes differ from obs_dim, act_dim (*out NULL). */
+orl_status orl_dynamics_env_reward(const char *env_id, int32_t obs_dim, int32_t act_dim,
+                                   orl_dynamics_reward_fn *out);
+
 #endif

@@ -19,6 +19,7 @@
 #ifndef ORL_ONLINE_H
 #define ORL_ONLINE_H
 
+#include "orl/env.h"
 #include "orl/policy.h"
 #include "orl/progress.h"
 #include "orl/status.h"
@@ -47,6 +48,8 @@ typedef struct orl_online_options {
     int64_t eval_every;           /* evaluate every so many environment steps (and at the end) */
     int64_t eval_episodes;        /* episodes per evaluation (default 10) */
     const orl_progress *progress; /* may be NULL; reports environment steps */
+    orl_env *env; /* NULL: env_id is made; else this environment is acted in (borrowed, e.g. a
+                     model's pessimistic MDP, pmdp_env.h) and env_id may be NULL */
 } orl_online_options;
 
 /* the defaults above */

@@ -13,6 +13,8 @@
  *     after the violating step); -kappa is the paper's HALT reward;
  *   - termination: with use_done, the member's done probability > 0.5 ends the rollout after
  *     the step, terminated;
+ *   - with a reward_fn (reward=env) the reward and termination are the task's own functions of
+ *     (s, a, the own member's s') instead of the learned heads (HALT is unchanged);
  *   - the horizon cuts it otherwise (not terminated: the value after it is bootstrapped).
  * Actions come from a callback (the planner's Gaussian policy) and are clipped to the action
  * bounds where those are finite before the model sees them; the clipped action is recorded
@@ -38,7 +40,10 @@ typedef struct orl_pmdp_config {
     double halt_reward;        /* added once at the HALT step: 0 (reference truncation) or
                                   -kappa (the paper) */
     double threshold;          /* > 0: this disagreement threshold; <= 0: the model's */
-    int use_done;              /* 1: the learned termination ends a rollout */
+    int use_done;              /* 1: the termination (learned, or reward_fn's) ends a rollout */
+    orl_dynamics_reward_fn reward_fn; /* NULL: the members' learned reward and termination;
+                                         else the task's own (orl_dynamics_env_reward) on (s, a,
+                                         the rollout's member's s'), as the reference does */
 } orl_pmdp_config;
 
 /* what the last rollouts did */
