@@ -92,7 +92,7 @@ static const char classic_json[] =
     "  {\"algo\": \"cql\"}, {\"algo\": \"bcq\"},"
     "  {\"algo\": \"morel\", \"actions\": \"continuous\", \"families\": [\"pendulum\"],"
     "   \"steps\": 30, \"eval_every\": 10, \"set\": [\"model_hidden=256\","
-    "   \"starts_per_member=25\", \"halt_reward=-1000\"]}]}";
+    "   \"model_patience=0\", \"starts_per_member=25\", \"halt_reward=-1000\"]}]}";
 
 typedef struct builtin_suite {
     const char *name, *summary, *json;
