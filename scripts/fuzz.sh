@@ -49,7 +49,7 @@ for h in "${harnesses[@]}"; do
   dataset | policy | model) flags+=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1) ;;
   *) [ -z "${FUZZ_RUNS:-}" ] || flags+=(-runs="$FUZZ_RUNS") ;;
   esac
-  count() { find build-fuzz/crashes -name "$h-*" | wc -l; }
+  count() { find build-fuzz/crashes -name "$h-*" ! -name "$h-slow-unit-*" | wc -l; }
   before=$(count)
   rc=0
   start=$(date +%s)
@@ -60,7 +60,7 @@ for h in "${harnesses[@]}"; do
   [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)
   cov=$(sed -n 's/.*cov: \([0-9]*\).*/\1/p' "$log" | tail -1)
   ours=0 hdf5=0
-  for a in $(find build-fuzz/crashes -name "$h-*" -printf '%T@ %p\n' | sort -n |
+  for a in $(find build-fuzz/crashes -name "$h-*" ! -name "$h-slow-unit-*" -printf '%T@ %p\n' | sort -n |
     tail -n +$((before + 1)) | cut -d' ' -f2); do
     if [ "$(where "$h" "$a")" = libhdf5 ]; then hdf5=$((hdf5 + 1)); else ours=$((ours + 1)); fi
   done
