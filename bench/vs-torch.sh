@@ -4,7 +4,7 @@
 # shapes, obs 17, act 6, batch 256), in one run on this machine, at 1 and 2 threads, at width
 # 256 and 64. Needs Debian's python3-torch (scripts/install-deps.sh --bench) and a build
 # (build/bench/train). Runs one program at a time; prints JSON lines, then one "vs_torch" line
-# per (learner, width, threads) with the ratio orl / torch.
+# per (learner, width, threads) with the ratio orl / torch. THREADS="1" runs one thread count only.
 set -euo pipefail
 ref=${1:?usage: bench/vs-torch.sh REFDIR [STEPS]}
 steps=${2:-1000}
@@ -13,7 +13,7 @@ py=/usr/bin/python3
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 
-for t in 1 2; do
+for t in ${THREADS:-1 2}; do
   # PyTorch's set_num_threads does not bound the OpenBLAS it calls for sgemm (Debian's torch
   # links libblas.so.3 -> OpenBLAS, which otherwise starts one thread per core): pin both
   # thread pools to T for every program, or "1 thread" PyTorch runs its GEMMs on 2 cores.
