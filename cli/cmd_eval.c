@@ -1,9 +1,11 @@
-/* orl eval POLICY --env ID [--episodes N] [--seed S] [--mode sample|mean] [--json]: runs a
- * policy file or a builtin behaviour in an environment and reports the mean return, its
- * standard error, the normalised score against the reference table and the episode lengths. */
+/* orl eval POLICY --env ID [--episodes N] [--seed S] [--mode sample|mean] [--json]
+ * [--dump-qpos CSV]: runs a policy file or a builtin behaviour in an environment and reports
+ * the mean return, its standard error, the normalised score against the reference table and the
+ * episode lengths; on a MuJoCo task it can also write the first episode's joint positions. */
 #include "cli/cli.h"
 #include "orl/behavior.h"
 #include "orl/eval.h"
+#include "orl/mujoco.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -16,7 +18,7 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: orl eval POLICY --env ID [--episodes N] [--seed S] [--mode sample|mean] "
-            "[--json]\n\n"
+            "[--json]\n                [--dump-qpos CSV]\n\n"
             "Runs POLICY (a policy file, or builtin:ENV/LEVEL with LEVEL random, medium, expert\n"
             "or noise=X) for N episodes (default %d) in environment ID, every episode seeded\n"
             "from S (default 0) and its index, and prints the mean return, its standard error,\n"
@@ -24,6 +26,9 @@ static void usage(FILE *f) {
             "table (docs/reference-scores.md), and the episode lengths. --mode defaults to mean\n"
             "for policy files (the mean or argmax action) and sample for builtin behaviours\n"
             "(which are defined by their distribution).\n\n"
+            "--dump-qpos CSV (MuJoCo tasks) also writes the first episode's joint positions,\n"
+            "one row per step (step,time,reward, then one column per qpos entry named by\n"
+            "joint): setting MuJoCo's qpos to a row and calling mj_forward replays it.\n\n"
             "orl eval --measure-references [--episodes N] [--seed S] re-measures the reference\n"
             "table (default 1000 episodes, seed 0) and prints it beside the stored values; exit\n"
             "status 1 when a Monte Carlo entry differs.\n",
@@ -73,7 +78,7 @@ static int measure_references(int64_t episodes, uint64_t seed) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    const char *policy_name = NULL, *env_id = NULL, *mode_name = NULL;
+    const char *policy_name = NULL, *env_id = NULL, *mode_name = NULL, *dump = NULL;
     int64_t episodes = DEFAULT_EPISODES;
     uint64_t seed = 0;
     int as_json = 0, references = 0, episodes_given = 0;
@@ -102,6 +107,8 @@ int cmd_eval(int argc, char **argv) {
             mode_name = argv[++i];
             if (strcmp(mode_name, "sample") != 0 && strcmp(mode_name, "mean") != 0)
                 return cli_usage_error("eval", "--mode is sample or mean, got '%s'", mode_name);
+        } else if (strcmp(argv[i], "--dump-qpos") == 0 && i + 1 < argc) {
+            dump = argv[++i];
         } else if (argv[i][0] == '-') {
             return cli_usage_error("eval", "unknown option '%s'", argv[i]);
         } else if (!policy_name) {
@@ -129,7 +136,10 @@ int cmd_eval(int argc, char **argv) {
         mode = strcmp(mode_name, "sample") == 0 ? ORL_POLICY_MODE_SAMPLE : ORL_POLICY_MODE_MEAN;
 
     orl_rollout_summary sum;
-    st = orl_eval(p, env_id, episodes, seed, mode, &sum, NULL);
+    int32_t dump_steps = 0;
+    /* the dump first: an environment that is not a MuJoCo task fails before the evaluation */
+    if (dump) st = orl_mujoco_trajectory_csv(p, env_id, mode, seed, dump, &dump_steps);
+    if (st == ORL_OK) st = orl_eval(p, env_id, episodes, seed, mode, &sum, NULL);
     orl_policy_free(p);
     if (st) return cli_fail("eval", st);
     double random = NAN, expert = NAN;
@@ -165,6 +175,10 @@ int cmd_eval(int argc, char **argv) {
         json_object_set_new(len, "mean", json_real(sum.length_mean));
         json_object_set_new(len, "max", json_integer(sum.length_max));
         json_object_set_new(j, "episode_length", len);
+        if (dump) {
+            json_object_set_new(j, "qpos_csv", json_string(dump));
+            json_object_set_new(j, "qpos_steps", json_integer(dump_steps));
+        }
         char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
         printf("%s\n", text);
         free(text);
@@ -183,5 +197,6 @@ int cmd_eval(int argc, char **argv) {
         printf("  %-18s n/a (no reference scores for %s)\n", "normalised score", env_id);
     printf("  %-18s min %d, mean %.1f, max %d\n", "episode length", sum.length_min, sum.length_mean,
            sum.length_max);
+    if (dump) printf("  %-18s %s (episode 0, %d steps)\n", "joint positions", dump, dump_steps);
     return CLI_EXIT_OK;
 }

@@ -11,7 +11,7 @@ _orl() {
     fi
     case "$prev" in
     help) COMPREPLY=($(compgen -W "$verbs" -- "$cur")); return ;;
-    --algo) COMPREPLY=($(compgen -W "bc fbc awr td3bc iql cql bcq" -- "$cur")); return ;;
+    --algo) COMPREPLY=($(compgen -W "bc fbc awr td3bc iql cql bcq morel sac" -- "$cur")); return ;;
     --layout) COMPREPLY=($(compgen -W "d4rl minari sqlite" -- "$cur")); return ;;
     --format) COMPREPLY=($(compgen -W "md json junit" -- "$cur")); return ;;
     --estimators)
@@ -19,7 +19,7 @@ _orl() {
         return ;;
     --emit) COMPREPLY=($(compgen -W "slurm parallel mpi" -- "$cur")); return ;;
     --behavior)
-        COMPREPLY=($(compgen -W "random medium expert medium-replay medium-expert" -- "$cur") $(compgen -f -- "$cur"))
+        COMPREPLY=($(compgen -W "random medium expert medium-replay medium-expert diverse" -- "$cur") $(compgen -f -- "$cur"))
         return ;;
     esac
     if [ "${COMP_WORDS[1]}" = policy ] && [ "$COMP_CWORD" -eq 2 ]; then

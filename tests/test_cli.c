@@ -3,6 +3,8 @@
  * out-of-range or overflowing value exits 2 with a message naming the flag and the text, and
  * leaves no output file. Good values still work (a cross-check that the ranges are not too
  * tight). */
+#include "orl/mujoco.h"
+
 #include <criterion/criterion.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,6 +145,46 @@ Test(cli, good_numbers_still_work) {
                      ORL, GOOD_OUT),
                  0);
     unlink(GOOD_OUT);
+}
+
+/* orl eval --dump-qpos writes the first episode's joint positions on a MuJoCo task (one row
+ * per state, the length orl eval reports), refuses other tasks with exit 2 and writes nothing */
+Test(cli, eval_dumps_joint_positions_on_mujoco_tasks) {
+    const char *csv = DIR "/hopper-qpos.csv";
+    unlink(csv);
+    if (!orl_mujoco_built()) {
+        cr_assert_eq(run("%s eval builtin:Hopper-v4/random --env Hopper-v4 --episodes 1 "
+                         "--dump-qpos %s >/dev/null 2>&1",
+                         ORL, csv),
+                     2);
+        return;
+    }
+    cr_assert_eq(run("%s eval builtin:Hopper-v4/random --env Hopper-v4 --episodes 1 --seed 4 "
+                     "--json --dump-qpos %s >%s",
+                     ORL, csv, DIR "/hopper-eval.json"),
+                 0);
+    char report[1 << 14];
+    snprintf(report, sizeof report, "%s", slurp(DIR "/hopper-eval.json"));
+    const char *steps = strstr(report, "\"qpos_steps\": ");
+    const char *length = strstr(report, "\"mean\": ");
+    cr_assert(steps && length, "%s", report);
+    long n = strtol(steps + 14, NULL, 10);
+    cr_assert_eq((double)n, strtod(length + 8, NULL), "dump %ld steps, eval %s", n, length);
+    const char *text = slurp(csv);
+    cr_assert_eq(strncmp(text, "step,time,reward,rootx,rootz,rooty,thigh_joint", 46), 0, "%.80s",
+                 text);
+    long rows = 0;
+    for (const char *c = text; *c; c++) rows += *c == '\n';
+    cr_assert_eq(rows, n + 2, "%ld rows for %ld steps (header and initial state)", rows, n);
+
+    const char *other = DIR "/cartpole-qpos.csv";
+    unlink(other);
+    cr_assert_eq(run("%s eval builtin:CartPole-v1/random --env CartPole-v1 --episodes 1 "
+                     "--dump-qpos %s 2>%s >/dev/null",
+                     ORL, other, ERR),
+                 2);
+    cr_assert(strstr(slurp(ERR), "CartPole-v1"), "%s", slurp(ERR));
+    cr_assert_neq(access(other, F_OK), 0);
 }
 
 /* gzip level 0 means no filters at all: the file is larger than with the default level */
