@@ -402,7 +402,11 @@ orl_status orl_policy_load_image_with(const char *name, const void *image, size_
         ORL_FAIL(ORL_ERR_IO, "%s: cannot set up an in-memory HDF5 file (%s)", name,
                  orl_hdf5_detail(why, sizeof why));
     }
-    hid_t file = orl_hdf5_open_read(name, fapl);
+    /* HDF5's core driver still looks at the name on disk (a file of that name makes the open
+     * fail), so the image goes by a name no file has */
+    char image_name[600];
+    snprintf(image_name, sizeof image_name, "orl-embedded-image:%p:%s", image, name);
+    hid_t file = orl_hdf5_open_read(image_name, fapl);
     H5Pclose(fapl);
     if (file < 0)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: not a readable HDF5 image, truncated or corrupt (%s)", name,
