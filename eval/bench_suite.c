@@ -18,6 +18,7 @@
  * not train or evaluate anything (bench_run.c does). */
 #define _DEFAULT_SOURCE /* realpath */
 #include "orl/bench.h"
+#include "eval/policy_assets.h"
 #include "orl/env.h"
 #include "orl/fs.h"
 #include "orl/eval.h"
@@ -611,6 +612,12 @@ void orl_bench_dataset_file(const orl_bench_suite *s, int32_t d, char *path, siz
     h = fnv(h, D->behavior);
     snprintf(num, sizeof num, "%lld/%llu", (long long)D->episodes, (unsigned long long)D->seed);
     h = fnv(h, num);
+    /* the MuJoCo tasks' behaviours are embedded policy files: a new file is a new recipe */
+    uint64_t files = orl_policy_asset_digest(D->env);
+    if (files) {
+        snprintf(num, sizeof num, "%016llx", (unsigned long long)files);
+        h = fnv(h, num);
+    }
     /* the behaviour in a file name: anything but letters, digits, '.', '-' becomes '_' */
     char beh[96];
     size_t n = 0;

@@ -26,6 +26,22 @@ const char *orl_policy_asset_levels(const char *env_id, char *buf, size_t cap) {
     return buf;
 }
 
+uint64_t orl_policy_asset_digest(const char *env_id) {
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    int any = 0;
+    for (int i = 0; i < orl_policy_asset_count; i++) {
+        const orl_policy_asset *a = &orl_policy_assets[i];
+        if (strcmp(a->env_id, env_id) != 0) continue;
+        any = 1;
+        for (const char *c = a->level;; c++) {
+            h = (h ^ (unsigned char)*c) * UINT64_C(0x100000001b3);
+            if (!*c) break;
+        }
+        for (size_t k = 0; k < a->size; k++) h = (h ^ a->data[k]) * UINT64_C(0x100000001b3);
+    }
+    return any ? h : 0;
+}
+
 /* ---- the noisy wrapper: (1 - eps) inner + eps uniform on the box ---- */
 
 typedef struct noisy {

@@ -10,6 +10,7 @@
 #include "orl/status.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* one embedded policy file */
 typedef struct orl_policy_asset {
@@ -30,6 +31,11 @@ const orl_policy_asset *orl_policy_asset_find(const char *env_id, const char *le
 /* writes the levels env_id has ("random" first, then the embedded ones: "random, expert") into
  * buf (cap bytes); returns buf */
 const char *orl_policy_asset_levels(const char *env_id, char *buf, size_t cap);
+
+/* a digest (FNV-1a, 64 bits) of env_id's embedded files (levels and bytes), 0 when it has none:
+ * the dataset cache of orl bench keys generated data on it, so a new policy file is not served
+ * data made with the old one */
+uint64_t orl_policy_asset_digest(const char *env_id);
 
 /* opens the behaviour policy of env_id named by level text LEVEL or LEVEL+noise=X (X in
  * [0, 1]): the embedded policy file of LEVEL, sampled as it is (X = 0 or no noise) or mixed
