@@ -98,20 +98,21 @@ static const char classic_json[] =
 /* D4RL's locomotion benchmark on our own datasets: Hopper, HalfCheetah and Walker2d at medium,
  * medium-replay and medium-expert (the behaviours are the SAC policy files embedded from
  * assets/policies; a task whose file is missing fails its dataset with the missing-level
- * error), every offline learner, 5 seeds. The budget: 2x256 networks (CORL's) for 20,000
- * gradient steps, 2% of the papers' 1M, curve every 5,000; CQL and BCQ with n_samples=4 as in
- * `classic`; MOReL 30 NPG iterations with a 4 x 2x256 ensemble. Datasets of 200 episodes (400
- * for medium-expert, half medium then half expert), at most 1,000 steps each: a fifth of
- * D4RL's 1M steps or less. docs/bench.md has the CPU estimate and CORL's published scores. */
+ * error), every offline learner, 5 seeds. The budget: 2x256 networks (CORL's) for 10,000
+ * gradient steps, 1% of the papers' 1M, curve every 2,500; CQL with n_samples=4 as in
+ * `classic`; MOReL 30 NPG iterations with a 4 x 2x256 ensemble: about 20 CPU hours from per-step
+ * costs measured under load (CQL half of it; MOReL's not measured on these tasks), 10 h with
+ * -j 2. Datasets of 200 episodes (400 for medium-expert, half medium then half expert), at
+ * most 1,000 steps each: a fifth of D4RL's 1M steps or less. docs/bench.md has the CPU estimate and CORL's published scores. */
 static const char mujoco_json[] =
     "{\"name\": \"mujoco\","
     " \"description\": \"D4RL-style locomotion on our SAC behaviour policies: Hopper, "
     "HalfCheetah, Walker2d x medium, medium-replay, medium-expert; every offline learner, 5 seeds; "
-    "2x256 for 20k steps (2% of the papers' 1M); MOReL 30 NPG iterations; hours\","
+    "2x256 for 10k steps (1% of the papers' 1M); MOReL 30 NPG iterations; about 10 h with -j 2\","
     " \"seeds\": 5, \"eval_episodes\": 5, \"final_episodes\": 10,"
     " \"families\": {"
-    "  \"locomotion\": {\"hidden\": 256, \"layers\": 2, \"steps\": 20000,"
-    "     \"eval_every\": 5000, \"eval\": \"mean\", \"set\": [\"n_samples=4\"]}},"
+    "  \"locomotion\": {\"hidden\": 256, \"layers\": 2, \"steps\": 10000,"
+    "     \"eval_every\": 2500, \"eval\": \"mean\", \"set\": [\"n_samples=4\"]}},"
     " \"datasets\": ["
     "  {\"env\": \"Hopper-v4\", \"behavior\": \"medium\", \"episodes\": 200,"
     "   \"family\": \"locomotion\"},"
@@ -147,7 +148,7 @@ static const builtin_suite builtins[] = {
      classic_json},
     {"mujoco",
      "Hopper/HalfCheetah/Walker2d x medium, medium-replay, medium-expert, every offline learner, "
-     "5 seeds (hours)",
+     "5 seeds (~10 h -j 2)",
      mujoco_json},
 };
 #define N_BUILTINS (int32_t)(sizeof builtins / sizeof builtins[0])
