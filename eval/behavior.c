@@ -13,10 +13,13 @@
  *   PointMaze-*               BFS over the maze's cells to the goal cell, PD toward the centre
  *                             of the next cell (the goal itself in the goal cell)
  *   the MuJoCo tasks          (Hopper-v4 ... Pusher-v4, built with ORL_WITH_MUJOCO) no
- *                             controller yet: only the random level (uniform on the action box)
+ *                             controller: the random level (uniform on the action box) here,
+ *                             every other level a SAC policy file embedded into the library
+ *                             (policy_assets.c), which orl_behavior_create returns instead
  * Not here: the environments (classic.c, gridworld.c, pointmaze.c), rollouts, dataset
  * generation. Nothing is allocated after create/work_create. */
 #include "orl/behavior.h"
+#include "eval/policy_assets.h"
 #include "orl/heads.h"
 
 #include <assert.h>
@@ -686,6 +689,9 @@ orl_status orl_behavior_create(const char *name, orl_policy **out) {
         snprintf(why, sizeof why, "unknown environment '%.*s'", (int)(slash - rest), rest);
         return unknown_name(name, why);
     }
+    /* the MuJoCo tasks' levels beyond random are policy files embedded into the library */
+    if (!e->prefer && !e->control && strcmp(slash + 1, "random") != 0)
+        return orl_policy_asset_open(e->id, slash + 1, out);
     char level[LEVEL_CAP];
     double noise;
     if (!parse_level(e, slash + 1, level, &noise)) {

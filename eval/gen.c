@@ -5,7 +5,9 @@
  *   medium-replay            a sequence of policies improving from random to medium: noise
  *                            stepping from 1 down to the medium level in
  *                            ORL_GEN_MEDIUM_REPLAY_STAGES equal shares (the schedule goes
- *                            into the header's behavior)
+ *                            into the header's behavior); for the MuJoCo tasks, whose levels
+ *                            are policy files, the medium policy mixed with the uniform
+ *                            policy, the uniform's weight stepping from 1 down to 0
  *   medium-expert            the first half of the episodes medium, the second half expert
  *   diverse                  PointMaze only, D4RL's maze "diverse"/maze2d stitching data: the
  *                            builtin ENV/diverse behaviour (behavior.h), which follows
@@ -68,7 +70,10 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
         pl->n = 1;
         snprintf(pl->stages[0].name, sizeof pl->stages[0].name, "%s/%s", env, b);
         set_shares(pl, episodes, opt->steps);
-        if (strcmp(b, "medium") == 0)
+        if (strcmp(b, "random") != 0 && !isfinite(orl_behavior_medium_noise(env)))
+            snprintf(pl->behavior, sizeof pl->behavior, "%s (builtin:%s/%s: policy file)", b, env,
+                     b);
+        else if (strcmp(b, "medium") == 0)
             snprintf(pl->behavior, sizeof pl->behavior, "medium (builtin:%s/medium, noise=%.6g)",
                      env, orl_behavior_medium_noise(env));
         else
@@ -93,10 +98,14 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
                  u0, u1);
     } else if (strcmp(b, "medium-replay") == 0) {
         double m = orl_behavior_medium_noise(env);
-        if (!isfinite(m)) ORL_FAIL(ORL_ERR_INPUT, "no medium level for environment '%s'", env);
+        /* no controller (the MuJoCo tasks): the medium policy file mixed with uniform noise,
+         * the weight of the noise stepping from 1 down to 0 (the medium policy itself) */
+        int from_file = !isfinite(m);
+        if (from_file) m = 0.0;
         pl->n = ORL_GEN_MEDIUM_REPLAY_STAGES;
         set_shares(pl, episodes, opt->steps);
-        size_t at = (size_t)snprintf(pl->behavior, sizeof pl->behavior, "medium-replay: noise=");
+        size_t at = (size_t)snprintf(pl->behavior, sizeof pl->behavior, "medium-replay: %s",
+                                     from_file ? "policy file medium + uniform noise=" : "noise=");
         for (int k = 0; k < pl->n; k++) {
             stage *s = &pl->stages[k];
             if (k == pl->n - 1) {
@@ -107,7 +116,8 @@ static orl_status make_plan(const orl_gen_options *opt, int64_t episodes, plan *
                 double x = 1.0 + (m - 1.0) * (double)k / (double)(pl->n - 1);
                 char num[32];
                 snprintf(num, sizeof num, "%.3g", x);
-                snprintf(s->name, sizeof s->name, "%s/noise=%s", env, num);
+                snprintf(s->name, sizeof s->name, "%s/%s%s", env,
+                         from_file ? "medium+noise=" : "noise=", num);
                 at += (size_t)snprintf(pl->behavior + at, sizeof pl->behavior - at, "%s,", num);
             }
             if (at >= sizeof pl->behavior) at = sizeof pl->behavior - 1;

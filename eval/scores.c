@@ -12,8 +12,11 @@
  * REF_MIN_SCORE and REF_MAX_SCORE, the same for every dataset of a task), so that a policy
  * trained on a D4RL file and evaluated here gets the normalised score papers report; they were
  * not measured here (episodes 0, standard errors 0). docs/environments.md compares a uniform
- * random policy on our environments with REF_MIN_SCORE. Reacher-v4 and Pusher-v4 have no entry
- * until their experts exist. */
+ * random policy on our environments with REF_MIN_SCORE. Reacher-v4 and Pusher-v4 have no D4RL
+ * references: theirs are our own, measured as the classic tasks' (orl_eval, sample mode, 1000
+ * episodes, seed 0) on the uniform random policy and on the SAC policy embedded from
+ * assets/policies/ENV-expert.h5 (builtin:ENV/expert); values to 9 significant digits, as
+ * `orl eval --json` printed them. A retrained policy file needs a re-measured entry. */
 #include "orl/eval.h"
 
 #include <math.h>
@@ -23,6 +26,7 @@
 #define REFERENCE_SEED     0
 #define MEASURED           "orl_eval, builtin behaviours, sample mode"
 #define EXACT              "dynamic programming (tabular.h), undiscounted, time limit as horizon"
+#define SAC_MEASURED       "orl_eval, uniform random and the embedded SAC policy file, sample mode"
 #define D4RL               "published: D4RL infos.py REF_MIN_SCORE (random) and REF_MAX_SCORE (expert)"
 
 /* env, random mean, SE, expert mean, SE, episodes, seed, method */
@@ -50,6 +54,10 @@ static const orl_reference table[] = {
     {"HalfCheetah-v4", -280.178953, 0, 12135.0, 0, 0, 0, D4RL},
     {"Walker2d-v4", 1.629008, 0, 4592.3, 0, 0, 0, D4RL},
     {"Ant-v4", -325.6, 0, 3879.7, 0, 0, 0, D4RL},
+    {"Reacher-v4", -42.9879638, 0.121258455, -5.63970544, 0.0558639801, REFERENCE_EPISODES,
+     REFERENCE_SEED, SAC_MEASURED},
+    {"Pusher-v4", -149.442773, 0.238298996, -46.2544505, 0.294165401, REFERENCE_EPISODES,
+     REFERENCE_SEED, SAC_MEASURED},
 };
 
 #define N_REFERENCES ((int32_t)(sizeof table / sizeof table[0]))

@@ -23,6 +23,7 @@
 #include <hdf5.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -337,19 +338,10 @@ static orl_status load_common(orl_policy_file *f, orl_policy_info *info, char *a
     return ORL_OK;
 }
 
-orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *ops, int n,
-                                orl_policy **out) {
-    *out = NULL;
-    orl_hdf5_quiet();
-    FILE *probe = fopen(path, "rb");
-    if (!probe) ORL_FAIL(ORL_ERR_IO, "%s: cannot open for reading", path);
-    fclose(probe);
-    char why[256];
-    orl_policy_file f = {H5I_INVALID_HID, path};
-    f.file = orl_hdf5_open_read(path, H5P_DEFAULT);
-    if (f.file < 0)
-        ORL_FAIL(ORL_ERR_FORMAT, "%s: not a readable HDF5 file, truncated or corrupt (%s)", path,
-                 orl_hdf5_detail(why, sizeof why));
+/* reads the policy of an open file (closed here) named path in messages */
+static orl_status load_open(const char *path, hid_t file, const orl_policy_ops *const *ops, int n,
+                            orl_policy **out) {
+    orl_policy_file f = {file, path};
 
     orl_status st;
     orl_policy_info info = {0};
@@ -380,6 +372,46 @@ done:
     free(config);
     orl_hdf5_close_read(&f.file);
     return st;
+}
+
+orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *ops, int n,
+                                orl_policy **out) {
+    *out = NULL;
+    orl_hdf5_quiet();
+    FILE *probe = fopen(path, "rb");
+    if (!probe) ORL_FAIL(ORL_ERR_IO, "%s: cannot open for reading", path);
+    fclose(probe);
+    char why[256];
+    hid_t file = orl_hdf5_open_read(path, H5P_DEFAULT);
+    if (file < 0)
+        ORL_FAIL(ORL_ERR_FORMAT, "%s: not a readable HDF5 file, truncated or corrupt (%s)", path,
+                 orl_hdf5_detail(why, sizeof why));
+    return load_open(path, file, ops, n, out);
+}
+
+orl_status orl_policy_load_image_with(const char *name, const void *image, size_t size,
+                                      const orl_policy_ops *const *ops, int n, orl_policy **out) {
+    *out = NULL;
+    orl_hdf5_quiet();
+    char why[256];
+    /* the core driver without a backing store reads the image (HDF5 copies it) */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 16, 0) < 0 ||
+        H5Pset_file_image(fapl, (void *)(uintptr_t)image, size) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        ORL_FAIL(ORL_ERR_IO, "%s: cannot set up an in-memory HDF5 file (%s)", name,
+                 orl_hdf5_detail(why, sizeof why));
+    }
+    /* HDF5's core driver still looks at the name on disk (a file of that name makes the open
+     * fail), so the image goes by a name no file has */
+    char image_name[600];
+    snprintf(image_name, sizeof image_name, "orl-embedded-image:%p:%s", image, name);
+    hid_t file = orl_hdf5_open_read(image_name, fapl);
+    H5Pclose(fapl);
+    if (file < 0)
+        ORL_FAIL(ORL_ERR_FORMAT, "%s: not a readable HDF5 image, truncated or corrupt (%s)", name,
+                 orl_hdf5_detail(why, sizeof why));
+    return load_open(name, file, ops, n, out);
 }
 
 orl_status orl_policy_load(const char *path, orl_policy **out) {

@@ -205,8 +205,13 @@ Test(bench_stats, bad_arguments) {
 /* ---- suites ---- */
 
 Test(bench_suite, builtins_and_their_run_lists) {
-    cr_assert_eq(orl_bench_suite_count(), 2);
+    cr_assert_eq(orl_bench_suite_count(), 3);
     orl_bench_suite *s = NULL;
+    /* mujoco: 9 datasets x 8 learners x 5 seeds */
+    cr_assert_eq(orl_bench_suite_load("mujoco", &s), ORL_OK, "%s", orl_error_message());
+    cr_assert_eq(s->n_jobs, 9 * 8 * 5);
+    orl_bench_suite_free(s);
+    s = NULL;
     cr_assert_eq(orl_bench_suite_load("smoke", &s), ORL_OK, "%s", orl_error_message());
     cr_assert_eq(s->n_jobs, 2 * 2 * 3);
     /* nesting: dataset, learner, seed */

@@ -481,9 +481,6 @@ Test(scores, normalised_score_formula) {
 
 Test(scores, table_covers_every_environment_and_reproduces) {
     for (int32_t i = 0; i < orl_env_count(); i++) {
-        /* the arm tasks' references wait for their SAC experts (issue 15) */
-        if (strcmp(orl_env_id(i), "Reacher-v4") == 0 || strcmp(orl_env_id(i), "Pusher-v4") == 0)
-            continue;
         double r = NAN, e = NAN;
         cr_assert_eq(orl_reference_score(orl_env_id(i), &r, &e), ORL_OK, "%s", orl_env_id(i));
         cr_assert(isfinite(r) && isfinite(e) && e > r, "%s: random %g expert %g", orl_env_id(i), r,

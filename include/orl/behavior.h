@@ -29,6 +29,13 @@
  * so random (X = 1) is exactly uniform: logp = -log n or -sum_j log(hi_j - lo_j). The MEAN mode
  * gives the controller's action (the first best action, or c + s tanh(mu)).
  *
+ * The MuJoCo tasks (Hopper-v4 ... Pusher-v4) have no controller: their random level is the
+ * uniform policy above, and every other LEVEL names a policy file assets/policies/ENV-LEVEL.h5
+ * (SAC's tanh-Gaussian actor) embedded into the library at build time; LEVEL+noise=X mixes it
+ * with the uniform distribution on the box, p(a) = (1 - X) pi(a | s) + X / vol(box). For those
+ * orl_behavior_create returns that policy (an "mlp" policy, or a wrapper that is not saved),
+ * not a "builtin" one, and a LEVEL without a file is ORL_ERR_INPUT naming the levels that exist.
+ *
  * The policy's algorithm is "builtin" and its config_json {"env": ..., "level": ...,
  * "noise": ...}; it saves and loads through orl_policy_save / orl_policy_load_with with
  * orl_behavior_ops(). Its file keys, beside the common ones: behavior_env (text),

@@ -364,6 +364,12 @@ orl_status orl_policy_load(const char *path, orl_policy **out);
 orl_status orl_policy_load_with(const char *path, const orl_policy_ops *const *ops, int n,
                                 orl_policy **out);
 
+/* as orl_policy_load_with, from the bytes of a policy file held in memory (image, size bytes;
+ * copied, the caller keeps it): how the policy files embedded into the library are read.
+ * name stands for the file in messages and in the policy's source. */
+orl_status orl_policy_load_image_with(const char *name, const void *image, size_t size,
+                                      const orl_policy_ops *const *ops, int n, orl_policy **out);
+
 /* key access for an implementation's save and load. Numbers are 1-D datasets; text is a
  * fixed-length UTF-8 attribute of the root. Readers fail with ORL_ERR_FORMAT naming the file
  * and key: absent, another type or length, or (floats) a non-finite value where
