@@ -181,9 +181,10 @@ Test(cli, eval_dumps_joint_positions_on_mujoco_tasks) {
     unlink(other);
     cr_assert_eq(run("%s eval builtin:CartPole-v1/random --env CartPole-v1 --episodes 1 "
                      "--dump-qpos %s 2>%s >/dev/null",
-                     ORL, other, ERR),
+                     ORL, other, DIR "/cartpole-qpos.err"),
                  2);
-    cr_assert(strstr(slurp(ERR), "CartPole-v1"), "%s", slurp(ERR));
+    cr_assert(strstr(slurp(DIR "/cartpole-qpos.err"), "CartPole-v1"), "%s",
+              slurp(DIR "/cartpole-qpos.err"));
     cr_assert_neq(access(other, F_OK), 0);
 }
 
