@@ -182,20 +182,30 @@ int nn_sgemm_small(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, co
 #endif
 }
 
-/* the shapes where the kernel beat OpenBLAS's sgemm in CPU time (docs/learners.md, speed):
- * whole 16-column panels, at least one row tile; forward (x W^T) with at most 64 inputs;
- * dx = g W with at least 32 products per element; dW += g^T x up to 64 x 64 */
+/* on by default; off: every product through cblas_sgemm (bench/train, to record and time an
+ * update's products at OpenBLAS's speed) */
+static int small_enabled = 1;
+
+void nn_sgemm_set_small(int on) {
+    small_enabled = on != 0;
+}
+
+/* the shapes where the kernel beat OpenBLAS's sgemm in CPU time (docs/learners.md, speed;
+ * ORL_BENCH_GEMMS=1 bench/train prints both for every product of an update): whole 16-column
+ * panels, at least one row tile; forward (x W^T) with at most 64 inputs; dx = g W with at least
+ * 32 products per element and at most 64 columns (at 256 x 256 x 256 OpenBLAS's packed
+ * operands win); dW += g^T x up to 64 x 64 */
 static int small_wins(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K) {
     if (N % 16 != 0 || M < 6) return 0;
     if (!trans_a && trans_b) return K <= 64;
-    if (!trans_a && !trans_b) return K >= 32;
+    if (!trans_a && !trans_b) return K >= 32 && N <= 64;
     if (trans_a && !trans_b) return M <= 64 && N <= 64;
     return 0;
 }
 
 void nn_sgemm(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const float *A,
               int32_t lda, const float *B, int32_t ldb, float beta, float *C, int32_t ldc) {
-    if (small_wins(trans_a, trans_b, M, N, K) &&
+    if (small_enabled && small_wins(trans_a, trans_b, M, N, K) &&
         nn_sgemm_small(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc))
         return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

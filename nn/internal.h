@@ -52,5 +52,9 @@ void nn_sgemm(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const f
  * than 8192 elements), 1 when done (tests compare it with a double reference) */
 int nn_sgemm_small(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const float *A,
                    int32_t lda, const float *B, int32_t ldb, float beta, float *C, int32_t ldc);
+/* on (the default): nn_sgemm uses the small-shape kernel where it wins; off: cblas_sgemm for
+ * every product. A process-wide switch for benchmarks only (bench/train records an update's
+ * products through cblas with it off); not thread-safe, never touched by the library */
+void nn_sgemm_set_small(int on);
 
 #endif
