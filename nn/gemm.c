@@ -192,11 +192,13 @@ void nn_sgemm_set_small(int on) {
 
 /* the shapes where the kernel beat OpenBLAS's sgemm in CPU time (docs/learners.md, speed;
  * ORL_BENCH_GEMMS=1 bench/train prints both for every product of an update): whole 16-column
- * panels, at least one row tile; forward (x W^T) with at most 64 inputs; dx = g W with at least
+ * panels; forward (x W^T) with at most 64 inputs; dx = g W with at least
  * 32 products per element and at most 64 columns (at 256 x 256 x 256 OpenBLAS's packed
  * operands win); dW += g^T x up to 64 x 64 */
 static int small_wins(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K) {
-    if (N % 16 != 0 || M < 6) return 0;
+    /* never on the batch size: a row's result must not depend on how many rows come with it
+     * (MOReL's rollouts against one-row predictions, acting against batch evaluation) */
+    if (N % 16 != 0) return 0;
     if (!trans_a && trans_b) return K <= 64;
     if (!trans_a && !trans_b) return K >= 32 && N <= 64;
     if (trans_a && !trans_b) return M <= 64 && N <= 64;
