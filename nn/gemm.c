@@ -38,7 +38,8 @@
  * over k < K of a[r sai + k sak] b[k ldb + j]; full: all 16 columns, else the lanes of m0, m1 */
 static inline NN_AVX2_FMA __attribute__((always_inline)) void
 small_tile(int mr, int32_t K, const float *a, int64_t sai, int64_t sak, const float *b, int64_t ldb,
-           float *c, int64_t ldc, int accumulate, __m256i m0, __m256i m1, int full) {
+           float *c, int64_t ldc, int accumulate, __m256i m0, __m256i m1, int full,
+           const float *bias, int relu) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int32_t k = 0; k < K; k++) {
@@ -82,9 +83,26 @@ small_tile(int mr, int32_t K, const float *a, int64_t sai, int64_t sak, const fl
         }
     }
     __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = bias0;
+    if (bias) {
+        bias0 = full ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, m0);
+        bias1 = full ? _mm256_loadu_ps(bias + 8) : _mm256_maskload_ps(bias + 8, m1);
+    }
     for (int r = 0; r < mr; r++) {
         float *cr = c + (int64_t)r * ldc;
         __m256 v0 = acc[r][0], v1 = acc[r][1];
+        if (bias) {
+            /* a forward's epilogue: + bias, then ReLU by the sign bit (the operations of
+             * nn.c's bias_act_forward) */
+            v0 = _mm256_add_ps(v0, bias0);
+            v1 = _mm256_add_ps(v1, bias1);
+            if (relu) {
+                v0 = _mm256_andnot_ps(
+                    _mm256_castsi256_ps(_mm256_srai_epi32(_mm256_castps_si256(v0), 31)), v0);
+                v1 = _mm256_andnot_ps(
+                    _mm256_castsi256_ps(_mm256_srai_epi32(_mm256_castps_si256(v1), 31)), v1);
+            }
+        }
         if (full) {
             if (accumulate) {
                 v0 = _mm256_add_ps(_mm256_loadu_ps(cr), v0);
@@ -104,44 +122,45 @@ small_tile(int mr, int32_t K, const float *a, int64_t sai, int64_t sak, const fl
 }
 
 /* C (M, N; row stride ldc) = or += A' B, A'[i, k] = a[i sai + k sak], B (K, N; row stride ldb):
- * column panels of 16, row tiles of 6, the last partial panel and tile masked */
+ * column panels of 16, row tiles of 6, the last partial panel and tile masked; with bias (N)
+ * (beta 0), C = A' B + bias, then ReLU when relu */
 static NN_AVX2_FMA void small_kernel(int32_t M, int32_t N, int32_t K, const float *a, int64_t sai,
                                      int64_t sak, const float *b, int64_t ldb, float *c,
-                                     int64_t ldc, int accumulate) {
+                                     int64_t ldc, int accumulate, const float *bias, int relu) {
     for (int32_t j = 0; j < N; j += 16) {
         int32_t nr = N - j < 16 ? N - j : 16;
         int32_t lane[16];
         for (int32_t t = 0; t < 16; t++) lane[t] = t < nr ? -1 : 0;
         __m256i m0 = _mm256_loadu_si256((const __m256i *)lane);
         __m256i m1 = _mm256_loadu_si256((const __m256i *)(lane + 8));
-        const float *bj = b + j;
+        const float *bj = b + j, *biasj = bias ? bias + j : NULL;
         float *cj = c + j;
         int32_t i = 0;
         if (nr == 16)
             for (; i + 6 <= M; i += 6)
                 small_tile(6, K, a + i * sai, sai, sak, bj, ldb, cj + i * ldc, ldc, accumulate, m0,
-                           m1, 1);
+                           m1, 1, biasj, relu);
         else
             for (; i + 6 <= M; i += 6)
                 small_tile(6, K, a + i * sai, sai, sak, bj, ldb, cj + i * ldc, ldc, accumulate, m0,
-                           m1, 0);
+                           m1, 0, biasj, relu);
         const float *ai = a + i * sai;
         float *ci = cj + i * ldc;
         switch (M - i) {
         case 5:
-            small_tile(5, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0);
+            small_tile(5, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0, biasj, relu);
             break;
         case 4:
-            small_tile(4, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0);
+            small_tile(4, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0, biasj, relu);
             break;
         case 3:
-            small_tile(3, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0);
+            small_tile(3, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0, biasj, relu);
             break;
         case 2:
-            small_tile(2, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0);
+            small_tile(2, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0, biasj, relu);
             break;
         case 1:
-            small_tile(1, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0);
+            small_tile(1, K, ai, sai, sak, bj, ldb, ci, ldc, accumulate, m0, m1, 0, biasj, relu);
             break;
         default:
             break;
@@ -158,9 +177,12 @@ static int small_available(void) {
 }
 #endif
 
-int nn_sgemm_small(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const float *A,
-                   int32_t lda, const float *B, int32_t ldb, float beta, float *C, int32_t ldc) {
+/* nn_sgemm_small with an optional epilogue: bias (N) added, then ReLU when relu (beta 0) */
+static int small_product(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const float *A,
+                         int32_t lda, const float *B, int32_t ldb, float beta, float *C,
+                         int32_t ldc, const float *bias, int relu) {
     assert(M >= 1 && N >= 1 && K >= 1 && A && B && C && (beta == 0.0f || beta == 1.0f));
+    assert(!bias || beta == 0.0f);
     if (!small_available() || M > SMALL_MAX_DIM || N > SMALL_MAX_DIM || K > SMALL_MAX_DIM ||
         (trans_b && (int64_t)K * N > SMALL_MAX_KN))
         return 0;
@@ -171,15 +193,21 @@ int nn_sgemm_small(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, co
         float bt[SMALL_MAX_KN];
         for (int32_t k = 0; k < K; k++)
             for (int32_t j = 0; j < N; j++) bt[(int64_t)k * N + j] = B[(int64_t)j * ldb + k];
-        small_kernel(M, N, K, A, sai, sak, bt, N, C, ldc, beta != 0.0f);
+        small_kernel(M, N, K, A, sai, sak, bt, N, C, ldc, beta != 0.0f, bias, relu);
     } else {
-        small_kernel(M, N, K, A, sai, sak, B, ldb, C, ldc, beta != 0.0f);
+        small_kernel(M, N, K, A, sai, sak, B, ldb, C, ldc, beta != 0.0f, bias, relu);
     }
     return 1;
 #else
     (void)lda, (void)ldb, (void)ldc, (void)A, (void)B, (void)C, (void)beta, (void)trans_a;
+    (void)bias, (void)relu;
     return 0;
 #endif
+}
+
+int nn_sgemm_small(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const float *A,
+                   int32_t lda, const float *B, int32_t ldb, float beta, float *C, int32_t ldc) {
+    return small_product(trans_a, trans_b, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL, 0);
 }
 
 /* on by default; off: every product through cblas_sgemm (bench/train, to record and time an
@@ -212,4 +240,12 @@ void nn_sgemm(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const f
         return;
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+int nn_sgemm_forward_bias(int32_t M, int32_t N, int32_t K, const float *x, int32_t ldx,
+                          const float *w, int32_t ldw, const float *bias, int relu, float *out,
+                          int32_t ldo) {
+    assert(bias);
+    if (!small_enabled || !small_wins(0, 1, M, N, K)) return 0;
+    return small_product(0, 1, M, N, K, x, ldx, w, ldw, 0.0f, out, ldo, bias, relu);
 }

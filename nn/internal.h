@@ -52,6 +52,12 @@ void nn_sgemm(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const f
  * than 8192 elements), 1 when done (tests compare it with a double reference) */
 int nn_sgemm_small(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, const float *A,
                    int32_t lda, const float *B, int32_t ldb, float beta, float *C, int32_t ldc);
+/* a forward layer in one pass where the small-shape kernel takes it: out (M, N) = x W^T + bias,
+ * then ReLU when relu (the same bits as nn_sgemm followed by nn.c's bias and ReLU sweep); x (M,
+ * K), W (N, K), bias (N). Returns 0 (out untouched) where nn_sgemm would use OpenBLAS */
+int nn_sgemm_forward_bias(int32_t M, int32_t N, int32_t K, const float *x, int32_t ldx,
+                          const float *w, int32_t ldw, const float *bias, int relu, float *out,
+                          int32_t ldo);
 /* on (the default): nn_sgemm uses the small-shape kernel where it wins; off: cblas_sgemm for
  * every product. A process-wide switch for benchmarks only (bench/train records an update's
  * products through cblas with it off); not thread-safe, never touched by the library */

@@ -459,9 +459,16 @@ static void layers_forward(const orl_mlp *m, orl_mlp_work *w, int32_t first, con
     int32_t n_layers = cfg->n_layers;
     for (int32_t l = first; l < n_layers; l++) {
         int32_t n_in = cfg->widths[l], n_out = cfg->widths[l + 1];
-        /* pre = in W^T */
-        nn_sgemm(0, 1, batch, n_out, n_in, in, n_in, m->w[l], n_in, 0.0f, w->pre[l], n_out);
-        layer_finish(m, w, l, batch);
+        /* pre = in W^T, then bias, LayerNorm and activation; where the small-shape kernel
+         * takes the product and the layer is ReLU in place or the output layer's identity, the
+         * kernel adds the bias and applies the ReLU as it stores (the same operations) */
+        int output = l == n_layers - 1;
+        int fusable = output || relu_in_place(cfg);
+        if (!fusable || !nn_sgemm_forward_bias(batch, n_out, n_in, in, n_in, m->w[l], n_in, m->b[l],
+                                               !output, w->pre[l], n_out)) {
+            nn_sgemm(0, 1, batch, n_out, n_in, in, n_in, m->w[l], n_in, 0.0f, w->pre[l], n_out);
+            layer_finish(m, w, l, batch);
+        }
         in = w->out[l];
     }
     if (out && out != w->out[n_layers - 1])

@@ -56,8 +56,8 @@ static void check_product(uint64_t seed, int trans_a, int trans_b, int32_t M, in
         }
         for (int32_t j = N; j < ldc; j++)
             cr_assert(c[(int64_t)i * ldc + j] == c0[(int64_t)i * ldc + j],
-                      "seed %llu: padding column %d of row %d written", (unsigned long long)seed,
-                      j, i);
+                      "seed %llu: padding column %d of row %d written", (unsigned long long)seed, j,
+                      i);
     }
     free(a), free(b), free(c), free(c0);
 }
@@ -103,8 +103,8 @@ Test(nn_gemm, dispatch_matches_double_at_the_learners_shapes) {
         {0, 1, 256, 12, 256}};
     for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++)
         for (int beta = 0; beta < 2; beta++)
-            check_product(100 + (uint64_t)s, shapes[s][0], shapes[s][1], shapes[s][2],
-                          shapes[s][3], shapes[s][4], (float)beta, 0, 1);
+            check_product(100 + (uint64_t)s, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3],
+                          shapes[s][4], (float)beta, 0, 1);
 }
 
 /* the promised order: acc = fma(a_k, b_k, acc) for k = 0, 1, ... from 0, then C + acc */
@@ -136,4 +136,30 @@ Test(nn_gemm, same_bits_on_a_second_call) {
     nn_sgemm(0, 1, M, N, K, x, K, w, K, 0.0f, c1, N);
     nn_sgemm(0, 1, M, N, K, x, K, w, K, 0.0f, c2, N);
     cr_assert(memcmp(c1, c2, sizeof c1) == 0, "seed 5: two calls differ");
+}
+
+/* the fused forward: the same bits as the product followed by + bias and the sign-bit ReLU */
+Test(nn_gemm, fused_bias_relu_matches_the_separate_sweep) {
+    orl_rng rng;
+    orl_rng_seed(&rng, 9, 0);
+    static const int32_t shapes[][3] = {{256, 64, 17}, {7, 32, 23}, {1, 16, 64}, {65, 48, 5}};
+    for (int s = 0; s < 4; s++) {
+        int32_t M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        static float x[256 * 64], w[64 * 64], bias[64], fused[256 * 64], plain[256 * 64];
+        for (int i = 0; i < M * K; i++) x[i] = (float)orl_rng_normal(&rng);
+        for (int i = 0; i < N * K; i++) w[i] = (float)orl_rng_normal(&rng);
+        for (int i = 0; i < N; i++) bias[i] = (float)orl_rng_normal(&rng);
+        for (int relu = 0; relu < 2; relu++) {
+            if (!nn_sgemm_forward_bias(M, N, K, x, K, w, K, bias, relu, fused, N)) return;
+            nn_sgemm(0, 1, M, N, K, x, K, w, K, 0.0f, plain, N);
+            for (int32_t i = 0; i < M; i++)
+                for (int32_t j = 0; j < N; j++) {
+                    float z = plain[i * N + j] + bias[j];
+                    if (relu && signbit(z)) z = 0.0f;
+                    cr_assert(memcmp(&z, &fused[i * N + j], sizeof z) == 0,
+                              "seed 9: M %d N %d K %d relu %d: (%d, %d) %.9g against %.9g", M, N, K,
+                              relu, i, j, (double)fused[i * N + j], (double)z);
+                }
+        }
+    }
 }
