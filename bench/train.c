@@ -22,8 +22,13 @@
  * update's CPU time (at 1 thread on an idle machine, its wall time) the matrix products alone
  * would take at this machine's sgemm speed (CPU time: other programs' share of the cores counts
  * in neither). It also gives gflop_per_update (2 M N K summed) and the achieved GFLOP/s.
+ * nn/'s own small-shape kernel (nn/gemm.c) does not go through cblas_sgemm: the recorded runs
+ * switch it off (nn_sgemm_set_small), so every product is recorded and sgemm_share stays "the
+ * update's products at OpenBLAS's speed"; gemm_share is the same replay through nn_sgemm (the
+ * kernel where it wins, OpenBLAS elsewhere: what the update's products cost as trained).
  * With ORL_BENCH_GEMMS set, each recorded call's shape and its CPU time replayed alone (200
- * times) go to stderr: which GEMMs of an update cost what, and at what GFLOP/s.
+ * times) through OpenBLAS and through nn_sgemm go to stderr: which GEMMs of an update cost
+ * what, and at what GFLOP/s.
  * With ORL_BENCH_DIGEST=N, each learner instead trains N updates from the seed and prints an
  * FNV-1a digest of its policy's actions on 256 observations (no timing): the bits two builds
  * train to, compared.
@@ -40,6 +45,7 @@
  * --algos every learner runs except those whose step is an outer iteration (MOReL).
  * Output: one JSON object per line. */
 #define _GNU_SOURCE
+#include "nn/internal.h" /* nn_sgemm, nn_sgemm_set_small */
 #include "orl/train.h"
 
 #include <cblas.h>
@@ -102,8 +108,19 @@ static size_t operand_floats(blasint rows, blasint cols, blasint ld) {
     return (size_t)rows * (size_t)ld;
 }
 
-/* replays the recorded calls reps times; returns seconds per replay and the flops of one */
-static double replay(int reps, double *flops) {
+/* one recorded call on scratch operands, through OpenBLAS (own = 0) or nn_sgemm (own = 1) */
+static void replay_call(const gemm_call *g, int own, const float *a, const float *b, float *c) {
+    if (own)
+        nn_sgemm(g->ta != CblasNoTrans, g->tb != CblasNoTrans, g->m, g->n, g->k, a, g->lda, b,
+                 g->ldb, g->beta, c, g->ldc);
+    else
+        real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb, g->beta, c,
+                   g->ldc);
+}
+
+/* replays the recorded calls reps times through OpenBLAS (own = 0) or nn_sgemm (own = 1);
+ * returns seconds per replay and the flops of one */
+static double replay(int reps, int own, double *flops) {
     size_t biggest = 1;
     *flops = 0.0;
     for (int i = 0; i < n_calls; i++) {
@@ -118,27 +135,28 @@ static double replay(int reps, double *flops) {
     float *a = calloc(biggest, sizeof(float)), *b = calloc(biggest, sizeof(float));
     float *c = calloc(biggest, sizeof(float));
     for (size_t i = 0; i < biggest; i++) a[i] = b[i] = 0.01f * (float)(i % 97);
-    if (getenv("ORL_BENCH_GEMMS")) /* each call's shape and its CPU time alone, to stderr */
+    if (getenv("ORL_BENCH_GEMMS") && !own) /* each call alone, both ways, to stderr */
         for (int i = 0; i < n_calls; i++) {
             const gemm_call *g = &calls[i];
-            double t0 = cpu_now();
-            for (int r = 0; r < 200; r++)
-                real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
-                           g->beta, c, g->ldc);
-            fprintf(stderr, "gemm %2d %c%c m %4d n %4d k %4d beta %g: %8.2f us, %5.1f GFLOP/s\n", i,
-                    g->ta == CblasNoTrans ? 'n' : 't', g->tb == CblasNoTrans ? 'n' : 't', (int)g->m,
-                    (int)g->n, (int)g->k, (double)g->beta, (cpu_now() - t0) / 200 * 1e6,
-                    2.0 * g->m * g->n * g->k / ((cpu_now() - t0) / 200) * 1e-9);
+            double us[2];
+            for (int o = 0; o < 2; o++) {
+                double t0 = cpu_now();
+                for (int r = 0; r < 200; r++) replay_call(g, o, a, b, c);
+                us[o] = (cpu_now() - t0) / 200 * 1e6;
+            }
+            double mflop = 2e-6 * (double)g->m * (double)g->n * (double)g->k;
+            fprintf(stderr,
+                    "gemm %2d %c%c m %4d n %4d k %4d beta %g: openblas %8.2f us, %5.1f GFLOP/s; "
+                    "nn_sgemm %8.2f us, %5.1f GFLOP/s\n",
+                    i, g->ta == CblasNoTrans ? 'n' : 't', g->tb == CblasNoTrans ? 'n' : 't',
+                    (int)g->m, (int)g->n, (int)g->k, (double)g->beta, us[0], mflop / us[0] * 1e3,
+                    us[1], mflop / us[1] * 1e3);
         }
     double best = INFINITY;
     for (int w = 0; w < 5; w++) {
         double t0 = cpu_now();
         for (int r = 0; r < reps; r++)
-            for (int i = 0; i < n_calls; i++) {
-                const gemm_call *g = &calls[i];
-                real_sgemm(g->order, g->ta, g->tb, g->m, g->n, g->k, 1.0f, a, g->lda, b, g->ldb,
-                           g->beta, c, g->ldc);
-            }
+            for (int i = 0; i < n_calls; i++) replay_call(&calls[i], own, a, b, c);
         double dt = (cpu_now() - t0) / reps;
         if (dt < best) best = dt;
     }
@@ -304,12 +322,14 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
         return 0;
     }
     recording = 1;
+    nn_sgemm_set_small(0); /* every product through cblas_sgemm, so every one is recorded */
     n_calls = 0;
     if (train_steps(ops, c, ds, 1, NULL) != ORL_OK) goto fail;
     int one = n_calls;
     n_calls = 0;
     if (train_steps(ops, c, ds, 3, NULL) != ORL_OK) goto fail;
     recording = 0;
+    nn_sgemm_set_small(1);
     /* the calls of updates 2 and 3 of the second run: what one update adds, twice */
     int per_update = (n_calls - one) / 2;
     if (n_calls >= MAX_CALLS) per_update = 0;
@@ -333,20 +353,24 @@ static int run(const orl_learner_ops *ops, const bench_case *c, const orl_datase
     char p_type[32];
     snprintf(p_type, sizeof p_type, "%s", p->ops->type);
     orl_policy_free(p);
-    double flops = 0.0, gemm_s = n_calls > 0 ? replay(20, &flops) : 0.0;
+    double flops = 0.0, gemm_s = n_calls > 0 ? replay(20, 0, &flops) : 0.0;
+    double own_s = n_calls > 0 ? replay(20, 1, &flops) : 0.0;
     double per_s = (double)steps / dt;
     printf("{\"bench\":\"train\",\"algo\":\"%s\",\"case\":\"%s\",\"threads\":%d,\"obs\":%d,"
            "\"act\":%d,\"hidden\":%d,\"batch\":256,\"steps\":%lld,\"seconds\":%.3f,"
            "\"updates_per_s\":%.1f,\"cpu_seconds\":%.3f,\"updates_per_cpu_s\":%.1f,"
            "\"gemm_calls_per_update\":%d,\"gflop_per_update\":%.4f,"
-           "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"policy\":\"%s\",\"act_us_per_step\":%.2f}\n",
+           "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"gemm_share\":%.3f,\"policy\":\"%s\","
+           "\"act_us_per_step\":%.2f}\n",
            ops->name, c->name, threads, c->S, c->A, c->hidden > 0 ? c->hidden : 256,
            (long long)steps, dt, per_s, cpu, (double)steps / cpu, n_calls, flops * 1e-9,
-           flops * per_s * 1e-9, gemm_s * (double)steps / cpu, p_type, act_us);
+           flops * per_s * 1e-9, gemm_s * (double)steps / cpu, own_s * (double)steps / cpu, p_type,
+           act_us);
     fflush(stdout);
     return 0;
 fail:
     recording = 0;
+    nn_sgemm_set_small(1);
     fprintf(stderr, "bench/train: %s %s: %s\n", ops->name, c->name, orl_error_message());
     return 1;
 }

@@ -283,6 +283,9 @@ void orl_tanh_gaussian_sample_backward(const orl_gaussian_head *h, float *dout, 
     }
 }
 
+/* dimensions whose log half-width orl_tanh_gaussian_log_prob_forward keeps on the stack */
+#define LOG_S_CACHE 64
+
 /* y = clipped (act - c) / s, z = atanh(y) for a given action */
 static double given_pre_tanh(double a, double c, double s) {
     double y = (a - c) / s;
@@ -294,6 +297,13 @@ static double given_pre_tanh(double a, double c, double s) {
 void orl_tanh_gaussian_log_prob_forward(const orl_gaussian_head *h, float *logp, const float *out,
                                         const float *act, int32_t batch) {
     int32_t A = h->act_dim;
+    /* log s of each dimension once per call, not once per row (the same value either way) */
+    double log_s[LOG_S_CACHE];
+    for (int32_t j = 0; j < A && j < LOG_S_CACHE; j++) {
+        double c, s;
+        bound_scale(h->lo, h->hi, j, &c, &s);
+        log_s[j] = log(s);
+    }
     for (int32_t b = 0; b < batch; b++) {
         const float *mean = out + (size_t)b * 2 * (size_t)A;
         const float *raw = mean + A;
@@ -305,7 +315,8 @@ void orl_tanh_gaussian_log_prob_forward(const orl_gaussian_head *h, float *logp,
             double z = given_pre_tanh((double)a[j], c, s);
             double ls = head_log_std(h, (double)raw[j], NULL);
             double e = (z - (double)mean[j]) * exp(-ls);
-            sum += -0.5 * e * e - ls - 0.5 * LOG_2PI - log_one_minus_tanh_sq(z) - log(s);
+            sum += -0.5 * e * e - ls - 0.5 * LOG_2PI - log_one_minus_tanh_sq(z) -
+                   (j < LOG_S_CACHE ? log_s[j] : log(s));
         }
         logp[b] = (float)sum;
     }

@@ -1,8 +1,9 @@
 /* The MLP on cblas (the contract is include/orl/nn.h; the parameter-buffer utilities, Adam,
  * schedules and normalisers are in nn/optim.c).
  *
- * Every matrix product goes through cblas_sgemm (forward pre = x W^T, backward dW += g^T x and
- * dx = g W); the elementwise work (bias, LayerNorm, activation, and in backward the activation
+ * Every matrix product goes through nn_sgemm (nn/gemm.c: our small-shape kernel where it beats
+ * OpenBLAS, cblas_sgemm elsewhere; forward pre = x W^T, backward dW += g^T x and dx = g W);
+ * the elementwise work (bias, LayerNorm, activation, and in backward the activation
  * derivative with the bias column sums) is one row-by-row sweep per layer. The bias + ReLU
  * sweep, the ReLU gate with the bias sums and the output bias sums use AVX2 (chosen at run time)
  * or SSE2 where available, with the same IEEE operations in the same order as their scalar
@@ -458,10 +459,16 @@ static void layers_forward(const orl_mlp *m, orl_mlp_work *w, int32_t first, con
     int32_t n_layers = cfg->n_layers;
     for (int32_t l = first; l < n_layers; l++) {
         int32_t n_in = cfg->widths[l], n_out = cfg->widths[l + 1];
-        /* pre = in W^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_in, 1.0f, in, n_in,
-                    m->w[l], n_in, 0.0f, w->pre[l], n_out);
-        layer_finish(m, w, l, batch);
+        /* pre = in W^T, then bias, LayerNorm and activation; where the small-shape kernel
+         * takes the product and the layer is ReLU in place or the output layer's identity, the
+         * kernel adds the bias and applies the ReLU as it stores (the same operations) */
+        int output = l == n_layers - 1;
+        int fusable = output || relu_in_place(cfg);
+        if (!fusable || !nn_sgemm_forward_bias(batch, n_out, n_in, in, n_in, m->w[l], n_in, m->b[l],
+                                               !output, w->pre[l], n_out)) {
+            nn_sgemm(0, 1, batch, n_out, n_in, in, n_in, m->w[l], n_in, 0.0f, w->pre[l], n_out);
+            layer_finish(m, w, l, batch);
+        }
         in = w->out[l];
     }
     if (out && out != w->out[n_layers - 1])
@@ -490,11 +497,10 @@ void orl_mlp_forward_shared(const orl_mlp *m, orl_mlp_work *w, const float *shar
     w->input = NULL; /* no (B, I) input exists: backward refuses */
     /* pre[0] (B, H) = own (B, I - I_s) W[:, I_s:]^T; the groups' shared part (G, H) =
      * shared (G, I_s) W[:, :I_s]^T into the backward scratch (unused by a forward) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, n_out, n_own, 1.0f, own, n_own,
-                m->w[0] + n_shared, n_in, 0.0f, w->pre[0], n_out);
+    nn_sgemm(0, 1, batch, n_out, n_own, own, n_own, m->w[0] + n_shared, n_in, 0.0f, w->pre[0],
+             n_out);
     float *sh = w->grad_a; // (G, H)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, groups, n_out, n_shared, 1.0f, shared,
-                n_shared, m->w[0], n_in, 0.0f, sh, n_out);
+    nn_sgemm(0, 1, groups, n_out, n_shared, shared, n_shared, m->w[0], n_in, 0.0f, sh, n_out);
     /* each group's shared part plus the bias is the bias of its rows: one sweep adds it to the
      * own part and applies the activation */
     for (int32_t g = 0; g < groups; g++) {
@@ -711,14 +717,10 @@ void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, floa
                     for (int32_t i = done; i < n_out; i++) db[i] += g[(int64_t)r * n_out + i];
         }
         /* dW += g^T in */
-        if (dw)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n_out, n_in, batch, 1.0f, g, n_out,
-                        in, n_in, 1.0f, dw, n_in);
+        if (dw) nn_sgemm(1, 0, n_out, n_in, batch, g, n_out, in, n_in, 1.0f, dw, n_in);
         if (l == 0) {
             /* dx += g W */
-            if (dx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f, g,
-                            n_out, m->w[l], n_in, 1.0f, dx, n_in);
+            if (dx) nn_sgemm(0, 0, batch, n_in, n_out, g, n_out, m->w[l], n_in, 1.0f, dx, n_in);
             break;
         }
         float *db_below = dparams ? dparams + (m->b[l - 1] - m->params) : NULL;
@@ -731,8 +733,7 @@ void orl_mlp_backward(const orl_mlp *m, orl_mlp_work *w, const float *dout, floa
             continue;
         }
         /* dLoss/dout of the layer below = g W, then through its activation and LayerNorm */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, n_in, n_out, 1.0f, g, n_out,
-                    m->w[l], n_in, 0.0f, next, n_in);
+        nn_sgemm(0, 0, batch, n_in, n_out, g, n_out, m->w[l], n_in, 0.0f, next, n_in);
         float *dgain =
             dparams && m->ln_gain[l - 1] ? dparams + (m->ln_gain[l - 1] - m->params) : NULL;
         float *dshift =
