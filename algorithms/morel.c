@@ -18,7 +18,9 @@
  * Steps report model_return (the mean return of the iteration's rollouts in the P-MDP),
  * halted (the share that entered HALT), path_length, kl, alpha, baseline_loss, log_std, and
  * CPU seconds of the iteration's rollouts, NPG step and baseline (rollout_s, npg_s,
- * baseline_s) and of the whole model fit (fit_s). No validation metrics. The result is the
+ * baseline_s) and of the whole model fit (fit_s), and data_halted: the share of the data's
+ * episodes with a step whose disagreement exceeds the threshold (near 1, the P-MDP halts the
+ * data's own behaviour; a lower pessimism is needed). No validation metrics. The result is the
  * Gaussian MLP policy (policy_type "mlp", head "gaussian", the state-independent log-std in
  * the last layer's biases). Nothing in the real environment chooses the returned policy (the
  * last iteration's is returned). */
@@ -48,6 +50,7 @@ typedef struct morel_state {
     int64_t counters[2]; /* [0]: 1 once the ensemble's fit has stopped; [1]: 1 once the model
                             and BC are done */
     double fit_seconds;  /* CPU time of the model fit (a buffer: survives resume) */
+    double data_halted;  /* share of the data's episodes with a step over the threshold */
 } morel_state;
 
 static const orl_hparam_def morel_hparams[] = {
@@ -225,7 +228,7 @@ fail:
 
 static const char *const morel_step_names[] = {
     "model_return", "halted",    "path_length", "kl",         "alpha", "baseline_loss",
-    "log_std",      "rollout_s", "npg_s",       "baseline_s", "fit_s"};
+    "log_std",      "rollout_s", "npg_s",       "baseline_s", "fit_s", "data_halted"};
 enum { MOREL_N_METRICS = sizeof morel_step_names / sizeof morel_step_names[0] };
 
 static orl_metric_names morel_metrics(void *state, orl_metric_kind kind) {
@@ -258,7 +261,11 @@ static int morel_phase_at(void *state, int64_t step, orl_phase *phase) {
 static orl_status ensure_pmdp(morel_state *s) {
     if (s->pmdp) return ORL_OK;
     if (!s->model) ORL_TRY(orl_dynamics_trainer_finish(s->trainer, &s->model));
-    return orl_pmdp_create(s->model, &s->pcfg, s->ds->h.act_low, s->ds->h.act_high, &s->pmdp);
+    ORL_TRY(orl_pmdp_create(s->model, &s->pcfg, s->ds->h.act_low, s->ds->h.act_high, &s->pmdp));
+    /* how much of the data's own behaviour the threshold halts (a diagnostic: near 1, the
+     * planner cannot follow the data in the P-MDP; lower the pessimism) */
+    return orl_dynamics_over_threshold(s->model, s->ds, orl_pmdp_threshold(s->pmdp), NULL,
+                                       &s->data_halted);
 }
 
 static orl_status morel_phase_run(void *state, int64_t step, int64_t unit, orl_rng *rng) {
@@ -315,7 +322,7 @@ static orl_status morel_step(void *state, const orl_batch *batch, int64_t step, 
                                  ns.alpha,        ns.baseline_loss,
                                  ns.log_std_mean, ps.seconds,
                                  ns.npg_seconds,  ns.baseline_seconds,
-                                 s->fit_seconds};
+                                 s->fit_seconds,  s->data_halted};
     memcpy(metrics, m, sizeof m);
     return ORL_OK;
 }

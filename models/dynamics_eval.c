@@ -1,6 +1,7 @@
 /* Dynamics ensembles' held-out errors (include/orl/dynamics.h): one-step and open-loop errors at
- * the horizons of orl_dynamics_horizons on held-out episodes, and the largest disagreement over a
- * dataset (the threshold's numerator), all through batched prediction (dynamics.c).
+ * the horizons of orl_dynamics_horizons on held-out episodes, the largest disagreement over a
+ * dataset (the threshold's numerator) and how much of a dataset a threshold would halt, all
+ * through batched prediction (dynamics.c).
  * Not here: fitting (dynamics.c), model files (dynamics_file.c). */
 #include "models/dynamics_internal.h"
 
@@ -154,9 +155,10 @@ orl_status orl_dynamics_evaluate(const orl_dynamics *d, const orl_dataset *ds,
     return st;
 }
 
-/* max over the rows of ds of the disagreement */
-orl_status orl_dynamics_max_disagreement_internal(const orl_dynamics *d, const orl_dataset *ds,
-                                                  double *out) {
+/* one pass of predictions over every row of ds: the largest disagreement, and the rows and
+ * episodes with a row whose disagreement exceeds threshold (NaN: not counted) */
+static orl_status disagreement_pass(const orl_dynamics *d, const orl_dataset *ds, double threshold,
+                                    double *max_out, int64_t *rows_over, int64_t *episodes_over) {
     int32_t Bmax = 256;
     size_t K = (size_t)d->cfg.members, S = (size_t)d->obs_dim, A = (size_t)d->act_dim;
     orl_dynamics_work *w = NULL;
@@ -168,18 +170,46 @@ orl_status orl_dynamics_max_disagreement_internal(const orl_dynamics *d, const o
     }
     float *dis = next + K * (size_t)Bmax * S;
     double best = 0.0;
+    int64_t n_rows = 0, n_eps = 0, e = 0, counted_e = -1;
     for (int64_t i0 = 0; i0 < ds->n_steps; i0 += Bmax) {
         int32_t B = (int32_t)(ds->n_steps - i0 < Bmax ? ds->n_steps - i0 : Bmax);
         orl_dynamics_predict(d, w, ds->obs + (size_t)i0 * S,
                              ds->act ? ds->act + (size_t)i0 * A : NULL,
                              ds->act_idx ? ds->act_idx + i0 : NULL, 0, B, next, NULL, NULL);
         orl_dynamics_disagreement(d, next, B, dis);
-        for (int32_t b = 0; b < B; b++)
+        for (int32_t b = 0; b < B; b++) {
             if ((double)dis[b] > best || !isfinite(dis[b])) best = (double)dis[b];
+            if (!((double)dis[b] > threshold)) continue;
+            n_rows++;
+            int64_t r = i0 + b;
+            while (e < ds->n_episodes && ds->ep_off[e + 1] <= r) e++;
+            if (e != counted_e) counted_e = e, n_eps++;
+        }
     }
     free(next);
     orl_dynamics_work_free(w);
     if (!isfinite(best)) ORL_FAIL(ORL_ERR_NUMERIC, "dynamics: a prediction is not finite");
-    *out = best;
+    *max_out = best;
+    if (rows_over) *rows_over = n_rows;
+    if (episodes_over) *episodes_over = n_eps;
+    return ORL_OK;
+}
+
+/* max over the rows of ds of the disagreement */
+orl_status orl_dynamics_max_disagreement_internal(const orl_dynamics *d, const orl_dataset *ds,
+                                                  double *out) {
+    return disagreement_pass(d, ds, NAN, out, NULL, NULL);
+}
+
+orl_status orl_dynamics_over_threshold(const orl_dynamics *d, const orl_dataset *ds,
+                                       double threshold, double *row_share, double *episode_share) {
+    ORL_TRY(orl_dynamics_check_dims(d, &ds->h, "model"));
+    if (ds->n_steps < 1 || ds->n_episodes < 1)
+        ORL_FAIL(ORL_ERR_INPUT, "dynamics: expected a dataset with at least one row");
+    double max = 0.0;
+    int64_t rows = 0, eps = 0;
+    ORL_TRY(disagreement_pass(d, ds, threshold, &max, &rows, &eps));
+    if (row_share) *row_share = (double)rows / (double)ds->n_steps;
+    if (episode_share) *episode_share = (double)eps / (double)ds->n_episodes;
     return ORL_OK;
 }

@@ -50,6 +50,7 @@ struct orl_npg {
     float *hcache;        /* (N, S + layers H) an update's normalised rows and hidden activations
                              at the parameters CG works at: the Fisher products reuse them */
     int64_t hcache_width; /* S + layers H */
+    int64_t hcache_rows;  /* rows the cache holds at the current parameters (0: none) */
     int64_t *perm;        /* (N) the baseline's shuffled rows */
     float *feat;          /* (max(C, baseline batch), S + 4) baseline features */
     float *target;        /* (baseline batch) */
@@ -253,6 +254,7 @@ void orl_npg_set_normalizer(orl_npg *g, const float *mean, const float *std) {
         g->obs_mean[s] = mean[s];
         g->obs_std[s] = std[s];
     }
+    g->hcache_rows = 0;
 }
 
 float *orl_npg_params(orl_npg *g, int64_t *n_params) {
@@ -378,6 +380,11 @@ void orl_npg_fvp(orl_npg *g, const float *obs, int64_t n_rows, double damping, c
     fvp_rows(g, obs, n_rows, 0, damping, v, out);
 }
 
+void orl_npg_fvp_cached(orl_npg *g, int64_t n_rows, double damping, const double *v, double *out) {
+    assert(n_rows >= 1 && n_rows == g->hcache_rows);
+    fvp_rows(g, NULL, n_rows, 1, damping, v, out);
+}
+
 /* the vanilla gradient into grad (P), keeping the mean (N, A) in mu (may be NULL) */
 static void vpg_pass(orl_npg *g, const float *obs, const float *act, const float *adv,
                      int64_t n_rows, double *grad, float *mu_keep, int cache) {
@@ -406,6 +413,7 @@ static void vpg_pass(orl_npg *g, const float *obs, const float *act, const float
         }
         orl_mlp_backward(&g->net, &g->work, g->dmu, g->gradf, NULL);
     }
+    g->hcache_rows = cache ? n_rows : 0;
     for (int64_t i = 0; i < Pm; i++) grad[i] = (double)g->gradf[i];
     for (int32_t j = 0; j < A; j++) grad[Pm + j] = g->gls[j] * inv_n;
 }
@@ -413,7 +421,7 @@ static void vpg_pass(orl_npg *g, const float *obs, const float *act, const float
 void orl_npg_vpg(orl_npg *g, const float *obs, const float *act, const float *adv, int64_t n_rows,
                  double *grad) {
     assert(n_rows >= 1);
-    vpg_pass(g, obs, act, adv, n_rows, grad, NULL, 0);
+    vpg_pass(g, obs, act, adv, n_rows, grad, NULL, n_rows <= g->cfg.max_rows);
 }
 
 static double dot(const double *a, const double *b, int64_t n) {
@@ -603,6 +611,7 @@ orl_status orl_npg_update(orl_npg *g, const orl_npg_paths *paths, orl_rng *rng,
     memcpy(g->ls_old, g->log_std, (size_t)A * sizeof(float));
     for (int64_t i = 0; i < P; i++)
         g->params[i] = (float)((double)g->params[i] + alpha * g->dir[i]);
+    g->hcache_rows = 0; /* the cache was of the parameters before the step */
     double ls_sum = 0.0;
     for (int32_t j = 0; j < A; j++) {
         if (g->log_std[j] < g->cfg.min_log_std) g->log_std[j] = g->cfg.min_log_std;
@@ -652,6 +661,7 @@ orl_status orl_npg_bc(orl_npg *g, const float *obs, const float *act, int64_t n_
     orl_fit f;
     orl_fit_config fc = orl_fit_defaults(lr, batch);
     ORL_TRY(orl_fit_init_on(&f, &g->net, &fc));
+    g->hcache_rows = 0;
     float *xb = malloc((size_t)batch * (size_t)S * sizeof(float));
     float *ab = malloc((size_t)batch * (size_t)A * sizeof(float));
     float *dout = malloc((size_t)batch * (size_t)A * sizeof(float));

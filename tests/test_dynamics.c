@@ -162,6 +162,32 @@ Test(dynamics, members_agree_on_the_data_and_disagree_far_from_it) {
         }
     }
     mean_dis /= (double)(ds->n_steps / 64 * 64);
+    /* the share of rows and episodes over a threshold, against a count from the predictions */
+    const double thr[3] = {d->threshold, 0.5 * d->threshold, d->disagreement_max};
+    for (int k = 0; k < 3; k++) {
+        int64_t rows = 0, eps = 0;
+        for (int64_t e = 0; e < ds->n_episodes; e++) {
+            int any = 0;
+            for (int64_t i0 = ds->ep_off[e]; i0 < ds->ep_off[e + 1]; i0 += 64) {
+                int32_t B = (int32_t)(ds->ep_off[e + 1] - i0 < 64 ? ds->ep_off[e + 1] - i0 : 64);
+                orl_dynamics_predict(d, w, ds->obs + 2 * i0, ds->act + i0, NULL, 0, B, next, rew,
+                                     done);
+                orl_dynamics_disagreement(d, next, B, dis);
+                for (int b = 0; b < B; b++)
+                    if ((double)dis[b] > thr[k]) rows++, any = 1;
+            }
+            eps += any;
+        }
+        double row_share = -1.0, episode_share = -1.0;
+        cr_assert_eq(orl_dynamics_over_threshold(d, ds, thr[k], &row_share, &episode_share), ORL_OK,
+                     "%s", orl_error_message());
+        cr_log_info("threshold %.4f: %.4f of the rows, %.2f of the episodes over it", thr[k],
+                    row_share, episode_share);
+        cr_assert_eq(row_share, (double)rows / (double)ds->n_steps);
+        cr_assert_eq(episode_share, (double)eps / (double)ds->n_episodes);
+        if (k == 2) cr_assert(rows == 0 && eps == 0); /* nothing exceeds the maximum */
+        if (k == 1) cr_assert(rows > 0);
+    }
     /* far outside (states of norm ~20 and actions of 10, where no data is): they disagree */
     float far_obs[64 * 2], far_act[64];
     orl_rng rng;

@@ -212,6 +212,17 @@ void orl_dynamics_disagreement(const orl_dynamics *d, const float *next_obs, int
 orl_status orl_dynamics_evaluate(const orl_dynamics *d, const orl_dataset *ds,
                                  orl_dynamics_errors *out);
 
+/* how much of ds the HALT test at threshold cuts (MOReL's pessimistic MDP halts where the
+ * disagreement exceeds the threshold): *row_share, the share of the rows of ds whose
+ * disagreement (all members from the row's own observation and action) exceeds threshold, and
+ * *episode_share, the share of its episodes that contain such a row (either may be NULL). A
+ * threshold that halts most of the data's own episodes halts the behaviour the planner starts
+ * from (PointMaze-UMaze at pessimism 3: 2% of the rows, every episode; docs/learners.md).
+ * ORL_ERR_INPUT (shapes unlike the model's, no rows), ORL_ERR_NUMERIC (a prediction not
+ * finite), ORL_ERR_NOMEM. */
+orl_status orl_dynamics_over_threshold(const orl_dynamics *d, const orl_dataset *ds,
+                                       double threshold, double *row_share, double *episode_share);
+
 /* ORL_ERR_INPUT naming the first mismatch between the model and a dataset header (obs_dim,
  * action kind, act_dim, n_actions); name names the model in the message */
 orl_status orl_dynamics_check_dims(const orl_dynamics *d, const orl_header *h, const char *name);

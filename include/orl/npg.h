@@ -120,7 +120,15 @@ void orl_npg_act(orl_npg *g, const float *obs, int32_t batch, orl_rng *rng, floa
 void orl_npg_fvp(orl_npg *g, const float *obs, int64_t n_rows, double damping, const double *v,
                  double *out);
 
-/* the vanilla policy gradient g (P) = mean_t adv_t grad log pi(act_t | obs_t), in double */
+/* out = (F + damping I) v as orl_npg_fvp over the n_rows observations of the last orl_npg_vpg
+ * (or of an update's gradient pass), from the normalised rows and hidden activations that pass
+ * kept instead of a forward per product: the same bits as orl_npg_fvp on those rows at
+ * unchanged parameters (what NPG's conjugate gradient uses). n_rows must be the rows that pass
+ * kept; the parameters (and normaliser) must not have changed since. */
+void orl_npg_fvp_cached(orl_npg *g, int64_t n_rows, double damping, const double *v, double *out);
+
+/* the vanilla policy gradient g (P) = mean_t adv_t grad log pi(act_t | obs_t), in double; with
+ * n_rows <= max_rows the pass keeps its rows' activations for orl_npg_fvp_cached */
 void orl_npg_vpg(orl_npg *g, const float *obs, const float *act, const float *adv, int64_t n_rows,
                  double *grad);
 
