@@ -8,10 +8,12 @@
  *              training alone): member_samples_per_s = K rows per trained row; gflops from
  *              orl_mlp_forward_flops (forward + backward = 3x forward, less layer 0's dx);
  *              sgemm_share = the time the same GEMMs take alone (replayed here with
- *              cblas_sgemm at the step's shapes) / the measured time per step.
+ *              cblas_sgemm at the step's shapes) / the measured time per step;
+ *              peak_share = gflops / the sgemm peak (a 1024^3 cblas_sgemm measured first,
+ *              sgemm_peak_gflops in the first line).
  *   predict:   orl_dynamics_predict of all K members on per-member inputs, B = 256 rows each
  *              (one batched step of 4 x 256 model transitions): steps_per_s counts member
- *              transitions.
+ *              transitions; gflops from the forward FLOPs, peak_share as for fit.
  *   rollout:   orl_dynamics_policy_returns of a 2 x 64 tanh-Gaussian MLP policy (sampled) from
  *              256 start states, horizon 200: steps_per_s counts member transitions, the policy's
  *              actions included.
@@ -112,6 +114,27 @@ static double replay_gemms(const orl_mlp_config *c, int32_t K, int32_t B, int re
     return t;
 }
 
+/* this core's sgemm peak in GFLOP/s: 1024^3 products, about one CPU second */
+static double sgemm_peak(void) {
+    const int n = 1024;
+    size_t nn = (size_t)n * (size_t)n;
+    float *a = malloc(3 * nn * sizeof(float));
+    if (!a) return NAN;
+    for (size_t i = 0; i < 3 * nn; i++) a[i] = (float)(i % 7) * 0.1f;
+    double t0 = cpu_now();
+    int reps = 0;
+    while (cpu_now() - t0 < 1.0 || reps < 3) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, a + nn, n, 0.0f,
+                    a + 2 * nn, n);
+        reps++;
+    }
+    double t = cpu_now() - t0;
+    free(a);
+    return 2.0 * n * n * n * reps / t * 1e-9;
+}
+
+static double peak_gflops;
+
 static int run_case(const char *name, int32_t S, int32_t A, int32_t epochs) {
     orl_dataset *ds = synthetic(S, A);
     if (!ds) return fail("synthetic data");
@@ -144,9 +167,10 @@ static int run_case(const char *name, int32_t S, int32_t A, int32_t epochs) {
     printf("{\"bench\":\"dynamics\",\"case\":\"%s\",\"phase\":\"fit\",\"obs\":%d,\"act\":%d,"
            "\"members\":%d,\"hidden\":%d,\"layers\":%d,\"batch\":%d,\"rows\":%d,\"epochs\":%d,"
            "\"cpu_seconds\":%.3f,\"member_samples_per_s\":%.0f,\"rows_per_s\":%.0f,"
-           "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"train_loss\":%.5g}\n",
+           "\"gflops\":%.2f,\"sgemm_share\":%.3f,\"peak_share\":%.3f,\"train_loss\":%.5g}\n",
            name, S, A, K, cfg.hidden, cfg.layers, B, ROWS, epochs, fit_s, member_rows / fit_s,
-           (double)ROWS * epochs / fit_s, flops / fit_s * 1e-9, replay / step_s, d->train_loss);
+           (double)ROWS * epochs / fit_s, flops / fit_s * 1e-9, replay / step_s,
+           flops / fit_s * 1e-9 / peak_gflops, d->train_loss);
     fflush(stdout);
 
     /* batched prediction: K x 256 member transitions per call */
@@ -171,8 +195,10 @@ static int run_case(const char *name, int32_t S, int32_t A, int32_t epochs) {
     double pred_s = cpu_now() - t0;
     printf("{\"bench\":\"dynamics\",\"case\":\"%s\",\"phase\":\"predict\",\"members\":%d,"
            "\"batch\":%d,\"calls\":%d,\"cpu_seconds\":%.3f,\"steps_per_s\":%.0f,"
-           "\"us_per_call\":%.1f}\n",
-           name, K, PB, calls, pred_s, (double)calls * K * PB / pred_s, 1e6 * pred_s / calls);
+           "\"us_per_call\":%.1f,\"gflops\":%.2f,\"peak_share\":%.3f}\n",
+           name, K, PB, calls, pred_s, (double)calls * K * PB / pred_s, 1e6 * pred_s / calls,
+           (double)calls * K * PB * fwd / pred_s * 1e-9,
+           (double)calls * K * PB * fwd / pred_s * 1e-9 / peak_gflops);
     fflush(stdout);
 
     /* rollouts of an MLP policy from 256 starts, horizon 200 */
@@ -238,6 +264,9 @@ int main(int argc, char **argv) {
         }
     }
     if (epochs < 1) epochs = 1;
+    peak_gflops = sgemm_peak();
+    printf("{\"bench\":\"dynamics\",\"sgemm_peak_gflops\":%.2f}\n", peak_gflops);
+    fflush(stdout);
     if (strstr(cases, "pendulum") && run_case("pendulum", 3, 1, epochs)) return 2;
     if (strstr(cases, "mujoco") && run_case("mujoco", 17, 6, epochs)) return 2;
     return 0;
