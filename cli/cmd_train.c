@@ -3,8 +3,8 @@
  * [--checkpoint-every M [--checkpoint PATH] --resume] [--val-fraction F]:
  * reads a dataset, trains a learner through orl_train (orl/train.h), prints the configuration
  * at start and a summary at the end, and writes the policy file.
- * orl train --algo sac --env ID -o POLICY [--steps N] [--warmup N] [--buffer N] ...: the same
- * learner online in an environment through orl_online_train (orl/online.h). */
+ * orl train --algo sac --env ID -o POLICY [--steps N] [--warmup N] [--buffer N] [--save-every M]
+ * ...: the same learner online in an environment through orl_online_train (orl/online.h). */
 #include "cli/cli.h"
 #include "orl/online.h"
 #include "orl/train.h"
@@ -24,7 +24,8 @@ static void usage(FILE *f) {
             "                 [--checkpoint PATH] [--resume] [--val-fraction F]\n"
             "       orl train --algo sac --env ID -o POLICY [--steps N] [--warmup N]\n"
             "                 [--buffer N] [--batch B] [--seed S] [--set key=value]...\n"
-            "                 [--eval-env ID] [--eval-every M] [--eval-episodes E] [--log F]\n\n"
+            "                 [--eval-env ID] [--eval-every M] [--eval-episodes E] [--log F]\n"
+            "                 [--save-every M]\n\n"
             "Trains an offline learner on dataset IN and writes its policy to POLICY (HDF5; the\n"
             "configuration is stored in it). Defaults: 100000 steps (morel: 150 NPG iterations),\n"
             "the learner's reference batch (256, CORL's; bcq 100 continuous / 64 discrete),\n"
@@ -38,7 +39,9 @@ static void usage(FILE *f) {
             "N environment steps (default 1000000), the first --warmup (10000) with uniformly\n"
             "random actions, then one gradient step per environment step on a batch drawn from\n"
             "a replay buffer of --buffer (1000000) transitions; the log has the training\n"
-            "episodes' returns and the CPU time in physics and in networks. No checkpoints.\n"
+            "episodes' returns and the CPU time in physics and in networks. No checkpoints;\n"
+            "--save-every M writes the policy every M environment steps after the warm-up as\n"
+            "POLICY with -step<N> before the extension (hopper.h5 -> hopper-step100000.h5).\n"
             "\nalgorithms and their "
             "hyperparameters (--set key=value):\n");
     for (int32_t i = 0; i < orl_learner_count(); i++) {
@@ -90,7 +93,7 @@ int cmd_train(int argc, char **argv) {
     orl_train_options opt;
     orl_train_options_init(&opt);
     const char *data = NULL, *output = NULL, *ckpt = NULL, *env = NULL;
-    int64_t warmup = -1, buffer = -1, steps = -1;
+    int64_t warmup = -1, buffer = -1, steps = -1, save_every = 0;
     const char *sets[MAX_SETS];
     int32_t n_sets = 0;
     int ckpt_given = 0;
@@ -136,7 +139,7 @@ int cmd_train(int argc, char **argv) {
         } else if ((strcmp(a, "--steps") == 0 || strcmp(a, "--batch") == 0 ||
                     strcmp(a, "--seed") == 0 || strcmp(a, "--eval-every") == 0 ||
                     strcmp(a, "--eval-episodes") == 0 || strcmp(a, "--checkpoint-every") == 0 ||
-                    strcmp(a, "--log-every") == 0) &&
+                    strcmp(a, "--log-every") == 0 || strcmp(a, "--save-every") == 0) &&
                    has) {
             const char *text = argv[++i];
             /* seeds from 0, batches up to 2^20 rows, every other count from 1 */
@@ -156,6 +159,8 @@ int cmd_train(int argc, char **argv) {
                 opt.eval_episodes = v;
             else if (strcmp(a, "--log-every") == 0)
                 opt.log_every = v;
+            else if (strcmp(a, "--save-every") == 0)
+                save_every = v;
             else {
                 opt.checkpoint_every = v;
                 ckpt_given = 1;
@@ -190,10 +195,13 @@ int cmd_train(int argc, char **argv) {
         on.eval_env = opt.eval_env;
         on.eval_every = opt.eval_every;
         on.eval_episodes = opt.eval_episodes;
+        on.save_every = save_every;
+        on.save_path = output;
         return train_online(&on, output);
     }
-    if (warmup >= 0 || buffer > 0)
-        return cli_usage_error("train", "--warmup and --buffer need --env (online training)");
+    if (warmup >= 0 || buffer > 0 || save_every > 0)
+        return cli_usage_error("train",
+                               "--warmup, --buffer and --save-every need --env (online training)");
     if (!data) return cli_usage_error("train", "--data IN missing");
     opt.data_path = data;
     char ckpt_default[4200];

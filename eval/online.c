@@ -6,7 +6,8 @@
  * environment, as orl_eval does).
  *
  * Time is measured per part (environment, acting, updates, evaluations) with the thread's CPU
- * clock, so the share of physics and networks can be read off a run on a shared machine. */
+ * clock, so the share of physics and networks can be read off a run on a shared machine.
+ * Snapshots of the policy (save_every) go through orl_policy_save, a temporary name renamed. */
 #include "orl/env.h"
 #include "orl/eval.h"
 #include "orl/online.h"
@@ -59,6 +60,8 @@ static orl_status check_options(const orl_online_options *opt, const orl_learner
                  (long long)opt->steps, (long long)opt->warmup, (long long)opt->buffer, opt->batch);
     if (opt->eval_env && (opt->eval_every < 1 || opt->eval_episodes < 1))
         ORL_FAIL(ORL_ERR_INPUT, "online: evaluation needs eval_every >= 1 and eval_episodes >= 1");
+    if (opt->save_every < 0 || (opt->save_every > 0 && !opt->save_path))
+        ORL_FAIL(ORL_ERR_INPUT, "online: snapshots need save_every >= 1 and a save_path");
     return orl_hparams_resolve(*ops, opt->sets, opt->n_sets, hp);
 }
 
@@ -92,6 +95,30 @@ static orl_status build_config(const orl_online_options *opt, const orl_learner_
     memcpy(json, text, len + 1);
     free(text);
     return ORL_OK;
+}
+
+orl_status orl_online_snapshot_path(const char *path, int64_t step, char *out, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash + 1 : path, '.');
+    /* a leading dot (".h5") names a hidden file, not an extension */
+    if (dot && dot == (slash ? slash + 1 : path)) dot = NULL;
+    size_t stem = dot ? (size_t)(dot - path) : strlen(path);
+    int n = snprintf(out, cap, "%.*s-step%lld%s", (int)stem, path, (long long)step, dot ? dot : "");
+    if (n < 0 || (size_t)n >= cap)
+        ORL_FAIL(ORL_ERR_INPUT, "online: snapshot name for '%s' at step %lld is too long", path,
+                 (long long)step);
+    return ORL_OK;
+}
+
+/* writes the learner's current policy as the snapshot of `step` into name (cap bytes) */
+static orl_status save_snapshot(const orl_online_options *opt, const orl_learner_ops *ops,
+                                void *state, int64_t step, char *name, size_t cap) {
+    ORL_TRY(orl_online_snapshot_path(opt->save_path, step, name, cap));
+    orl_policy *p = NULL;
+    ORL_TRY(ops->export_policy(state, &p));
+    orl_status st = orl_policy_save(p, name);
+    orl_policy_free(p);
+    return st;
 }
 
 orl_status orl_online_describe(const orl_online_options *opt, char *json, size_t cap) {
@@ -250,6 +277,7 @@ orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
     int64_t episode = 0, interval_episodes = 0;
     double episode_return = 0.0, interval_return = 0.0;
     char what[64] = "";
+    char snapshot[4096] = "";
 
     double c = cpu_seconds();
     orl_env_seed(env, orl_rollout_episode_seed(opt->seed ^ ORL_ONLINE_EPISODE_SALT, 0));
@@ -350,6 +378,9 @@ orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
         int last = step == opt->steps;
         int do_eval = opt->eval_env && (step % opt->eval_every == 0 || last);
         int do_log = step % (opt->log_every > 0 ? opt->log_every : opt->steps) == 0 || last;
+        int do_save = state && opt->save_every > 0 && step % opt->save_every == 0;
+        if (do_save)
+            ORL_TRY_GOTO(st, done, save_snapshot(opt, ops, state, step, snapshot, sizeof snapshot));
         if (do_eval) {
             c = cpu_seconds();
             if (state) {
@@ -362,7 +393,7 @@ orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
             }
             c_eval += cpu_seconds() - c;
         }
-        if (do_log || do_eval) {
+        if (do_log || do_eval || do_save) {
             r->train_return = interval_episodes ? interval_return / (double)interval_episodes : NAN;
             r->cpu_env = c_env, r->cpu_act = c_act, r->cpu_update = c_update, r->cpu_eval = c_eval;
             if (log) {
@@ -380,6 +411,13 @@ orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
                 put_number(log, "cpu_env", c_env);
                 put_number(log, "cpu_act", c_act);
                 put_number(log, "cpu_update", c_update);
+                if (do_save) {
+                    json_t *name = json_string(snapshot);
+                    char *text = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
+                    fprintf(log, ",\"snapshot\":%s", text ? text : "null");
+                    free(text);
+                    json_decref(name);
+                }
                 fprintf(log, "}\n");
                 fflush(log);
             }

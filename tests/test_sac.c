@@ -3,11 +3,13 @@
  * in double, and through the networks (actor parameters, via the critics' action input and the
  * reparameterised sample) against finite differences of the whole loss; the same seed gives the
  * same bits for a short online run and another seed other bits; errors; and a short online run
- * on Pendulum-v1 that must clearly beat the uniformly random policy. The long regression
- * (Pendulum-v1 to the builtin expert's score) is bench/sac.c. The temperature's loss and step
- * are checked in test_actor_critic.c. Seeds are printed on failure. */
-#include "orl/online.h"
+ * on Pendulum-v1 that must clearly beat the uniformly random policy; snapshots (save_every): their
+ * names, that they load and act, and that the last one holds the final policy's parameters. The
+ * long regression (Pendulum-v1 to the builtin expert's score) is bench/sac.c. The temperature's
+ * loss and step are checked in test_actor_critic.c. Seeds are printed on failure. */
 #include "orl/models.h"
+#include "orl/online.h"
+#include "orl/policy.h"
 #include "orl/train.h"
 
 #include <cblas.h>
@@ -234,6 +236,78 @@ Test(sac, online_same_seed_same_bits) {
     for (int i = 0; i < 3; i++) orl_policy_free(p[i]);
 }
 
+Test(sac, snapshot_names) {
+    char name[64];
+    cr_assert_eq(orl_online_snapshot_path("hopper.h5", 100000, name, sizeof name), ORL_OK);
+    cr_assert_str_eq(name, "hopper-step100000.h5");
+    cr_assert_eq(orl_online_snapshot_path("a.b/c", 7, name, sizeof name), ORL_OK);
+    cr_assert_str_eq(name, "a.b/c-step7");
+    cr_assert_eq(orl_online_snapshot_path("d/x.tar.h5", 25, name, sizeof name), ORL_OK);
+    cr_assert_str_eq(name, "d/x.tar-step25.h5");
+    cr_assert_eq(orl_online_snapshot_path("d/.h5", 3, name, sizeof name), ORL_OK);
+    cr_assert_str_eq(name, "d/.h5-step3");
+    cr_assert_eq(orl_online_snapshot_path("hopper.h5", 100000, name, 12), ORL_ERR_INPUT);
+}
+
+/* a run of 500 steps (warm-up 100) with a snapshot every 100: none at step 100 (no policy yet),
+ * then 200 ... 500, each loads and acts; the last equals the returned policy bit for bit */
+Test(sac, online_snapshots_load_act_and_end_at_the_final_policy) {
+    openblas_set_num_threads(1);
+    const uint64_t seed = 3;
+    const char *base = scratch("snap.h5"), *log_path = scratch("snap.jsonl");
+    char name[4096];
+    for (int64_t step = 100; step <= 500; step += 100) {
+        cr_assert_eq(orl_online_snapshot_path(base, step, name, sizeof name), ORL_OK);
+        remove(name);
+    }
+    orl_online_options o = small_online(seed, 500);
+    o.save_every = 100;
+    o.save_path = base;
+    o.log_path = log_path;
+    o.log_every = 250; /* snapshot lines come on their own */
+    orl_policy *p = NULL;
+    cr_assert_eq(orl_online_train(&o, &p, NULL), ORL_OK, "seed %llu: %s", (unsigned long long)seed,
+                 orl_error_message());
+    cr_assert_eq(orl_policy_save(p, base), ORL_OK, "%s", orl_error_message());
+    orl_policy *final_file = NULL;
+    cr_assert_eq(orl_policy_load(base, &final_file), ORL_OK, "%s", orl_error_message());
+
+    orl_online_snapshot_path(base, 100, name, sizeof name);
+    FILE *none = fopen(name, "rb");
+    cr_assert_null(none, "a snapshot within the warm-up: %s", name);
+    const float obs[3] = {0.5f, -0.8f, 1.0f}; /* Pendulum-v1: cos, sin, angular velocity */
+    orl_policy *snap[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        orl_online_snapshot_path(base, 200 + 100 * i, name, sizeof name);
+        cr_assert_eq(orl_policy_load(name, &snap[i]), ORL_OK, "%s: %s", name, orl_error_message());
+        orl_policy_work *w = NULL;
+        cr_assert_eq(orl_policy_work_create(snap[i], 1, &w), ORL_OK);
+        float act = NAN;
+        cr_assert_eq(orl_policy_act(snap[i], w, obs, 1, ORL_POLICY_MODE_MEAN, NULL, &act, NULL),
+                     ORL_OK, "%s: %s", name, orl_error_message());
+        cr_assert(act >= -2.0f && act <= 2.0f, "%s: action %g outside Pendulum's [-2, 2]", name,
+                  (double)act);
+        orl_policy_work_free(w);
+    }
+    cr_assert(same_params(snap[3], p), "seed %llu: the step-500 snapshot is not the final policy",
+              (unsigned long long)seed);
+    cr_assert(same_params(snap[3], final_file), "the step-500 snapshot differs from the file");
+    cr_assert(!same_params(snap[0], snap[3]), "the step-200 snapshot equals the final policy");
+
+    /* the log names each snapshot on its step's line */
+    FILE *f = fopen(log_path, "r");
+    cr_assert_not_null(f);
+    char line[2048];
+    int named = 0;
+    while (fgets(line, sizeof line, f))
+        if (strstr(line, "\"snapshot\":\"")) named++;
+    fclose(f);
+    cr_assert_eq(named, 4, "log lines naming a snapshot: %d, want 4", named);
+    for (int i = 0; i < 4; i++) orl_policy_free(snap[i]);
+    orl_policy_free(final_file);
+    orl_policy_free(p);
+}
+
 Test(sac, online_errors) {
     orl_online_options o = small_online(0, 50); /* within the warm-up of 100 */
     orl_policy *p = NULL;
@@ -249,6 +323,12 @@ Test(sac, online_errors) {
     static const char *const bad[] = {"no_such_key=1"};
     o.sets = bad;
     cr_assert_eq(orl_online_train(&o, &p, NULL), ORL_ERR_INPUT);
+    cr_assert_null(p);
+    o = small_online(0, 200);
+    o.save_every = 100; /* no save_path */
+    cr_assert_eq(orl_online_train(&o, &p, NULL), ORL_ERR_INPUT);
+    o.save_path = "/nonexistent-dir/x.h5"; /* cannot be written */
+    cr_assert_eq(orl_online_train(&o, &p, NULL), ORL_ERR_IO, "%s", orl_error_message());
     cr_assert_null(p);
 }
 

@@ -35,18 +35,22 @@ typedef struct orl_online_options {
     const orl_learner_ops *learner; /* NULL: algo; else this learner */
     const char *const *sets;        /* (n_sets) "key=value" hyperparameter overrides */
     int32_t n_sets;
-    const char *env_id;           /* the environment acted in (continuous actions for sac) */
-    int64_t steps;                /* environment steps (default 1000000) */
-    int64_t warmup;               /* first steps with uniformly random actions and no updates
-                                     (default 10000, Haarnoja et al. 2018) */
-    int64_t buffer;               /* replay capacity in transitions (default 1000000) */
-    int32_t batch;                /* B; 0: the learner's reference batch (256) */
-    uint64_t seed;                /* default 0 */
-    int64_t log_every;            /* metrics line every so many environment steps (1000) */
-    const char *log_path;         /* NULL: no metrics log; else JSON Lines */
-    const char *eval_env;         /* NULL: no evaluation; else the environment evaluated in */
-    int64_t eval_every;           /* evaluate every so many environment steps (and at the end) */
-    int64_t eval_episodes;        /* episodes per evaluation (default 10) */
+    const char *env_id;    /* the environment acted in (continuous actions for sac) */
+    int64_t steps;         /* environment steps (default 1000000) */
+    int64_t warmup;        /* first steps with uniformly random actions and no updates
+                              (default 10000, Haarnoja et al. 2018) */
+    int64_t buffer;        /* replay capacity in transitions (default 1000000) */
+    int32_t batch;         /* B; 0: the learner's reference batch (256) */
+    uint64_t seed;         /* default 0 */
+    int64_t log_every;     /* metrics line every so many environment steps (1000) */
+    const char *log_path;  /* NULL: no metrics log; else JSON Lines */
+    const char *eval_env;  /* NULL: no evaluation; else the environment evaluated in */
+    int64_t eval_every;    /* evaluate every so many environment steps (and at the end) */
+    int64_t eval_episodes; /* episodes per evaluation (default 10) */
+    int64_t save_every;    /* 0: no snapshots; else the policy every so many environment steps
+                              (from the end of the warm-up on) to orl_online_snapshot_path */
+    const char *save_path; /* the snapshots' base name (the final policy's path); needed when
+                              save_every > 0 */
     const orl_progress *progress; /* may be NULL; reports environment steps */
     orl_env *env; /* NULL: env_id is made; else this environment is acted in (borrowed, e.g. a
                      model's pessimistic MDP, pmdp_env.h) and env_id may be NULL */
@@ -74,6 +78,12 @@ typedef struct orl_online_result {
     char config_json[4096]; /* everything the run used, as stored in the policy */
 } orl_online_result;
 
+/* the name of the snapshot at environment step `step` of a run writing to path: "-step<step>"
+ * inserted before the extension (the last '.' of the file name), e.g. hopper.h5 ->
+ * hopper-step100000.h5; appended when the name has no extension. ORL_ERR_INPUT when it does not
+ * fit in cap bytes. */
+orl_status orl_online_snapshot_path(const char *path, int64_t step, char *out, size_t cap);
+
 /* the config JSON the run would use (hyperparameters resolved), without training.
  * ORL_ERR_INPUT as orl_hparams_resolve or for an unknown algorithm. */
 orl_status orl_online_describe(const orl_online_options *opt, char *json, size_t cap);
@@ -89,7 +99,13 @@ orl_status orl_online_describe(const orl_online_options *opt, char *json, size_t
  * metrics under their names (null before the first update), "episodes" and "train_return" (the
  * mean return of training episodes finished since the last line, null when none),
  * "eval_return" and "normalized_score" at evaluations, "time" (wall seconds) and "cpu_env",
- * "cpu_act", "cpu_update" (CPU seconds so far in each). */
+ * "cpu_act", "cpu_update" (CPU seconds so far in each).
+ *
+ * With save_every > 0 the learner's policy (as *out would be then) is written every save_every
+ * environment steps at which a policy exists (not within the warm-up), to
+ * orl_online_snapshot_path(save_path, step) through orl_policy_save (a temporary name renamed
+ * when complete); the log line of that step carries "snapshot" (the path). A snapshot at the last
+ * step holds the same parameters as *out. ORL_ERR_IO when a snapshot cannot be written. */
 orl_status orl_online_train(const orl_online_options *opt, orl_policy **out,
                             orl_online_result *result);
 
