@@ -4,6 +4,8 @@
  * array variable set; compare's exit status; the report without gnuplot; the catalog.
  * Suites here are tiny (seconds); every test has its own directories. */
 #define _DEFAULT_SOURCE
+#include "tests/shell.h"
+
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -20,16 +22,6 @@
 
 #define TDIR ORL_BINARY_DIR "/tmp-bench-cli"
 #define ORL  ORL_BINARY_DIR "/orl"
-
-static int run(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");

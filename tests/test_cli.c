@@ -3,6 +3,7 @@
  * out-of-range or overflowing value exits 2 with a message naming the flag and the text, and
  * leaves no output file. Good values still work (a cross-check that the ranges are not too
  * tight). */
+#include "tests/shell.h"
 #include "orl/mujoco.h"
 
 #include <criterion/criterion.h>
@@ -24,17 +25,6 @@
 #define GOOD_OUT DIR "/good-out.h5"
 #define GZIP_IN  DIR "/gzip-in.h5"
 #define EXAMPLES ORL_SOURCE_DIR "/examples"
-
-/* runs a shell command; returns its exit status */
-static int run(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 static const char *slurp(const char *path) {
     static char buf[1 << 14];
@@ -204,8 +194,7 @@ Test(cli, help_verb_is_the_verbs_own_help) {
     const char *verbs[] = {"ingest", "info", "validate", "convert", "filter", "gen",
                            "train",  "eval", "ope",      "policy",  "demo"};
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
-        cr_assert_eq(run("%s help %s > %s/help-a.txt 2>&1", ORL, verbs[i], DIR), 0, "%s",
-                     verbs[i]);
+        cr_assert_eq(run("%s help %s > %s/help-a.txt 2>&1", ORL, verbs[i], DIR), 0, "%s", verbs[i]);
         cr_assert_eq(run("%s %s --help > %s/help-b.txt 2>&1", ORL, verbs[i], DIR), 0, "%s",
                      verbs[i]);
         cr_assert_eq(run("cmp -s %s/help-a.txt %s/help-b.txt", DIR, DIR), 0,

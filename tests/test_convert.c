@@ -1,6 +1,7 @@
 /* Across formats and through the program: round trips HDF5 -> SQLite -> HDF5 and through
  * Minari, the fixtures converted, and the info/validate/convert verbs' output, exit status and
  * no-partial-output behaviour. */
+#include "tests/shell.h"
 #include "orl/orl.h"
 
 #include <criterion/criterion.h>
@@ -17,17 +18,6 @@
 
 static void setup(void) {
     mkdir(DIR, 0755);
-}
-
-/* runs a shell command; returns its exit status */
-static int run(const char *fmt, ...) {
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 static char *slurp(const char *path) {

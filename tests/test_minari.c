@@ -3,6 +3,7 @@
  * read by h5py, streaming in small blocks, and hostile directories and files (missing
  * main_data.hdf5, T observations instead of T+1, missing keys, truncated or garbage HDF5,
  * invalid metadata.json, early terminations, Dict spaces). */
+#include "tests/shell.h"
 #include "orl/orl.h"
 
 #include <criterion/criterion.h>
@@ -22,17 +23,6 @@
 static void setup(void) {
     mkdir(DIR, 0755);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-/* runs a shell command; returns its exit status */
-static int run(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 static void write_text(const char *path, const char *text) {

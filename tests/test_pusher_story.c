@@ -6,6 +6,8 @@
  * trained on the log acts on the environment's own observation vector; then `orl train --algo
  * bc` (a tiny budget) and `orl eval --env Pusher-v4` run on the result. Built with
  * ORL_WITH_MUJOCO only (otherwise one skipped test). */
+#include "tests/shell.h"
+
 #include <criterion/criterion.h>
 
 #ifdef ORL_WITH_MUJOCO
@@ -24,16 +26,6 @@
 #define DIR      ORL_BINARY_DIR "/tmp-pusher-story"
 #define ORL      ORL_BINARY_DIR "/orl"
 #define EXAMPLES ORL_SOURCE_DIR "/examples"
-
-static int run(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 Test(pusher_story, ingest_matches_the_environment_then_train_and_eval) {
     mkdir(DIR, 0755);
