@@ -129,6 +129,10 @@ orl_status orl_dataset_read(const char *path, const orl_read_options *opt,
         ds->timeout[ds->n_steps - 1] = 1;
         ORL_TRY_GOTO(st, done, orl_dataset_index(ds));
     }
+    /* what a reader returns is a valid dataset, whatever the file held (a reader's own checks
+     * name the key; this one names the step: e.g. an infinite reward or logp_b in the file) */
+    if (orl_dataset_validate(ds) != ORL_OK)
+        ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: %s", path, orl_error_message());
     *out = ds;
     ds = NULL;
 done:

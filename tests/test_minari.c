@@ -710,3 +710,20 @@ Test(minari, hostile_huge_rows_refused_before_sizing, .init = setup) {
     H5Fclose(f);
     expect_failure(DIR "/huge-rows", ORL_ERR_FORMAT, "episode_0/observations", "more than");
 }
+
+/* fuzz_dataset found files that two readers returned as datasets which fail validation (an
+ * infinite logp_b in a SQLite file, an infinite reward in a Minari file): orl_dataset_read now
+ * refuses them with ORL_ERR_FORMAT naming the file and the step */
+Test(minari, reads_that_would_not_validate_fail_naming_the_file) {
+    const char *files[2] = {ORL_FIXTURES_DIR "/fuzz-invalid/sqlite-logp-inf.sqlite",
+                            ORL_FIXTURES_DIR "/fuzz-invalid/minari-reward-inf.h5"};
+    const char *what[2] = {"logp_b is inf", "rew is inf"};
+    for (int i = 0; i < 2; i++) {
+        orl_dataset *ds = NULL;
+        orl_status st = orl_dataset_read(files[i], NULL, NULL, &ds);
+        cr_assert_eq(st, ORL_ERR_FORMAT, "%s: %s", files[i], orl_error_message());
+        cr_assert_null(ds);
+        cr_assert(strstr(orl_error_message(), files[i]), "%s", orl_error_message());
+        cr_assert(strstr(orl_error_message(), what[i]), "%s", orl_error_message());
+    }
+}
