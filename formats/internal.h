@@ -19,6 +19,7 @@ struct orl_reader {
     char layout[16];   /* "d4rl", "minari", "d3rlpy", "sqlite" */
     int64_t rows_hint; /* -1 when unknown */
     char path[4096];
+    orl_validate_cursor cursor; /* where orl_reader_next's row checks stand */
 };
 
 typedef struct orl_writer_ops {

@@ -97,7 +97,12 @@ int64_t orl_reader_rows_hint(const orl_reader *r) {
 orl_status orl_reader_next(orl_reader *r, orl_dataset *block) {
     orl_dataset_clear(block);
     ORL_TRY(r->ops->next(r->impl, block));
-    return orl_dataset_index(block);
+    ORL_TRY(orl_dataset_index(block));
+    /* every row a reader gives is a valid row (finite values, flags, logp_b), whatever the
+     * file held: a reader's own checks name the key, this one the episode and step */
+    if (orl_dataset_validate_rows(block, &r->cursor) != ORL_OK)
+        ORL_FAIL(ORL_ERR_FORMAT, "%s: %s", r->path, orl_error_message());
+    return ORL_OK;
 }
 
 void orl_reader_close(orl_reader *r) {

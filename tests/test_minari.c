@@ -713,7 +713,7 @@ Test(minari, hostile_huge_rows_refused_before_sizing, .init = setup) {
 
 /* fuzz_dataset found files that two readers returned as datasets which fail validation (an
  * infinite logp_b in a SQLite file, an infinite reward in a Minari file): orl_dataset_read now
- * refuses them with ORL_ERR_FORMAT naming the file and the step */
+ * and orl_reader_next refuse them with ORL_ERR_FORMAT naming the file and the step */
 Test(minari, reads_that_would_not_validate_fail_naming_the_file) {
     const char *files[2] = {ORL_FIXTURES_DIR "/fuzz-invalid/sqlite-logp-inf.sqlite",
                             ORL_FIXTURES_DIR "/fuzz-invalid/minari-reward-inf.h5"};
@@ -725,5 +725,14 @@ Test(minari, reads_that_would_not_validate_fail_naming_the_file) {
         cr_assert_null(ds);
         cr_assert(strstr(orl_error_message(), files[i]), "%s", orl_error_message());
         cr_assert(strstr(orl_error_message(), what[i]), "%s", orl_error_message());
+        /* streamed (orl convert, orl filter): the reader's first block fails the same way */
+        orl_reader *r = NULL;
+        cr_assert_eq(orl_reader_open(files[i], NULL, &r), ORL_OK, "%s", orl_error_message());
+        orl_dataset *block = NULL;
+        cr_assert_eq(orl_dataset_create(orl_reader_header(r), 64, 16, &block), ORL_OK);
+        cr_assert_eq(orl_reader_next(r, block), ORL_ERR_FORMAT, "%s", files[i]);
+        cr_assert(strstr(orl_error_message(), what[i]), "%s", orl_error_message());
+        orl_dataset_free(block);
+        orl_reader_close(r);
     }
 }
