@@ -17,11 +17,6 @@
 
 static volatile sig_atomic_t stop_requested;
 
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
 static void say(const char *text) {
     size_t n = strlen(text);
     while (n > 0) {
@@ -30,6 +25,29 @@ static void say(const char *text) {
         text += w;
         n -= (size_t)w;
     }
+}
+
+/* SIGINT/SIGTERM: the first asks the running verb to stop at its next progress report (it
+ * writes its checkpoint or drops its partial output and returns); a second one stops the
+ * process at once, removing its temporaries first. The second is the way out of a call that
+ * never reports, such as libhdf5 looping on a corrupt file (fuzz/README.md). Exit status
+ * 128 + the signal, as a shell reports a process the signal ended. Async-signal-safe calls
+ * only. */
+static void on_signal(int sig) {
+    if (!stop_requested) {
+        stop_requested = 1;
+        return;
+    }
+    orl_fs_remove_temporaries();
+    const char *reading = orl_hdf5_reading();
+    say("orl: interrupted twice: stopped at once");
+    if (reading) {
+        say(" while reading the HDF5 file ");
+        say(reading);
+        say(" (libhdf5 loops forever on some corrupt files)");
+    }
+    say("; nothing partial was kept\n");
+    _exit(128 + sig);
 }
 
 /* a fatal signal: remove this process's temporaries (no partial output survives), then, when

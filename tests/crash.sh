@@ -11,7 +11,8 @@
 #   duplicated.
 # - files that crash libhdf5 itself (fuzz/hdf5-crashes/; libhdf5 does not checksum most
 #   metadata): orl exits 2 naming the file instead of dying of the signal, and a conversion
-#   leaves neither output nor temporary.
+#   leaves neither output nor temporary; a file on which libhdf5 loops forever: a second
+#   SIGTERM stops orl at once, naming the file, with neither output nor temporary.
 # Kill points are fractions of the uninterrupted run's measured time; the log says how far each
 # killed run had got.
 set -euo pipefail
@@ -127,3 +128,22 @@ for input in h5f-accum-read-overflow h5vm-memcpyvv-chunk-read; do
   no_temporaries
   echo "$input: orl info and orl convert exit 2 naming the file; nothing written"
 done
+
+# ---- a file on which libhdf5 loops forever: the second SIGTERM stops orl at once ----
+tail -c +2 "$crashes/h5hg-read-vlen-hang" >hang.h5
+"$orl" convert hang.h5 out-hang.sqlite >/dev/null 2>err.txt & pid=$!
+sleep 2
+kill -0 "$pid" 2>/dev/null || fail "orl convert on h5hg-read-vlen-hang ended by itself (libhdf5 fixed?)"
+kill -TERM "$pid"
+sleep 0.5
+kill -0 "$pid" 2>/dev/null || fail "orl convert on h5hg-read-vlen-hang stopped at the first SIGTERM"
+kill -TERM "$pid"
+for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fail "a second SIGTERM did not stop orl within 5 s"; fi
+rc=0
+wait "$pid" || rc=$?
+[ $rc -eq 143 ] || fail "orl convert stopped by SIGTERM twice: exit $rc, expected 143: $(head -c 300 err.txt)"
+grep -q "hang.h5" err.txt || fail "the message after two SIGTERMs does not name the file: $(cat err.txt)"
+[ ! -e out-hang.sqlite ] || fail "orl convert stopped by SIGTERM twice left its output"
+no_temporaries
+echo "h5hg-read-vlen-hang: libhdf5 loops; the second SIGTERM stops orl convert at once (exit 143, file named, nothing written)"
