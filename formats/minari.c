@@ -848,10 +848,24 @@ orl_status orl_minari_reader_open(orl_reader *r, const orl_read_options *opt) {
 
     const char *act_type = meta_string(act_space, "type");
     if (rd->discrete && act_type && strcmp(act_type, "Discrete") == 0) {
-        json_int_t count = json_integer_value(json_object_get(act_space, "n"));
-        if (count > 0 && count <= INT32_MAX) rd->n_actions = (int32_t)count;
-        json_int_t start = json_integer_value(json_object_get(act_space, "start"));
-        if (start >= -INT32_MAX && start <= INT32_MAX) rd->action_start = start;
+        /* Gymnasium's Discrete needs n >= 1; a count that is there but not one is an error,
+         * not an unknown count */
+        const json_t *count = json_object_get(act_space, "n");
+        const json_t *start = json_object_get(act_space, "start");
+        if (count && (!json_is_integer(count) || json_integer_value(count) < 1 ||
+                      json_integer_value(count) > INT32_MAX))
+            ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
+                          "%s: metadata action_space: Discrete n must be an integer from 1 to "
+                          "%d",
+                          rd->file_path, INT32_MAX);
+        if (start && (!json_is_integer(start) || json_integer_value(start) < -INT32_MAX ||
+                      json_integer_value(start) > INT32_MAX))
+            ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT,
+                          "%s: metadata action_space: Discrete start must be an integer within "
+                          "+-%d",
+                          rd->file_path, INT32_MAX);
+        if (count) rd->n_actions = (int32_t)json_integer_value(count);
+        if (start) rd->action_start = json_integer_value(start);
     }
     ORL_TRY_GOTO(
         st, fail,

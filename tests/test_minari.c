@@ -491,6 +491,26 @@ Test(minari, discrete_spaces_plain_flags_and_metadata_variants, .init = setup) {
     cr_assert_eq(orl_dataset_validate(ds), ORL_OK, "%s", orl_error_message());
     orl_dataset_free(ds);
 
+    /* a Discrete count that is there but is not a positive integer is an error naming the
+     * file and the key, not an unknown count (it was summarised as "0 actions") */
+    const char *bad_n[] = {"0", "-2", "2.5", "\\\"3\\\"", "4294967296"};
+    for (size_t k = 0; k < sizeof bad_n / sizeof *bad_n; k++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "{\"action_space\": \"{\\\"type\\\": \\\"Discrete\\\", \\\"n\\\": %s}\"}",
+                 bad_n[k]);
+        write_text(DIR "/variants/metadata.json", text);
+        cr_assert_eq(read_minari(DIR "/variants", 0, &ds), ORL_ERR_FORMAT, "n = %s", bad_n[k]);
+        cr_assert(strstr(orl_error_message(), "variants") &&
+                      strstr(orl_error_message(), "Discrete n must be"),
+                  "%s", orl_error_message());
+    }
+    write_text(DIR "/variants/metadata.json",
+               "{\"action_space\": \"{\\\"type\\\": \\\"Discrete\\\", \\\"n\\\": 3, "
+               "\\\"start\\\": 1e40}\"}");
+    cr_assert_eq(read_minari(DIR "/variants", 0, &ds), ORL_ERR_FORMAT);
+    cr_assert(strstr(orl_error_message(), "Discrete start must be"), "%s", orl_error_message());
+
     /* odd but valid metadata never stops the arrays from being read */
     write_text(DIR "/variants/metadata.json", "[1, 2, 3]\n");
     cr_assert_eq(read_minari(DIR "/variants", 0, &ds), ORL_OK, "%s", orl_error_message());
