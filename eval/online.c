@@ -327,6 +327,11 @@ static int64_t successor(const online_run *u, int64_t row) {
     return (row + 1) % u->cap;
 }
 
+/* bit row of bits */
+static int bit_at(const uint8_t *bits, int64_t row) {
+    return (int)((unsigned)bits[row / 8] >> (unsigned)(row % 8)) & 1;
+}
+
 /* the replay buffer's n filled rows, column by column in storage order */
 static orl_status put_replay(orl_checkpoint *c, online_run *u, int64_t n) {
     const orl_dataset *rb = u->rb;
@@ -346,14 +351,14 @@ static orl_status put_replay(orl_checkpoint *c, online_run *u, int64_t n) {
         int64_t next = successor(u, row);
         if (next < n && memcmp(rb->next_obs + (size_t)row * S, rb->obs + (size_t)next * S,
                                (size_t)row_bytes) == 0) {
-            u->same[row / 8] |= (uint8_t)(1u << (row % 8));
+            u->same[row / 8] |= (uint8_t)(1u << (unsigned)(row % 8));
             same++;
         }
     }
     ORL_TRY(orl_checkpoint_put(c, "replay_next_same", u->same, (n + 7) / 8));
     ORL_TRY(orl_checkpoint_put_start(c, "replay_next_obs", (n - same) * row_bytes));
     for (int64_t row = 0; row < n; row++)
-        if (!(u->same[row / 8] >> (row % 8) & 1u))
+        if (!bit_at(u->same, row))
             ORL_TRY(orl_checkpoint_put_bytes(c, rb->next_obs + (size_t)row * S, row_bytes));
     return ORL_OK;
 }
@@ -372,11 +377,11 @@ static orl_status get_replay(orl_checkpoint *c, online_run *u, int64_t n) {
     ORL_TRY(orl_checkpoint_get(c, "replay_timeout", rb->timeout, n));
     ORL_TRY(orl_checkpoint_get(c, "replay_next_same", u->same, (n + 7) / 8));
     int64_t same = 0;
-    for (int64_t row = 0; row < n; row++) same += u->same[row / 8] >> (row % 8) & 1u;
+    for (int64_t row = 0; row < n; row++) same += bit_at(u->same, row);
     ORL_TRY(orl_checkpoint_get_start(c, "replay_next_obs", (n - same) * row_bytes));
     for (int64_t row = 0; row < n; row++) {
         float *dst = rb->next_obs + (size_t)row * S;
-        if (u->same[row / 8] >> (row % 8) & 1u)
+        if (bit_at(u->same, row))
             memcpy(dst, rb->obs + (size_t)successor(u, row) * S, (size_t)row_bytes);
         else
             ORL_TRY(orl_checkpoint_get_bytes(c, dst, row_bytes));
