@@ -4,8 +4,8 @@
  *   continues with the same bits (observations, rewards, ends, resets after them);
  * - SAC on Pendulum-v1 (tiny networks) stopped within the warm-up and again mid-episode after
  *   it, each time everything freed and resumed, ends with the uninterrupted run's parameters and
- *   metrics lines (times aside); a finished run continued to more steps gives the longer run's
- *   parameters;
+ *   metrics lines (times aside), also when the log has lines written after the checkpoint (a
+ *   killed run); a finished run continued to more steps gives the longer run's parameters;
  * - the same on Hopper-v4 (hidden 16, warm-up 50), stopped mid-episode;
  * - resume refuses a changed setting (naming it), steps before the checkpoint, a missing,
  *   truncated or corrupt checkpoint;
@@ -231,6 +231,11 @@ Test(online_resume, pendulum_stopped_twice_gives_the_uninterrupted_bits) {
     orl_online_options part = pendulum("pend_part", 450);
     run_and_stop(part, 60, 0);
     run_and_stop(part, 110, 1);
+    /* as if the run had been killed later: lines after the checkpoint are cut off on resume */
+    FILE *f = fopen(part.log_path, "a");
+    cr_assert_not_null(f);
+    fputs("{\"step\":175,\"written after the checkpoint\":1}\n{\"step\":1", f);
+    fclose(f);
     part.resume = 1;
     orl_policy *p_part = run_to_end(&part, &res);
     cr_assert_eq(res.resumed_from, 170);
