@@ -44,10 +44,11 @@ static void usage(FILE *f) {
             "episodes' returns and the CPU time in physics and in networks. --save-every M\n"
             "writes the policy every M environment steps after the warm-up as POLICY with\n"
             "-step<N> before the extension (hopper.h5 -> hopper-step100000.h5).\n"
-            "Checkpoints (--checkpoint-every M environment steps, default path POLICY.ckpt; also\n"
-            "at the end and on Ctrl-C/SIGTERM) hold the learner, the replay buffer, the episode\n"
-            "in progress and every rng: --resume (the checkpoint must exist) continues with the\n"
-            "bits of an uninterrupted run; only --steps may change (larger: train further).\n"
+            "Checkpoints (every M environment steps, 10000 unless --checkpoint-every; path\n"
+            "POLICY.ckpt unless --checkpoint; also at the end and on Ctrl-C/SIGTERM) hold the\n"
+            "learner, the replay buffer, the episode in progress and every rng: --resume (the\n"
+            "checkpoint must exist) continues with the bits of an uninterrupted run; only\n"
+            "--steps may change (larger: train further).\n"
             "\nalgorithms and their "
             "hyperparameters (--set key=value):\n");
     for (int32_t i = 0; i < orl_learner_count(); i++) {
