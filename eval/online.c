@@ -250,6 +250,7 @@ typedef struct loop_state {
     int64_t episode;           /* training episodes finished */
     int64_t interval_episodes; /* ... since the last log line */
     int64_t n_filled;          /* replay rows filled */
+    int64_t ring;              /* the buffer's capacity when written (the successor rows) */
     int64_t has_learner;       /* 1 once the learner exists (its buffers follow) */
     int64_t log_bytes;         /* the metrics log's size (-1: no log) */
     int64_t act_rng_has_spare;
@@ -321,10 +322,10 @@ static orl_status list_buffers(online_run *u) {
     }
 }
 
-/* the ring row written after row: a next observation equal to its observation is stored as a
- * bit (within an episode it always is) */
-static int64_t successor(const online_run *u, int64_t row) {
-    return (row + 1) % u->cap;
+/* the ring row written after row in a buffer of capacity ring: a next observation equal to its
+ * observation is stored as a bit (within an episode it always is) */
+static int64_t successor(int64_t ring, int64_t row) {
+    return (row + 1) % ring;
 }
 
 /* bit row of bits */
@@ -348,7 +349,7 @@ static orl_status put_replay(orl_checkpoint *c, online_run *u, int64_t n) {
     int64_t same = 0;
     memset(u->same, 0, (size_t)(n + 7) / 8);
     for (int64_t row = 0; row < n; row++) {
-        int64_t next = successor(u, row);
+        int64_t next = successor(u->cap, row);
         if (next < n && memcmp(rb->next_obs + (size_t)row * S, rb->obs + (size_t)next * S,
                                (size_t)row_bytes) == 0) {
             u->same[row / 8] |= (uint8_t)(1u << (unsigned)(row % 8));
@@ -363,7 +364,8 @@ static orl_status put_replay(orl_checkpoint *c, online_run *u, int64_t n) {
     return ORL_OK;
 }
 
-static orl_status get_replay(orl_checkpoint *c, online_run *u, int64_t n) {
+/* n rows written by a run whose buffer held ring rows (a resumed run may hold more) */
+static orl_status get_replay(orl_checkpoint *c, online_run *u, int64_t n, int64_t ring) {
     orl_dataset *rb = u->rb;
     const size_t S = (size_t)rb->h.obs_dim, A = (size_t)rb->h.act_dim;
     const int64_t row_bytes = (int64_t)(S * sizeof(float));
@@ -381,9 +383,13 @@ static orl_status get_replay(orl_checkpoint *c, online_run *u, int64_t n) {
     ORL_TRY(orl_checkpoint_get_start(c, "replay_next_obs", (n - same) * row_bytes));
     for (int64_t row = 0; row < n; row++) {
         float *dst = rb->next_obs + (size_t)row * S;
-        if (bit_at(u->same, row))
-            memcpy(dst, rb->obs + (size_t)successor(u, row) * S, (size_t)row_bytes);
-        else
+        if (bit_at(u->same, row)) {
+            int64_t next = successor(ring, row);
+            if (next >= n)
+                ORL_FAIL(ORL_ERR_FORMAT, "%s: corrupt checkpoint (replay row %lld)",
+                         u->opt->checkpoint_path, (long long)row);
+            memcpy(dst, rb->obs + (size_t)next * S, (size_t)row_bytes);
+        } else
             ORL_TRY(orl_checkpoint_get_bytes(c, dst, row_bytes));
     }
     for (int64_t row = 0; rb->logp_b && row < n; row++) rb->logp_b[row] = NAN;
@@ -407,6 +413,7 @@ static orl_status write_checkpoint(online_run *u, int64_t step) {
     L.episode = u->episode;
     L.interval_episodes = u->interval_episodes;
     L.n_filled = u->rb->n_steps;
+    L.ring = u->cap;
     L.has_learner = u->state != NULL;
     L.log_bytes = -1;
     if (u->log) {
@@ -514,9 +521,9 @@ static orl_status read_checkpoint(online_run *u, int64_t *step, int64_t *log_byt
     loop_state L;
     ORL_TRY_GOTO(st, done, orl_checkpoint_get(c, "online_loop", &L, (int64_t)sizeof L));
     int64_t filled = L.step < u->cap ? L.step : u->cap;
-    if (L.step != head.step || L.n_filled != filled || (L.has_learner != 0 && L.has_learner != 1) ||
-        L.updates < 0 || L.updates > L.step || L.episode < 0 || L.interval_episodes < 0 ||
-        (L.act_rng_inc & 1u) == 0)
+    if (L.step != head.step || L.n_filled != filled || L.ring < L.n_filled || L.ring < 1 ||
+        (L.has_learner != 0 && L.has_learner != 1) || L.updates < 0 || L.updates > L.step ||
+        L.episode < 0 || L.interval_episodes < 0 || (L.act_rng_inc & 1u) == 0)
         ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
                       "%s: corrupt checkpoint (the loop's counters do not fit: step %lld, %lld "
                       "replay rows for a buffer of %lld)",
@@ -530,7 +537,7 @@ static orl_status read_checkpoint(online_run *u, int64_t *step, int64_t *log_byt
     const int32_t S = orl_env_get_spec(u->env)->obs_dim;
     ORL_TRY_GOTO(st, done,
                  orl_checkpoint_get(c, "online_obs", u->obs, (int64_t)S * (int64_t)sizeof(float)));
-    ORL_TRY_GOTO(st, done, get_replay(c, u, L.n_filled));
+    ORL_TRY_GOTO(st, done, get_replay(c, u, L.n_filled, L.ring));
     if (L.has_learner) {
         /* made as at the end of the warm-up, then overwritten: its rng draws are discarded */
         orl_rng scratch = u->learner_rng;
