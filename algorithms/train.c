@@ -390,21 +390,44 @@ struct orl_checkpoint {
     char path[4200];                   /* the checkpoint's name (for messages) */
     char tmp[4200];                    /* writing: the temporary name */
     char current[ORL_BUFFER_NAME_MAX]; /* the current buffer's name */
+    uint64_t digest;                   /* of every byte so far (orl_checkpoint_digest) */
 };
 
-static void put_rng(FILE *f, const orl_rng *r) {
-    fwrite(&r->state, sizeof r->state, 1, f);
-    fwrite(&r->inc, sizeof r->inc, 1, f);
-    fwrite(&r->spare, sizeof r->spare, 1, f);
-    int32_t has = r->has_spare;
-    fwrite(&has, sizeof has, 1, f);
+/* FNV-1a, 64 bits: the running digest of a checkpoint's bytes */
+#define DIGEST_BASIS 1469598103934665603ULL
+#define DIGEST_PRIME 1099511628211ULL
+
+static uint64_t digest_bytes(uint64_t h, const void *ptr, size_t n) {
+    const unsigned char *b = ptr;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * DIGEST_PRIME;
+    return h;
 }
 
-static int get_rng(FILE *f, orl_rng *r) {
+/* writes n bytes (errors show in ferror at the end) */
+static void wr(orl_checkpoint *c, const void *ptr, size_t n) {
+    c->digest = digest_bytes(c->digest, ptr, n);
+    fwrite(ptr, 1, n, c->f);
+}
+
+/* reads n bytes; 1 when all were there */
+static int rd(orl_checkpoint *c, void *ptr, size_t n) {
+    if (fread(ptr, 1, n, c->f) != n) return 0;
+    c->digest = digest_bytes(c->digest, ptr, n);
+    return 1;
+}
+
+static void put_rng(orl_checkpoint *c, const orl_rng *r) {
+    wr(c, &r->state, sizeof r->state);
+    wr(c, &r->inc, sizeof r->inc);
+    wr(c, &r->spare, sizeof r->spare);
+    int32_t has = r->has_spare;
+    wr(c, &has, sizeof has);
+}
+
+static int get_rng(orl_checkpoint *c, orl_rng *r) {
     int32_t has = 0;
-    int ok = fread(&r->state, sizeof r->state, 1, f) == 1 &&
-             fread(&r->inc, sizeof r->inc, 1, f) == 1 &&
-             fread(&r->spare, sizeof r->spare, 1, f) == 1 && fread(&has, sizeof has, 1, f) == 1;
+    int ok = rd(c, &r->state, sizeof r->state) && rd(c, &r->inc, sizeof r->inc) &&
+             rd(c, &r->spare, sizeof r->spare) && rd(c, &has, sizeof has);
     r->has_spare = has;
     return ok;
 }
@@ -430,15 +453,16 @@ orl_status orl_checkpoint_create(const char *path, const char *config,
         ORL_FAIL(ORL_ERR_IO, "%s: cannot write the checkpoint", path);
     }
     setvbuf(c->f, NULL, _IOFBF, CKPT_STDIO_BUFFER);
-    fwrite(CKPT_MAGIC, 1, 8, c->f);
+    c->digest = DIGEST_BASIS;
+    wr(c, CKPT_MAGIC, 8);
     int64_t len = (int64_t)strlen(config);
-    fwrite(&len, sizeof len, 1, c->f);
-    fwrite(config, 1, (size_t)len, c->f);
-    fwrite(&head->step, sizeof head->step, 1, c->f);
-    fwrite(&head->phase_done, sizeof head->phase_done, 1, c->f);
-    put_rng(c->f, &head->learner_rng);
-    put_rng(c->f, &head->batch_rng);
-    fwrite(&head->n_buffers, sizeof head->n_buffers, 1, c->f);
+    wr(c, &len, sizeof len);
+    wr(c, config, (size_t)len);
+    wr(c, &head->step, sizeof head->step);
+    wr(c, &head->phase_done, sizeof head->phase_done);
+    put_rng(c, &head->learner_rng);
+    put_rng(c, &head->batch_rng);
+    wr(c, &head->n_buffers, sizeof head->n_buffers);
     *out = c;
     return ORL_OK;
 }
@@ -447,8 +471,8 @@ orl_status orl_checkpoint_put_start(orl_checkpoint *c, const char *name, int64_t
     assert(c->writing && c->left == 0 && c->buffers < c->n_buffers && bytes >= 0);
     char field[ORL_BUFFER_NAME_MAX] = {0};
     snprintf(field, sizeof field, "%s", name);
-    fwrite(field, 1, sizeof field, c->f);
-    fwrite(&bytes, sizeof bytes, 1, c->f);
+    wr(c, field, sizeof field);
+    wr(c, &bytes, sizeof bytes);
     c->buffers++;
     c->left = bytes;
     return ferror(c->f) ? orl_error_set(ORL_ERR_IO, "%s: writing the checkpoint failed", c->path)
@@ -457,8 +481,10 @@ orl_status orl_checkpoint_put_start(orl_checkpoint *c, const char *name, int64_t
 
 orl_status orl_checkpoint_put_bytes(orl_checkpoint *c, const void *ptr, int64_t bytes) {
     assert(c->writing && bytes >= 0 && bytes <= c->left);
-    if (bytes > 0 && fwrite(ptr, 1, (size_t)bytes, c->f) != (size_t)bytes)
-        ORL_FAIL(ORL_ERR_IO, "%s: writing the checkpoint failed", c->path);
+    if (bytes > 0) {
+        wr(c, ptr, (size_t)bytes);
+        if (ferror(c->f)) ORL_FAIL(ORL_ERR_IO, "%s: writing the checkpoint failed", c->path);
+    }
     c->left -= bytes;
     return ORL_OK;
 }
@@ -497,19 +523,18 @@ orl_status orl_checkpoint_open(const char *path, orl_checkpoint_head *head, orl_
     setvbuf(c->f, NULL, _IOFBF, CKPT_STDIO_BUFFER);
     char magic[8];
     int64_t len = 0;
-    if (fread(magic, 1, 8, c->f) != 8 || memcmp(magic, CKPT_MAGIC, 8) != 0 ||
-        fread(&len, sizeof len, 1, c->f) != 1 || len < 0 || len > (1 << 20))
+    c->digest = DIGEST_BASIS;
+    if (!rd(c, magic, 8) || memcmp(magic, CKPT_MAGIC, 8) != 0 || !rd(c, &len, sizeof len) ||
+        len < 0 || len > (1 << 20))
         ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT, "%s: not an orl checkpoint (of this version)",
                       path);
     c->config = calloc((size_t)len + 1, 1);
     if (!c->config) ORL_FAIL_GOTO(st, fail, ORL_ERR_NOMEM, "checkpoint: out of memory");
     memset(head, 0, sizeof *head);
-    if (fread(c->config, 1, (size_t)len, c->f) != (size_t)len ||
-        fread(&head->step, sizeof head->step, 1, c->f) != 1 ||
-        fread(&head->phase_done, sizeof head->phase_done, 1, c->f) != 1 || head->step < 0 ||
-        head->phase_done < 0 || !get_rng(c->f, &head->learner_rng) ||
-        !get_rng(c->f, &head->batch_rng) ||
-        fread(&head->n_buffers, sizeof head->n_buffers, 1, c->f) != 1 || head->n_buffers < 0)
+    if (!rd(c, c->config, (size_t)len) || !rd(c, &head->step, sizeof head->step) ||
+        !rd(c, &head->phase_done, sizeof head->phase_done) || head->step < 0 ||
+        head->phase_done < 0 || !get_rng(c, &head->learner_rng) || !get_rng(c, &head->batch_rng) ||
+        !rd(c, &head->n_buffers, sizeof head->n_buffers) || head->n_buffers < 0)
         ORL_FAIL_GOTO(st, fail, ORL_ERR_FORMAT, "%s: truncated checkpoint", path);
     c->n_buffers = head->n_buffers;
     *out = c;
@@ -517,6 +542,10 @@ orl_status orl_checkpoint_open(const char *path, orl_checkpoint_head *head, orl_
 fail:
     orl_checkpoint_close(c);
     return st;
+}
+
+uint64_t orl_checkpoint_digest(const orl_checkpoint *c) {
+    return c->digest;
 }
 
 const char *orl_checkpoint_config(const orl_checkpoint *c) {
@@ -533,8 +562,7 @@ orl_status orl_checkpoint_get_start(orl_checkpoint *c, const char *name, int64_t
     if (c->buffers >= c->n_buffers)
         ORL_FAIL(ORL_ERR_FORMAT, "%s: buffer %d (%s) is missing (the checkpoint has %d)", c->path,
                  i, want, c->n_buffers);
-    if (fread(field, 1, sizeof field, c->f) != sizeof field ||
-        fread(&stored, sizeof stored, 1, c->f) != 1)
+    if (!rd(c, field, sizeof field) || !rd(c, &stored, sizeof stored))
         ORL_FAIL(ORL_ERR_FORMAT, "%s: buffer %d (%s) is missing (truncated checkpoint)", c->path, i,
                  want);
     field[sizeof field - 1] = '\0';
@@ -550,7 +578,7 @@ orl_status orl_checkpoint_get_start(orl_checkpoint *c, const char *name, int64_t
 
 orl_status orl_checkpoint_get_bytes(orl_checkpoint *c, void *ptr, int64_t bytes) {
     assert(!c->writing && bytes >= 0 && bytes <= c->left);
-    if (bytes > 0 && fread(ptr, 1, (size_t)bytes, c->f) != (size_t)bytes)
+    if (bytes > 0 && !rd(c, ptr, (size_t)bytes))
         ORL_FAIL(ORL_ERR_FORMAT, "%s: buffer %d (%s) is cut short (truncated checkpoint)", c->path,
                  c->buffers - 1, c->current);
     c->left -= bytes;

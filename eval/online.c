@@ -13,9 +13,10 @@
  * the learner's and batches' rngs), then LOOP_BUFFERS buffers of the loop (its counters with
  * the actions' rng, the environment's episode, the current observation, the replay columns:
  * obs, act or act_idx, rew, terminal, timeout, a bit per row whose next_obs is the following
- * row's obs, and the other rows' next_obs) and the learner's buffers once it exists. A resumed
- * run creates the learner as at the end of the warm-up (discarding its rng draws) and reads its
- * buffers over it. */
+ * row's obs, and the other rows' next_obs), the learner's buffers once it exists, and the
+ * digest of all the bytes before it (orl_checkpoint_digest), so a changed byte is refused. A
+ * resumed run creates the learner as at the end of the warm-up (discarding its rng draws) and
+ * reads its buffers over it. */
 #include "orl/env.h"
 #include "orl/eval.h"
 #include "orl/fs.h"
@@ -263,8 +264,8 @@ typedef struct loop_state {
     double metrics[ORL_ONLINE_MAX_METRICS]; /* the last update's */
 } loop_state;
 
-/* the buffers of a checkpoint before the learner's */
-#define LOOP_BUFFERS 10
+/* the loop's buffers of a checkpoint: 10 before the learner's, the digest after them */
+#define LOOP_BUFFERS 11
 
 /* everything the loop holds while it runs */
 typedef struct online_run {
@@ -451,6 +452,8 @@ static orl_status write_checkpoint(online_run *u, int64_t step) {
     for (int32_t i = 0; u->state && i < u->n_bufs; i++)
         ORL_TRY_GOTO(st, fail,
                      orl_checkpoint_put(c, u->bufs[i].name, u->bufs[i].ptr, u->bufs[i].bytes));
+    uint64_t digest = orl_checkpoint_digest(c);
+    ORL_TRY_GOTO(st, fail, orl_checkpoint_put(c, "online_digest", &digest, sizeof digest));
     ORL_TRY(orl_checkpoint_commit(c, &r->checkpoint_bytes));
     r->checkpoints++;
     r->checkpoint_seconds = wall_seconds() - w0;
@@ -555,6 +558,14 @@ static orl_status read_checkpoint(online_run *u, int64_t *step, int64_t *log_byt
         ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT, "%s: %d buffers within the warm-up, expected %d",
                       path, head.n_buffers, LOOP_BUFFERS);
     }
+    /* every byte so far against the writer's digest: a changed byte is a corrupt file */
+    uint64_t want = orl_checkpoint_digest(c), got = 0;
+    ORL_TRY_GOTO(st, done, orl_checkpoint_get(c, "online_digest", &got, sizeof got));
+    if (got != want)
+        ORL_FAIL_GOTO(st, done, ORL_ERR_FORMAT,
+                      "%s: corrupt checkpoint (its digest %016llx does not match its bytes' "
+                      "%016llx)",
+                      path, (unsigned long long)got, (unsigned long long)want);
     u->learner_rng = head.learner_rng;
     u->batch_rng = head.batch_rng;
     u->act_rng.state = L.act_rng_state;

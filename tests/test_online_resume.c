@@ -8,7 +8,7 @@
  *   killed run); a finished run continued to more steps gives the longer run's parameters;
  * - the same on Hopper-v4 (hidden 16, warm-up 50), stopped mid-episode;
  * - resume refuses a changed setting (naming it), steps before the checkpoint, a missing,
- *   truncated or corrupt checkpoint;
+ *   truncated or corrupt checkpoint (one changed byte);
  * - the CLI: `orl train --algo sac --env Pendulum-v1` interrupted by SIGINT, then --resume,
  *   gives the uninterrupted run's parameters.
  * BLAS runs on one thread (same bits). Seeds are fixed and printed in messages. */
@@ -380,7 +380,18 @@ Test(online_resume, refuses_changed_settings_and_bad_checkpoints) {
                      orl_error_message());
         cr_assert_null(p);
     }
-    FILE *f = fopen(changed.checkpoint_path, "wb");
+    /* one changed byte in the replay buffer's rows, in the middle of the file */
+    copy_prefix(o.checkpoint_path, changed.checkpoint_path, size);
+    FILE *f = fopen(changed.checkpoint_path, "r+b");
+    cr_assert_not_null(f);
+    fseek(f, size / 2, SEEK_SET);
+    int byte = fgetc(f);
+    fseek(f, size / 2, SEEK_SET);
+    fputc(byte ^ 0x10, f);
+    fclose(f);
+    cr_assert_eq(orl_online_train(&changed, &p, NULL), ORL_ERR_FORMAT);
+    cr_assert(strstr(orl_error_message(), "corrupt checkpoint"), "%s", orl_error_message());
+    f = fopen(changed.checkpoint_path, "wb");
     fputs("not a checkpoint at all", f);
     fclose(f);
     cr_assert_eq(orl_online_train(&changed, &p, NULL), ORL_ERR_FORMAT);

@@ -425,6 +425,11 @@ orl_status orl_checkpoint_get(orl_checkpoint *c, const char *name, void *ptr, in
 orl_status orl_checkpoint_get_start(orl_checkpoint *c, const char *name, int64_t bytes);
 orl_status orl_checkpoint_get_bytes(orl_checkpoint *c, void *ptr, int64_t bytes);
 
+/* the FNV-1a (64-bit) digest of every byte written to or read from c so far: a writer may store
+ * it as its last buffer and a reader compare it with its own before reading that buffer, so a
+ * corrupt file is refused rather than resumed from (the online loop does) */
+uint64_t orl_checkpoint_digest(const orl_checkpoint *c);
+
 /* closes a checkpoint being read, or abandons one being written (its temporary file is
  * removed); c may be NULL */
 void orl_checkpoint_close(orl_checkpoint *c);
