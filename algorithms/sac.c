@@ -263,6 +263,14 @@ static int32_t sac_buffers(void *state, orl_buffer *out, int32_t cap) {
     sac_state *s = state;
     int32_t n = orl_critic_buffers(s->critic, "q", out, cap, 0);
     n = orl_actor_buffers(s->actor, "actor", out, cap, n);
+    /* the observation statistics (normalize_obs): fitted at creation on the rows there were
+     * then, which a resumed online run no longer has */
+    orl_normalizer *nm = orl_policy_mlp_normalizer(orl_actor_policy(s->actor));
+    if (nm && nm->dim > 0) {
+        int64_t bytes = (int64_t)nm->dim * (int64_t)sizeof(float);
+        orl_buffer_put(out, cap, &n, "actor", "obs_mean", nm->mean, bytes);
+        orl_buffer_put(out, cap, &n, "actor", "obs_std", nm->std, bytes);
+    }
     return orl_temperature_buffers(&s->ent, "alpha", out, cap, n);
 }
 

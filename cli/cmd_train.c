@@ -4,7 +4,8 @@
  * reads a dataset, trains a learner through orl_train (orl/train.h), prints the configuration
  * at start and a summary at the end, and writes the policy file.
  * orl train --algo sac --env ID -o POLICY [--steps N] [--warmup N] [--buffer N] [--save-every M]
- * ...: the same learner online in an environment through orl_online_train (orl/online.h). */
+ * [--checkpoint-every M [--checkpoint PATH] --resume] ...: the same learner online in an
+ * environment through orl_online_train (orl/online.h), with the same checkpoint flags. */
 #include "cli/cli.h"
 #include "orl/online.h"
 #include "orl/train.h"
@@ -25,7 +26,8 @@ static void usage(FILE *f) {
             "       orl train --algo sac --env ID -o POLICY [--steps N] [--warmup N]\n"
             "                 [--buffer N] [--batch B] [--seed S] [--set key=value]...\n"
             "                 [--eval-env ID] [--eval-every M] [--eval-episodes E] [--log F]\n"
-            "                 [--save-every M]\n\n"
+            "                 [--save-every M] [--checkpoint-every M] [--checkpoint PATH]\n"
+            "                 [--resume]\n\n"
             "Trains an offline learner on dataset IN and writes its policy to POLICY (HDF5; the\n"
             "configuration is stored in it). Defaults: 100000 steps (morel: 150 NPG iterations),\n"
             "the learner's reference batch (256, CORL's; bcq 100 continuous / 64 discrete),\n"
@@ -39,9 +41,14 @@ static void usage(FILE *f) {
             "N environment steps (default 1000000), the first --warmup (10000) with uniformly\n"
             "random actions, then one gradient step per environment step on a batch drawn from\n"
             "a replay buffer of --buffer (1000000) transitions; the log has the training\n"
-            "episodes' returns and the CPU time in physics and in networks. No checkpoints;\n"
-            "--save-every M writes the policy every M environment steps after the warm-up as\n"
-            "POLICY with -step<N> before the extension (hopper.h5 -> hopper-step100000.h5).\n"
+            "episodes' returns and the CPU time in physics and in networks. --save-every M\n"
+            "writes the policy every M environment steps after the warm-up as POLICY with\n"
+            "-step<N> before the extension (hopper.h5 -> hopper-step100000.h5).\n"
+            "Checkpoints (every M environment steps, 10000 unless --checkpoint-every; path\n"
+            "POLICY.ckpt unless --checkpoint; also at the end and on Ctrl-C/SIGTERM) hold the\n"
+            "learner, the replay buffer, the episode in progress and every rng: --resume (the\n"
+            "checkpoint must exist) continues with the bits of an uninterrupted run; only\n"
+            "--steps may change (larger: train further).\n"
             "\nalgorithms and their "
             "hyperparameters (--set key=value):\n");
     for (int32_t i = 0; i < orl_learner_count(); i++) {
@@ -70,9 +77,14 @@ static int train_online(orl_online_options *on, const char *output) {
     orl_policy_free(p);
     if (st) return cli_fail("train", st);
     double cpu = res.cpu_env + res.cpu_act + res.cpu_update + res.cpu_eval;
-    printf("%s: %lld environment steps, %lld updates, %lld episodes in %.1f s (seed %llu)\n",
-           output, (long long)res.env_steps, (long long)res.updates, (long long)res.episodes,
-           res.seconds, (unsigned long long)on->seed);
+    printf("%s: %lld environment steps%s, %lld updates, %lld episodes in %.1f s (seed %llu)\n",
+           output, (long long)res.env_steps, res.resumed_from ? " (resumed)" : "",
+           (long long)res.updates, (long long)res.episodes, res.seconds,
+           (unsigned long long)on->seed);
+    if (res.checkpoints > 0)
+        fprintf(stderr, "orl train: %lld checkpoints to %s, the last %.1f MB written in %.2f s\n",
+                (long long)res.checkpoints, on->checkpoint_path, (double)res.checkpoint_bytes / 1e6,
+                res.checkpoint_seconds);
     for (int32_t i = 0; i < res.n_metrics; i++)
         printf("  %-18s %.6g\n", res.metric_names[i], res.metrics[i]);
     if (isfinite(res.train_return)) printf("  %-18s %.4f\n", "train return", res.train_return);
@@ -176,9 +188,8 @@ int cmd_train(int argc, char **argv) {
     opt.n_sets = n_sets;
     if (env) {
         if (data) return cli_usage_error("train", "give --data IN or --env ID, not both");
-        if (ckpt || ckpt_given || opt.resume || opt.val_fraction != 0.05)
-            return cli_usage_error("train", "--env: online training has no checkpoints or "
-                                            "validation split");
+        if (opt.val_fraction != 0.05)
+            return cli_usage_error("train", "--env: online training has no validation split");
         orl_online_options on;
         orl_online_options_init(&on);
         on.algo = opt.algo;
@@ -197,6 +208,16 @@ int cmd_train(int argc, char **argv) {
         on.eval_episodes = opt.eval_episodes;
         on.save_every = save_every;
         on.save_path = output;
+        char online_ckpt[4200];
+        if (ckpt || ckpt_given || opt.resume) {
+            if (!ckpt) {
+                snprintf(online_ckpt, sizeof online_ckpt, "%s.ckpt", output);
+                ckpt = online_ckpt;
+            }
+            on.checkpoint_path = ckpt;
+            on.checkpoint_every = opt.checkpoint_every;
+            on.resume = opt.resume;
+        }
         return train_online(&on, output);
     }
     if (warmup >= 0 || buffer > 0 || save_every > 0)

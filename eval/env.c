@@ -1,8 +1,10 @@
 /* The environment registry and the bookkeeping every environment shares: seeding, the time
- * limit, and refusing steps that make no sense. The dynamics live in classic.c, gridworld.c,
- * pointmaze.c and (built with ORL_WITH_MUJOCO) mujoco.c. */
+ * limit, refusing steps that make no sense, and the episode's state as bytes (checkpoints).
+ * The dynamics live in classic.c, gridworld.c, pointmaze.c and (built with ORL_WITH_MUJOCO)
+ * mujoco.c. */
 #include "eval/env_internal.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +139,62 @@ orl_status orl_env_step(orl_env *env, const float *act, int32_t act_idx, float *
 
 int32_t orl_env_elapsed(const orl_env *env) {
     return env->elapsed;
+}
+
+/* the bookkeeping's part of a state, before the implementation's bytes */
+typedef struct env_state_head {
+    uint64_t rng_state, rng_inc;
+    double rng_spare;
+    int32_t rng_has_spare;
+    int32_t elapsed, started, ended;
+} env_state_head;
+
+static size_t impl_state_bytes(const orl_env *env) {
+    assert(!env->ops->open || env->ops->state_bytes);
+    return env->ops->state_bytes ? env->ops->state_bytes(env->state) : env->ops->state_size;
+}
+
+int64_t orl_env_state_size(const orl_env *env) {
+    return (int64_t)(sizeof(env_state_head) + impl_state_bytes(env));
+}
+
+void orl_env_get_state(const orl_env *env, void *out) {
+    env_state_head h;
+    memset(&h, 0, sizeof h);
+    h.rng_state = env->rng.state;
+    h.rng_inc = env->rng.inc;
+    h.rng_spare = env->rng.spare;
+    h.rng_has_spare = env->rng.has_spare;
+    h.elapsed = env->elapsed;
+    h.started = env->started;
+    h.ended = env->ended;
+    memcpy(out, &h, sizeof h);
+    char *impl = (char *)out + sizeof h;
+    if (env->ops->state_get)
+        env->ops->state_get(env->state, impl);
+    else
+        memcpy(impl, env->state, env->ops->state_size);
+}
+
+orl_status orl_env_set_state(orl_env *env, const void *in, int64_t bytes) {
+    if (bytes != orl_env_state_size(env))
+        ORL_FAIL(ORL_ERR_INPUT, "%s: a state of %lld bytes, expected %lld (another environment?)",
+                 env->ops->spec.id, (long long)bytes, (long long)orl_env_state_size(env));
+    env_state_head h;
+    memcpy(&h, in, sizeof h);
+    env->rng.state = h.rng_state;
+    env->rng.inc = h.rng_inc;
+    env->rng.spare = h.rng_spare;
+    env->rng.has_spare = h.rng_has_spare;
+    env->elapsed = h.elapsed;
+    env->started = h.started;
+    env->ended = h.ended;
+    const char *impl = (const char *)in + sizeof h;
+    if (env->ops->state_set)
+        env->ops->state_set(env->state, impl);
+    else
+        memcpy(env->state, impl, env->ops->state_size);
+    return ORL_OK;
 }
 
 int32_t orl_env_n_states(const orl_env *env) {

@@ -27,6 +27,12 @@ typedef struct orl_env_ops {
      * reinitialises it. impl is the implementation's constant data for open. */
     orl_status (*open)(const struct orl_env_ops *ops, void *state);
     void (*close)(void *state);
+    /* required with open (a state holding resources cannot be copied as bytes): the size of
+     * what changes during an episode, and its copy out and back (orl_env_get_state); without
+     * open the state's state_size bytes are the episode's state */
+    size_t (*state_bytes)(const void *state);
+    void (*state_get)(const void *state, void *out);
+    void (*state_set)(void *state, const void *in);
     const void *impl;
 } orl_env_ops;
 

@@ -459,6 +459,61 @@ void orl_mujoco_set_state(orl_env *env, const double *qpos, const double *qvel, 
             obs);
 }
 
+/* ---- the episode's state as bytes (orl_env_get_state) ----
+ * What mj_step reads and does not recompute: time, qpos, qvel, act, ctrl, qacc_warmstart (the
+ * constraint solver's warm start), the applied forces and the mocap poses; and xpos, which the
+ * tasks read before a step (Ant's torso, Reacher's and Pusher's rewards) as the last mj_step
+ * left it (the positions before its integration), so it is copied, not recomputed by
+ * mj_forward. Each array in mjtNum, in this order. */
+
+/* the arrays of the state: pointers into d and their lengths */
+static int state_arrays(const mjModel *m, mjData *d, mjtNum **ptr, int *len) {
+    mjtNum *p[] = {&d->time,     d->qpos,           d->qvel,         d->act,
+                   d->ctrl,      d->qacc_warmstart, d->qfrc_applied, d->xfrc_applied,
+                   d->mocap_pos, d->mocap_quat,     d->xpos};
+    int l[] = {1,     m->nq,        m->nv,         m->na,         m->nu,       m->nv,
+               m->nv, 6 * m->nbody, 3 * m->nmocap, 4 * m->nmocap, 3 * m->nbody};
+    int n = (int)(sizeof l / sizeof l[0]);
+    for (int i = 0; i < n; i++) ptr[i] = p[i], len[i] = l[i];
+    return n;
+}
+
+#define STATE_ARRAYS 11
+
+static size_t mujoco_state_bytes(const void *state) {
+    const orl_mujoco_state *s = state;
+    mjtNum *ptr[STATE_ARRAYS];
+    int len[STATE_ARRAYS];
+    int n = state_arrays(s->model, s->data, ptr, len);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += (size_t)len[i] * sizeof(mjtNum);
+    return total;
+}
+
+static void mujoco_state_get(const void *state, void *out) {
+    const orl_mujoco_state *s = state;
+    mjtNum *ptr[STATE_ARRAYS];
+    int len[STATE_ARRAYS];
+    int n = state_arrays(s->model, s->data, ptr, len);
+    char *at = out;
+    for (int i = 0; i < n; i++) {
+        memcpy(at, ptr[i], (size_t)len[i] * sizeof(mjtNum));
+        at += (size_t)len[i] * sizeof(mjtNum);
+    }
+}
+
+static void mujoco_state_set(void *state, const void *in) {
+    orl_mujoco_state *s = state;
+    mjtNum *ptr[STATE_ARRAYS];
+    int len[STATE_ARRAYS];
+    int n = state_arrays(s->model, s->data, ptr, len);
+    const char *at = in;
+    for (int i = 0; i < n; i++) {
+        memcpy(ptr[i], at, (size_t)len[i] * sizeof(mjtNum));
+        at += (size_t)len[i] * sizeof(mjtNum);
+    }
+}
+
 /* ---- the registry entries ---- */
 
 static const orl_mujoco_task hopper_task = {"hopper.xml", 4, 6, 6, 3, {NULL, NULL, NULL}};
@@ -486,7 +541,8 @@ static const orl_mujoco_task pusher_task = {"pusher.xml", 5, 11,
     {                                                                                              \
         .spec = MUJOCO_SPEC(name, S, A, lo, hi, steps), .state_size = sizeof(orl_mujoco_state),    \
         .reset = reset_fn, .step = step_fn, .open = mujoco_open, .close = mujoco_close,            \
-        .impl = &task                                                                              \
+        .state_bytes = mujoco_state_bytes, .state_get = mujoco_state_get,                          \
+        .state_set = mujoco_state_set, .impl = &task                                               \
     }
 
 const orl_env_ops orl_env_hopper_v4 =

@@ -87,6 +87,37 @@ static void pmdp_env_step(void *state, orl_rng *rng, const float *act, int32_t a
     *terminated = s->cfg.use_done && done > 0.5f;
 }
 
+/* the episode's state as bytes: the member, the halt flag and the current state (S); the rest
+ * is the model's (constant) or scratch rewritten by every step */
+typedef struct pmdp_env_episode {
+    int32_t member, halted;
+    float obs[ORL_ENV_MAX_OBS];
+} pmdp_env_episode;
+
+static size_t pmdp_env_state_bytes(const void *state) {
+    (void)state;
+    return sizeof(pmdp_env_episode);
+}
+
+static void pmdp_env_state_get(const void *state, void *out) {
+    const pmdp_env_state *s = state;
+    pmdp_env_episode e;
+    memset(&e, 0, sizeof e);
+    e.member = s->member;
+    e.halted = s->halted;
+    memcpy(e.obs, s->obs, sizeof e.obs);
+    memcpy(out, &e, sizeof e);
+}
+
+static void pmdp_env_state_set(void *state, const void *in) {
+    pmdp_env_state *s = state;
+    pmdp_env_episode e;
+    memcpy(&e, in, sizeof e);
+    s->member = e.member;
+    s->halted = e.halted;
+    memcpy(s->obs, e.obs, sizeof e.obs);
+}
+
 /* one allocation: the environment, its ops table (the spec is the model's), the state, the
  * members' outputs */
 orl_status orl_pmdp_env_make(const orl_dynamics *d, const orl_pmdp_config *cfg,
@@ -136,6 +167,9 @@ orl_status orl_pmdp_env_make(const orl_dynamics *d, const orl_pmdp_config *cfg,
     ops->step = pmdp_env_step;
     ops->open = pmdp_env_open;
     ops->close = pmdp_env_close;
+    ops->state_bytes = pmdp_env_state_bytes;
+    ops->state_get = pmdp_env_state_get;
+    ops->state_set = pmdp_env_state_set;
     env->ops = ops;
     env->state = s;
     s->d = d;

@@ -72,6 +72,22 @@ orl_status orl_env_step(orl_env *env, const float *act, int32_t act_idx, float *
 /* steps taken in the current episode */
 int32_t orl_env_elapsed(const orl_env *env);
 
+/* The episode in progress as bytes, for checkpoints: everything a step reads that the
+ * environment keeps between steps (its rng, the step count, whether the episode started or
+ * ended, and the implementation's state: the variables of classic control, GridWorld and
+ * PointMaze; for MuJoCo qpos, qvel, act, ctrl, qacc_warmstart, time, the applied forces and
+ * mocap poses, and the body positions a task reads before mj_step recomputes them). Restoring
+ * them into an environment of the same id (fresh or used) continues the episode with the bits
+ * it would have had. The layout is the host's; the size depends only on the environment. */
+int64_t orl_env_state_size(const orl_env *env);
+
+/* writes the state (orl_env_state_size bytes) into out */
+void orl_env_get_state(const orl_env *env, void *out);
+
+/* restores a state orl_env_get_state wrote (bytes of it) from an environment of the same id.
+ * ORL_ERR_INPUT when bytes is not orl_env_state_size (another environment). */
+orl_status orl_env_set_state(orl_env *env, const void *in, int64_t bytes);
+
 /* tabular environments (GridWorld-4x4): the number of states (0 for others) and the state
  * index of an observation (-1 if the environment is not tabular) */
 int32_t orl_env_n_states(const orl_env *env);

@@ -6,9 +6,18 @@
  * the buffer. The learner sees the buffer as its training dataset (ctx->train, whose n_steps
  * grows); it is created at the end of the warm-up, on the warm-up's rows.
  *
- * Not here: the learners themselves (algorithms/), offline training (orl_train). There is no
- * checkpoint/resume: a resumable run would have to store the replay buffer (up to 1M rows) and
- * the environment's mid-episode state.
+ * Not here: the learners themselves (algorithms/), offline training (orl_train).
+ *
+ * Checkpoints (checkpoint_path): every checkpoint_every environment steps, at the end, and when
+ * progress asks to stop, in orl_train's file format (train.h's orl_checkpoint_*), written to a
+ * temporary name and renamed. One holds everything that changes: the learner's buffers (once it
+ * exists), the learner's, batches' and actions' rng states, the replay buffer's filled rows
+ * (each column in storage order; a next observation equal to the following row's observation,
+ * as within an episode, is stored as one bit) and its ring position, the episode in progress
+ * (orl_env_get_state: the environment's rng, step count and physical state, and the current
+ * observation), the loop's counters (episodes, returns so far, CPU and wall time, the last
+ * metrics) and the metrics log's size. A run resumed from one (resume) continues with the bits
+ * of an uninterrupted run: the same policy and the same metrics lines apart from the times.
  *
  * Determinism: the same seed and BLAS thread count give the same bits. Streams from the seed:
  * the learner's (12) and the batches' (13) as orl_train's, the actions' (14: warm-up actions and
@@ -54,6 +63,11 @@ typedef struct orl_online_options {
     const orl_progress *progress; /* may be NULL; reports environment steps */
     orl_env *env; /* NULL: env_id is made; else this environment is acted in (borrowed, e.g. a
                      model's pessimistic MDP, pmdp_env.h) and env_id may be NULL */
+    const char *checkpoint_path; /* NULL: no checkpoints; else the checkpoint file */
+    int64_t checkpoint_every;    /* environment steps between checkpoints (default 10000) */
+    int resume;                  /* 1: continue from checkpoint_path, which must exist */
+    int64_t stop_after;          /* 0: run to steps; else stop (as if interrupted) after this many
+                                    environment steps of this call, after writing a checkpoint (tests) */
 } orl_online_options;
 
 /* the defaults above */
@@ -70,12 +84,16 @@ typedef struct orl_online_result {
     int32_t n_metrics;   /* the learner's step metrics of the last update (NaN before any) */
     const char *metric_names[ORL_ONLINE_MAX_METRICS];
     double metrics[ORL_ONLINE_MAX_METRICS];
-    double seconds;         /* wall time */
-    double cpu_env;         /* CPU seconds of this thread in environment steps and resets */
-    double cpu_act;         /* ... in choosing actions (the policy's forward pass) */
-    double cpu_update;      /* ... in the learner's gradient steps (batches included) */
-    double cpu_eval;        /* ... in evaluations */
-    char config_json[4096]; /* everything the run used, as stored in the policy */
+    double seconds;            /* wall time */
+    double cpu_env;            /* CPU seconds of this thread in environment steps and resets */
+    double cpu_act;            /* ... in choosing actions (the policy's forward pass) */
+    double cpu_update;         /* ... in the learner's gradient steps (batches included) */
+    double cpu_eval;           /* ... in evaluations */
+    char config_json[4096];    /* everything the run used, as stored in the policy */
+    int64_t resumed_from;      /* environment step the run resumed at (0 when fresh) */
+    int64_t checkpoints;       /* checkpoints written by this call */
+    int64_t checkpoint_bytes;  /* the last one's size in bytes (0: none) */
+    double checkpoint_seconds; /* the last one's write time (wall seconds) */
 } orl_online_result;
 
 /* the name of the snapshot at environment step `step` of a run writing to path: "-step<step>"
@@ -91,8 +109,15 @@ orl_status orl_online_describe(const orl_online_options *opt, char *json, size_t
 /* trains opt->algo online in opt->env_id and returns the policy in *out (free with
  * orl_policy_free). result may be NULL. ORL_ERR_INPUT for bad options, an unknown environment
  * or one whose actions the learner cannot take; ORL_ERR_NUMERIC naming the update of a
- * non-finite loss; ORL_ERR_IO for the log; ORL_ERR_INTERRUPTED when progress asks to stop
- * (*out stays NULL); ORL_ERR_NOMEM.
+ * non-finite loss; ORL_ERR_IO for the log or a checkpoint that cannot be written or opened;
+ * ORL_ERR_INTERRUPTED when progress asks to stop or stop_after is reached (a checkpoint is
+ * written first when checkpoint_path is set; *out stays NULL); ORL_ERR_NOMEM.
+ *
+ * With resume: ORL_ERR_IO when checkpoint_path does not exist; ORL_ERR_FORMAT when it is not a
+ * checkpoint or is truncated or corrupt; ORL_ERR_INPUT when it was made with other settings
+ * (the message names each differing key) or is past steps. Only steps may differ (a larger one
+ * continues a finished run; its config is then the new one). The metrics log is cut back to
+ * its size at the checkpoint (lines a killed run wrote after it) and appended to.
  *
  * The metrics log has one JSON object per line every log_every environment steps, at
  * evaluations and at the end: "step" (environment steps), "updates", the learner's step

@@ -375,6 +375,65 @@ orl_status orl_train_describe(const orl_train_options *opt, char *json, size_t c
 orl_status orl_train(const orl_dataset *ds, const orl_train_options *opt, orl_policy **out,
                      orl_train_result *result);
 
+/* ---- checkpoint files ----
+ * The one checkpoint format, of orl_train and of the online loop (online.h): "ORLCKPT2", the
+ * config JSON (length, text), the position (step, phase units done before it), the learner's
+ * and the batches' rng states, the number of buffers, then per buffer its name
+ * (ORL_BUFFER_NAME_MAX bytes), byte count and bytes; little-endian as the host writes it. A
+ * checkpoint is written to a temporary name (orl_fs_temp_name) and renamed when complete, so a
+ * killed writer leaves the previous checkpoint in place. */
+
+typedef struct orl_checkpoint_head {
+    int64_t step;       /* the next step of the run */
+    int64_t phase_done; /* units of the phase before step already run (0 without phases) */
+    orl_rng learner_rng, batch_rng;
+    int32_t n_buffers; /* the buffers that follow */
+} orl_checkpoint_head;
+
+/* a checkpoint file being written or read */
+typedef struct orl_checkpoint orl_checkpoint;
+
+/* starts writing a checkpoint for path (into a temporary name) with config and head; then
+ * exactly head->n_buffers buffers follow, each by orl_checkpoint_put or by
+ * orl_checkpoint_put_start and pieces of orl_checkpoint_put_bytes adding up to its bytes.
+ * ORL_ERR_IO, ORL_ERR_NOMEM. */
+orl_status orl_checkpoint_create(const char *path, const char *config,
+                                 const orl_checkpoint_head *head, orl_checkpoint **out);
+orl_status orl_checkpoint_put(orl_checkpoint *c, const char *name, const void *ptr, int64_t bytes);
+orl_status orl_checkpoint_put_start(orl_checkpoint *c, const char *name, int64_t bytes);
+orl_status orl_checkpoint_put_bytes(orl_checkpoint *c, const void *ptr, int64_t bytes);
+
+/* completes a checkpoint being written (every buffer written: a programmer error otherwise)
+ * and renames it into place; *bytes (may be NULL) receives the file's size. Frees c whatever
+ * the outcome. ORL_ERR_IO. */
+orl_status orl_checkpoint_commit(orl_checkpoint *c, int64_t *bytes);
+
+/* opens the checkpoint at path and reads its head (*head) and its config
+ * (orl_checkpoint_config); the caller compares the config with its own and reads the buffers
+ * in order with orl_checkpoint_get (or _get_start and _get_bytes). ORL_ERR_IO when it cannot
+ * be opened, ORL_ERR_FORMAT when it is not a checkpoint of this version or is truncated,
+ * ORL_ERR_NOMEM. */
+orl_status orl_checkpoint_open(const char *path, orl_checkpoint_head *head, orl_checkpoint **out);
+
+/* the config JSON stored in a checkpoint being read (owned by c) */
+const char *orl_checkpoint_config(const orl_checkpoint *c);
+
+/* reads the next buffer, which must be named name and hold bytes bytes, into ptr;
+ * ORL_ERR_FORMAT naming the buffer when it is missing, another or of another size, or the file
+ * ends within it */
+orl_status orl_checkpoint_get(orl_checkpoint *c, const char *name, void *ptr, int64_t bytes);
+orl_status orl_checkpoint_get_start(orl_checkpoint *c, const char *name, int64_t bytes);
+orl_status orl_checkpoint_get_bytes(orl_checkpoint *c, void *ptr, int64_t bytes);
+
+/* the FNV-1a (64-bit) digest of every byte written to or read from c so far: a writer may store
+ * it as its last buffer and a reader compare it with its own before reading that buffer, so a
+ * corrupt file is refused rather than resumed from (the online loop does) */
+uint64_t orl_checkpoint_digest(const orl_checkpoint *c);
+
+/* closes a checkpoint being read, or abandons one being written (its temporary file is
+ * removed); c may be NULL */
+void orl_checkpoint_close(orl_checkpoint *c);
+
 /* ---- the imitation core's hyperparameters ----
  * The core itself (orl_imitation_step, _loss, _policy, _buffers, _free) is in models.h. Its
  * entries for a learner's own table: head, hidden, layers, lr, log_std_min, log_std_max,
