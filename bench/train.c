@@ -410,6 +410,9 @@ int main(int argc, char **argv) {
     }
     if (threads < 1 || steps < 1) return 2;
     openblas_set_num_threads(threads);
+    /* ORL_NN_NARROW=0: the narrow forwards (N < 16) without nn/gemm.c's narrow kernel, for
+     * before/after comparisons in one build */
+    if (getenv("ORL_NN_NARROW") && atoi(getenv("ORL_NN_NARROW")) == 0) nn_sgemm_set_narrow(0);
     const bench_case cases[] = {
         {"corl", 17, 6, 0, 0}, {"small", 17, 6, 0, 64}, {"cartpole", 4, 2, 1, 0}};
     int bad = 0;
