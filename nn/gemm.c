@@ -273,6 +273,44 @@ static NN_AVX2_FMA void narrow_kernel(int32_t M, int32_t N, int32_t K, const flo
     }
 }
 
+/* bt (K, N; row stride N) = B^T for B (N, K; row stride ldb): 8 x 8 blocks through AVX
+ * registers (unpack, shuffle, lane permute), the edges element by element; a copy, so the
+ * product's bits do not depend on how it was made */
+static NN_AVX2_FMA void transpose_into(float *bt, const float *B, int64_t ldb, int32_t N,
+                                       int32_t K) {
+    int32_t n8 = N - N % 8, k8 = K - K % 8;
+    for (int32_t j = 0; j < n8; j += 8)
+        for (int32_t k = 0; k < k8; k += 8) {
+            const float *src = B + (int64_t)j * ldb + k;
+            __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ldb);
+            __m256 r2 = _mm256_loadu_ps(src + 2 * ldb), r3 = _mm256_loadu_ps(src + 3 * ldb);
+            __m256 r4 = _mm256_loadu_ps(src + 4 * ldb), r5 = _mm256_loadu_ps(src + 5 * ldb);
+            __m256 r6 = _mm256_loadu_ps(src + 6 * ldb), r7 = _mm256_loadu_ps(src + 7 * ldb);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xee);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xee);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xee);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xee);
+            float *dst = bt + (int64_t)k * N + j;
+            _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(dst + N, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(dst + 2 * N, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(dst + 3 * N, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(dst + 4 * N, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(dst + 5 * N, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(dst + 6 * N, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(dst + 7 * N, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+    /* the edges: columns k8.. of the blocked rows, then the rows n8.. */
+    for (int32_t k = k8; k < K; k++)
+        for (int32_t j = 0; j < n8; j++) bt[(int64_t)k * N + j] = B[(int64_t)j * ldb + k];
+    for (int32_t k = 0; k < K; k++)
+        for (int32_t j = n8; j < N; j++) bt[(int64_t)k * N + j] = B[(int64_t)j * ldb + k];
+}
+
 static int small_available(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
@@ -296,8 +334,7 @@ static int small_product(int trans_a, int trans_b, int32_t M, int32_t N, int32_t
     if (trans_b) {
         /* B (N, K) as given: its transpose (K, N) row by row, read in place from L1 */
         float bt[SMALL_MAX_KN];
-        for (int32_t k = 0; k < K; k++)
-            for (int32_t j = 0; j < N; j++) bt[(int64_t)k * N + j] = B[(int64_t)j * ldb + k];
+        transpose_into(bt, B, ldb, N, K);
         small_kernel(M, N, K, A, sai, sak, bt, N, C, ldc, beta != 0.0f, bias, relu);
     } else {
         small_kernel(M, N, K, A, sai, sak, B, ldb, C, ldc, beta != 0.0f, bias, relu);
