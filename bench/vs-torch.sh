@@ -14,7 +14,8 @@
 # Steps: each run is sized to a few seconds of training (table below, from the idle rates of
 # 2026-12-07) times SCALE (default 1); bench/train lengthens a run that takes under 2 s to about
 # 2.5 s. One program runs at a time; JSON lines of every run, then the "vs_torch" lines.
-# THREADS="1" runs one thread count only. Most of a round is fixed cost (Python's start and
+# THREADS="1" runs one thread count only; ONLY="td3bc:64 iql:256" (algo:width, BC as "bc") runs
+# only those learners. Most of a round is fixed cost (Python's start and
 # warm-up, bench/train's warm-up, GEMM replay and acting cost): THREADS=1 ROUNDS=2 at SCALE 0.05
 # took 5.7 min at load 4-5; at SCALE 1 a round adds about 45 s of timed training (idle), so
 # R = 3 is about 6-8 min per thread count on the idle 2-core machine.
@@ -50,6 +51,7 @@ for t in ${THREADS:-1 2}; do
   # thread pools to T for every program, or "1 thread" PyTorch runs its GEMMs on 2 cores.
   export OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t
   while read -r algo case talgo h osteps tsteps; do
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $algo:$h "* ]]; then continue; fi
     osteps=$(awk -v s="$osteps" -v k="$scale" 'BEGIN { n = int(s * k); print (n > 1 ? n : 1) }')
     tsteps=$(awk -v s="$tsteps" -v k="$scale" 'BEGIN { n = int(s * k); print (n > 1 ? n : 1) }')
     for ((r = 1; r <= rounds; r++)); do
