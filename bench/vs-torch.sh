@@ -17,8 +17,8 @@
 # THREADS="1" runs one thread count only; ONLY="td3bc:64 iql:256" (algo:width, BC as "bc") runs
 # only those learners. Most of a round is fixed cost (Python's start and
 # warm-up, bench/train's warm-up, GEMM replay and acting cost): THREADS=1 ROUNDS=2 at SCALE 0.05
-# took 5.7 min at load 4-5; at SCALE 1 a round adds about 45 s of timed training (idle), so
-# R = 3 is about 6-8 min per thread count on the idle 2-core machine.
+# took 5.7 min at load 4-5; THREADS=1 at R = 3, SCALE 1 took 7.25 min at load 2.4-3 (one core
+# mostly free), so about 7 min per thread count.
 set -euo pipefail
 ref=${1:?usage: bench/vs-torch.sh REFDIR [SCALE]}
 scale=${2:-1}
