@@ -305,10 +305,10 @@ static uint64_t act_digest(const orl_policy *p, const orl_dataset *ds) {
 /* 0 ok, 1 failed, -1 skipped (action kind) */
 static int run(const orl_learner_ops *ops, const bench_case *c, const orl_dataset *ds, int threads,
                int64_t steps) {
-    /* warm-up, and one recorded run of 2 updates minus one of 1 update: the calls of one update
-       (set-up calls such as normaliser fits are not GEMMs; value fits of AWR are amortised in
-       the timed run but not in the record) */
-    orl_status st = train_steps(ops, c, ds, 50, NULL);
+    /* warm-up (50 updates, or steps when fewer), and one recorded run of 2 updates minus one of 1
+       update: the calls of one update (set-up calls such as normaliser fits are not GEMMs; value
+       fits of AWR are amortised in the timed run but not in the record) */
+    orl_status st = train_steps(ops, c, ds, steps < 50 ? steps : 50, NULL);
     if (st == ORL_ERR_INPUT && strstr(orl_error_message(), "action")) return -1;
     if (st != ORL_OK) goto fail;
     if (getenv("ORL_BENCH_DIGEST")) { /* N updates from the seed, then the digest, no timing */
@@ -410,6 +410,9 @@ int main(int argc, char **argv) {
     }
     if (threads < 1 || steps < 1) return 2;
     openblas_set_num_threads(threads);
+    /* ORL_NN_NARROW=0: the narrow forwards (N < 16) without nn/gemm.c's narrow kernel, for
+     * before/after comparisons in one build */
+    if (getenv("ORL_NN_NARROW") && atoi(getenv("ORL_NN_NARROW")) == 0) nn_sgemm_set_narrow(0);
     const bench_case cases[] = {
         {"corl", 17, 6, 0, 0}, {"small", 17, 6, 0, 64}, {"cartpole", 4, 2, 1, 0}};
     int bad = 0;

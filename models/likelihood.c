@@ -27,7 +27,7 @@ struct orl_ml_fit {
     float *logp;   /* (B) */
     float *dlogp;  /* (B) */
     float *gq;     /* (B, 2A) uniform share: the squashed Gaussian's part of the output */
-    float *dgq;    /* (B, 2A) */
+    float *dgq;    /* (B, 2A) its gradient; the plain squashed Gaussian: d logp / d output */
     float *logq;   /* (B) */
     float *dlq;    /* (B) */
     float *lqk;    /* (B, K) mixture: log q_k of every component */
@@ -258,8 +258,7 @@ static void mixture_log_prob(orl_ml_fit *m, float *logp, const float *y, const f
         }
         /* the terms' log-sum-exp, the Gaussians' terms recomputed for the responsibilities */
         double hi = b;
-        for (int32_t k = 0; k < K; k++)
-            hi = fmax(hi, l1m + (double)z[k] - lse_z + (double)lq[k]);
+        for (int32_t k = 0; k < K; k++) hi = fmax(hi, l1m + (double)z[k] - lse_z + (double)lq[k]);
         double sum = uni ? exp(b - hi) : 0.0;
         for (int32_t k = 0; k < K; k++) sum += exp(l1m + (double)z[k] - lse_z + (double)lq[k] - hi);
         double lp = hi + log(sum);
@@ -336,7 +335,15 @@ static double forward_loss(orl_ml_fit *m, const float *x, const float *act, cons
             orl_tanh_head_backward(m->dout, m->dact, y, m->cfg.act_low, m->cfg.act_high, B, A);
         return loss;
     }
-    head_log_prob(m, m->logp, y, act, act_idx, B);
+    /* the plain squashed Gaussian in float, its d logp / d y kept (in dgq) for the backward;
+     * the other heads (and orl_ml_fit_log_prob's densities for OPE) in double */
+    int fast = m->cfg.head == ORL_POLICY_HEAD_TANH_GAUSSIAN && m->cfg.components < 2 &&
+               !m->cfg.uniform_mix;
+    if (fast)
+        orl_tanh_gaussian_log_prob_forward_fast(&m->gauss, m->logp, with_grad ? m->dgq : NULL, y,
+                                                act, B);
+    else
+        head_log_prob(m, m->logp, y, act, act_idx, B);
     memset(m->dlogp, 0, (size_t)B * sizeof(float));
     loss = orl_loss_weighted_nll(m->dlogp, m->logp, weight, B, 1.0f);
     if (!with_grad) return loss;
@@ -350,7 +357,7 @@ static double forward_loss(orl_ml_fit *m, const float *x, const float *act, cons
         else if (m->cfg.uniform_mix)
             mix_log_prob(m, m->logp, y, act, B, m->dlogp, m->dout);
         else
-            orl_tanh_gaussian_log_prob_backward(&m->gauss, m->dout, m->dlogp, y, act, B);
+            orl_tanh_gaussian_log_prob_backward_fast(m->dout, m->dlogp, m->dgq, B, A);
         break;
     default:
         orl_categorical_log_prob_backward(m->dout, m->dlogp, y, act_idx, B, m->out);

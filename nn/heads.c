@@ -347,6 +347,202 @@ void orl_tanh_gaussian_log_prob_backward(const orl_gaussian_head *h, float *dout
     }
 }
 
+/* ---- the given-action log-density in float (training) ---- */
+
+/* ln x for x in (0, 2] (finite, positive, normal) in float: x = 2^e m, m in [sqrt(1/2),
+ * sqrt(2)), ln x = e ln 2 + ln(1 + f), f = m - 1, by Cephes' logf polynomial (within 1 ulp);
+ * separate multiplies and adds, no branches, so it vectorises and gives the same bits in
+ * every loop */
+static inline float log_poly(float x) {
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    int32_t e = (int32_t)(b >> 23) - 127;
+    uint32_t mb = (b & 0x007fffffu) | 0x3f800000u;
+    float m;
+    memcpy(&m, &mb, sizeof m);
+    uint32_t big = m > 1.41421356f;
+    mb -= big << 23; /* m / 2 when big */
+    memcpy(&m, &mb, sizeof m);
+    float fe = (float)(e + (int32_t)big);
+    float f = m - 1.0f;
+    float z = f * f;
+    float y = 7.0376836292e-2f;
+    y = y * f - 1.1514610310e-1f;
+    y = y * f + 1.1676998740e-1f;
+    y = y * f - 1.2420140846e-1f;
+    y = y * f + 1.4249322787e-1f;
+    y = y * f - 1.6668057665e-1f;
+    y = y * f + 2.0000714765e-1f;
+    y = y * f - 2.4999993993e-1f;
+    y = y * f + 3.3333331174e-1f;
+    y = y * f * z;
+    y = y + -2.12194440e-4f * fe;
+    y = y - 0.5f * z;
+    return (f + y) + 0.693359375f * fe;
+}
+
+/* e^x for x in [-80, 80] in float: x = n ln 2 + r, |r| <= ln 2 / 2, e^r by Cephes' expf
+ * polynomial (within 2 ulp), times 2^n by the exponent bits; n by the round-to-nearest of
+ * adding and subtracting 1.5 2^23 (no floor call, so it vectorises) */
+static inline float exp_poly(float x) {
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float y = 1.9875691500e-4f;
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * r * r + r + 1.0f;
+    uint32_t sb = (uint32_t)((int32_t)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &sb, sizeof scale);
+    return y * scale;
+}
+
+/* the elementwise part of the given-action density over n elements (row-major (rows, A)
+ * flattened): from the action a, the bounds lo and hi of its dimension (c -+ s), the inverse
+ * half-width inv_s, the mean and the raw log-std,
+ *   u = 1 - y = (hi - a) / s and v = 1 + y = (a - lo) / s, y = (a - c) / s, each clipped to
+ *   [1e-6, 2 - 1e-6] (the clip of y to +-ORL_TANH_CLIP),
+ *   z = atanh(y) = (ln v - ln u) / 2, log(1 - tanh(z)^2) = ln(1 - y^2) = ln u + ln v,
+ *   ls = min + (max - min) (tanh(raw) + 1) / 2, e = (z - mean) e^-ls,
+ * (tanh(raw) + 1 and 1 - tanh(raw)^2 from e^-2|raw|, accurate where tanh saturates),
+ * lp = -e^2 / 2 - ls - ln u - ln v (the row's sum adds the constants), gm = d lp / d mean =
+ * e e^-ls and gr = d lp / d raw = (e^2 - 1) d ls / d raw. hi - a and a - lo are exact near
+ * the bound they approach (Sterbenz), so u and v keep their relative accuracy there, where y
+ * itself would lose it in float */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) &&      \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic")))
+#endif
+#endif
+static void
+given_log_prob_elements(float *restrict lp, float *restrict gm, float *restrict gr,
+                        const float *restrict a, const float *restrict lo, const float *restrict hi,
+                        const float *restrict inv_s, const float *restrict mean,
+                        const float *restrict raw, float ls_lo, float ls_half, int64_t n) {
+    const float small = (float)(1.0 - ORL_TANH_CLIP), big = (float)(1.0 + ORL_TANH_CLIP);
+    for (int64_t i = 0; i < n; i++) {
+        float u = (hi[i] - a[i]) * inv_s[i], v = (a[i] - lo[i]) * inv_s[i];
+        /* the clips by bit selects (ternaries on floats keep GCC from vectorizing) */
+        uint32_t ub, vb, sb, bb;
+        memcpy(&ub, &u, sizeof ub);
+        memcpy(&vb, &v, sizeof vb);
+        memcpy(&sb, &small, sizeof sb);
+        memcpy(&bb, &big, sizeof bb);
+        uint32_t u_lo = -(uint32_t)(u < small), u_hi = -(uint32_t)(u > big);
+        uint32_t v_lo = -(uint32_t)(v < small), v_hi = -(uint32_t)(v > big);
+        ub = (ub & ~(u_lo | u_hi)) | (sb & u_lo) | (bb & u_hi);
+        vb = (vb & ~(v_lo | v_hi)) | (sb & v_lo) | (bb & v_hi);
+        memcpy(&u, &ub, sizeof u);
+        memcpy(&v, &vb, sizeof v);
+        float lu = log_poly(u), lv = log_poly(v);
+        float z = 0.5f * (lv - lu);
+        /* tanh(raw) + 1 and 1 - tanh(raw)^2 from q = e^-2|raw| (no cancellation when tanh
+         * saturates): 2 / (1 + q) or 2 q / (1 + q) by the sign, and 4 q / (1 + q)^2 */
+        uint32_t rb, mb;
+        memcpy(&rb, &raw[i], sizeof rb);
+        float arg, lim = -80.0f;
+        uint32_t ab = rb & 0x7fffffffu;
+        memcpy(&arg, &ab, sizeof arg);
+        arg = -2.0f * arg;
+        uint32_t tiny = -(uint32_t)(arg < lim);
+        memcpy(&ab, &arg, sizeof ab);
+        memcpy(&mb, &lim, sizeof mb);
+        ab = (ab & ~tiny) | (mb & tiny);
+        memcpy(&arg, &ab, sizeof arg);
+        float q = exp_poly(arg);
+        float p = 1.0f / (1.0f + q);
+        float two_p = 2.0f * p, two_qp = two_p * q;
+        uint32_t neg = -(rb >> 31), pb, qb;
+        memcpy(&pb, &two_p, sizeof pb);
+        memcpy(&qb, &two_qp, sizeof qb);
+        pb = (pb & ~neg) | (qb & neg);
+        float t1;
+        memcpy(&t1, &pb, sizeof t1);
+        float ls = ls_lo + ls_half * t1;
+        float inv_std = exp_poly(-ls);
+        float e = (z - mean[i]) * inv_std;
+        lp[i] = -0.5f * e * e - ls - (lu + lv);
+        gm[i] = e * inv_std;
+        gr[i] = (e * e - 1.0f) * (ls_half * (2.0f * two_qp * p));
+    }
+}
+
+/* rows per chunk of the float log-density: TANH_GIVEN_ELEMS elements on the stack */
+#define TANH_GIVEN_ELEMS 512
+
+void orl_tanh_gaussian_log_prob_forward_fast(const orl_gaussian_head *h, float *logp, float *grad,
+                                             const float *out, const float *act, int32_t batch) {
+    const int32_t A = h->act_dim;
+    assert(A >= 1 && batch >= 0);
+    if (A > LOG_S_CACHE) { /* wide actions: the double formula (its gradient by the backward) */
+        orl_tanh_gaussian_log_prob_forward(h, logp, out, act, batch);
+        if (grad) {
+            memset(grad, 0, (size_t)batch * 2 * (size_t)A * sizeof *grad);
+            float one[1] = {1.0f};
+            for (int32_t b = 0; b < batch; b++)
+                orl_tanh_gaussian_log_prob_backward(h, grad + (size_t)b * 2 * (size_t)A, one,
+                                                    out + (size_t)b * 2 * (size_t)A,
+                                                    act + (size_t)b * (size_t)A, 1);
+        }
+        return;
+    }
+    const int32_t rows = TANH_GIVEN_ELEMS / A; /* at least 8 */
+    /* the chunk's template of centres and inverse half-widths, and each row's constant */
+    float lo[TANH_GIVEN_ELEMS], hi[TANH_GIVEN_ELEMS], inv_s[TANH_GIVEN_ELEMS];
+    double row_const = -0.5 * LOG_2PI * (double)A;
+    for (int32_t j = 0; j < A; j++) {
+        double cj, sj;
+        bound_scale(h->lo, h->hi, j, &cj, &sj);
+        row_const -= log(sj);
+        for (int32_t r = 0; r < rows; r++) {
+            lo[r * A + j] = h->lo ? h->lo[j] : -1.0f;
+            hi[r * A + j] = h->hi ? h->hi[j] : 1.0f;
+            inv_s[r * A + j] = (float)(1.0 / sj);
+        }
+    }
+    const float ls_lo = h->log_std_min;
+    const float ls_half = 0.5f * (h->log_std_max - h->log_std_min);
+    float mean[TANH_GIVEN_ELEMS], raw[TANH_GIVEN_ELEMS];
+    float lp[TANH_GIVEN_ELEMS], gm[TANH_GIVEN_ELEMS], gr[TANH_GIVEN_ELEMS];
+    for (int32_t b0 = 0; b0 < batch; b0 += rows) {
+        int32_t m = batch - b0 < rows ? batch - b0 : rows;
+        for (int32_t r = 0; r < m; r++) {
+            const float *o = out + (size_t)(b0 + r) * 2 * (size_t)A;
+            memcpy(mean + r * A, o, (size_t)A * sizeof *mean);
+            memcpy(raw + r * A, o + A, (size_t)A * sizeof *raw);
+        }
+        given_log_prob_elements(lp, gm, gr, act + (size_t)b0 * (size_t)A, lo, hi, inv_s, mean, raw,
+                                ls_lo, ls_half, (int64_t)m * A);
+        for (int32_t r = 0; r < m; r++) {
+            double sum = row_const;
+            for (int32_t j = 0; j < A; j++) sum += (double)lp[r * A + j];
+            logp[b0 + r] = (float)sum;
+        }
+        if (grad)
+            for (int32_t r = 0; r < m; r++) {
+                float *g = grad + (size_t)(b0 + r) * 2 * (size_t)A;
+                memcpy(g, gm + r * A, (size_t)A * sizeof *g);
+                memcpy(g + A, gr + r * A, (size_t)A * sizeof *g);
+            }
+    }
+}
+
+void orl_tanh_gaussian_log_prob_backward_fast(float *dout, const float *dlogp, const float *grad,
+                                              int32_t batch, int32_t act_dim) {
+    const size_t w = 2 * (size_t)act_dim;
+    for (int32_t b = 0; b < batch; b++) {
+        const float g = dlogp[b];
+        float *d = dout + (size_t)b * w;
+        const float *q = grad + (size_t)b * w;
+        for (size_t k = 0; k < w; k++) d[k] += g * q[k];
+    }
+}
+
 /* ---- categorical ---- */
 
 /* max and log-sum-exp of one row */

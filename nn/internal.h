@@ -58,6 +58,14 @@ int nn_sgemm_small(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K, co
 int nn_sgemm_forward_bias(int32_t M, int32_t N, int32_t K, const float *x, int32_t ldx,
                           const float *w, int32_t ldw, const float *bias, int relu, float *out,
                           int32_t ldo);
+/* C (M, N) = X W^T (beta 0) or C + X W^T (beta 1) for N < 16 through the narrow dot-product
+ * kernel (nn/gemm.c) whatever K; X (M, K), W (N, K); returns 0 (C untouched) where it cannot
+ * run (no AVX2 + FMA, N >= 16), 1 when done (tests) */
+int nn_sgemm_narrow(int32_t M, int32_t N, int32_t K, const float *X, int32_t ldx, const float *W,
+                    int32_t ldw, float beta, float *C, int32_t ldc);
+/* on (the default): nn_sgemm's narrow forwards use the narrow kernel; off: they go where they
+ * went before it (benchmarks only, like nn_sgemm_set_small) */
+void nn_sgemm_set_narrow(int on);
 /* on (the default): nn_sgemm uses the small-shape kernel where it wins; off: cblas_sgemm for
  * every product. A process-wide switch for benchmarks only (bench/train records an update's
  * products through cblas with it off); not thread-safe, never touched by the library */

@@ -388,6 +388,20 @@ static void tgl_impl_b(const float *x, const float *dy, float *dx, void *ctx) {
     orl_tanh_gaussian_log_prob_backward(&h, dx, dy, x, act, HB);
 }
 
+static void tglf_impl_f(const float *x, float *y, void *ctx) {
+    orl_gaussian_head h = test_head();
+    float act[HB * HA];
+    to_float(act, ctx, HB * HA);
+    orl_tanh_gaussian_log_prob_forward_fast(&h, y, NULL, x, act, HB);
+}
+static void tglf_impl_b(const float *x, const float *dy, float *dx, void *ctx) {
+    orl_gaussian_head h = test_head();
+    float act[HB * HA], lp[HB], grad[HB * 2 * HA];
+    to_float(act, ctx, HB * HA);
+    orl_tanh_gaussian_log_prob_forward_fast(&h, lp, grad, x, act, HB);
+    orl_tanh_gaussian_log_prob_backward_fast(dx, dy, grad, HB, HA);
+}
+
 Test(heads, tanh_gaussian_gradients) {
     double eps[HB * HA] = {0.5, -1.2, 0.3, 0.9, -0.4, 1.6};
     grad_case gc = {"tanh-gaussian sample",
@@ -412,6 +426,81 @@ Test(heads, tanh_gaussian_gradients) {
                     1e-7,
                     3e-5};
     check_case(&gl, OUT0, act);
+    /* the float version for training against the same double reference */
+    grad_case gf = {"tanh-gaussian log-prob of given actions, float",
+                    HB * 2 * HA,
+                    HB,
+                    tgl_ref_f,
+                    tgl_ref_b,
+                    tglf_impl_f,
+                    tglf_impl_b,
+                    1e-7,
+                    3e-5};
+    check_case(&gf, OUT0, act);
+}
+
+/* the float log-density against the double one on random rows: log-std over the whole range
+ * [-5, 2] (and SAC's [-20, 2]), actions anywhere in the box including its bounds, means within
+ * +-3 of the pre-tanh action. Bounds: |float - double| <= 2e-5 (1 + |double|) for logp and
+ * 2e-5 (1 + |double| + 1e-2 / std^2) for each gradient element (the float z's rounding over
+ * std^2); the worst seen is logged */
+Test(heads, tanh_gaussian_log_prob_float_matches_double) {
+    enum { NB = 2000, A = 6 };
+    const float lo[A] = {-1, -1, -2, 0, -0.5f, -3}, hi[A] = {1, 1, 1, 0.5f, 0.5f, 3};
+    static float out[NB * 2 * A], act[NB * A], lp_f[NB], lp_d[NB], grad[NB * 2 * A];
+    static float g_d[NB * 2 * A], one[NB];
+    const float ranges[2][2] = {{-5.0f, 2.0f}, {-20.0f, 2.0f}};
+    for (int rg = 0; rg < 2; rg++) {
+        orl_gaussian_head h = {.act_dim = A,
+                               .log_std_min = ranges[rg][0],
+                               .log_std_max = ranges[rg][1],
+                               .lo = lo,
+                               .hi = hi};
+        orl_rng rng;
+        orl_rng_seed(&rng, SEED + (uint64_t)rg, 1u);
+        for (int b = 0; b < NB; b++)
+            for (int j = 0; j < A; j++) {
+                double y = fill_uniform(&rng, -1.0, 1.0);
+                if (b % 50 == 0) y = j % 2 ? 1.0 : -1.0; /* on the bounds */
+                double c = 0.5 * ((double)hi[j] + (double)lo[j]);
+                double s = 0.5 * ((double)hi[j] - (double)lo[j]);
+                act[b * A + j] = (float)(c + s * y);
+                double z = atanh(fmax(fmin(y, 0.999999), -0.999999));
+                out[b * 2 * A + j] = (float)(z + fill_uniform(&rng, -3.0, 3.0));
+                out[b * 2 * A + A + j] = (float)fill_uniform(&rng, -4.0, 4.0);
+            }
+        orl_tanh_gaussian_log_prob_forward(&h, lp_d, out, act, NB);
+        orl_tanh_gaussian_log_prob_forward_fast(&h, lp_f, grad, out, act, NB);
+        for (int b = 0; b < NB; b++) one[b] = 1.0f;
+        memset(g_d, 0, sizeof g_d);
+        orl_tanh_gaussian_log_prob_backward(&h, g_d, one, out, act, NB);
+        double worst_lp = 0.0, worst_g = 0.0;
+        for (int b = 0; b < NB; b++) {
+            double d = fabs((double)lp_f[b] - (double)lp_d[b]) / (1.0 + fabs((double)lp_d[b]));
+            if (d > worst_lp) worst_lp = d;
+            for (int k = 0; k < 2 * A; k++) {
+                /* z in float carries ~1e-7 (1 + |z|): d logp / d mean = (z - mean) / std^2
+                 * moves by that over std^2, so the bound scales with 1 / std^2 */
+                double ls =
+                    (double)ranges[rg][0] + 0.5 * ((double)ranges[rg][1] - (double)ranges[rg][0]) *
+                                                (tanh((double)out[b * 2 * A + A + k % A]) + 1.0);
+                double dg = fabs((double)grad[b * 2 * A + k] - (double)g_d[b * 2 * A + k]) /
+                            (1.0 + fabs((double)g_d[b * 2 * A + k]) + 1e-2 * exp(-2.0 * ls));
+                if (dg > worst_g) worst_g = dg;
+            }
+        }
+        cr_log_info("log-std [%g, %g]: worst relative error logp %.3g, gradient %.3g",
+                    (double)ranges[rg][0], (double)ranges[rg][1], worst_lp, worst_g);
+        cr_assert(worst_lp <= 2e-5, "log-std [%g, %g]: logp off by %.3g (1 + |logp|), seed %u",
+                  (double)ranges[rg][0], (double)ranges[rg][1], worst_lp, SEED + (unsigned)rg);
+        cr_assert(worst_g <= 2e-5, "log-std [%g, %g]: gradient off by %.3g (1 + |g|), seed %u",
+                  (double)ranges[rg][0], (double)ranges[rg][1], worst_g, SEED + (unsigned)rg);
+        /* a row's value does not depend on its batch: row 777 alone gives the same bits */
+        float lp1[1], g1[2 * A];
+        orl_tanh_gaussian_log_prob_forward_fast(&h, lp1, g1, out + 777 * 2 * A, act + 777 * A, 1);
+        cr_assert(memcmp(lp1, lp_f + 777, sizeof lp1) == 0 &&
+                  memcmp(g1, grad + 777 * 2 * A, sizeof g1) == 0);
+    }
 }
 
 /* the sample's own log-prob equals the density of the sampled action, and extreme z stay finite */

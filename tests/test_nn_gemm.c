@@ -19,7 +19,8 @@ static float at(const float *x, int trans, int64_t ld, int32_t r, int32_t c) {
     return trans ? x[(int64_t)c * ld + r] : x[(int64_t)r * ld + c];
 }
 
-/* one random product through nn_sgemm_small (or nn_sgemm with dispatch) checked against the
+/* one random product through nn_sgemm_small (nn_sgemm with dispatch 1, nn_sgemm_narrow with
+ * dispatch 2) checked against the
  * double reference: |C - ref| <= 1e-5 (1 + sum_k |a||b|) elementwise, untouched padding */
 static void check_product(uint64_t seed, int trans_a, int trans_b, int32_t M, int32_t N, int32_t K,
                           float beta, int pad, int dispatch) {
@@ -34,7 +35,13 @@ static void check_product(uint64_t seed, int trans_a, int trans_b, int32_t M, in
     for (int64_t i = 0; i < na; i++) a[i] = (float)(2.0 * orl_rng_uniform(&rng) - 1.0);
     for (int64_t i = 0; i < nb; i++) b[i] = (float)(2.0 * orl_rng_uniform(&rng) - 1.0);
     for (int64_t i = 0; i < nc; i++) c0[i] = c[i] = (float)(2.0 * orl_rng_uniform(&rng) - 1.0);
-    if (dispatch) {
+    if (dispatch == 2) { /* the narrow kernel: x W^T alone */
+        cr_assert(!trans_a && trans_b);
+        if (!nn_sgemm_narrow(M, N, K, a, lda, b, ldb, beta, c, ldc)) {
+            free(a), free(b), free(c), free(c0);
+            return;
+        }
+    } else if (dispatch) {
         nn_sgemm(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc);
     } else if (!nn_sgemm_small(trans_a, trans_b, M, N, K, a, lda, b, ldb, beta, c, ldc)) {
         free(a), free(b), free(c), free(c0);
@@ -124,6 +131,47 @@ Test(nn_gemm, small_kernel_sums_in_the_documented_order) {
             cr_assert(c[i * N + j] == c0[i * N + j] + acc, "seed 77: C[%d, %d] %.9g against %.9g",
                       i, j, (double)c[i * N + j], (double)(c0[i * N + j] + acc));
         }
+}
+
+/* the narrow kernel (x W^T, N < 16): every N from 2 to 15 against the edge sizes as M and K
+ * (row tails of its 4- and 8-row tiles, K tails of its 8 lanes), beta 0 and 1, padding; N = 1 */
+Test(nn_gemm, narrow_kernel_matches_double) {
+    uint64_t seed = 500;
+    for (int32_t N = 1; N < 16; N++)
+        for (int e = 0; e < N_EDGE; e++) {
+            int32_t M = edge[e], K = edge[(e + 5) % N_EDGE];
+            check_product(seed++, 0, 1, M, N, K, 0.0f, 0, 2);
+            check_product(seed++, 0, 1, K, N, M, 1.0f, 2, 2);
+        }
+}
+
+/* a narrow product's row does not depend on the rows beside it or on the batch: each row alone
+ * gives the bits it has inside the batch (acting on one observation against a batch), and
+ * the fused bias and ReLU give the bits of the separate sweep */
+Test(nn_gemm, narrow_rows_alone_and_fused_bias_give_the_batch_bits) {
+    orl_rng rng;
+    orl_rng_seed(&rng, 31, 0);
+    enum { M = 37, N = 6, K = 67 };
+    static float x[M * K], w[N * K], bias[N], c[M * N], one[N], fused[M * N];
+    for (int i = 0; i < M * K; i++) x[i] = (float)orl_rng_normal(&rng);
+    for (int i = 0; i < N * K; i++) w[i] = (float)orl_rng_normal(&rng);
+    for (int i = 0; i < N; i++) bias[i] = (float)orl_rng_normal(&rng);
+    if (!nn_sgemm_narrow(M, N, K, x, K, w, K, 0.0f, c, N)) return;
+    for (int32_t i = 0; i < M; i++) {
+        nn_sgemm_narrow(1, N, K, x + i * K, K, w, K, 0.0f, one, N);
+        cr_assert(memcmp(one, c + i * N, sizeof one) == 0, "seed 31: row %d alone differs", i);
+    }
+    for (int relu = 0; relu < 2; relu++) {
+        cr_assert(nn_sgemm_forward_bias(M, N, K, x, K, w, K, bias, relu, fused, N));
+        for (int32_t i = 0; i < M; i++)
+            for (int32_t j = 0; j < N; j++) {
+                float z = c[i * N + j] + bias[j];
+                if (relu && signbit(z)) z = 0.0f;
+                cr_assert(memcmp(&z, &fused[i * N + j], sizeof z) == 0,
+                          "seed 31: relu %d (%d, %d) %.9g against %.9g", relu, i, j, (double)z,
+                          (double)fused[i * N + j]);
+            }
+    }
 }
 
 Test(nn_gemm, same_bits_on_a_second_call) {
