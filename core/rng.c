@@ -8,6 +8,7 @@
  * depend on the vector width the compiler chose (CMakeLists.txt compiles this file with
  * -fno-math-errno: an errno path for sqrtf would keep the block scalar; the values are the same).
  */
+#include "core/fastmath.h"
 #include "orl/rng.h"
 
 #include <assert.h>
@@ -127,31 +128,9 @@ static void
 box_muller_block(float *restrict z0, float *restrict z1, const uint32_t *restrict k1,
                  const uint32_t *restrict k2) {
     for (int i = 0; i < NORMAL_LANES; i++) {
-        /* ln u1: u1 = 2^e m, m in [sqrt(1/2), sqrt(2)), ln u1 = e ln 2 + ln(1 + f), f = m - 1 */
+        /* ln u1 (core/fastmath.h) */
         float u1 = (float)(k1[i] + 1u) * 0x1.0p-24f;
-        uint32_t b = float_bits(u1);
-        int32_t e = (int32_t)(b >> 23) - 127;
-        float m = bits_float((b & 0x007fffffu) | 0x3f800000u);
-        uint32_t big = m > 1.41421356f;
-        /* m / 2 when big: subtract one from the exponent field */
-        m = bits_float(float_bits(m) - (big << 23));
-        float fe = (float)(e + (int32_t)big);
-        float f = m - 1.0f;
-        float z = f * f;
-        float y = 7.0376836292e-2f;
-        y = y * f - 1.1514610310e-1f;
-        y = y * f + 1.1676998740e-1f;
-        y = y * f - 1.2420140846e-1f;
-        y = y * f + 1.4249322787e-1f;
-        y = y * f - 1.6668057665e-1f;
-        y = y * f + 2.0000714765e-1f;
-        y = y * f - 2.4999993993e-1f;
-        y = y * f + 3.3333331174e-1f;
-        y = y * f * z;
-        y = y + -2.12194440e-4f * fe;
-        y = y - 0.5f * z;
-        float ln = f + y;
-        ln = ln + 0.693359375f * fe;
+        float ln = orl_fast_logf(u1);
         float radius = sqrtf(-2.0f * ln);
         /* angle: quadrant q = round(4 u2), x = u2 - q / 4 in [-1/8, 1/8] exactly, t = 2 pi x */
         float u2 = (float)k2[i] * 0x1.0p-24f;

@@ -6,6 +6,7 @@
  * rational approximation in vector code (tanh_rational, within 4e-7 of tanh); backward
  * functions accumulate (+=). The MLP itself, the
  * VAE and ensembles live in nn.c, vae.c and ensemble.c. */
+#include "core/fastmath.h"
 #include "orl/heads.h"
 
 #include <assert.h>
@@ -349,37 +350,6 @@ void orl_tanh_gaussian_log_prob_backward(const orl_gaussian_head *h, float *dout
 
 /* ---- the given-action log-density in float (training) ---- */
 
-/* ln x for x in (0, 2] (finite, positive, normal) in float: x = 2^e m, m in [sqrt(1/2),
- * sqrt(2)), ln x = e ln 2 + ln(1 + f), f = m - 1, by Cephes' logf polynomial (within 1 ulp);
- * separate multiplies and adds, no branches, so it vectorises and gives the same bits in
- * every loop */
-static inline float log_poly(float x) {
-    uint32_t b;
-    memcpy(&b, &x, sizeof b);
-    int32_t e = (int32_t)(b >> 23) - 127;
-    uint32_t mb = (b & 0x007fffffu) | 0x3f800000u;
-    float m;
-    memcpy(&m, &mb, sizeof m);
-    uint32_t big = m > 1.41421356f;
-    mb -= big << 23; /* m / 2 when big */
-    memcpy(&m, &mb, sizeof m);
-    float fe = (float)(e + (int32_t)big);
-    float f = m - 1.0f;
-    float z = f * f;
-    float y = 7.0376836292e-2f;
-    y = y * f - 1.1514610310e-1f;
-    y = y * f + 1.1676998740e-1f;
-    y = y * f - 1.2420140846e-1f;
-    y = y * f + 1.4249322787e-1f;
-    y = y * f - 1.6668057665e-1f;
-    y = y * f + 2.0000714765e-1f;
-    y = y * f - 2.4999993993e-1f;
-    y = y * f + 3.3333331174e-1f;
-    y = y * f * z;
-    y = y + -2.12194440e-4f * fe;
-    y = y - 0.5f * z;
-    return (f + y) + 0.693359375f * fe;
-}
 
 /* e^x for x in [-80, 80] in float: x = n ln 2 + r, |r| <= ln 2 / 2, e^r by Cephes' expf
  * polynomial (within 2 ulp), times 2^n by the exponent bits; n by the round-to-nearest of
@@ -439,7 +409,7 @@ given_log_prob_elements(float *restrict lp, float *restrict gm, float *restrict 
         vb = (vb & ~(v_lo | v_hi)) | (sb & v_lo) | (bb & v_hi);
         memcpy(&u, &ub, sizeof u);
         memcpy(&v, &vb, sizeof v);
-        float lu = log_poly(u), lv = log_poly(v);
+        float lu = orl_fast_logf(u), lv = orl_fast_logf(v);
         float z = 0.5f * (lv - lu);
         /* tanh(raw) + 1 and 1 - tanh(raw)^2 from q = e^-2|raw| (no cancellation when tanh
          * saturates): 2 / (1 + q) or 2 q / (1 + q) by the sign, and 4 q / (1 + q)^2 */
