@@ -350,7 +350,6 @@ void orl_tanh_gaussian_log_prob_backward(const orl_gaussian_head *h, float *dout
 
 /* ---- the given-action log-density in float (training) ---- */
 
-
 /* e^x for x in [-80, 80] in float: x = n ln 2 + r, |r| <= ln 2 / 2, e^r by Cephes' expf
  * polynomial (within 2 ulp), times 2^n by the exponent bits; n by the round-to-nearest of
  * adding and subtracting 1.5 2^23 (no floor call, so it vectorises) */
