@@ -4,7 +4,8 @@
 
 #include <stddef.h>
 
-int orl_progress_report(const orl_progress *p, int64_t done, int64_t total, const char *what) {
+orl_status orl_progress_report(const orl_progress *p, int64_t done, int64_t total,
+                               const char *what) {
     if (p == NULL || p->fn == NULL) return ORL_OK;
     if (p->fn(p->ctx, done, total, what) != 0)
         return orl_error_set(ORL_ERR_INTERRUPTED, "%s: interrupted after %lld",

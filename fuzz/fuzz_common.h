@@ -14,7 +14,7 @@
 
 /* the input as a file named name (its suffix can matter: .jsonl, .sqlite) in a directory of
  * this process; returns the path (static storage) or NULL when it cannot be written */
-static const char *fuzz_file(const char *name, const uint8_t *data, size_t size) {
+static inline const char *fuzz_file(const char *name, const uint8_t *data, size_t size) {
     static char dir[256], path[512];
     if (!dir[0]) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";

@@ -742,7 +742,7 @@ orl_status orl_dynamics_fit(const orl_dynamics_config *cfg, const orl_dataset *d
     int finished = 0;
     while (!finished) {
         ORL_TRY_GOTO(st, done, orl_dynamics_trainer_epoch(tr, &finished));
-        if (orl_progress_report(progress, tr->epoch, cfg->epochs, "dynamics fit"))
+        if (orl_progress_report(progress, tr->epoch, cfg->epochs, "dynamics fit") != ORL_OK)
             ORL_FAIL_GOTO(st, done, ORL_ERR_INTERRUPTED, "dynamics: interrupted at epoch %d",
                           tr->epoch);
     }

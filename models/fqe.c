@@ -668,7 +668,7 @@ orl_status orl_fqe_fit(const orl_dataset *ds, const orl_policy *policy, const or
             calm = change * tail <= cfg->tol ? calm + 1 : 0;
         }
         prev = v;
-        ORL_TRY_GOTO(st, done, (orl_status)orl_progress_report(progress, it, cfg->max_iter, "fqe"));
+        ORL_TRY_GOTO(st, done, orl_progress_report(progress, it, cfg->max_iter, "fqe"));
         if (calm >= cfg->patience && it >= cfg->min_iter) {
             out->converged = 1;
             break;

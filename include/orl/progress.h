@@ -7,6 +7,8 @@
 #ifndef ORL_PROGRESS_H
 #define ORL_PROGRESS_H
 
+#include "orl/status.h"
+
 #include <stdint.h>
 
 /* done and total are in the unit of the work (rows, bytes, steps); total < 0 when unknown */
@@ -19,6 +21,7 @@ typedef struct orl_progress {
 
 /* calls p->fn if set; returns ORL_ERR_INTERRUPTED (with a message) when it asks to stop.
  * p may be NULL. */
-int orl_progress_report(const orl_progress *p, int64_t done, int64_t total, const char *what);
+orl_status orl_progress_report(const orl_progress *p, int64_t done, int64_t total,
+                               const char *what);
 
 #endif
