@@ -7,6 +7,23 @@
 #include <stdint.h>
 #include <string.h>
 
+/* ORL_AVX2_CLONES before a function with a vectorisable loop: GCC builds an AVX2 clone beside
+ * the baseline one and picks it at load time on a CPU that has AVX2 (x86, GCC only; elsewhere
+ * nothing). ORL_AVX2_CLONES_VEC also lets the vectoriser's dynamic cost model take loops that
+ * the default model declines. Clones run the same operations in the same order: same bits. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) &&      \
+    defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define ORL_AVX2_CLONES __attribute__((target_clones("avx2", "default")))
+#define ORL_AVX2_CLONES_VEC                                                                        \
+    __attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic")))
+#endif
+#endif
+#ifndef ORL_AVX2_CLONES
+#define ORL_AVX2_CLONES
+#define ORL_AVX2_CLONES_VEC
+#endif
+
 /* ln x for a finite, positive, normal float x: x = 2^e m, m in [sqrt(1/2), sqrt(2)),
  * ln x = e ln 2 + ln(1 + f), f = m - 1, by Cephes' logf polynomial (within 1 ulp) */
 static inline float orl_fast_logf(float x) {

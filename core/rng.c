@@ -118,15 +118,9 @@ static inline uint32_t float_bits(float f) {
 /* z0 and z1 (NORMAL_LANES) from the 24-bit uniforms k1, k2: radius sqrt(-2 ln u1) with
  * u1 = (k1 + 1) 2^-24 in (0, 1], angle 2 pi u2 with u2 = k2 2^-24 in [0, 1);
  * z0 = radius cos(angle), z1 = radius sin(angle) */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) &&      \
-    defined(__has_attribute)
-#if __has_attribute(target_clones)
-__attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-static void
-box_muller_block(float *restrict z0, float *restrict z1, const uint32_t *restrict k1,
-                 const uint32_t *restrict k2) {
+ORL_AVX2_CLONES static void box_muller_block(float *restrict z0, float *restrict z1,
+                                             const uint32_t *restrict k1,
+                                             const uint32_t *restrict k2) {
     for (int i = 0; i < NORMAL_LANES; i++) {
         /* ln u1 (core/fastmath.h) */
         float u1 = (float)(k1[i] + 1u) * 0x1.0p-24f;

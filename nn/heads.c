@@ -85,14 +85,7 @@ static inline float tanh_rational(float x) {
 }
 
 /* t (n) = tanh_rational(u (n)), in vector code (an AVX2 clone on x86); t may be u */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) &&      \
-    defined(__has_attribute)
-#if __has_attribute(target_clones)
-__attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic")))
-#endif
-#endif
-static void
-tanh_array(float *t, const float *u, int64_t n) {
+ORL_AVX2_CLONES_VEC static void tanh_array(float *t, const float *u, int64_t n) {
     for (int64_t i = 0; i < n; i++) t[i] = tanh_rational(u[i]);
 }
 
@@ -382,13 +375,7 @@ static inline float exp_poly(float x) {
  * e e^-ls and gr = d lp / d raw = (e^2 - 1) d ls / d raw. hi - a and a - lo are exact near
  * the bound they approach (Sterbenz), so u and v keep their relative accuracy there, where y
  * itself would lose it in float */
-#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__) && !defined(__clang__) &&      \
-    defined(__has_attribute)
-#if __has_attribute(target_clones)
-__attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic")))
-#endif
-#endif
-static void
+ORL_AVX2_CLONES_VEC static void
 given_log_prob_elements(float *restrict lp, float *restrict gm, float *restrict gr,
                         const float *restrict a, const float *restrict lo, const float *restrict hi,
                         const float *restrict inv_s, const float *restrict mean,
