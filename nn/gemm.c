@@ -11,7 +11,11 @@
  * into an accumulator that starts at zero, then C = acc (beta 0) or C = C + acc (beta 1). The
  * result does not depend on the thread count or on the tile an element falls in. (OpenBLAS's
  * sgemm kernel sums in the same order for these shapes on the CPUs we measured, so most
- * products give the same bits either way; nothing relies on that.)
+ * products give the same bits either way; nothing relies on that. What OpenBLAS does not keep
+ * is a row's result across numbers of rows: with the same A rows and B, C's first rows differ
+ * between M = 640 and M = 1 ... 160 for most N >= 8 under its Haswell and SkylakeX kernels
+ * (measured 2026-12-07, OpenBLAS 0.3.21, one thread). So a row's output is independent of the
+ * rows computed with it only where the products are this file's.)
  *
  * The kernel is x86-64 AVX2 + FMA code (target attribute, chosen at run time); where the CPU or
  * the compiler lacks them, every product goes to cblas_sgemm. Not here: alpha other than 1,
