@@ -5,8 +5,9 @@
 #   hash of their rows);
 # - a killed write to a new file leaves only a hidden temporary, which the next run on the
 #   same output removes;
-# - orl train with checkpoints: a kill (during a checkpoint write or between them) leaves a
-#   usable checkpoint, and --resume ends with the same parameters as an uninterrupted run;
+# - orl train with checkpoints, offline (BC) and online (SAC on Pendulum-v1): a kill (during a
+#   checkpoint write or between them) leaves a usable checkpoint, and --resume ends with the
+#   same parameters as an uninterrupted run;
 # - two processes appending to one SQLite file at once both complete; nothing is lost or
 #   duplicated.
 # - files that crash libhdf5 itself (fuzz/hdf5-crashes/; libhdf5 does not checksum most
@@ -91,6 +92,28 @@ for f in 20 50 80; do
   [ "$(h5dump -d /params p$f.h5 | tail -n +2 | md5sum)" = "$want" ] ||
     fail "train killed at $f% then resumed: parameters differ from the uninterrupted run"
   echo "train killed at $f% of ${t_train} ms; --resume: same parameters"
+done
+no_temporaries
+
+# ---- online SAC with checkpoints (the replay buffer, the episode in progress), killed and
+# resumed; a kill before the first checkpoint leaves none, and the rerun starts afresh ----
+online() {
+  OPENBLAS_NUM_THREADS=1 "$orl" train --algo sac --env Pendulum-v1 --steps 20000 --warmup 500 \
+    --seed 5 --set hidden=16 --batch 64 --checkpoint-every 1000 "$@" 2>/dev/null >/dev/null
+}
+t0=$(now_ms); online -o sac-ref.h5; t_online=$(( $(now_ms) - t0 ))
+want=$(h5dump -d /params sac-ref.h5 | tail -n +2 | md5sum)
+for f in 20 50 80; do
+  online -o sac$f.h5 & pid=$!
+  sleep "$(awk -v t="$t_online" -v f="$f" 'BEGIN { printf "%.3f", t * f / 100000 }')"
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  how="--resume"
+  [ -e sac$f.h5.ckpt ] || how="a fresh start (no checkpoint yet)"
+  if [ -e sac$f.h5.ckpt ]; then online -o sac$f.h5 --resume; else online -o sac$f.h5; fi
+  [ "$(h5dump -d /params sac$f.h5 | tail -n +2 | md5sum)" = "$want" ] ||
+    fail "online sac killed at $f% then rerun ($how): parameters differ from the uninterrupted run"
+  echo "online sac killed at $f% of ${t_online} ms; $how: same parameters"
 done
 no_temporaries
 
