@@ -103,7 +103,8 @@ static const char classic_json[] =
  * `classic`; MOReL 30 NPG iterations with a 4 x 2x256 ensemble: about 20 CPU hours from per-step
  * costs measured under load (CQL half of it; MOReL's not measured on these tasks), 10 h with
  * -j 2. Datasets of 200 episodes (400 for medium-expert, half medium then half expert), at
- * most 1,000 steps each: a fifth of D4RL's 1M steps or less. docs/bench.md has the CPU estimate and CORL's published scores. */
+ * most 1,000 steps each: a fifth of D4RL's 1M steps or less. docs/bench.md has the CPU estimate and
+ * CORL's published scores. */
 static const char mujoco_json[] =
     "{\"name\": \"mujoco\","
     " \"description\": \"D4RL-style locomotion on our SAC behaviour policies: Hopper, "
@@ -254,16 +255,11 @@ static orl_status parse_family(json_t *o, const char *name, orl_bench_family *f)
     return get_sets(o, where, f->sets, &f->n_sets);
 }
 
-/* the environment's action kind, -1 when the registry does not know it */
+/* the environment's action kind, -1 when the registry does not know it (from its spec: a
+ * MuJoCo task's model is not loaded, which took a millisecond per dataset) */
 static int32_t env_action_kind(const char *env_id) {
-    orl_env *env = NULL;
-    if (orl_env_make(env_id, &env) != ORL_OK) {
-        orl_error_clear();
-        return -1;
-    }
-    int32_t kind = (int32_t)orl_env_get_spec(env)->action_kind;
-    orl_env_free(env);
-    return kind;
+    const orl_env_spec *spec = orl_env_find_spec(env_id);
+    return spec ? (int32_t)spec->action_kind : -1;
 }
 
 static orl_status parse_dataset(const orl_bench_suite *s, json_t *o, size_t i, const char *base,

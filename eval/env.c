@@ -41,11 +41,20 @@ const char *orl_env_id(int32_t i) {
     return i >= 0 && i < N_ENVS ? registry[i]->spec.id : NULL;
 }
 
+static const orl_env_ops *find_ops(const char *id) {
+    for (int32_t i = 0; i < N_ENVS; i++)
+        if (strcmp(registry[i]->spec.id, id) == 0) return registry[i];
+    return NULL;
+}
+
+const orl_env_spec *orl_env_find_spec(const char *id) {
+    const orl_env_ops *ops = id ? find_ops(id) : NULL;
+    return ops ? &ops->spec : NULL;
+}
+
 orl_status orl_env_make(const char *id, orl_env **out) {
     *out = NULL;
-    const orl_env_ops *ops = NULL;
-    for (int32_t i = 0; i < N_ENVS; i++)
-        if (strcmp(registry[i]->spec.id, id) == 0) ops = registry[i];
+    const orl_env_ops *ops = find_ops(id);
 #ifndef ORL_WITH_MUJOCO
     static const char *const mujoco_ids[] = {"Hopper-v4", "HalfCheetah-v4", "Walker2d-v4",
                                              "Ant-v4",    "Reacher-v4",     "Pusher-v4"};

@@ -76,6 +76,13 @@ static const shape shapes[] = {
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
+Test(mujoco, find_spec_knows_only_registered_ids) {
+    cr_assert_null(orl_env_find_spec("Hopper-v5"));
+    cr_assert_null(orl_env_find_spec(""));
+    cr_assert_null(orl_env_find_spec(NULL));
+    cr_assert_eq(orl_env_find_spec("Pendulum-v1")->obs_dim, 3);
+}
+
 Test(mujoco, shapes_bounds_and_limits) {
     for (int k = 0; k < N_SHAPES; k++) {
         const shape *e = &shapes[k];
@@ -100,6 +107,9 @@ Test(mujoco, shapes_bounds_and_limits) {
         }
         for (int32_t i = 0; i < s->obs_dim; i++)
             cr_assert(isinf(s->obs_low[i]) && s->obs_low[i] < 0 && isinf(s->obs_high[i]));
+        /* the spec without making the environment (no model loaded) is the same */
+        const orl_env_spec *found = orl_env_find_spec(e->id);
+        cr_assert(found && memcmp(found, s, sizeof *s) == 0, "%s", e->id);
         float obs[ORL_ENV_MAX_OBS];
         orl_env_reset(env, obs);
         for (int32_t i = 0; i < s->obs_dim; i++) cr_assert(isfinite(obs[i]), "%s", e->id);

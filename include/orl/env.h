@@ -48,6 +48,10 @@ typedef struct orl_env orl_env;
 int32_t orl_env_count(void);
 const char *orl_env_id(int32_t i);
 
+/* the spec of the environment named id, without creating it (nothing is allocated or loaded:
+ * a MuJoCo task's model is not read); NULL when this build has no such environment */
+const orl_env_spec *orl_env_find_spec(const char *id);
+
 /* creates the environment named id; ORL_ERR_INPUT listing the known ids when there is none */
 orl_status orl_env_make(const char *id, orl_env **out);
 
