@@ -1251,7 +1251,9 @@ static orl_status finish_open(sqlite_writer *sw) {
         ORL_TRY(st);
         ORL_TRY(episode_end(sw, 0, 1));
     }
-    ORL_TRY(update_meta(sw));
+    /* an append that found every episode already present leaves the file as it was, so a
+     * retried ingest changes nothing, not even modified_at */
+    if (!sw->in_place || sw->n_added > 0) ORL_TRY(update_meta(sw));
     return close_db(sw);
 }
 
