@@ -6,6 +6,7 @@
 #include "orl/behavior.h"
 #include "orl/eval.h"
 #include "orl/mujoco.h"
+#include "core/json_util.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -162,14 +163,10 @@ int cmd_eval(int argc, char **argv) {
         json_object_set_new(j, "return_stderr", json_real(sum.return_stderr));
         json_object_set_new(j, "return_min", json_real(sum.return_min));
         json_object_set_new(j, "return_max", json_real(sum.return_max));
-        json_object_set_new(j, "normalized_score",
-                            isfinite(score) ? json_real(score) : json_null());
-        json_object_set_new(j, "normalized_score_stderr",
-                            isfinite(score_se) ? json_real(score_se) : json_null());
-        json_object_set_new(j, "reference_random",
-                            isfinite(random) ? json_real(random) : json_null());
-        json_object_set_new(j, "reference_expert",
-                            isfinite(expert) ? json_real(expert) : json_null());
+        json_object_set_new(j, "normalized_score", orl_json_number(score));
+        json_object_set_new(j, "normalized_score_stderr", orl_json_number(score_se));
+        json_object_set_new(j, "reference_random", orl_json_number(random));
+        json_object_set_new(j, "reference_expert", orl_json_number(expert));
         json_t *len = json_object();
         json_object_set_new(len, "min", json_integer(sum.length_min));
         json_object_set_new(len, "mean", json_real(sum.length_mean));

@@ -1,5 +1,6 @@
 /* orl info FILE [--json]: what a dataset file holds, read in one streaming pass. */
 #include "cli/cli.h"
+#include "core/json_util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -17,8 +18,7 @@ static void usage(FILE *f) {
 
 static json_t *float_array(const float *x, int32_t n) {
     json_t *a = json_array();
-    for (int32_t i = 0; i < n; i++)
-        json_array_append_new(a, isfinite(x[i]) ? json_real((double)x[i]) : json_null());
+    for (int32_t i = 0; i < n; i++) json_array_append_new(a, orl_json_number(x[i]));
     return a;
 }
 
@@ -62,8 +62,7 @@ static json_t *summary_json(const char *path, const orl_summary *s) {
     json_object_set_new(j, "behavior", json_string(h->behavior));
     json_object_set_new(j, "source", json_string(h->source));
     json_object_set_new(j, "tool", json_string(h->tool));
-    json_object_set_new(j, "discount",
-                        isfinite(h->discount) ? json_real(h->discount) : json_null());
+    json_object_set_new(j, "discount", orl_json_number(h->discount));
     json_object_set_new(j, "size_bytes", json_integer(s->size_bytes));
     return j;
 }

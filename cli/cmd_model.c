@@ -6,6 +6,7 @@
  * This verb parses and prints; fitting, errors and files are include/orl/dynamics.h's. */
 #include "cli/cli.h"
 #include "orl/dynamics.h"
+#include "core/json_util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -106,10 +107,6 @@ static int fit(int argc, char **argv) {
     return CLI_EXIT_OK;
 }
 
-static json_t *jnum(double x) {
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
 static int info(int argc, char **argv) {
     const char *path = NULL;
     int as_json = 0;
@@ -158,26 +155,26 @@ static int info(int argc, char **argv) {
         json_object_set_new(j, "seed", json_integer((json_int_t)d->cfg.seed));
         json_object_set_new(j, "train_rows", json_integer(d->n_train_rows));
         json_object_set_new(j, "start_states", json_integer(d->n_starts));
-        json_object_set_new(j, "gamma", jnum(d->gamma));
+        json_object_set_new(j, "gamma", orl_json_number(d->gamma));
         json_object_set_new(j, "horizon", json_integer(d->horizon));
         json_object_set_new(j, "pessimism", json_real(d->cfg.pessimism));
-        json_object_set_new(j, "disagreement_max", jnum(d->disagreement_max));
-        json_object_set_new(j, "threshold", jnum(d->threshold));
-        json_object_set_new(j, "train_loss", jnum(d->train_loss));
-        json_object_set_new(j, "holdout_loss", jnum(d->holdout_loss));
+        json_object_set_new(j, "disagreement_max", orl_json_number(d->disagreement_max));
+        json_object_set_new(j, "threshold", orl_json_number(d->threshold));
+        json_object_set_new(j, "train_loss", orl_json_number(d->train_loss));
+        json_object_set_new(j, "holdout_loss", orl_json_number(d->holdout_loss));
         json_t *je = json_object();
         json_object_set_new(je, "rows", json_integer(e->n_rows));
         json_object_set_new(je, "episodes", json_integer(e->n_episodes));
-        json_object_set_new(je, "state_rmse", jnum(e->state_rmse));
-        json_object_set_new(je, "state_nrmse", jnum(e->state_nrmse));
-        json_object_set_new(je, "reward_rmse", jnum(e->reward_rmse));
-        json_object_set_new(je, "done_error", jnum(e->done_error));
+        json_object_set_new(je, "state_rmse", orl_json_number(e->state_rmse));
+        json_object_set_new(je, "state_nrmse", orl_json_number(e->state_nrmse));
+        json_object_set_new(je, "reward_rmse", orl_json_number(e->reward_rmse));
+        json_object_set_new(je, "done_error", orl_json_number(e->done_error));
         json_t *jh = json_array();
         for (int h = 0; h < ORL_DYNAMICS_HORIZONS; h++) {
             json_t *x = json_object();
             json_object_set_new(x, "horizon", json_integer(orl_dynamics_horizons[h]));
-            json_object_set_new(x, "state_rmse", jnum(e->horizon_rmse[h]));
-            json_object_set_new(x, "state_nrmse", jnum(e->horizon_nrmse[h]));
+            json_object_set_new(x, "state_rmse", orl_json_number(e->horizon_rmse[h]));
+            json_object_set_new(x, "state_nrmse", orl_json_number(e->horizon_nrmse[h]));
             json_object_set_new(x, "starts", json_integer(e->horizon_count[h]));
             json_array_append_new(jh, x);
         }

@@ -8,6 +8,7 @@
 #include "orl/behavior.h"
 #include "orl/fs.h"
 #include "orl/tabular_policy.h"
+#include "core/json_util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -105,10 +106,6 @@ static void range(const float *x, int32_t n, double *lo, double *hi) {
     }
 }
 
-static json_t *jnum(double x) {
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
 static int info(int argc, char **argv) {
     const char *name = NULL;
     int as_json = 0;
@@ -168,8 +165,8 @@ static int info(int argc, char **argv) {
         if (!discrete) {
             json_t *lo = json_array(), *hi = json_array();
             for (int32_t a = 0; a < p->act_dim; a++) {
-                json_array_append_new(lo, jnum(p->act_low[a]));
-                json_array_append_new(hi, jnum(p->act_high[a]));
+                json_array_append_new(lo, orl_json_number(p->act_low[a]));
+                json_array_append_new(hi, orl_json_number(p->act_high[a]));
             }
             json_object_set_new(j, "act_low", lo);
             json_object_set_new(j, "act_high", hi);
@@ -186,10 +183,10 @@ static int info(int argc, char **argv) {
             json_object_set_new(j, "layer_norm", json_boolean(spec->mlp.layer_norm));
             json_t *jn = json_object();
             json_object_set_new(jn, "dim", json_integer(nm ? nm->dim : 0));
-            json_object_set_new(jn, "mean_min", jnum(mean_lo));
-            json_object_set_new(jn, "mean_max", jnum(mean_hi));
-            json_object_set_new(jn, "std_min", jnum(std_lo));
-            json_object_set_new(jn, "std_max", jnum(std_hi));
+            json_object_set_new(jn, "mean_min", orl_json_number(mean_lo));
+            json_object_set_new(jn, "mean_max", orl_json_number(mean_hi));
+            json_object_set_new(jn, "std_min", orl_json_number(std_lo));
+            json_object_set_new(jn, "std_max", orl_json_number(std_hi));
             json_object_set_new(j, "obs_normalizer", jn);
         }
         json_error_t err;

@@ -9,6 +9,7 @@
 #include "orl/eval.h"
 #include "orl/filters.h"
 #include "orl/fs.h"
+#include "core/json_util.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -51,9 +52,9 @@ static int32_t learner_tasks(const orl_bench_table *t, int32_t l, double *x, int
 
 json_t *orl_bench_interval_json(const orl_interval *v) {
     json_t *o = json_object();
-    json_object_set_new(o, "value", isfinite(v->value) ? json_real(v->value) : json_null());
-    json_object_set_new(o, "lo", isfinite(v->lo) ? json_real(v->lo) : json_null());
-    json_object_set_new(o, "hi", isfinite(v->hi) ? json_real(v->hi) : json_null());
+    json_object_set_new(o, "value", orl_json_number(v->value));
+    json_object_set_new(o, "lo", orl_json_number(v->lo));
+    json_object_set_new(o, "hi", orl_json_number(v->hi));
     return o;
 }
 

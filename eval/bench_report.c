@@ -5,6 +5,7 @@
  * out). */
 #include "eval/bench_internal.h"
 #include "orl/fs.h"
+#include "core/json_util.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -194,8 +195,7 @@ static json_t *report_json(const orl_bench_table *t, const orl_bench_stats *S,
             json_object_set_new(o, "dataset", json_string(s->datasets[d].name));
             json_object_set_new(o, "learner", json_string(s->learners[l].name));
             json_object_set_new(o, "runs", json_integer(S->cell_n[d * L + l]));
-            json_object_set_new(o, "data_score",
-                                isfinite(S->data[d]) ? json_real(S->data[d]) : json_null());
+            json_object_set_new(o, "data_score", orl_json_number(S->data[d]));
             json_object_set_new(o, "mean", orl_bench_interval_json(&S->cell[(d * L + l) * 3 + 0]));
             json_object_set_new(o, "median",
                                 orl_bench_interval_json(&S->cell[(d * L + l) * 3 + 1]));
@@ -273,7 +273,7 @@ static json_t *report_json(const orl_bench_table *t, const orl_bench_stats *S,
         json_object_set_new(o, "dataset", json_string(s->datasets[J->dataset].name));
         json_object_set_new(o, "learner", json_string(s->learners[J->learner].name));
         json_object_set_new(o, "seed", json_integer(J->seed));
-        json_object_set_new(o, "score", isfinite(r->score) ? json_real(r->score) : json_null());
+        json_object_set_new(o, "score", orl_json_number(r->score));
         if (opt->times) {
             json_object_set_new(o, "train_seconds", json_real(r->train_seconds));
             json_object_set_new(o, "peak_rss_kb", json_integer(r->peak_rss_kb));

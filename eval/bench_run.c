@@ -11,6 +11,7 @@
 #include "orl/eval.h"
 #include "orl/fs.h"
 #include "orl/train.h"
+#include "core/json_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -238,10 +239,6 @@ static void data_hash(const orl_dataset *ds, char *hex, size_t cap) {
     snprintf(hex, cap, "%016llx", (unsigned long long)h);
 }
 
-static json_t *real_or_null(double x) {
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
 /* the result object of a finished job */
 static json_t *result_json(const orl_bench_suite *s, int64_t k, const orl_train_options *opt,
                            const orl_train_result *res, const curve *c, double ret, double score,
@@ -258,14 +255,14 @@ static json_t *result_json(const orl_bench_suite *s, int64_t k, const orl_train_
     json_object_set_new(o, "seed", json_integer(J->seed));
     json_object_set_new(o, "steps", json_integer(opt->steps));
     json_object_set_new(o, "status", json_string("ok"));
-    json_object_set_new(o, "score", real_or_null(score));
-    json_object_set_new(o, "return", real_or_null(ret));
+    json_object_set_new(o, "score", orl_json_number(score));
+    json_object_set_new(o, "return", orl_json_number(ret));
     json_object_set_new(o, "final_episodes", json_integer(s->final_episodes));
     json_t *cs = json_array(), *cv = json_array(), *cr = json_array();
     for (int32_t i = 0; i < c->n; i++) {
         json_array_append_new(cs, json_integer(c->step[i]));
-        json_array_append_new(cv, real_or_null(c->score[i]));
-        json_array_append_new(cr, real_or_null(c->ret[i]));
+        json_array_append_new(cv, orl_json_number(c->score[i]));
+        json_array_append_new(cr, orl_json_number(c->ret[i]));
     }
     json_t *curve_o = json_object();
     json_object_set_new(curve_o, "step", cs);

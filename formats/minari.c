@@ -15,6 +15,7 @@
  * no field for them), Minari's Arrow storage. */
 #include "formats/internal.h"
 #include "core/hdf5_util.h"
+#include "core/json_util.h"
 
 #include <hdf5.h>
 #include <jansson.h>
@@ -1245,30 +1246,29 @@ static orl_status write_metadata(minari_writer *mw, const char *env_spec) {
     }
     int64_t bytes = orl_fs_size(mw->file_path);
     json_t *meta = json_object(), *prov = json_object();
-    int ok =
-        meta && prov && !obs.failed && !act.failed &&
-        set_new(meta, "dataset_id", json_string(mw->dataset_id)) &&
-        set_new(meta, "total_episodes", json_integer(mw->n_episodes)) &&
-        set_new(meta, "total_steps", json_integer(mw->n_steps)) &&
-        set_new(meta, "data_format", json_string("hdf5")) &&
-        set_new(meta, "observation_space", json_string(obs.s)) &&
-        set_new(meta, "action_space", json_string(act.s)) &&
-        (!env_spec || set_new(meta, "env_spec", json_string(env_spec))) &&
-        (!h->behavior[0] || set_new(meta, "algorithm_name", json_string(h->behavior))) &&
-        set_new(meta, "minari_version", json_string(MINARI_FORMAT_VERSION)) &&
-        set_new(meta, "dataset_size", json_real(round((double)bytes / 1e5) / 10.0)) &&
-        set_new(prov, "exported_by", json_string("orl " ORL_VERSION)) &&
-        set_new(prov, "tool", json_string(h->tool)) &&
-        set_new(prov, "source", json_string(h->source)) &&
-        set_new(prov, "env_id", json_string(h->env_id)) &&
-        set_new(prov, "behavior", json_string(h->behavior)) &&
-        set_new(prov, "discount", isfinite(h->discount) ? json_real(h->discount) : json_null()) &&
-        set_new(
-            prov, "action_kind",
-            json_string(h->action_kind == ORL_ACTION_KIND_DISCRETE ? "discrete" : "continuous")) &&
-        set_new(prov, "next_obs_mismatches", json_integer(mw->next_obs_mismatches)) &&
-        set_new(prov, "logp_dropped", json_boolean(h->has_logp)) &&
-        json_object_set(meta, ORL_META_KEY, prov) == 0;
+    int ok = meta && prov && !obs.failed && !act.failed &&
+             set_new(meta, "dataset_id", json_string(mw->dataset_id)) &&
+             set_new(meta, "total_episodes", json_integer(mw->n_episodes)) &&
+             set_new(meta, "total_steps", json_integer(mw->n_steps)) &&
+             set_new(meta, "data_format", json_string("hdf5")) &&
+             set_new(meta, "observation_space", json_string(obs.s)) &&
+             set_new(meta, "action_space", json_string(act.s)) &&
+             (!env_spec || set_new(meta, "env_spec", json_string(env_spec))) &&
+             (!h->behavior[0] || set_new(meta, "algorithm_name", json_string(h->behavior))) &&
+             set_new(meta, "minari_version", json_string(MINARI_FORMAT_VERSION)) &&
+             set_new(meta, "dataset_size", json_real(round((double)bytes / 1e5) / 10.0)) &&
+             set_new(prov, "exported_by", json_string("orl " ORL_VERSION)) &&
+             set_new(prov, "tool", json_string(h->tool)) &&
+             set_new(prov, "source", json_string(h->source)) &&
+             set_new(prov, "env_id", json_string(h->env_id)) &&
+             set_new(prov, "behavior", json_string(h->behavior)) &&
+             set_new(prov, "discount", orl_json_number(h->discount)) &&
+             set_new(prov, "action_kind",
+                     json_string(h->action_kind == ORL_ACTION_KIND_DISCRETE ? "discrete"
+                                                                            : "continuous")) &&
+             set_new(prov, "next_obs_mismatches", json_integer(mw->next_obs_mismatches)) &&
+             set_new(prov, "logp_dropped", json_boolean(h->has_logp)) &&
+             json_object_set(meta, ORL_META_KEY, prov) == 0;
     free(obs.s);
     free(act.s);
     int err = ok ? json_dump_file(meta, mw->meta_path, JSON_REAL_PRECISION(17)) : -1;

@@ -3,6 +3,7 @@
  * anything; jansson and SQLite types stay in this file. */
 #include "orl/report.h"
 #include "orl/fs.h"
+#include "core/json_util.h"
 
 #include <assert.h>
 #include <jansson.h>
@@ -34,7 +35,9 @@ orl_status orl_report_create(orl_report **out) {
     return ORL_OK;
 }
 
-void orl_report_free(orl_report *r) { free(r); }
+void orl_report_free(orl_report *r) {
+    free(r);
+}
 
 static const char *const format_names[ORL_REPORT_FORMAT_COUNT] = {"md", "json", "junit"};
 
@@ -166,9 +169,8 @@ static void render_markdown(const orl_report *r, text_buf *b) {
     if (r->return_range_source[0]) {
         put(b, "- return range for the lower bounds: [%s, %s] (%s)",
             num(n1, sizeof n1, r->return_lo), num(n2, sizeof n2, r->return_hi),
-            strcmp(r->return_range_source, "user") == 0 ? "given by --return-range"
-            : strcmp(r->return_range_source, "environment") == 0
-                ? "the environment's known range"
+            strcmp(r->return_range_source, "user") == 0          ? "given by --return-range"
+            : strcmp(r->return_range_source, "environment") == 0 ? "the environment's known range"
             : strcmp(r->return_range_source, "dataset") == 0
                 ? "the dataset's declared reward bounds over its horizon"
                 : "observed");
@@ -179,8 +181,9 @@ static void render_markdown(const orl_report *r, text_buf *b) {
         put(b, "\n");
     }
     if (r->min_ess > 0.0)
-        put(b, "- evidence: a gate fails when the gating estimator's ESS (FQE: start states) is "
-               "below %g\n",
+        put(b,
+            "- evidence: a gate fails when the gating estimator's ESS (FQE: start states) is "
+            "below %g\n",
             r->min_ess);
     else if (r->min_ess == 0.0)
         put(b, "- evidence: not checked (--min-ess 0)\n");
@@ -203,16 +206,16 @@ static void render_markdown(const orl_report *r, text_buf *b) {
             const orl_report_gate *g = &r->gates[i];
             put(b, "| `");
             put_cell(b, g->policy);
-            put(b, "` | %s | %s | %s | %s | ", g->name, g->estimator,
-                num(n1, sizeof n1, g->value), num(n2, sizeof n2, g->threshold));
+            put(b, "` | %s | %s | %s | %s | ", g->name, g->estimator, num(n1, sizeof n1, g->value),
+                num(n2, sizeof n2, g->threshold));
             if (isnan(g->evidence))
                 put(b, "— | ");
             else
                 put(b, "%s %.1f (min %g) | ", g->evidence_name, g->evidence, g->min_evidence);
             put(b, "%s |\n",
-                g->passed ? "pass"
-                          : (g->insufficient_evidence ? "**FAIL: insufficient evidence**"
-                                                      : "**FAIL**"));
+                g->passed
+                    ? "pass"
+                    : (g->insufficient_evidence ? "**FAIL: insufficient evidence**" : "**FAIL**"));
         }
         put(b, "\n");
     }
@@ -274,31 +277,27 @@ static void render_markdown(const orl_report *r, text_buf *b) {
 
 /* ---- JSON ---- */
 
-static json_t *jnum(double x) {
-    return isfinite(x) ? json_real(x) : json_null();
-}
-
 static void render_json(const orl_report *r, text_buf *b) {
     json_t *j = json_object();
     json_object_set_new(j, "dataset", json_string(r->dataset));
     json_object_set_new(j, "env_id", json_string(r->env_id));
     json_object_set_new(j, "episodes", json_integer(r->n_episodes));
     json_object_set_new(j, "steps", json_integer(r->n_steps));
-    json_object_set_new(j, "gamma", jnum(r->gamma));
-    json_object_set_new(j, "confidence", jnum(r->confidence));
+    json_object_set_new(j, "gamma", orl_json_number(r->gamma));
+    json_object_set_new(j, "confidence", orl_json_number(r->confidence));
     json_object_set_new(j, "bootstrap", json_integer(r->bootstrap));
     json_object_set_new(j, "seed", json_integer((json_int_t)r->seed));
     json_object_set_new(j, "behavior", json_string(r->behavior));
     json_object_set_new(j, "ris_because_missing", json_boolean(r->ris_because_missing));
     json_object_set_new(j, "notes", json_string(r->notes));
     json_t *range = json_object();
-    json_object_set_new(range, "lo", jnum(r->return_lo));
-    json_object_set_new(range, "hi", jnum(r->return_hi));
-    json_object_set_new(range, "source", r->return_range_source[0]
-                                             ? json_string(r->return_range_source)
-                                             : json_null());
+    json_object_set_new(range, "lo", orl_json_number(r->return_lo));
+    json_object_set_new(range, "hi", orl_json_number(r->return_hi));
+    json_object_set_new(range, "source",
+                        r->return_range_source[0] ? json_string(r->return_range_source)
+                                                  : json_null());
     json_object_set_new(j, "return_range", range);
-    json_object_set_new(j, "min_ess", jnum(r->min_ess));
+    json_object_set_new(j, "min_ess", orl_json_number(r->min_ess));
     json_object_set_new(j, "orl_version", json_string(r->version));
     json_t *pols = json_array();
     for (int32_t p = 0; p < r->n_policies; p++) {
@@ -308,9 +307,9 @@ static void render_json(const orl_report *r, text_buf *b) {
         json_object_set_new(jp, "algorithm", json_string(pol->algorithm));
         json_object_set_new(jp, "type", json_string(pol->type));
         json_object_set_new(jp, "baseline", json_boolean(pol->is_baseline));
-        json_object_set_new(jp, "hc_bernstein_lower", jnum(pol->hc_bernstein_lower));
-        json_object_set_new(jp, "hc_t_lower", jnum(pol->hc_t_lower));
-        json_object_set_new(jp, "hc_bootstrap_lower", jnum(pol->hc_bootstrap_lower));
+        json_object_set_new(jp, "hc_bernstein_lower", orl_json_number(pol->hc_bernstein_lower));
+        json_object_set_new(jp, "hc_t_lower", orl_json_number(pol->hc_t_lower));
+        json_object_set_new(jp, "hc_bootstrap_lower", orl_json_number(pol->hc_bootstrap_lower));
         json_object_set_new(jp, "hc_range_widened", json_boolean(pol->hc_range_widened));
         json_object_set_new(jp, "hc_behavior_estimated", json_boolean(pol->hc_behavior_estimated));
         json_t *rows = json_array();
@@ -318,14 +317,14 @@ static void render_json(const orl_report *r, text_buf *b) {
             const orl_report_row *row = &pol->rows[i];
             json_t *jr = json_object();
             json_object_set_new(jr, "estimator", json_string(row->estimator));
-            json_object_set_new(jr, "estimate", jnum(row->estimate));
-            json_object_set_new(jr, "lower", jnum(row->lower));
-            json_object_set_new(jr, "upper", jnum(row->upper));
-            json_object_set_new(jr, "lower_bound", jnum(row->lower_bound));
+            json_object_set_new(jr, "estimate", orl_json_number(row->estimate));
+            json_object_set_new(jr, "lower", orl_json_number(row->lower));
+            json_object_set_new(jr, "upper", orl_json_number(row->upper));
+            json_object_set_new(jr, "lower_bound", orl_json_number(row->lower_bound));
             json_object_set_new(jr, "bound_method", json_string(row->bound_method));
-            json_object_set_new(jr, "ess", jnum(row->ess));
-            json_object_set_new(jr, "max_weight_share", jnum(row->max_weight_share));
-            json_object_set_new(jr, "clipped_fraction", jnum(row->clipped_fraction));
+            json_object_set_new(jr, "ess", orl_json_number(row->ess));
+            json_object_set_new(jr, "max_weight_share", orl_json_number(row->max_weight_share));
+            json_object_set_new(jr, "clipped_fraction", orl_json_number(row->clipped_fraction));
             json_object_set_new(jr, "episodes", json_integer(row->episodes));
             json_object_set_new(jr, "behavior_estimated", json_boolean(row->behavior_estimated));
             json_object_set_new(jr, "warnings", json_string(row->warnings));
@@ -342,14 +341,14 @@ static void render_json(const orl_report *r, text_buf *b) {
         json_object_set_new(jg, "policy", json_string(g->policy));
         json_object_set_new(jg, "check", json_string(g->name));
         json_object_set_new(jg, "estimator", json_string(g->estimator));
-        json_object_set_new(jg, "lower_bound", jnum(g->value));
-        json_object_set_new(jg, "threshold", jnum(g->threshold));
+        json_object_set_new(jg, "lower_bound", orl_json_number(g->value));
+        json_object_set_new(jg, "threshold", orl_json_number(g->threshold));
         json_object_set_new(jg, "passed", json_boolean(g->passed));
         json_object_set_new(jg, "insufficient_evidence", json_boolean(g->insufficient_evidence));
         json_object_set_new(jg, "evidence_name",
                             g->evidence_name[0] ? json_string(g->evidence_name) : json_null());
-        json_object_set_new(jg, "evidence", jnum(g->evidence));
-        json_object_set_new(jg, "min_evidence", jnum(g->min_evidence));
+        json_object_set_new(jg, "evidence", orl_json_number(g->evidence));
+        json_object_set_new(jg, "min_evidence", orl_json_number(g->min_evidence));
         json_object_set_new(jg, "message", json_string(g->message));
         json_array_append_new(gates, jg);
     }
