@@ -392,7 +392,7 @@ void nn_sgemm_set_small(int on) {
     small_enabled = on != 0;
 }
 
-/* the shapes where the kernel beat OpenBLAS's sgemm in CPU time (docs/learners.md, speed;
+/* the shapes where the kernel beat OpenBLAS's sgemm in CPU time (docs/speed.md;
  * ORL_BENCH_GEMMS=1 bench/train prints both for every product of an update): whole 16-column
  * panels; forward (x W^T) with at most 64 inputs; dx = g W with at least
  * 32 products per element and at most 64 columns (at 256 x 256 x 256 OpenBLAS's packed
@@ -407,7 +407,7 @@ static int small_wins(int trans_a, int trans_b, int32_t M, int32_t N, int32_t K)
     return 0;
 }
 
-/* the narrow forwards where the dot-product kernel beat OpenBLAS (docs/learners.md, speed):
+/* the narrow forwards where the dot-product kernel beat OpenBLAS (docs/speed.md):
  * x W^T with 2 to 15 outputs and at least NARROW_MIN_K inputs (one output: OpenBLAS's gemv-like
  * path is as fast; K = 17: OpenBLAS is faster) */
 #define NARROW_MIN_K 32
